@@ -16,6 +16,11 @@
 #![forbid(unsafe_code)]
 
 extern crate alloc;
+// `arbitrary`'s derive names `::std`; the feature is for fuzzing builds only.
+#[cfg(feature = "arbitrary")]
+extern crate std;
 
+pub mod hash;
+pub mod tcp;
 pub mod time;
 pub mod wire;

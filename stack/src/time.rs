@@ -124,6 +124,9 @@ mod tests {
     fn display_is_seconds_with_nanoseconds() {
         extern crate alloc;
         use alloc::format;
-        assert_eq!(format!("{}", Instant::from_micros(12_000_350)), "12.000350000s");
+        assert_eq!(
+            format!("{}", Instant::from_micros(12_000_350)),
+            "12.000350000s"
+        );
     }
 }

@@ -105,7 +105,10 @@ mod tests {
     #[test]
     fn rfc1071_example() {
         // RFC 1071 section 3: the sum of 0001 f203 f4f5 f6f7 is ddf2.
-        assert_eq!(data(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0xddf2);
+        assert_eq!(
+            data(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            0xddf2
+        );
     }
 
     #[test]

@@ -364,7 +364,9 @@ mod tests {
         let mut bytes = vec![0u8; UNTAGGED.len()];
         let mut frame = Frame::new_unchecked(&mut bytes[..]);
         untagged_repr().emit(&mut frame);
-        frame.payload_mut().copy_from_slice(&[0xaa, 0xbb, 0xcc, 0xdd]);
+        frame
+            .payload_mut()
+            .copy_from_slice(&[0xaa, 0xbb, 0xcc, 0xdd]);
         assert_eq!(&bytes[..], &UNTAGGED[..]);
     }
 
@@ -381,10 +383,16 @@ mod tests {
     #[test]
     fn truncated_is_an_error() {
         for len in 0..HEADER_LEN {
-            assert_eq!(Frame::new_checked(&UNTAGGED[..len]).unwrap_err(), Error::Truncated);
+            assert_eq!(
+                Frame::new_checked(&UNTAGGED[..len]).unwrap_err(),
+                Error::Truncated
+            );
         }
         for len in HEADER_LEN..TAGGED_HEADER_LEN {
-            assert_eq!(Frame::new_checked(&TAGGED[..len]).unwrap_err(), Error::Truncated);
+            assert_eq!(
+                Frame::new_checked(&TAGGED[..len]).unwrap_err(),
+                Error::Truncated
+            );
         }
     }
 
@@ -404,11 +412,17 @@ mod tests {
     }
 
     fn arb_repr() -> impl Strategy<Value = Repr> {
-        let vlan = proptest::option::of((0u8..8, any::<bool>(), 0u16..0x1000).prop_map(
-            |(pcp, dei, vid)| VlanTag { pcp, dei, vid },
-        ));
+        let vlan = proptest::option::of(
+            (0u8..8, any::<bool>(), 0u16..0x1000).prop_map(|(pcp, dei, vid)| VlanTag {
+                pcp,
+                dei,
+                vid,
+            }),
+        );
         (any::<[u8; 6]>(), any::<[u8; 6]>(), vlan, any::<u16>())
-            .prop_filter("EtherType 0x8100 is the tag itself", |(_, _, _, t)| *t != 0x8100)
+            .prop_filter("EtherType 0x8100 is the tag itself", |(_, _, _, t)| {
+                *t != 0x8100
+            })
             .prop_map(|(s, d, vlan, t)| Repr {
                 src_addr: EthernetAddress(s),
                 dst_addr: EthernetAddress(d),

@@ -114,7 +114,11 @@ mod tests {
         assert!(near_top < wrapped);
         assert!(wrapped > near_top);
         assert_eq!(wrapped - near_top, 20);
-        assert_eq!(near_top - wrapped, 0, "a backwards length saturates to zero");
+        assert_eq!(
+            near_top - wrapped,
+            0,
+            "a backwards length saturates to zero"
+        );
     }
 
     #[test]
@@ -126,7 +130,10 @@ mod tests {
         assert!(SeqNumber(1).in_range(start, end));
         assert!(!end.in_range(start, end));
         assert!(!SeqNumber(u32::MAX - 2).in_range(start, end));
-        assert!(!start.in_range(start, start), "an empty range holds nothing");
+        assert!(
+            !start.in_range(start, start),
+            "an empty range holds nothing"
+        );
     }
 
     proptest! {

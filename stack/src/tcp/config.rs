@@ -1,0 +1,153 @@
+//! Everything about one connection that is chosen rather than negotiated, with the bounds
+//! that keep its memory finite.
+
+use crate::hash::SecretKey;
+use crate::time::Duration;
+
+/// Which congestion controller a connection uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CongestionAlgorithm {
+    /// RFC 5681 with RFC 6582 (NewReno) fast recovery.
+    #[default]
+    NewReno,
+    /// RFC 9438.
+    Cubic,
+}
+
+/// Keep-alive parameters (RFC 1122 section 4.2.3.6; RFC 9293 section 3.8.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepAlive {
+    /// Idle time before the first probe. RFC 9293 MUST-28: at least two hours by default.
+    pub idle: Duration,
+    /// Time between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes after which the connection is dropped (MUST-29: one lost ACK is
+    /// not fatal, so this is at least 1 and 9 by default, as on Linux).
+    pub count: u32,
+}
+
+impl Default for KeepAlive {
+    fn default() -> Self {
+        KeepAlive {
+            idle: Duration::from_secs(2 * 60 * 60),
+            interval: Duration::from_secs(75),
+            count: 9,
+        }
+    }
+}
+
+/// The configuration of one TCP connection.
+///
+/// Field names end in their unit. Defaults follow the RFCs and, where they leave a choice,
+/// what Linux does.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Bytes the send buffer holds (data written but not yet acknowledged).
+    pub send_buffer_bytes: usize,
+    /// Bytes the receive buffer holds: in-order data not yet read plus out-of-order data.
+    /// The advertised window never exceeds it.
+    pub recv_buffer_bytes: usize,
+    /// The MSS we announce: the largest segment payload we accept (MMS_R minus 40).
+    pub mss: u16,
+    /// The send MSS assumed when the peer sends no MSS option (RFC 9293 MUST-15: 536).
+    pub default_send_mss: u16,
+    /// Offer window scaling (RFC 7323 section 2).
+    pub window_scaling: bool,
+    /// Offer timestamps (RFC 7323 sections 3-5).
+    pub timestamps: bool,
+    /// Offer SACK (RFC 2018).
+    pub sack: bool,
+    /// Nagle's algorithm (RFC 9293 SHLD-7); `false` is TCP_NODELAY (MUST-17).
+    pub nagle: bool,
+    /// Delay ACKs (RFC 9293 SHLD-18). The delay is `delayed_ack_timeout`.
+    pub delayed_ack: bool,
+    /// How long an ACK may wait (MUST-40: under 500 ms).
+    pub delayed_ack_timeout: Duration,
+    /// The initial retransmission timeout (RFC 6298 section 2.1: 1 s).
+    pub rto_initial: Duration,
+    /// The lower bound of the RTO (RFC 6298 section 2.4: 1 s; Linux uses 200 ms).
+    pub rto_min: Duration,
+    /// The upper bound of the RTO (RFC 6298 section 2.5: at least 60 s).
+    pub rto_max: Duration,
+    /// R1 for data: retransmissions after which the application is told the path looks bad
+    /// (RFC 9293 SHLD-10: at least 3).
+    pub r1_retries: u32,
+    /// R2 for data: time after the first retransmission at which the connection is given up
+    /// (SHLD-11: at least 100 s).
+    pub r2_data: Duration,
+    /// R2 for SYNs (MUST-23: at least 3 minutes).
+    pub r2_syn: Duration,
+    /// User timeout (RFC 5482, RFC 9293 MUST-21): if set, overrides `r2_data`.
+    pub user_timeout: Option<Duration>,
+    /// Maximum segment lifetime; TIME-WAIT lasts twice this (MUST-13).
+    pub msl: Duration,
+    /// Keep-alive, off by default (MUST-24, MUST-25).
+    pub keep_alive: Option<KeepAlive>,
+    /// Congestion controller.
+    pub congestion: CongestionAlgorithm,
+    /// Initial window in segments (RFC 6928: 10).
+    pub initial_window_segments: u32,
+    /// Challenge ACKs sent per second at most (RFC 5961 section 7).
+    pub challenge_ack_limit_per_sec: u32,
+    /// Secret of the ISN and timestamp-offset PRF (RFC 6528). Give every host its own,
+    /// derived from the simulation seed.
+    pub secret: SecretKey,
+    /// Control segments (RSTs, challenge ACKs) queued for `poll_transmit` at most; past it
+    /// they are dropped and counted.
+    pub control_queue_len: usize,
+    /// SACK scoreboard ranges kept at most; past it the oldest-received information above
+    /// the cumulative ACK is forgotten (a loss of precision, not of data).
+    pub sack_scoreboard_len: usize,
+    /// Out-of-order ranges the receiver keeps at most. Large enough for the window: the
+    /// default allows a hole between every two full segments of the receive buffer.
+    pub reassembly_ranges: usize,
+    /// Time to live of outgoing IP datagrams (RFC 9293 MUST-49), for the host layer.
+    pub ttl: u8,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let recv_buffer_bytes = 256 * 1024;
+        Config {
+            send_buffer_bytes: 256 * 1024,
+            recv_buffer_bytes,
+            mss: 1460,
+            default_send_mss: 536,
+            window_scaling: true,
+            timestamps: true,
+            sack: true,
+            nagle: true,
+            delayed_ack: true,
+            delayed_ack_timeout: Duration::from_millis(40),
+            rto_initial: Duration::from_secs(1),
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_secs(120),
+            r1_retries: 3,
+            r2_data: Duration::from_secs(100),
+            r2_syn: Duration::from_secs(180),
+            user_timeout: None,
+            msl: Duration::from_secs(30),
+            keep_alive: None,
+            congestion: CongestionAlgorithm::NewReno,
+            initial_window_segments: 10,
+            challenge_ack_limit_per_sec: 1000,
+            secret: SecretKey([0x5a; 16]),
+            control_queue_len: 8,
+            sack_scoreboard_len: 64,
+            reassembly_ranges: recv_buffer_bytes / 2920 + 4,
+            ttl: 64,
+        }
+    }
+}
+
+impl Config {
+    /// The window scale shift we offer: the smallest that lets the receive buffer be
+    /// advertised whole, at most 14 (RFC 7323 section 2.3).
+    pub fn rcv_wscale(&self) -> u8 {
+        let mut shift = 0u8;
+        while shift < 14 && (self.recv_buffer_bytes >> shift) > 0xffff {
+            shift += 1;
+        }
+        shift
+    }
+}

@@ -1,0 +1,311 @@
+//! Congestion control behind a trait: NewReno (RFC 5681, RFC 6582) and CUBIC (RFC 9438).
+//!
+//! The controller owns cwnd and ssthresh and decides how they grow and shrink. The loss
+//! recovery machinery (duplicate ACK counting, NewReno's window inflation and partial ACKs,
+//! SACK pipe accounting) lives in the connection and is shared by every controller.
+//! Integer arithmetic only, so every machine computes the same windows.
+
+use alloc::boxed::Box;
+use core::fmt::Debug;
+
+use super::config::CongestionAlgorithm;
+use crate::time::{Duration, Instant};
+
+/// A congestion controller. All quantities are bytes.
+pub trait CongestionControl: Debug {
+    /// The congestion window.
+    fn cwnd(&self) -> usize;
+    /// The slow-start threshold.
+    fn ssthresh(&self) -> usize;
+    /// Sets cwnd directly: used by fast recovery to inflate and deflate the window
+    /// (RFC 5681 section 3.2 steps 4-6, RFC 6582 section 3.2).
+    fn set_cwnd(&mut self, cwnd: usize);
+    /// New data was acknowledged outside loss recovery.
+    fn on_ack(&mut self, now: Instant, acked: usize, smss: usize, srtt: Option<Duration>);
+    /// Loss detected by duplicate ACKs or SACK: reduce (RFC 5681 equation 4 for NewReno).
+    fn on_congestion_event(&mut self, now: Instant, flight_size: usize, smss: usize);
+    /// The retransmission timer expired (RFC 5681 section 3.1: cwnd = loss window).
+    fn on_rto(&mut self, now: Instant, flight_size: usize, smss: usize);
+    /// The connection was idle for more than an RTO (RFC 5681 section 4.1).
+    fn on_idle_restart(&mut self, smss: usize);
+}
+
+/// The initial window of RFC 6928: min(10*MSS, max(2*MSS, 14600)), or `segments` of them.
+pub fn initial_window(segments: u32, smss: usize) -> usize {
+    let segments = segments.max(1) as usize;
+    if segments >= 10 {
+        (10 * smss).min((2 * smss).max(14_600))
+    } else {
+        segments * smss
+    }
+}
+
+/// Builds the configured controller.
+pub fn new_controller(
+    alg: CongestionAlgorithm,
+    iw_segments: u32,
+    smss: usize,
+) -> Box<dyn CongestionControl> {
+    let iw = initial_window(iw_segments, smss);
+    match alg {
+        CongestionAlgorithm::NewReno => Box::new(NewReno::new(iw)),
+        CongestionAlgorithm::Cubic => Box::new(Cubic::new(iw)),
+    }
+}
+
+/// RFC 5681 slow start and congestion avoidance with RFC 6582 recovery.
+#[derive(Debug, Clone)]
+pub struct NewReno {
+    cwnd: usize,
+    ssthresh: usize,
+    initial_window: usize,
+    /// Bytes acknowledged since cwnd last grew in congestion avoidance (RFC 5681 eq. 3's
+    /// byte counting, RFC 3465).
+    ca_acked: usize,
+}
+
+impl NewReno {
+    /// Starts with cwnd = `initial_window` and an infinite ssthresh.
+    pub fn new(initial_window: usize) -> Self {
+        NewReno {
+            cwnd: initial_window,
+            ssthresh: usize::MAX,
+            initial_window,
+            ca_acked: 0,
+        }
+    }
+}
+
+fn reduced_ssthresh(flight_size: usize, smss: usize) -> usize {
+    // RFC 5681 equation 4: ssthresh = max(FlightSize / 2, 2*SMSS).
+    (flight_size / 2).max(2 * smss)
+}
+
+impl CongestionControl for NewReno {
+    fn cwnd(&self) -> usize {
+        self.cwnd
+    }
+    fn ssthresh(&self) -> usize {
+        self.ssthresh
+    }
+    fn set_cwnd(&mut self, cwnd: usize) {
+        self.cwnd = cwnd;
+    }
+    fn on_ack(&mut self, _now: Instant, acked: usize, smss: usize, _srtt: Option<Duration>) {
+        if self.cwnd < self.ssthresh {
+            // Slow start: at most SMSS per ACK (RFC 5681 equation 2).
+            self.cwnd += acked.min(smss);
+        } else {
+            // Congestion avoidance: one SMSS per cwnd of acknowledged bytes.
+            self.ca_acked += acked;
+            if self.ca_acked >= self.cwnd {
+                self.ca_acked -= self.cwnd;
+                self.cwnd += smss;
+            }
+        }
+    }
+    fn on_congestion_event(&mut self, _now: Instant, flight_size: usize, smss: usize) {
+        self.ssthresh = reduced_ssthresh(flight_size, smss);
+        self.cwnd = self.ssthresh;
+        self.ca_acked = 0;
+    }
+    fn on_rto(&mut self, _now: Instant, flight_size: usize, smss: usize) {
+        self.ssthresh = reduced_ssthresh(flight_size, smss);
+        self.cwnd = smss;
+        self.ca_acked = 0;
+    }
+    fn on_idle_restart(&mut self, _smss: usize) {
+        // RW = min(IW, cwnd).
+        self.cwnd = self.cwnd.min(self.initial_window);
+    }
+}
+
+/// CUBIC (RFC 9438), with its Reno-friendly region. Fixed point: times in milliseconds,
+/// windows in bytes, C = 0.4 and beta = 0.7 as ratios of integers.
+#[derive(Debug, Clone)]
+pub struct Cubic {
+    cwnd: usize,
+    ssthresh: usize,
+    initial_window: usize,
+    /// W_max: the window before the last reduction, in bytes.
+    w_max: usize,
+    /// K in milliseconds.
+    k_ms: u64,
+    /// Start of the current congestion-avoidance epoch.
+    epoch_start: Option<Instant>,
+    /// W_est of the Reno-friendly region, in bytes.
+    w_est: usize,
+    ca_acked: usize,
+}
+
+impl Cubic {
+    /// Starts with cwnd = `initial_window` and an infinite ssthresh.
+    pub fn new(initial_window: usize) -> Self {
+        Cubic {
+            cwnd: initial_window,
+            ssthresh: usize::MAX,
+            initial_window,
+            w_max: 0,
+            k_ms: 0,
+            epoch_start: None,
+            w_est: 0,
+            ca_acked: 0,
+        }
+    }
+
+    /// W_cubic(t) in bytes for t milliseconds into the epoch (RFC 9438 equation 1).
+    fn w_cubic(&self, t_ms: u64, smss: usize) -> usize {
+        let d = t_ms as i128 - self.k_ms as i128;
+        // C * d^3 segments, with d in ms: 0.4 * d^3 / 1e9.
+        let delta_segments_x = 4 * d * d * d; // scaled by 10 * 1e9
+        let delta_bytes = delta_segments_x * smss as i128 / 10_000_000_000;
+        (self.w_max as i128 + delta_bytes).max(smss as i128) as usize
+    }
+}
+
+/// Integer cube root (floor).
+fn icbrt(n: u128) -> u64 {
+    let mut lo: u64 = 0;
+    let mut hi: u64 = 1 << 43;
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        let m = u128::from(mid);
+        if m * m * m <= n {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
+impl CongestionControl for Cubic {
+    fn cwnd(&self) -> usize {
+        self.cwnd
+    }
+    fn ssthresh(&self) -> usize {
+        self.ssthresh
+    }
+    fn set_cwnd(&mut self, cwnd: usize) {
+        self.cwnd = cwnd;
+    }
+    fn on_ack(&mut self, now: Instant, acked: usize, smss: usize, srtt: Option<Duration>) {
+        if self.cwnd < self.ssthresh {
+            self.cwnd += acked.min(smss);
+            return;
+        }
+        let epoch = *self.epoch_start.get_or_insert_with(|| {
+            self.w_est = self.cwnd;
+            now
+        });
+        if self.w_max < self.cwnd && self.k_ms == 0 {
+            self.w_max = self.cwnd;
+        }
+        let rtt_ms = srtt.map_or(100, |d| d.as_millis() as u64);
+        let t_ms = (now - epoch).as_millis() as u64 + rtt_ms;
+        let target = self.w_cubic(t_ms, smss).min(self.cwnd + self.cwnd / 2);
+        // Reno-friendly estimate: alpha = 3(1-beta)/(1+beta) = 9/17 segments per RTT.
+        self.ca_acked += acked;
+        if self.ca_acked >= self.cwnd {
+            self.ca_acked -= self.cwnd;
+            self.w_est += smss * 9 / 17;
+        }
+        if self.w_est > target && self.w_est > self.cwnd {
+            self.cwnd = self.w_est;
+        } else if target > self.cwnd {
+            // Grow by (target - cwnd) / cwnd per SMSS acknowledged.
+            let inc =
+                ((target - self.cwnd) as u128 * acked as u128 / self.cwnd.max(1) as u128) as usize;
+            self.cwnd += inc.max(1);
+        }
+    }
+    fn on_congestion_event(&mut self, _now: Instant, flight_size: usize, smss: usize) {
+        let base = self.cwnd.max(flight_size.min(self.cwnd));
+        // Fast convergence (RFC 9438 section 4.7).
+        self.w_max = if base < self.w_max {
+            base * 17 / 20
+        } else {
+            base
+        };
+        self.ssthresh = (base * 7 / 10).max(2 * smss);
+        self.cwnd = self.ssthresh;
+        // K = cbrt(W_max * (1 - beta) / C) seconds = cbrt(W_max_segments * 0.75) s.
+        let w_max_segments_x = (self.w_max as u128) * 3 * 1_000_000_000 / (4 * smss.max(1) as u128);
+        self.k_ms = icbrt(w_max_segments_x);
+        self.epoch_start = None;
+        self.ca_acked = 0;
+    }
+    fn on_rto(&mut self, now: Instant, flight_size: usize, smss: usize) {
+        self.on_congestion_event(now, flight_size, smss);
+        self.cwnd = smss;
+    }
+    fn on_idle_restart(&mut self, _smss: usize) {
+        self.cwnd = self.cwnd.min(self.initial_window);
+        self.epoch_start = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMSS: usize = 1000;
+
+    #[test]
+    fn initial_window_follows_rfc6928() {
+        assert_eq!(initial_window(10, 1460), 14_600);
+        assert_eq!(initial_window(10, 536), 5360);
+        assert_eq!(initial_window(10, 9000), 18_000);
+        assert_eq!(initial_window(2, 1000), 2000);
+    }
+
+    #[test]
+    fn newreno_slow_start_then_avoidance() {
+        let mut cc = NewReno::new(2 * SMSS);
+        cc.on_ack(Instant::ZERO, SMSS, SMSS, None);
+        assert_eq!(cc.cwnd(), 3 * SMSS, "slow start grows one SMSS per ACK");
+        cc.on_congestion_event(Instant::ZERO, 10 * SMSS, SMSS);
+        assert_eq!(cc.ssthresh(), 5 * SMSS, "ssthresh = FlightSize / 2");
+        for _ in 0..5 {
+            cc.on_ack(Instant::ZERO, SMSS, SMSS, None);
+        }
+        assert_eq!(cc.cwnd(), 6 * SMSS, "one SMSS per window of ACKed bytes");
+    }
+
+    #[test]
+    fn ssthresh_floor_is_two_segments() {
+        let mut cc = NewReno::new(2 * SMSS);
+        cc.on_rto(Instant::ZERO, SMSS, SMSS);
+        assert_eq!(cc.ssthresh(), 2 * SMSS);
+        assert_eq!(cc.cwnd(), SMSS, "loss window is one segment");
+    }
+
+    #[test]
+    fn cubic_reduces_by_beta_and_regrows_to_w_max() {
+        let mut cc = Cubic::new(10 * SMSS);
+        cc.ssthresh = 0; // straight into avoidance
+        cc.cwnd = 100 * SMSS;
+        cc.on_congestion_event(Instant::ZERO, 100 * SMSS, SMSS);
+        assert_eq!(cc.cwnd(), 70 * SMSS);
+        // K = cbrt(100 * 0.3 / 0.4) = cbrt(75) ~ 4.217 s
+        assert_eq!(cc.k_ms, 4217);
+        let mut now = Instant::ZERO;
+        for _ in 0..20_000 {
+            now += Duration::from_millis(1);
+            cc.on_ack(now, SMSS, SMSS, Some(Duration::from_millis(10)));
+        }
+        assert!(
+            cc.cwnd() >= 100 * SMSS,
+            "cwnd {} regrows past W_max",
+            cc.cwnd()
+        );
+    }
+
+    #[test]
+    fn icbrt_is_floor_cube_root() {
+        assert_eq!(icbrt(0), 0);
+        assert_eq!(icbrt(26), 2);
+        assert_eq!(icbrt(27), 3);
+        assert_eq!(icbrt(75_000_000_000), 4217);
+    }
+}

@@ -1,0 +1,2119 @@
+//! One TCP connection: the RFC 9293 state machine with its reliability, flow control and
+//! congestion control.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use core::fmt;
+use core::net::SocketAddrV4;
+
+use super::config::Config;
+use super::congestion::{new_controller, CongestionControl};
+use super::isn;
+use super::recv_buffer::RecvBuffer;
+use super::rtt::RttEstimator;
+use super::sack::Scoreboard;
+use super::state::State;
+use super::stats::{DropReason, Stats};
+use crate::time::{Duration, Instant};
+use crate::wire::tcp::{Repr as TcpRepr, SackBlocks, TcpFlags, TcpTimestamp};
+use crate::wire::SeqNumber;
+
+/// Duplicate ACKs that trigger fast retransmit (RFC 5681 section 3.2).
+const DUP_THRESH: u32 = 3;
+/// TCP header plus the timestamps option, for the effective MSS (RFC 6691).
+const TIMESTAMP_OPTION_LEN: usize = 12;
+/// TS.Recent is invalid after 24 days idle (RFC 7323 section 5.5).
+const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 60 * 60);
+/// Maximum window scale shift (RFC 7323 section 2.3).
+const MAX_WSCALE: u8 = 14;
+
+/// Why the application's call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Error {
+    /// Nothing to read yet, or no room to write (EAGAIN).
+    WouldBlock,
+    /// The call does not fit the connection's state (e.g. `connect` twice).
+    InvalidState(State),
+    /// Writing after `shutdown_write` or `close` (EPIPE).
+    WriteClosed,
+    /// Reading after the application closed the receive side.
+    ReadClosed,
+    /// The connection failed; the reason is sticky.
+    Connection(ConnectionError),
+    /// The connection is closed (ENOTCONN).
+    NotConnected,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::WouldBlock => f.write_str("operation would block"),
+            Error::InvalidState(s) => write!(f, "invalid in state {s}"),
+            Error::WriteClosed => f.write_str("write side is closed"),
+            Error::ReadClosed => f.write_str("read side is closed"),
+            Error::Connection(e) => write!(f, "connection failed: {e}"),
+            Error::NotConnected => f.write_str("not connected"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// How a connection failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionError {
+    /// A RST answered our SYN (ECONNREFUSED).
+    Refused,
+    /// The peer reset the connection (ECONNRESET).
+    Reset,
+    /// The connection timed out (ETIMEDOUT).
+    TimedOut(TimeoutKind),
+    /// The application aborted it.
+    Aborted,
+}
+
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectionError::Refused => f.write_str("connection refused"),
+            ConnectionError::Reset => f.write_str("connection reset by peer"),
+            ConnectionError::TimedOut(k) => write!(f, "timed out ({k:?})"),
+            ConnectionError::Aborted => f.write_str("aborted"),
+        }
+    }
+}
+
+/// Which give-up threshold fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeoutKind {
+    /// R2 for a SYN (RFC 9293 MUST-23).
+    Syn,
+    /// R2 for data (MUST-20).
+    Retransmission,
+    /// The user timeout (RFC 5482, MUST-21).
+    UserTimeout,
+    /// Keep-alive probes went unanswered.
+    KeepAlive,
+}
+
+/// What the application is told, from [`Connection::poll_event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// The handshake completed.
+    Connected,
+    /// Data (or end of stream) can be read.
+    Readable,
+    /// Send buffer space became free.
+    Writable,
+    /// The peer sent FIN: after the readable data, `recv` returns 0.
+    PeerClosed,
+    /// Urgent data arrived (RFC 9293 MUST-32).
+    Urgent,
+    /// Retransmissions reached R1: the path looks bad (SHLD-9, negative advice to IP).
+    PathTrouble,
+    /// The connection failed.
+    Failed(ConnectionError),
+    /// The connection reached CLOSED after an orderly close (or left TIME-WAIT).
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+enum Timer {
+    Retransmit,
+    Persist,
+    DelayedAck,
+    KeepAlive,
+    TimeWait,
+    GiveUp,
+}
+
+const TIMER_COUNT: usize = 6;
+
+/// A RST waiting for `poll_transmit`.
+#[derive(Debug, Clone, Copy)]
+struct RstSegment {
+    seq: SeqNumber,
+    ack: Option<SeqNumber>,
+}
+
+/// Timestamp state once negotiated (RFC 7323 section 4).
+#[derive(Debug, Clone, Copy)]
+struct Timestamps {
+    recent: u32,
+    recent_at: Instant,
+    offset: u32,
+}
+
+/// One TCP connection, sans-IO.
+///
+/// # Call protocol
+///
+/// The connection never reads a clock and never does I/O. Its owner drives it:
+///
+/// 1. **Open** it: [`Connection::connect`] (active open: SYN-SENT) or
+///    [`Connection::listen`] (passive open: LISTEN, which becomes SYN-RECEIVED on a SYN).
+/// 2. **Feed it** whatever happens, each with the current time:
+///    - [`handle_segment(now, &repr)`](Self::handle_segment) for every segment addressed
+///      to it (already demultiplexed and checksum-verified by the host);
+///    - application calls: [`send`](Self::send), [`recv`](Self::recv),
+///      [`shutdown_write`](Self::shutdown_write), [`close`](Self::close),
+///      [`abort`](Self::abort) and the setters;
+///    - [`handle_timeout(now)`](Self::handle_timeout) when the deadline from
+///      [`poll_timeout`](Self::poll_timeout) has passed. Spurious or early calls are
+///      harmless: only expired timers fire.
+/// 3. **Drain it** after every input, in this order:
+///    - [`poll_transmit(now, buf)`](Self::poll_transmit) until it returns `None`: each call
+///      yields one segment whose payload was copied into `buf` (give it at least the MSS);
+///    - [`poll_event`](Self::poll_event) until `None`;
+///    - [`poll_timeout`](Self::poll_timeout): the next instant to call `handle_timeout`.
+///
+/// When [`state`](Self::state) is `Closed` and `poll_transmit` returns `None`, the
+/// connection can be dropped. Every buffer and queue is bounded by its [`Config`].
+pub struct Connection {
+    cfg: Config,
+    state: State,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    /// Opened by LISTEN: a RST in SYN-RECEIVED returns to LISTEN (MUST-11).
+    passive: bool,
+
+    // Send sequence space (RFC 9293 section 3.3.1).
+    iss: SeqNumber,
+    snd_una: SeqNumber,
+    /// Next sequence number to send; after an RTO it goes back to `snd_una`.
+    snd_nxt: SeqNumber,
+    /// Highest sequence number sent plus one.
+    snd_max: SeqNumber,
+    snd_wnd: usize,
+    snd_wl1: SeqNumber,
+    snd_wl2: SeqNumber,
+    max_snd_wnd: usize,
+    snd_wscale: u8,
+    send_buf: VecDeque<u8>,
+    /// Sequence number of `send_buf[0]`.
+    send_base: SeqNumber,
+    fin_queued: bool,
+
+    // Receive sequence space.
+    irs: SeqNumber,
+    rcv_nxt: SeqNumber,
+    /// The right edge of the window we last advertised; it never moves left (SHLD-14).
+    rcv_adv: SeqNumber,
+    rcv_wscale: u8,
+    recv: RecvBuffer,
+    /// The peer's FIN, once seen (it may arrive out of order).
+    rcv_fin: Option<SeqNumber>,
+    fin_received: bool,
+    read_closed: bool,
+    rcv_up: Option<SeqNumber>,
+
+    // Negotiated options.
+    peer_mss: usize,
+    wscale_ok: bool,
+    ts: Option<Timestamps>,
+    sack_ok: bool,
+    /// Last ACK number sent (RFC 7323's Last.ACK.sent).
+    last_ack_sent: SeqNumber,
+
+    // Reliability and congestion control.
+    rtt: RttEstimator,
+    /// One timed segment for RTT samples without timestamps (Karn: cleared on retransmit).
+    rtt_probe: Option<(SeqNumber, Instant)>,
+    rto_count: u32,
+    syn_retransmitted: bool,
+    cc: Box<dyn CongestionControl>,
+    dupacks: u32,
+    /// In fast recovery until `snd_una` reaches this (RFC 6582's "recover").
+    recovery: Option<SeqNumber>,
+    /// The highest `snd_max` at the last RTO or recovery: no new recovery below it.
+    recover_floor: SeqNumber,
+    /// A retransmission the next `poll_transmit` must send first.
+    rexmit_next: Option<SeqNumber>,
+    /// Highest sequence number retransmitted in this recovery (RFC 6675 HighRxt).
+    high_rxt: SeqNumber,
+    scoreboard: Scoreboard,
+    last_send_at: Instant,
+
+    // ACK generation.
+    ack_now: bool,
+    ack_delayed: bool,
+    full_segments_unacked: u32,
+    dsack: Option<(SeqNumber, SeqNumber)>,
+    /// Most recently changed out-of-order block first (RFC 2018 section 4).
+    recent_sack: SackBlocks,
+
+    // Persist and keep-alive.
+    persist_shift: u32,
+    probe_now: bool,
+    keepalive_unanswered: u32,
+    keepalive_now: bool,
+    last_recv_at: Instant,
+
+    rst_queue: VecDeque<RstSegment>,
+    challenge_window: (Instant, u32),
+    timers: [Option<Instant>; TIMER_COUNT],
+    events: VecDeque<Event>,
+    error: Option<ConnectionError>,
+    stats: Stats,
+    /// Whether the application wanted to write but the buffer was full.
+    want_writable: bool,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("state", &self.state)
+            .field("local", &self.local)
+            .field("remote", &self.remote)
+            .field("snd_una", &self.snd_una)
+            .field("snd_nxt", &self.snd_nxt)
+            .field("snd_max", &self.snd_max)
+            .field("snd_wnd", &self.snd_wnd)
+            .field("rcv_nxt", &self.rcv_nxt)
+            .field("rcv_adv", &self.rcv_adv)
+            .field("cwnd", &self.cc.cwnd())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    fn new(cfg: Config, local: SocketAddrV4, remote: SocketAddrV4, now: Instant) -> Self {
+        let rtt = RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max);
+        let smss = usize::from(cfg.default_send_mss);
+        let cc = new_controller(cfg.congestion, cfg.initial_window_segments, smss);
+        let recv = RecvBuffer::new(cfg.recv_buffer_bytes, cfg.reassembly_ranges);
+        let scoreboard = Scoreboard::new(cfg.sack_scoreboard_len);
+        Connection {
+            state: State::Closed,
+            local,
+            remote,
+            passive: false,
+            iss: SeqNumber(0),
+            snd_una: SeqNumber(0),
+            snd_nxt: SeqNumber(0),
+            snd_max: SeqNumber(0),
+            snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: SeqNumber(0),
+            max_snd_wnd: 0,
+            snd_wscale: 0,
+            send_buf: VecDeque::new(),
+            send_base: SeqNumber(0),
+            fin_queued: false,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            rcv_adv: SeqNumber(0),
+            rcv_wscale: 0,
+            recv,
+            rcv_fin: None,
+            fin_received: false,
+            read_closed: false,
+            rcv_up: None,
+            peer_mss: smss,
+            wscale_ok: false,
+            ts: None,
+            sack_ok: false,
+            last_ack_sent: SeqNumber(0),
+            rtt,
+            rtt_probe: None,
+            rto_count: 0,
+            syn_retransmitted: false,
+            cc,
+            dupacks: 0,
+            recovery: None,
+            recover_floor: SeqNumber(0),
+            rexmit_next: None,
+            high_rxt: SeqNumber(0),
+            scoreboard,
+            last_send_at: now,
+            ack_now: false,
+            ack_delayed: false,
+            full_segments_unacked: 0,
+            dsack: None,
+            recent_sack: SackBlocks::new(),
+            persist_shift: 0,
+            probe_now: false,
+            keepalive_unanswered: 0,
+            keepalive_now: false,
+            last_recv_at: now,
+            rst_queue: VecDeque::new(),
+            challenge_window: (now, 0),
+            timers: [None; TIMER_COUNT],
+            events: VecDeque::new(),
+            error: None,
+            stats: Stats::default(),
+            want_writable: false,
+            cfg,
+        }
+    }
+
+    /// Active open (RFC 9293 section 3.10.1): SYN-SENT, with the SYN ready for
+    /// `poll_transmit`. The ISN comes from the configured secret and `now` (RFC 6528).
+    pub fn connect(now: Instant, cfg: Config, local: SocketAddrV4, remote: SocketAddrV4) -> Self {
+        let iss = isn::initial_sequence_number(&cfg.secret, now, local, remote);
+        Self::connect_with_iss(now, cfg, local, remote, iss)
+    }
+
+    /// Active open with a chosen ISN (for tests and conformance scripts).
+    pub fn connect_with_iss(
+        now: Instant,
+        cfg: Config,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+    ) -> Self {
+        let mut c = Self::new(cfg, local, remote, now);
+        c.init_send(iss);
+        c.rcv_wscale = if c.cfg.window_scaling {
+            c.cfg.rcv_wscale()
+        } else {
+            0
+        };
+        c.set_state(State::SynSent);
+        c
+    }
+
+    /// Passive open (RFC 9293 section 3.10.1): LISTEN on `local`. The first acceptable SYN
+    /// binds the connection to its sender; a host makes one of these per arriving SYN.
+    pub fn listen(now: Instant, cfg: Config, local: SocketAddrV4) -> Self {
+        let unspecified = SocketAddrV4::new(core::net::Ipv4Addr::UNSPECIFIED, 0);
+        let mut c = Self::new(cfg, local, unspecified, now);
+        c.passive = true;
+        c.set_state(State::Listen);
+        c
+    }
+
+    /// Passive open whose SYN-ACK will use `iss` (for tests, and for a host reopening a
+    /// TIME-WAIT connection, where the new ISN must exceed the old sequence space).
+    pub fn listen_with_iss(now: Instant, cfg: Config, local: SocketAddrV4, iss: SeqNumber) -> Self {
+        let mut c = Self::listen(now, cfg, local);
+        c.iss = iss;
+        c
+    }
+
+    fn init_send(&mut self, iss: SeqNumber) {
+        self.iss = iss;
+        self.snd_una = iss;
+        self.snd_nxt = iss;
+        self.snd_max = iss;
+        self.send_base = iss + 1;
+        self.high_rxt = iss;
+        self.recover_floor = iss;
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Queries
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Local address and port.
+    pub fn local(&self) -> SocketAddrV4 {
+        self.local
+    }
+
+    /// Remote address and port (unspecified while in LISTEN).
+    pub fn remote(&self) -> SocketAddrV4 {
+        self.remote
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The sticky error, once the connection failed.
+    pub fn error(&self) -> Option<ConnectionError> {
+        self.error
+    }
+
+    /// Bytes waiting to be read.
+    pub fn recv_queue_len(&self) -> usize {
+        self.recv.readable_len()
+    }
+
+    /// Bytes written but not yet acknowledged.
+    pub fn send_queue_len(&self) -> usize {
+        self.send_buf.len()
+    }
+
+    /// Room left in the send buffer.
+    pub fn send_capacity_left(&self) -> usize {
+        self.cfg
+            .send_buffer_bytes
+            .saturating_sub(self.send_buf.len())
+    }
+
+    /// The initial send sequence number.
+    pub fn iss(&self) -> SeqNumber {
+        self.iss
+    }
+
+    /// The peer's initial sequence number (valid once a SYN was received).
+    pub fn irs(&self) -> SeqNumber {
+        self.irs
+    }
+
+    /// SND.UNA.
+    pub fn snd_una(&self) -> SeqNumber {
+        self.snd_una
+    }
+
+    /// SND.NXT.
+    pub fn snd_nxt(&self) -> SeqNumber {
+        self.snd_nxt
+    }
+
+    /// RCV.NXT.
+    pub fn rcv_nxt(&self) -> SeqNumber {
+        self.rcv_nxt
+    }
+
+    /// SND.WND: the peer's window, scaled.
+    pub fn snd_wnd(&self) -> usize {
+        self.snd_wnd
+    }
+
+    /// The congestion window.
+    pub fn cwnd(&self) -> usize {
+        self.cc.cwnd()
+    }
+
+    /// The slow-start threshold.
+    pub fn ssthresh(&self) -> usize {
+        self.cc.ssthresh()
+    }
+
+    /// The current RTO, backoff included.
+    pub fn rto(&self) -> Duration {
+        self.rtt.rto()
+    }
+
+    /// The smoothed RTT, once measured.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.rtt.srtt()
+    }
+
+    /// The effective send MSS for data (RFC 6691): the peer's MSS less the options every
+    /// segment carries.
+    pub fn effective_mss(&self) -> usize {
+        self.mss_limit() - self.fixed_options_len()
+    }
+
+    /// Whether timestamps, SACK and window scaling were negotiated.
+    pub fn negotiated(&self) -> (bool, bool, bool) {
+        (self.ts.is_some(), self.sack_ok, self.wscale_ok)
+    }
+
+    /// Whether we are in fast recovery.
+    pub fn in_recovery(&self) -> bool {
+        self.recovery.is_some()
+    }
+
+    /// Bytes of urgent data not yet read (RFC 9293 MUST-33), if any.
+    pub fn urgent_pending(&self) -> Option<usize> {
+        let up = self.rcv_up?;
+        let read_seq = self.rcv_nxt - self.recv.readable_len() - usize::from(self.fin_received);
+        (up > read_seq).then(|| up - read_seq)
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Application calls
+
+    /// Queues data to send (RFC 9293 SEND). Returns how many bytes were taken: fewer than
+    /// offered when the buffer fills, and `Err(WouldBlock)` when none fit.
+    pub fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
+        if let Some(e) = self.error {
+            return Err(Error::Connection(e));
+        }
+        match self.state {
+            State::Closed => return Err(Error::NotConnected),
+            State::Listen => return Err(Error::InvalidState(self.state)),
+            _ if self.fin_queued => return Err(Error::WriteClosed),
+            _ => {}
+        }
+        let n = data.len().min(self.send_capacity_left());
+        if n == 0 && !data.is_empty() {
+            self.want_writable = true;
+            return Err(Error::WouldBlock);
+        }
+        self.send_buf.extend(&data[..n]);
+        Ok(n)
+    }
+
+    /// Reads in-order data (RFC 9293 RECEIVE). `Ok(0)` means end of stream (the peer sent
+    /// FIN and everything before it was read); `Err(WouldBlock)` means nothing yet.
+    pub fn recv(&mut self, out: &mut [u8]) -> Result<usize, Error> {
+        if self.read_closed {
+            return Err(Error::ReadClosed);
+        }
+        if self.recv.readable_len() == 0 {
+            if self.fin_received || out.is_empty() {
+                return Ok(0);
+            }
+            if let Some(e) = self.error {
+                return Err(Error::Connection(e));
+            }
+            return match self.state {
+                State::Closed => Err(Error::NotConnected),
+                State::Listen => Err(Error::InvalidState(self.state)),
+                _ => Err(Error::WouldBlock),
+            };
+        }
+        let before = self.advertisable_edge();
+        let n = self.recv.read(out);
+        // Window update when reading opens the window enough (receiver SWS avoidance,
+        // RFC 9293 section 3.8.6.2.2): at least min(buffer/2, MSS) past the old edge.
+        let after = self.advertisable_edge();
+        let threshold = (self.recv.capacity() / 2).min(usize::from(self.cfg.mss));
+        if after > before && after - self.rcv_adv.max(before) >= threshold {
+            self.ack_now = true;
+        }
+        Ok(n)
+    }
+
+    /// Closes the sending direction (half-close, MAY-1): FIN after the queued data.
+    pub fn shutdown_write(&mut self, now: Instant) -> Result<(), Error> {
+        match self.state {
+            State::Closed => Err(Error::NotConnected),
+            State::Listen => {
+                self.set_state(State::Closed);
+                Ok(())
+            }
+            State::SynSent if self.send_buf.is_empty() => {
+                // RFC 9293 CLOSE in SYN-SENT: delete the TCB.
+                self.set_state(State::Closed);
+                Ok(())
+            }
+            _ if self.fin_queued => Ok(()),
+            _ => {
+                self.fin_queued = true;
+                self.arm_keepalive(now);
+                Ok(())
+            }
+        }
+    }
+
+    /// Full close (RFC 9293 CLOSE): FIN after queued data; no more reads. If received data
+    /// is still unread, or arrives later, the connection is reset instead, since that data
+    /// is lost (RFC 1122 section 4.2.2.13, RFC 9293 SHLD-3).
+    pub fn close(&mut self, now: Instant) -> Result<(), Error> {
+        if self.recv.readable_len() > 0 && self.state.is_synchronized() {
+            self.abort(now);
+            return Ok(());
+        }
+        self.read_closed = true;
+        self.shutdown_write(now)
+    }
+
+    /// Abort (RFC 9293 ABORT): RST if synchronized, then CLOSED; queued data is discarded.
+    pub fn abort(&mut self, _now: Instant) {
+        if matches!(
+            self.state,
+            State::SynReceived
+                | State::Established
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait
+        ) {
+            self.queue_rst(self.snd_nxt.max(self.snd_max), None);
+        }
+        self.send_buf.clear();
+        self.recv.clear();
+        self.fail(ConnectionError::Aborted);
+    }
+
+    /// Nagle's algorithm on or off (`false` is TCP_NODELAY, MUST-17).
+    pub fn set_nagle(&mut self, on: bool) {
+        self.cfg.nagle = on;
+    }
+
+    /// Keep-alive on (with its parameters) or off.
+    pub fn set_keep_alive(&mut self, now: Instant, ka: Option<super::KeepAlive>) {
+        self.cfg.keep_alive = ka;
+        self.keepalive_unanswered = 0;
+        self.arm_keepalive(now);
+    }
+
+    /// The user timeout (RFC 5482); `None` falls back to R2.
+    pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
+        self.cfg.user_timeout = timeout;
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Outputs: events and timeouts
+
+    /// The next application event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The earliest instant at which `handle_timeout` has work to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.ack_now || self.probe_now || self.keepalive_now || !self.rst_queue.is_empty() {
+            // Something is ready to send right now; the owner should poll_transmit first.
+        }
+        self.timers.iter().flatten().min().copied()
+    }
+
+    fn push_event(&mut self, ev: Event) {
+        // Bounded: at most one of each kind waits (a readiness flag, not a log).
+        if !self.events.contains(&ev) {
+            self.events.push_back(ev);
+        }
+    }
+
+    fn set_timer(&mut self, t: Timer, at: Instant) {
+        self.timers[t as usize] = Some(at);
+    }
+
+    fn clear_timer(&mut self, t: Timer) {
+        self.timers[t as usize] = None;
+    }
+
+    fn timer(&self, t: Timer) -> Option<Instant> {
+        self.timers[t as usize]
+    }
+
+    fn set_state(&mut self, s: State) {
+        self.state = s;
+    }
+
+    /// Enters CLOSED with an error, telling the application.
+    fn fail(&mut self, e: ConnectionError) {
+        if self.error.is_none() {
+            self.error = Some(e);
+            self.push_event(Event::Failed(e));
+        }
+        self.enter_closed();
+    }
+
+    fn enter_closed(&mut self) {
+        self.set_state(State::Closed);
+        self.timers = [None; TIMER_COUNT];
+        self.ack_now = false;
+        self.ack_delayed = false;
+        self.probe_now = false;
+        self.keepalive_now = false;
+        self.rexmit_next = None;
+    }
+
+    fn close_normally(&mut self) {
+        self.enter_closed();
+        self.push_event(Event::Closed);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Timers
+
+    /// Fires every timer whose deadline is at or before `now`. Safe to call at any time.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired = |t: Option<Instant>| t.is_some_and(|at| at <= now);
+        if expired(self.timer(Timer::GiveUp)) {
+            self.clear_timer(Timer::GiveUp);
+            let kind = if !self.state.is_synchronized() {
+                TimeoutKind::Syn
+            } else if self.cfg.user_timeout.is_some() {
+                TimeoutKind::UserTimeout
+            } else {
+                TimeoutKind::Retransmission
+            };
+            self.fail(ConnectionError::TimedOut(kind));
+            return;
+        }
+        if expired(self.timer(Timer::TimeWait)) {
+            self.clear_timer(Timer::TimeWait);
+            self.close_normally();
+            return;
+        }
+        if expired(self.timer(Timer::Retransmit)) {
+            self.clear_timer(Timer::Retransmit);
+            self.on_rto(now);
+        }
+        if expired(self.timer(Timer::Persist)) {
+            self.clear_timer(Timer::Persist);
+            if self.snd_wnd == 0 && self.has_unsent_data() {
+                self.probe_now = true;
+            }
+        }
+        if expired(self.timer(Timer::DelayedAck)) {
+            self.clear_timer(Timer::DelayedAck);
+            if self.ack_delayed {
+                self.ack_now = true;
+            }
+        }
+        if expired(self.timer(Timer::KeepAlive)) {
+            self.clear_timer(Timer::KeepAlive);
+            self.on_keepalive_timer(now);
+        }
+    }
+
+    fn on_rto(&mut self, now: Instant) {
+        if self.snd_una == self.snd_max
+            && !matches!(self.state, State::SynSent | State::SynReceived)
+        {
+            return; // nothing outstanding: a stale timer
+        }
+        self.stats.rto_expirations += 1;
+        self.rto_count += 1;
+        self.rtt.on_timeout();
+        self.rtt_probe = None; // Karn's algorithm (MUST-18)
+        if self.rto_count == self.cfg.r1_retries {
+            self.push_event(Event::PathTrouble);
+        }
+        if self.timer(Timer::GiveUp).is_none() {
+            let limit = match self.state {
+                State::SynSent | State::SynReceived => self.cfg.r2_syn,
+                _ => self.cfg.user_timeout.unwrap_or(self.cfg.r2_data),
+            };
+            // Measured from the first transmission's timeout, i.e. the first retransmission.
+            self.set_timer(Timer::GiveUp, now + limit);
+        }
+        match self.state {
+            State::SynSent | State::SynReceived => {
+                self.syn_retransmitted = true;
+                self.snd_nxt = self.iss;
+            }
+            _ => {
+                let flight = self.flight_size();
+                self.cc.on_rto(now, flight, self.smss());
+                self.recovery = None;
+                self.recover_floor = self.snd_max;
+                self.dupacks = 0;
+                self.rexmit_next = None;
+                // Go back N: resend from the oldest unacknowledged byte.
+                self.snd_nxt = self.snd_una;
+                self.high_rxt = self.snd_una;
+            }
+        }
+        let rto = self.rtt.rto();
+        self.set_timer(Timer::Retransmit, now + rto);
+    }
+
+    fn on_keepalive_timer(&mut self, now: Instant) {
+        let Some(ka) = self.cfg.keep_alive else {
+            return;
+        };
+        if !matches!(self.state, State::Established | State::CloseWait) {
+            return;
+        }
+        if self.snd_una != self.snd_max {
+            // Data outstanding: the retransmission timer watches the peer.
+            self.set_timer(Timer::KeepAlive, now + ka.idle);
+            return;
+        }
+        if self.keepalive_unanswered >= ka.count {
+            self.fail(ConnectionError::TimedOut(TimeoutKind::KeepAlive));
+            return;
+        }
+        self.keepalive_unanswered += 1;
+        self.keepalive_now = true;
+        self.set_timer(Timer::KeepAlive, now + ka.interval);
+    }
+
+    fn arm_keepalive(&mut self, now: Instant) {
+        match self.cfg.keep_alive {
+            Some(ka) if self.state.is_synchronized() => {
+                self.set_timer(Timer::KeepAlive, now + ka.idle)
+            }
+            _ => self.clear_timer(Timer::KeepAlive),
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Segment arrival (RFC 9293 section 3.10.7)
+
+    /// Processes one arriving segment, in the order of RFC 9293 section 3.10.7.
+    pub fn handle_segment(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        self.stats.segments_received += 1;
+        match self.state {
+            State::Closed => self.on_segment_closed(seg),
+            State::Listen => self.on_segment_listen(now, seg),
+            State::SynSent => self.on_segment_syn_sent(now, seg),
+            _ => self.on_segment_synchronized(now, seg),
+        }
+    }
+
+    /// CLOSED: a RST is dropped; anything else draws a RST (section 3.10.7.1).
+    fn on_segment_closed(&mut self, seg: &TcpRepr<'_>) {
+        self.stats.count_drop(DropReason::Closed);
+        self.reply_rst(seg);
+    }
+
+    /// The RST a segment draws where no connection accepts it.
+    fn reply_rst(&mut self, seg: &TcpRepr<'_>) {
+        if seg.flags.contains(TcpFlags::RST) {
+            return;
+        }
+        if seg.flags.contains(TcpFlags::ACK) {
+            self.queue_rst(seg.ack_number, None);
+        } else {
+            self.queue_rst(SeqNumber(0), Some(seg.seq_number + seg.segment_len()));
+        }
+    }
+
+    fn queue_rst(&mut self, seq: SeqNumber, ack: Option<SeqNumber>) {
+        if self.rst_queue.len() >= self.cfg.control_queue_len {
+            self.stats.count_drop(DropReason::ControlQueueFull);
+            return;
+        }
+        self.rst_queue.push_back(RstSegment { seq, ack });
+    }
+
+    /// LISTEN (section 3.10.7.2).
+    fn on_segment_listen(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        if seg.flags.contains(TcpFlags::RST) {
+            self.stats.count_drop(DropReason::NotSyn);
+            return;
+        }
+        if seg.flags.contains(TcpFlags::ACK) {
+            self.stats.count_drop(DropReason::NotSyn);
+            self.queue_rst(seg.ack_number, None);
+            return;
+        }
+        if !seg.flags.contains(TcpFlags::SYN) {
+            self.stats.count_drop(DropReason::NotSyn);
+            return;
+        }
+        if seg.flags.contains(TcpFlags::FIN) {
+            // SYN+FIN is not a connection request any real stack honours (Linux drops it).
+            self.stats.count_drop(DropReason::SynFin);
+            return;
+        }
+        if self.iss == SeqNumber(0) {
+            let remote = self.remote_of(seg);
+            let iss = isn::initial_sequence_number(&self.cfg.secret, now, self.local, remote);
+            self.iss = iss;
+        }
+        self.remote = self.remote_of(seg);
+        let iss = self.iss;
+        self.init_send(iss);
+        self.accept_syn(now, seg);
+        self.set_state(State::SynReceived);
+        // Data on the SYN is not acknowledged: the peer retransmits it once established.
+    }
+
+    fn remote_of(&self, seg: &TcpRepr<'_>) -> SocketAddrV4 {
+        if self.remote.port() == 0 {
+            // Only the port is known from the segment; the host sets the address.
+            SocketAddrV4::new(*self.remote.ip(), seg.src_port)
+        } else {
+            self.remote
+        }
+    }
+
+    /// Sets the remote address while in LISTEN (the host knows it from the IP header).
+    pub fn set_remote(&mut self, remote: SocketAddrV4) {
+        if self.state == State::Listen {
+            self.remote = remote;
+        }
+    }
+
+    /// Records the peer's SYN: IRS, RCV.NXT, options, the initial window.
+    fn accept_syn(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        self.irs = seg.seq_number;
+        self.rcv_nxt = seg.seq_number + 1;
+        self.last_recv_at = now;
+        // MSS (MUST-14, MUST-15): 536 when absent.
+        self.peer_mss = match seg.max_seg_size {
+            Some(m) if m > 0 => usize::from(m),
+            _ => usize::from(self.cfg.default_send_mss),
+        };
+        // Window scaling only if both SYNs carry it (RFC 7323 section 2.2).
+        let we_offer = self.cfg.window_scaling;
+        match seg.window_scale {
+            Some(shift) if we_offer => {
+                self.wscale_ok = true;
+                self.snd_wscale = shift.min(MAX_WSCALE);
+                if self.state == State::Listen {
+                    self.rcv_wscale = self.cfg.rcv_wscale();
+                }
+            }
+            _ => {
+                self.wscale_ok = false;
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+        self.ts = match seg.timestamp {
+            Some(ts) if self.cfg.timestamps => Some(Timestamps {
+                recent: ts.tsval,
+                recent_at: now,
+                offset: isn::timestamp_offset(&self.cfg.secret, self.local, self.remote),
+            }),
+            _ => None,
+        };
+        self.sack_ok = self.cfg.sack && seg.sack_permitted;
+        // The window in a SYN is never scaled.
+        self.snd_wnd = usize::from(seg.window_len);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = seg.seq_number;
+        self.snd_wl2 = seg.ack_number;
+        let smss = self.smss();
+        self.cc = new_controller(self.cfg.congestion, self.cfg.initial_window_segments, smss);
+        // The initial advertised edge.
+        let wnd = self.recv.window_space().min(0xffff << self.rcv_wscale);
+        self.rcv_adv = self.rcv_nxt + wnd;
+    }
+
+    /// SYN-SENT (section 3.10.7.3).
+    fn on_segment_syn_sent(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let has_ack = seg.flags.contains(TcpFlags::ACK);
+        // First: the ACK must acknowledge our SYN.
+        if has_ack && (seg.ack_number <= self.iss || seg.ack_number > self.snd_max) {
+            self.stats.count_drop(DropReason::UnacceptableAck);
+            if !seg.flags.contains(TcpFlags::RST) {
+                self.queue_rst(seg.ack_number, None);
+            }
+            return;
+        }
+        // Second: RST with an acceptable ACK refuses the connection; without ACK, ignore.
+        if seg.flags.contains(TcpFlags::RST) {
+            if has_ack {
+                self.fail(ConnectionError::Refused);
+            } else {
+                self.stats.count_drop(DropReason::RstNotExact);
+            }
+            return;
+        }
+        // Fourth: SYN.
+        if !seg.flags.contains(TcpFlags::SYN) {
+            self.stats.count_drop(DropReason::NotSyn);
+            return;
+        }
+        let was_sent_with_ts = self.cfg.timestamps;
+        self.accept_syn(now, seg);
+        if !was_sent_with_ts {
+            self.ts = None;
+        }
+        if has_ack {
+            self.snd_una = seg.ack_number;
+            self.snd_wl1 = seg.seq_number;
+            self.snd_wl2 = seg.ack_number;
+            self.clear_timer(Timer::Retransmit);
+            self.clear_timer(Timer::GiveUp);
+            self.on_established(now, seg);
+            self.ack_now = true;
+            // Text and FIN on the SYN-ACK are processed as in ESTABLISHED.
+            self.process_text_and_fin(now, seg, seg.seq_number + 1, seg.payload);
+        } else {
+            // Simultaneous open (section 3.5, figure 7; MUST-10).
+            self.set_state(State::SynReceived);
+            self.snd_nxt = self.iss; // resend our SYN, now with ACK
+        }
+    }
+
+    /// The common step into ESTABLISHED from either side of the handshake.
+    fn on_established(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        self.set_state(State::Established);
+        self.rto_count = 0;
+        if self.syn_retransmitted {
+            // RFC 6298 section 5.7.
+            self.rtt.on_syn_lost_established();
+        } else if self.ts.is_none() {
+            // The SYN was sent once: its round trip is a valid sample.
+            if let Some((_, sent)) = self.rtt_probe.take() {
+                self.rtt.on_sample(now - sent);
+            }
+        } else if let Some(ts) = seg.timestamp {
+            self.sample_rtt_from_tsecr(now, ts.tsecr);
+        }
+        self.rtt_probe = None;
+        self.push_event(Event::Connected);
+        if self.send_capacity_left() > 0 {
+            self.push_event(Event::Writable);
+        }
+        self.arm_keepalive(now);
+    }
+
+    /// SYN-RECEIVED and the synchronized states (section 3.10.7.4).
+    fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let flags = seg.flags;
+        let is_rst = flags.contains(TcpFlags::RST);
+
+        // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost; send it again.
+        if self.state == State::SynReceived
+            && flags.contains(TcpFlags::SYN)
+            && !flags.contains(TcpFlags::ACK)
+            && !is_rst
+            && seg.seq_number == self.irs
+        {
+            self.snd_nxt = self.iss;
+            return;
+        }
+
+        // RFC 7323 section 3.2: once negotiated, non-RST segments carry timestamps.
+        if let Some(ts) = self.ts {
+            match seg.timestamp {
+                None if !is_rst => {
+                    self.stats.count_drop(DropReason::MissingTimestamp);
+                    return;
+                }
+                // PAWS (RFC 7323 section 5.3).
+                Some(t)
+                    if !is_rst
+                        && (t.tsval.wrapping_sub(ts.recent) as i32) < 0
+                        && now - ts.recent_at < PAWS_IDLE_LIMIT =>
+                {
+                    self.stats.count_drop(DropReason::Paws);
+                    self.ack_now = true;
+                    return;
+                }
+                _ => {}
+            }
+        }
+
+        // First: sequence acceptability.
+        let seg_len = seg.segment_len();
+        let rcv_wnd = self.rcv_adv - self.rcv_nxt;
+        let seq = seg.seq_number;
+        let acceptable = match (seg_len, rcv_wnd) {
+            (0, 0) => seq == self.rcv_nxt,
+            (0, _) => seq.in_range(self.rcv_nxt, self.rcv_nxt + rcv_wnd),
+            (_, 0) => false,
+            (_, _) => {
+                seq.in_range(self.rcv_nxt, self.rcv_nxt + rcv_wnd)
+                    || (seq + seg_len - 1).in_range(self.rcv_nxt, self.rcv_nxt + rcv_wnd)
+            }
+        };
+        // MUST-66: with a zero window, still process the ACK, URG and RST of a segment at
+        // RCV.NXT (a zero-window probe), dropping its text.
+        let zero_window_probe = !acceptable && rcv_wnd == 0 && seq == self.rcv_nxt;
+        if !acceptable && !zero_window_probe {
+            self.stats.count_drop(DropReason::OutOfWindow);
+            if !is_rst {
+                if self.state == State::TimeWait && flags.contains(TcpFlags::FIN) {
+                    // A retransmitted FIN: re-ACK and restart 2MSL (MUST-13 discussion).
+                    self.set_timer(Timer::TimeWait, now + self.cfg.msl * 2);
+                }
+                if seg_len > 0 && seq < self.rcv_nxt {
+                    // Old duplicate data: tell the sender with a D-SACK (RFC 2883).
+                    let end = (seq + seg_len).min(self.rcv_nxt);
+                    self.dsack = Some((seq, end));
+                }
+                self.ack_now = true;
+            }
+            return;
+        }
+
+        // Second: RST (RFC 5961 section 3.2).
+        if is_rst {
+            self.on_rst(now, seg);
+            return;
+        }
+
+        // Fourth: SYN in a synchronized state draws a challenge ACK (RFC 5961 section 4).
+        if flags.contains(TcpFlags::SYN) {
+            self.stats.count_drop(DropReason::NotSyn);
+            self.challenge_ack(now);
+            return;
+        }
+
+        // Fifth: ACK.
+        if !flags.contains(TcpFlags::ACK) {
+            self.stats.count_drop(DropReason::NoAck);
+            return;
+        }
+        if !self.on_ack(now, seg) {
+            return;
+        }
+        self.last_recv_at = now;
+        self.keepalive_unanswered = 0;
+        self.arm_keepalive(now);
+
+        // TS.Recent update (RFC 7323 section 4.3): SEG.TSval >= TS.Recent and
+        // SEG.SEQ <= Last.ACK.sent.
+        if let (Some(ts), Some(t)) = (self.ts.as_mut(), seg.timestamp) {
+            if (t.tsval.wrapping_sub(ts.recent) as i32) >= 0 && seq <= self.last_ack_sent {
+                ts.recent = t.tsval;
+                ts.recent_at = now;
+            }
+        }
+
+        // Sixth: URG (in the states that receive data).
+        if flags.contains(TcpFlags::URG) && self.state.can_receive_data() {
+            let up = seq + usize::from(seg.urgent_pointer);
+            if self.rcv_up.is_none_or(|old| up > old) {
+                self.rcv_up = Some(up);
+                self.push_event(Event::Urgent);
+            }
+        }
+
+        // Seventh and eighth: text and FIN.
+        let payload = if zero_window_probe {
+            &[][..]
+        } else {
+            seg.payload
+        };
+        if zero_window_probe && !seg.payload.is_empty() {
+            self.stats.count_drop(DropReason::BufferFull);
+            self.ack_now = true;
+        }
+        self.process_text_and_fin(now, seg, seq, payload);
+    }
+
+    fn on_rst(&mut self, _now: Instant, seg: &TcpRepr<'_>) {
+        if seg.seq_number != self.rcv_nxt {
+            // In the window but not exact: challenge ACK (RFC 5961 section 3.2).
+            self.stats.count_drop(DropReason::RstNotExact);
+            self.challenge_ack(_now);
+            return;
+        }
+        match self.state {
+            State::SynReceived if self.passive => {
+                // MUST-11: back to LISTEN. The host discards this per-SYN connection.
+                self.enter_closed();
+                self.set_state(State::Listen);
+                self.remote = SocketAddrV4::new(core::net::Ipv4Addr::UNSPECIFIED, 0);
+                self.iss = SeqNumber(0);
+            }
+            State::SynReceived => self.fail(ConnectionError::Refused),
+            State::TimeWait => {
+                // RFC 1337: ignore RSTs in TIME-WAIT (TIME-WAIT assassination hazards).
+                self.stats.count_drop(DropReason::RstInTimeWait);
+            }
+            State::Closing | State::LastAck => self.close_normally(),
+            _ => {
+                self.send_buf.clear();
+                self.fail(ConnectionError::Reset);
+            }
+        }
+    }
+
+    fn challenge_ack(&mut self, now: Instant) {
+        let (start, count) = self.challenge_window;
+        let (start, count) = if now - start >= Duration::from_secs(1) {
+            (now, 0)
+        } else {
+            (start, count)
+        };
+        if count >= self.cfg.challenge_ack_limit_per_sec {
+            self.challenge_window = (start, count);
+            self.stats.count_drop(DropReason::ChallengeAckLimited);
+            return;
+        }
+        self.challenge_window = (start, count + 1);
+        self.stats.challenge_acks_sent += 1;
+        self.ack_now = true;
+    }
+
+    /// Step five: the ACK field. Returns whether processing continues.
+    fn on_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) -> bool {
+        let ack = seg.ack_number;
+        if self.state == State::SynReceived {
+            if ack > self.snd_una && ack <= self.snd_max {
+                self.snd_una = ack;
+                self.clear_timer(Timer::Retransmit);
+                self.clear_timer(Timer::GiveUp);
+                self.on_established(now, seg);
+                self.update_window(seg);
+            } else {
+                self.stats.count_drop(DropReason::UnacceptableAck);
+                self.queue_rst(ack, None);
+                return false;
+            }
+        }
+        // RFC 5961 section 5: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
+        let lower = self.snd_una - self.max_snd_wnd.max(1);
+        if ack > self.snd_max || ack < lower {
+            self.stats.count_drop(DropReason::AckOutOfRange);
+            self.challenge_ack(now);
+            return false;
+        }
+
+        // SACK blocks first, so that loss detection sees them with this ACK.
+        let mut newly_sacked = 0;
+        if self.sack_ok {
+            for &block in seg.sack_ranges.as_slice() {
+                newly_sacked += self.scoreboard.add(self.snd_una, self.snd_max, block);
+            }
+        }
+
+        let prior_una = self.snd_una;
+        let prior_wnd = self.snd_wnd;
+        if ack > self.snd_una {
+            self.on_new_ack(now, seg, prior_una);
+        } else if ack == self.snd_una
+            && seg.payload.is_empty()
+            && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
+            && self.snd_una != self.snd_max
+            && self.scaled_window(seg) == prior_wnd
+        {
+            // A duplicate ACK (RFC 5681 section 2).
+            self.stats.dup_acks_received += 1;
+            self.on_dupack(now, newly_sacked);
+        } else if newly_sacked > 0 && self.recovery.is_none() {
+            self.maybe_enter_sack_recovery(now);
+        }
+        self.update_window(seg);
+
+        // State transitions driven by the ACK of our FIN.
+        let fin_acked = self.fin_queued && self.snd_una == self.fin_seq() + 1;
+        match self.state {
+            State::FinWait1 if fin_acked => {
+                self.set_state(State::FinWait2);
+            }
+            State::Closing if fin_acked => {
+                self.enter_time_wait(now);
+                return false;
+            }
+            State::LastAck if fin_acked => {
+                self.close_normally();
+                return false;
+            }
+            State::TimeWait => {
+                // Only a retransmitted FIN can arrive here; it is handled with the FIN.
+            }
+            _ => {}
+        }
+        true
+    }
+
+    fn scaled_window(&self, seg: &TcpRepr<'_>) -> usize {
+        usize::from(seg.window_len) << self.snd_wscale
+    }
+
+    /// RFC 9293 section 3.10.7.4 window update rule (SND.WL1, SND.WL2).
+    fn update_window(&mut self, seg: &TcpRepr<'_>) {
+        let seq = seg.seq_number;
+        let ack = seg.ack_number;
+        if self.snd_wl1 < seq || (self.snd_wl1 == seq && self.snd_wl2 <= ack) {
+            let wnd = self.scaled_window(seg);
+            let was_zero = self.snd_wnd == 0;
+            self.snd_wnd = wnd;
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
+            self.max_snd_wnd = self.max_snd_wnd.max(wnd);
+            if wnd > 0 && was_zero {
+                self.clear_timer(Timer::Persist);
+                self.persist_shift = 0;
+                self.probe_now = false;
+            }
+        }
+    }
+
+    /// An ACK that acknowledges new data.
+    fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>, prior_una: SeqNumber) {
+        let ack = seg.ack_number;
+        let acked = ack - prior_una;
+        let flight_before = self.flight_size();
+        self.snd_una = ack;
+        if self.snd_nxt < ack {
+            self.snd_nxt = ack;
+        }
+        // Drop acknowledged bytes from the send buffer (the FIN has no byte).
+        let data_acked = (ack - self.send_base).min(self.send_buf.len());
+        if ack > self.send_base {
+            self.send_buf.drain(..data_acked);
+            self.send_base += data_acked;
+        }
+        if data_acked > 0 && self.want_writable && self.send_capacity_left() > 0 {
+            self.want_writable = false;
+            self.push_event(Event::Writable);
+        }
+        self.scoreboard.advance(ack);
+        self.rto_count = 0;
+        self.clear_timer(Timer::GiveUp);
+
+        // RTT sample: from the echoed timestamp, or from the timed segment (Karn).
+        if let Some(ts) = seg.timestamp.filter(|_| self.ts.is_some()) {
+            self.sample_rtt_from_tsecr(now, ts.tsecr);
+        } else if let Some((seq, sent)) = self.rtt_probe {
+            if ack > seq {
+                self.rtt.on_sample(now - sent);
+                self.rtt_probe = None;
+            }
+        }
+
+        let smss = self.smss();
+        match self.recovery {
+            Some(recover) if ack >= recover => {
+                // Full ACK: leave recovery (RFC 6582 section 3.2 step 3).
+                self.recovery = None;
+                self.rexmit_next = None;
+                let ssthresh = self.cc.ssthresh();
+                let cwnd = if self.sack_ok {
+                    ssthresh
+                } else {
+                    ssthresh.min(self.flight_size().max(smss) + smss)
+                };
+                self.cc.set_cwnd(cwnd);
+            }
+            Some(_) => {
+                // Partial ACK: retransmit the next hole (RFC 6582 step 4 / RFC 6675).
+                if !self.sack_ok {
+                    self.rexmit_next = Some(self.snd_una);
+                    let cwnd = self.cc.cwnd().saturating_sub(acked);
+                    let cwnd = if acked >= smss { cwnd + smss } else { cwnd };
+                    self.cc.set_cwnd(cwnd.max(smss));
+                }
+            }
+            None => {
+                // Restart after idle (RFC 5681 section 4.1) is handled on send.
+                self.cc.on_ack(now, acked, smss, self.rtt.srtt());
+                let _ = flight_before;
+            }
+        }
+        self.dupacks = 0;
+
+        // The retransmission timer (RFC 6298 section 5.2/5.3).
+        if self.snd_una == self.snd_max {
+            self.clear_timer(Timer::Retransmit);
+        } else {
+            self.set_timer(Timer::Retransmit, now + self.rtt.rto());
+        }
+    }
+
+    fn sample_rtt_from_tsecr(&mut self, now: Instant, tsecr: u32) {
+        let Some(ts) = self.ts else { return };
+        if tsecr == 0 {
+            return;
+        }
+        let now_ts = self.ts_clock(now, ts.offset);
+        let rtt_ms = now_ts.wrapping_sub(tsecr);
+        if (rtt_ms as i32) >= 0 && rtt_ms < 600_000 {
+            self.rtt.on_sample(Duration::from_millis(u64::from(rtt_ms)));
+        }
+    }
+
+    fn on_dupack(&mut self, now: Instant, newly_sacked: usize) {
+        self.dupacks += 1;
+        let smss = self.smss();
+        if let Some(_recover) = self.recovery {
+            if !self.sack_ok {
+                // Window inflation (RFC 5681 section 3.2 step 4).
+                let cwnd = self.cc.cwnd() + smss;
+                self.cc.set_cwnd(cwnd);
+            }
+            return;
+        }
+        let sack_says_lost = self.sack_ok
+            && newly_sacked > 0
+            && self
+                .scoreboard
+                .is_lost(self.snd_una, DUP_THRESH as usize, smss);
+        if self.dupacks >= DUP_THRESH || sack_says_lost {
+            self.enter_recovery(now);
+        }
+        // Limited transmit (RFC 3042) happens in the send path: the allowance grows with
+        // the first two duplicate ACKs.
+    }
+
+    fn maybe_enter_sack_recovery(&mut self, now: Instant) {
+        let smss = self.smss();
+        if self
+            .scoreboard
+            .is_lost(self.snd_una, DUP_THRESH as usize, smss)
+        {
+            self.enter_recovery(now);
+        }
+    }
+
+    fn enter_recovery(&mut self, now: Instant) {
+        // RFC 6582 section 3.2 step 2: no new recovery for losses from before the last one.
+        if self.snd_una < self.recover_floor && self.recover_floor != self.snd_una {
+            let covers = self.snd_una > self.recover_floor;
+            if !covers {
+                return;
+            }
+        }
+        self.stats.fast_recoveries += 1;
+        let flight = self.flight_size();
+        let smss = self.smss();
+        self.cc.on_congestion_event(now, flight, smss);
+        if !self.sack_ok {
+            let cwnd = self.cc.ssthresh() + DUP_THRESH as usize * smss;
+            self.cc.set_cwnd(cwnd);
+        }
+        self.recovery = Some(self.snd_max);
+        self.recover_floor = self.snd_max;
+        self.rexmit_next = Some(self.snd_una);
+        self.high_rxt = self.snd_una;
+        self.rtt_probe = None;
+    }
+
+    fn enter_time_wait(&mut self, now: Instant) {
+        self.set_state(State::TimeWait);
+        let keep = self.timer(Timer::DelayedAck);
+        self.timers = [None; TIMER_COUNT];
+        self.timers[Timer::DelayedAck as usize] = keep;
+        self.set_timer(Timer::TimeWait, now + self.cfg.msl * 2);
+    }
+
+    /// Steps seven and eight: the segment text and FIN, starting at `seq`.
+    fn process_text_and_fin(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        seq: SeqNumber,
+        payload: &[u8],
+    ) {
+        if !payload.is_empty() {
+            if self.read_closed && self.state.can_receive_data() {
+                // RFC 1122 section 4.2.2.13: data after CLOSE is lost; say so with a RST.
+                self.stats.count_drop(DropReason::DataAfterClose);
+                self.abort(now);
+                return;
+            }
+            if self.state.can_receive_data() {
+                self.receive_text(now, seq, payload);
+            } else {
+                self.stats.count_drop(DropReason::AfterFin);
+            }
+        }
+        if seg.flags.contains(TcpFlags::FIN) {
+            let fin_seq = seq + payload.len();
+            if self.state == State::TimeWait {
+                self.ack_now = true;
+                self.set_timer(Timer::TimeWait, now + self.cfg.msl * 2);
+                return;
+            }
+            if !self.fin_received && fin_seq - self.rcv_nxt < self.rcv_adv - self.rcv_nxt + 1 {
+                self.rcv_fin = Some(fin_seq);
+            } else if self.fin_received {
+                self.ack_now = true; // a retransmitted FIN
+            }
+        }
+        self.maybe_consume_fin(now);
+    }
+
+    fn receive_text(&mut self, now: Instant, seq: SeqNumber, payload: &[u8]) {
+        // Trim to what the window and the buffer allow.
+        let window_end = self
+            .rcv_adv
+            .max(self.rcv_nxt + self.recv.window_space().min(self.rcv_adv - self.rcv_nxt));
+        let buffer_end = self.rcv_nxt + self.recv.window_space();
+        let limit = window_end.min(buffer_end);
+        let mut data = payload;
+        let end = seq + data.len();
+        if end > limit {
+            let cut = end - limit;
+            let keep = data.len().saturating_sub(cut);
+            if keep < data.len() {
+                self.stats.count_drop(DropReason::BufferFull);
+            }
+            data = &data[..keep];
+        }
+        let had_ooo = self.recv.has_ooo();
+        let out = self.recv.insert(self.rcv_nxt, seq, data);
+        if out.dropped_no_room > 0 {
+            self.stats.count_drop(DropReason::ReassemblyFull);
+        }
+        if let Some(dup) = out.duplicate {
+            if self.sack_ok {
+                self.dsack = Some(dup);
+            }
+            self.ack_now = true;
+        }
+        if out.advanced > 0 {
+            self.rcv_nxt += out.advanced;
+            self.stats.bytes_received += out.advanced as u64;
+            self.push_event(Event::Readable);
+        }
+        if out.out_of_order {
+            // Immediate ACK on out-of-order data (RFC 5681 section 4.2, MAY-13), with the
+            // block that changed first in the SACK option (RFC 2018 section 4).
+            self.note_sack_block(seq, seq + data.len());
+            self.ack_now = true;
+        } else if had_ooo {
+            // A hole filled: ACK at once.
+            self.refresh_sack_blocks();
+            self.ack_now = true;
+        } else if out.advanced > 0 {
+            // In order: ACK every second full-sized segment (SHLD-19), else delay (MUST-40).
+            if data.len() >= self.rcv_mss_threshold() {
+                self.full_segments_unacked += 1;
+            }
+            if !self.cfg.delayed_ack || self.full_segments_unacked >= 2 {
+                self.ack_now = true;
+            } else {
+                self.schedule_delayed_ack(now);
+            }
+        }
+    }
+
+    /// A segment counts as full-sized if it carries at least our MSS less options.
+    fn rcv_mss_threshold(&self) -> usize {
+        usize::from(self.cfg.mss)
+            .saturating_sub(if self.ts.is_some() {
+                TIMESTAMP_OPTION_LEN
+            } else {
+                0
+            })
+            .max(1)
+    }
+
+    fn schedule_delayed_ack(&mut self, now: Instant) {
+        self.ack_delayed = true;
+        if self.timer(Timer::DelayedAck).is_none() {
+            self.set_timer(Timer::DelayedAck, now + self.cfg.delayed_ack_timeout);
+        }
+    }
+
+    fn note_sack_block(&mut self, seq: SeqNumber, end: SeqNumber) {
+        // The block containing this segment goes first; then the others, most recent first.
+        let containing = self
+            .recv
+            .ooo_ranges()
+            .find(|&(s, e)| s <= seq && end <= e)
+            .unwrap_or((seq, end));
+        let mut blocks = SackBlocks::new();
+        blocks.push(containing);
+        for &b in self.recent_sack.as_slice() {
+            let still_held = self.recv.ooo_ranges().any(|r| r == b);
+            if b != containing && still_held && !overlaps(b, containing) {
+                blocks.push(b);
+            }
+        }
+        self.recent_sack = blocks;
+    }
+
+    fn refresh_sack_blocks(&mut self) {
+        let mut blocks = SackBlocks::new();
+        for &b in self.recent_sack.as_slice() {
+            if b.0 > self.rcv_nxt && self.recv.ooo_ranges().any(|r| r == b) {
+                blocks.push(b);
+            }
+        }
+        if blocks.is_empty() {
+            if let Some(r) = self.recv.ooo_ranges().next() {
+                blocks.push(r);
+            }
+        }
+        self.recent_sack = blocks;
+    }
+
+    fn maybe_consume_fin(&mut self, now: Instant) {
+        let Some(fin_seq) = self.rcv_fin else { return };
+        if self.fin_received || fin_seq != self.rcv_nxt {
+            return;
+        }
+        self.fin_received = true;
+        self.rcv_nxt += 1;
+        self.ack_now = true;
+        self.push_event(Event::PeerClosed);
+        self.push_event(Event::Readable);
+        match self.state {
+            State::SynReceived | State::Established => self.set_state(State::CloseWait),
+            State::FinWait1 => {
+                let fin_acked = self.snd_una == self.fin_seq() + 1;
+                if fin_acked {
+                    self.enter_time_wait(now);
+                } else {
+                    self.set_state(State::Closing);
+                }
+            }
+            State::FinWait2 => self.enter_time_wait(now),
+            _ => {}
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Transmission
+
+    fn smss(&self) -> usize {
+        self.effective_mss().max(1)
+    }
+
+    /// min(SendMSS, our MSS): the largest segment, options included in the RFC 6691 sense.
+    fn mss_limit(&self) -> usize {
+        self.peer_mss.min(usize::from(self.cfg.mss)).max(64)
+    }
+
+    fn fixed_options_len(&self) -> usize {
+        if self.ts.is_some() {
+            TIMESTAMP_OPTION_LEN
+        } else {
+            0
+        }
+    }
+
+    fn fin_seq(&self) -> SeqNumber {
+        self.send_base + self.send_buf.len()
+    }
+
+    fn has_unsent_data(&self) -> bool {
+        self.snd_nxt < self.fin_seq()
+    }
+
+    fn flight_size(&self) -> usize {
+        self.snd_max - self.snd_una
+    }
+
+    /// RFC 6675 SetPipe(): bytes believed in the network.
+    fn pipe(&self) -> usize {
+        if !self.sack_ok || self.scoreboard.is_empty() {
+            return self.snd_nxt - self.snd_una;
+        }
+        let smss = self.smss();
+        let mut pipe = 0usize;
+        let mut cursor = self.snd_una;
+        // Unsacked bytes: count the ones not lost, plus the lost ones retransmitted.
+        while let Some((s, e)) = self.scoreboard.next_hole(cursor) {
+            let lost = self.scoreboard.is_lost(s, DUP_THRESH as usize, smss);
+            let hole = e - s;
+            if !lost {
+                pipe += hole;
+            } else if self.high_rxt > s {
+                pipe += (self.high_rxt.min(e)) - s;
+            }
+            cursor = e;
+        }
+        // Above the highest SACKed byte: all in flight.
+        let top = self.scoreboard.highest_sacked().unwrap_or(self.snd_una);
+        if self.snd_nxt > top {
+            pipe += self.snd_nxt - top;
+        }
+        pipe
+    }
+
+    fn ts_clock(&self, now: Instant, offset: u32) -> u32 {
+        (now.as_millis() as u32).wrapping_add(offset)
+    }
+
+    /// The window to advertise, and the new right edge (never left of `rcv_adv`).
+    fn window_to_advertise(&mut self, syn: bool) -> u16 {
+        let space = self.recv.window_space();
+        if syn {
+            return space.min(0xffff) as u16;
+        }
+        let shift = self.rcv_wscale;
+        let unit_mask = (1usize << shift) - 1;
+        let edge = self.advertisable_edge();
+        let edge = if edge > self.rcv_adv {
+            edge
+        } else {
+            self.rcv_adv
+        };
+        let _ = space & unit_mask;
+        let wnd = edge - self.rcv_nxt;
+        let field = (wnd >> shift).min(0xffff);
+        self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + (field << shift));
+        field as u16
+    }
+
+    /// The right edge receiver-side SWS avoidance allows now (RFC 9293 section 3.8.6.2.2):
+    /// the old edge unless the window can grow by min(buffer/2, MSS).
+    fn advertisable_edge(&self) -> SeqNumber {
+        let shift = self.rcv_wscale;
+        let space = self.recv.window_space() & !((1usize << shift) - 1);
+        let space = space.min(0xffff << shift);
+        let candidate = self.rcv_nxt + space;
+        let threshold = (self.recv.capacity() / 2).min(usize::from(self.cfg.mss));
+        if candidate > self.rcv_adv
+            && candidate - self.rcv_adv < threshold
+            && self.rcv_adv > self.rcv_nxt
+        {
+            self.rcv_adv
+        } else {
+            candidate.max(self.rcv_adv)
+        }
+    }
+
+    /// The next segment to send, if any, with its payload copied into `buf`.
+    pub fn poll_transmit<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Option<TcpRepr<'b>> {
+        let repr = self.next_segment(now, buf)?;
+        self.stats.segments_sent += 1;
+        self.stats.bytes_sent += repr.payload.len() as u64;
+        self.last_send_at = now;
+        Some(repr)
+    }
+
+    fn next_segment<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Option<TcpRepr<'b>> {
+        if let Some(rst) = self.rst_queue.pop_front() {
+            self.stats.rsts_sent += 1;
+            return Some(self.rst_repr(rst));
+        }
+        match self.state {
+            State::Closed | State::Listen => None,
+            State::SynSent | State::SynReceived => {
+                if self.snd_nxt == self.iss {
+                    return Some(self.syn_segment(now));
+                }
+                if self.ack_now && self.state == State::SynReceived {
+                    // A challenge ACK while half-open.
+                    self.ack_now = false;
+                    return Some(self.control_segment(now, TcpFlags::ACK, self.snd_nxt));
+                }
+                None
+            }
+            _ => self.data_path(now, buf),
+        }
+    }
+
+    fn rst_repr(&self, rst: RstSegment) -> TcpRepr<'static> {
+        let mut flags = TcpFlags::RST;
+        if rst.ack.is_some() {
+            flags |= TcpFlags::ACK;
+        }
+        TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            flags,
+            seq_number: rst.seq,
+            ack_number: rst.ack.unwrap_or(SeqNumber(0)),
+            window_len: 0,
+            urgent_pointer: 0,
+            max_seg_size: None,
+            window_scale: None,
+            sack_permitted: false,
+            sack_ranges: SackBlocks::new(),
+            timestamp: None,
+            payload: &[],
+        }
+    }
+
+    fn syn_segment(&mut self, now: Instant) -> TcpRepr<'static> {
+        let mut flags = TcpFlags::SYN;
+        let synack = self.state == State::SynReceived;
+        if synack {
+            flags |= TcpFlags::ACK;
+        }
+        let offer_ws = if synack {
+            self.wscale_ok
+        } else {
+            self.cfg.window_scaling
+        };
+        let offer_ts = if synack {
+            self.ts.is_some()
+        } else {
+            self.cfg.timestamps
+        };
+        let offer_sack = if synack { self.sack_ok } else { self.cfg.sack };
+        let offset = isn::timestamp_offset(&self.cfg.secret, self.local, self.remote);
+        let timestamp = offer_ts.then(|| TcpTimestamp {
+            tsval: self.ts_clock(now, offset),
+            tsecr: self.ts.map_or(0, |t| t.recent),
+        });
+        if synack {
+            self.last_ack_sent = self.rcv_nxt;
+        }
+        let repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            flags,
+            seq_number: self.iss,
+            ack_number: if synack { self.rcv_nxt } else { SeqNumber(0) },
+            window_len: self.window_to_advertise(true),
+            urgent_pointer: 0,
+            max_seg_size: Some(self.cfg.mss),
+            window_scale: offer_ws.then_some(if synack {
+                self.rcv_wscale
+            } else {
+                self.cfg.rcv_wscale()
+            }),
+            sack_permitted: offer_sack,
+            sack_ranges: SackBlocks::new(),
+            timestamp,
+            payload: &[],
+        };
+        if self.snd_max == self.iss {
+            self.snd_max = self.iss + 1;
+            if !self.syn_retransmitted {
+                self.rtt_probe = Some((self.iss, now));
+            }
+        } else {
+            self.stats.retransmitted_segments += 1;
+        }
+        self.snd_nxt = self.iss + 1;
+        if self.timer(Timer::Retransmit).is_none() {
+            self.set_timer(Timer::Retransmit, now + self.rtt.rto());
+        }
+        self.ack_now = false;
+        repr
+    }
+
+    /// A segment with no payload and the given flags, carrying ACK, window and options.
+    fn control_segment(
+        &mut self,
+        now: Instant,
+        flags: TcpFlags,
+        seq: SeqNumber,
+    ) -> TcpRepr<'static> {
+        let mut repr = self.base_repr(now, flags, seq);
+        repr.payload = &[];
+        repr
+    }
+
+    fn base_repr(&mut self, now: Instant, flags: TcpFlags, seq: SeqNumber) -> TcpRepr<'static> {
+        let window_len = self.window_to_advertise(false);
+        let timestamp = self.ts.map(|t| TcpTimestamp {
+            tsval: self.ts_clock(now, t.offset),
+            tsecr: t.recent,
+        });
+        let mut sack_ranges = SackBlocks::new();
+        if self.sack_ok {
+            let max_blocks = if timestamp.is_some() { 3 } else { 4 };
+            if let Some(d) = self.dsack.take() {
+                sack_ranges.push(d);
+            }
+            for &b in self.recent_sack.as_slice() {
+                if sack_ranges.len() >= max_blocks {
+                    break;
+                }
+                if b.0 > self.rcv_nxt {
+                    sack_ranges.push(b);
+                }
+            }
+        }
+        self.last_ack_sent = self.rcv_nxt;
+        self.ack_now = false;
+        self.ack_delayed = false;
+        self.full_segments_unacked = 0;
+        self.clear_timer(Timer::DelayedAck);
+        TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            flags: flags | TcpFlags::ACK,
+            seq_number: seq,
+            ack_number: self.rcv_nxt,
+            window_len,
+            urgent_pointer: 0,
+            max_seg_size: None,
+            window_scale: None,
+            sack_permitted: false,
+            sack_ranges,
+            timestamp,
+            payload: &[],
+        }
+    }
+
+    /// The largest payload for a data segment right now: SMSS less SACK blocks carried.
+    fn payload_limit(&self) -> usize {
+        let mut limit = self.smss();
+        if self.sack_ok && (self.dsack.is_some() || !self.recent_sack.is_empty()) {
+            let blocks = (self.recent_sack.len() + usize::from(self.dsack.is_some())).min(3);
+            limit = limit.saturating_sub(4 + 8 * blocks);
+        }
+        limit.max(1)
+    }
+
+    fn data_path<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Option<TcpRepr<'b>> {
+        if !self.state.is_synchronized() && self.state != State::SynReceived {
+            return None;
+        }
+        // Restart after idle (RFC 5681 section 4.1): idle longer than an RTO.
+        if self.snd_una == self.snd_max
+            && self.has_unsent_data()
+            && now - self.last_send_at > self.rtt.rto()
+            && self.stats.segments_sent > 0
+        {
+            let smss = self.smss();
+            self.cc.on_idle_restart(smss);
+        }
+        // 1. A retransmission that loss recovery asked for.
+        if let Some(seq) = self.rexmit_next.take() {
+            if seq >= self.snd_una && seq < self.snd_max {
+                return Some(self.retransmit_at(now, seq, buf));
+            }
+        }
+        if self.recovery.is_some() && self.sack_ok {
+            if let Some((seq, len)) = self.sack_recovery_range(buf.len()) {
+                return Some(self.emit_range(now, seq, len, buf));
+            }
+        }
+        // 2. New data (or go-back-N resends after an RTO) within the windows.
+        if let Some((seq, len)) = self.new_data_range(now, buf.len()) {
+            return Some(self.emit_range(now, seq, len, buf));
+        }
+        // 3. Zero-window probe: one byte past the window would be lost data if accepted
+        //    wrongly; probe with SEG.SEQ = SND.UNA - 1 and no data, which every receiver
+        //    must answer with an ACK carrying its window (SHLD-29, MUST-36).
+        if self.probe_now {
+            self.probe_now = false;
+            self.stats.window_probes_sent += 1;
+            self.arm_persist(now, true);
+            return Some(self.control_segment(now, TcpFlags::empty(), self.snd_una - 1));
+        }
+        // 4. Keep-alive probe: SEG.SEQ = SND.NXT - 1, no data (SHLD-12).
+        if self.keepalive_now {
+            self.keepalive_now = false;
+            self.stats.keepalive_probes_sent += 1;
+            return Some(self.control_segment(now, TcpFlags::empty(), self.snd_una - 1));
+        }
+        // 5. A pure ACK.
+        if self.ack_now {
+            let seq = self.snd_nxt;
+            return Some(self.control_segment(now, TcpFlags::empty(), seq));
+        }
+        None
+    }
+
+    fn arm_persist(&mut self, now: Instant, backoff: bool) {
+        if backoff {
+            self.persist_shift = (self.persist_shift + 1).min(16);
+        }
+        let base = self.rtt.rto();
+        let d = base
+            .checked_mul(1 << self.persist_shift.min(16))
+            .unwrap_or(self.cfg.rto_max)
+            .min(self.cfg.rto_max);
+        self.set_timer(Timer::Persist, now + d);
+    }
+
+    fn sack_recovery_range(&self, buf_len: usize) -> Option<(SeqNumber, usize)> {
+        let smss = self.smss();
+        let cwnd = self.cc.cwnd();
+        if self.pipe() + smss > cwnd {
+            return None;
+        }
+        // NextSeg rule 1: the first lost, unsacked, not yet retransmitted byte.
+        let from = self.high_rxt.max(self.snd_una);
+        let (s, e) = self.scoreboard.next_hole(from)?;
+        if !self.scoreboard.is_lost(s, DUP_THRESH as usize, smss) {
+            return None;
+        }
+        let len = (e - s).min(self.payload_limit()).min(buf_len);
+        Some((s, len))
+    }
+
+    /// A retransmission starting at `seq`: up to one segment, never past SND.MAX.
+    fn retransmit_at<'b>(
+        &mut self,
+        now: Instant,
+        seq: SeqNumber,
+        buf: &'b mut [u8],
+    ) -> TcpRepr<'b> {
+        let data_end = self.fin_seq().min(self.snd_max);
+        let len = (data_end - seq).min(self.payload_limit()).min(buf.len());
+        self.emit_range(now, seq, len, buf)
+    }
+
+    fn new_data_range(&mut self, now: Instant, buf_len: usize) -> Option<(SeqNumber, usize)> {
+        // Skip SACKed ranges when resending after an RTO.
+        if self.snd_nxt < self.snd_max {
+            if let Some(end) = self.scoreboard.sacked_range_end(self.snd_nxt) {
+                self.snd_nxt = end.min(self.snd_max);
+            }
+        }
+        let fin_seq = self.fin_seq();
+        let unsent = fin_seq - self.snd_nxt;
+        // SND.NXT sits on the FIN's sequence number: the FIN is (re)sendable.
+        let fin_due = self.fin_queued && self.snd_nxt == fin_seq;
+        if unsent == 0 && !fin_due {
+            return None;
+        }
+        let smss = self.smss();
+        // The usable window: min(cwnd, rwnd) less what is outstanding, plus the limited
+        // transmit allowance of RFC 3042 (one segment per early duplicate ACK, up to two).
+        let mut cwnd = self.cc.cwnd();
+        if self.recovery.is_none() && self.dupacks > 0 && self.dupacks < DUP_THRESH {
+            cwnd += self.dupacks as usize * smss;
+        }
+        let outstanding = if self.recovery.is_some() && self.sack_ok {
+            self.pipe()
+        } else {
+            self.snd_nxt - self.snd_una
+        };
+        let by_rwnd = (self.snd_una + self.snd_wnd) - self.snd_nxt;
+        let by_cwnd = cwnd.saturating_sub(outstanding);
+        let limit = self.payload_limit().min(buf_len);
+        let len = unsent.min(limit).min(by_rwnd).min(by_cwnd);
+        let is_retransmission = self.snd_nxt < self.snd_max;
+
+        if unsent > 0 && len == 0 {
+            // Nothing fits. A zero window with nothing outstanding needs the persist timer
+            // (RFC 9293 section 3.8.6.1).
+            if self.snd_wnd == 0
+                && self.snd_una == self.snd_max
+                && self.timer(Timer::Persist).is_none()
+            {
+                self.arm_persist(now, false);
+            }
+            return None;
+        }
+        if len > 0 && len < unsent.min(limit) && !is_retransmission {
+            // Sender-side SWS avoidance (RFC 9293 section 3.8.6.2.1, MUST-38): a window-
+            // limited short segment only if it is at least half the largest window offered.
+            if len < self.max_snd_wnd / 2 {
+                return None;
+            }
+        }
+        if len > 0 && len < limit && len == unsent && !is_retransmission {
+            // Nagle (SHLD-7): with data outstanding, hold back a short final segment.
+            let has_unacked = self.snd_una != self.snd_max;
+            if self.cfg.nagle && has_unacked && !self.fin_queued {
+                return None;
+            }
+        }
+        Some((self.snd_nxt, len))
+    }
+
+    /// Emits `len` bytes from `seq`, with FIN if they reach the end of a closed stream, and
+    /// advances SND.NXT / SND.MAX.
+    fn emit_range<'b>(
+        &mut self,
+        now: Instant,
+        seq: SeqNumber,
+        len: usize,
+        buf: &'b mut [u8],
+    ) -> TcpRepr<'b> {
+        let fin_seq = self.fin_seq();
+        let offset = seq - self.send_base;
+        copy_from_deque(&self.send_buf, offset, &mut buf[..len]);
+        let end = seq + len;
+        let with_fin = self.fin_queued && end == fin_seq;
+        let mut flags = TcpFlags::empty();
+        if len > 0 && end == fin_seq {
+            flags |= TcpFlags::PSH;
+        }
+        if with_fin {
+            flags |= TcpFlags::FIN;
+            match self.state {
+                State::Established | State::SynReceived => self.set_state(State::FinWait1),
+                State::CloseWait => self.set_state(State::LastAck),
+                _ => {}
+            }
+        }
+        let seg_end = end + usize::from(with_fin);
+        if seq < self.snd_max {
+            self.stats.retransmitted_segments += 1;
+            self.high_rxt = self.high_rxt.max(seg_end.min(self.snd_max));
+            if self
+                .rtt_probe
+                .is_some_and(|(s, _)| s.in_range(seq, seg_end))
+            {
+                self.rtt_probe = None; // Karn's algorithm
+            }
+        } else if self.rtt_probe.is_none() && self.ts.is_none() && seg_end > seq {
+            self.rtt_probe = Some((seq, now));
+        }
+        if seq <= self.snd_nxt {
+            self.snd_nxt = self.snd_nxt.max(seg_end);
+        }
+        self.snd_max = self.snd_max.max(seg_end);
+        if self.timer(Timer::Retransmit).is_none() && self.snd_una != self.snd_max {
+            self.set_timer(Timer::Retransmit, now + self.rtt.rto());
+        }
+        self.clear_timer(Timer::Persist);
+        let mut repr = self.base_repr(now, flags, seq);
+        repr.payload = &buf[..len];
+        repr
+    }
+}
+
+/// Copies `out.len()` bytes starting at `offset` out of a ring buffer.
+fn copy_from_deque(dq: &VecDeque<u8>, offset: usize, out: &mut [u8]) {
+    let (a, b) = dq.as_slices();
+    if offset >= a.len() {
+        let from = offset - a.len();
+        out.copy_from_slice(&b[from..from + out.len()]);
+    } else {
+        let first = (a.len() - offset).min(out.len());
+        out[..first].copy_from_slice(&a[offset..offset + first]);
+        let rest = out.len() - first;
+        out[first..].copy_from_slice(&b[..rest]);
+    }
+}
+
+fn overlaps(a: (SeqNumber, SeqNumber), b: (SeqNumber, SeqNumber)) -> bool {
+    a.0 < b.1 && b.0 < a.1
+}
