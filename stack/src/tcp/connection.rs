@@ -246,6 +246,8 @@ pub struct Connection {
     // Persist and keep-alive.
     persist_shift: u32,
     probe_now: bool,
+    /// The persist timer fired with a small non-zero window: send what fits.
+    sws_override: bool,
     keepalive_unanswered: u32,
     keepalive_now: bool,
     last_recv_at: Instant,
@@ -334,6 +336,7 @@ impl Connection {
             recent_sack: SackBlocks::new(),
             persist_shift: 0,
             probe_now: false,
+            sws_override: false,
             keepalive_unanswered: 0,
             keepalive_now: false,
             last_recv_at: now,
@@ -740,8 +743,14 @@ impl Connection {
         }
         if expired(self.timer(Timer::Persist)) {
             self.clear_timer(Timer::Persist);
-            if self.snd_wnd == 0 && self.has_unsent_data() {
-                self.probe_now = true;
+            if self.has_unsent_data() && self.snd_una == self.snd_max {
+                if self.snd_wnd == 0 {
+                    self.probe_now = true;
+                } else {
+                    // SWS avoidance held back a short segment and nothing is in flight to
+                    // bring an ACK: the override timeout of RFC 9293 section 3.8.6.2.1.
+                    self.sws_override = true;
+                }
             }
         }
         if expired(self.timer(Timer::DelayedAck)) {
@@ -769,7 +778,12 @@ impl Connection {
         if self.rto_count == self.cfg.r1_retries {
             self.push_event(Event::PathTrouble);
         }
-        if self.timer(Timer::GiveUp).is_none() {
+        let zero_window = self.state.is_synchronized() && self.snd_wnd == 0;
+        if zero_window {
+            // SHLD-17: a receiver that shrank its window to zero is probed, not timed out;
+            // the retransmission below doubles as the probe.
+            self.clear_timer(Timer::GiveUp);
+        } else if self.timer(Timer::GiveUp).is_none() {
             let limit = match self.state {
                 State::SynSent | State::SynReceived => self.cfg.r2_syn,
                 _ => self.cfg.user_timeout.unwrap_or(self.cfg.r2_data),
@@ -789,9 +803,12 @@ impl Connection {
                 self.recover_floor = self.snd_max;
                 self.dupacks = 0;
                 self.rexmit_next = None;
-                // Go back N: resend from the oldest unacknowledged byte.
+                // Go back N: resend from the oldest unacknowledged byte. The first segment
+                // goes out whatever the peer's window (MAY-7), so a window that closed
+                // after the data was sent cannot stall the connection.
                 self.snd_nxt = self.snd_una;
                 self.high_rxt = self.snd_una;
+                self.rexmit_next = Some(self.snd_una);
             }
         }
         let rto = self.rtt.rto();
@@ -1457,7 +1474,8 @@ impl Connection {
         payload: &[u8],
     ) {
         if !payload.is_empty() {
-            if self.read_closed && self.state.can_receive_data() {
+            let new_data = seq + payload.len() > self.rcv_nxt;
+            if self.read_closed && new_data && self.state.can_receive_data() {
                 // RFC 1122 section 4.2.2.13: data after CLOSE is lost; say so with a RST.
                 self.stats.count_drop(DropReason::DataAfterClose);
                 self.abort(now);
@@ -2033,7 +2051,11 @@ impl Connection {
         if len > 0 && len < unsent.min(limit) && !is_retransmission {
             // Sender-side SWS avoidance (RFC 9293 section 3.8.6.2.1, MUST-38): a window-
             // limited short segment only if it is at least half the largest window offered.
-            if len < self.max_snd_wnd / 2 {
+            if len < self.max_snd_wnd / 2 && !self.sws_override {
+                if self.snd_una == self.snd_max && self.timer(Timer::Persist).is_none() {
+                    // Nothing in flight will bring an ACK: arm the override timeout.
+                    self.arm_persist(now, false);
+                }
                 return None;
             }
         }
@@ -2094,6 +2116,7 @@ impl Connection {
             self.set_timer(Timer::Retransmit, now + self.rtt.rto());
         }
         self.clear_timer(Timer::Persist);
+        self.sws_override = false;
         let mut repr = self.base_repr(now, flags, seq);
         repr.payload = &buf[..len];
         repr

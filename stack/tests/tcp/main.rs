@@ -1,0 +1,6 @@
+//! The TCP engine, two at a time: handshakes, transfers and closes over an in-memory pipe.
+
+mod harness;
+
+mod lossy_pipe;
+mod pair;
