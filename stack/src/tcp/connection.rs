@@ -117,6 +117,27 @@ pub enum Event {
     Closed,
 }
 
+/// An ICMP error, as the host hands it to the connection it concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IcmpError {
+    /// Destination unreachable with this code (other than fragmentation-needed).
+    Unreachable {
+        /// The ICMP code (0 net, 1 host, 2 protocol, 3 port, 5 source route failed, ...).
+        code: u8,
+    },
+    /// Destination unreachable, fragmentation needed and DF set (RFC 1191).
+    FragmentationNeeded {
+        /// The next-hop MTU the router reported (0 from old routers).
+        next_hop_mtu: u16,
+    },
+    /// Time exceeded in transit or in reassembly.
+    TimeExceeded,
+    /// Parameter problem.
+    ParameterProblem,
+    /// Source quench (deprecated; ignored, MUST-55).
+    SourceQuench,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 enum Timer {
@@ -135,6 +156,9 @@ const TIMER_COUNT: usize = 6;
 struct RstSegment {
     seq: SeqNumber,
     ack: Option<SeqNumber>,
+    /// The port it goes to: a RST answering a segment goes to that segment's source port
+    /// (RFC 9293 section 3.5.2), which a LISTEN or CLOSED connection may not know otherwise.
+    dst_port: u16,
 }
 
 /// Timestamp state once negotiated (RFC 7323 section 4).
@@ -254,6 +278,9 @@ pub struct Connection {
 
     rst_queue: VecDeque<RstSegment>,
     challenge_window: (Instant, u32),
+    /// The largest segment the path carries (RFC 1191), options included.
+    path_mss: usize,
+    soft_error: Option<IcmpError>,
     timers: [Option<Instant>; TIMER_COUNT],
     events: VecDeque<Event>,
     error: Option<ConnectionError>,
@@ -342,6 +369,8 @@ impl Connection {
             last_recv_at: now,
             rst_queue: VecDeque::new(),
             challenge_window: (now, 0),
+            path_mss: usize::MAX,
+            soft_error: None,
             timers: [None; TIMER_COUNT],
             events: VecDeque::new(),
             error: None,
@@ -592,8 +621,10 @@ impl Connection {
                 Ok(())
             }
             State::SynSent if self.send_buf.is_empty() => {
-                // RFC 9293 CLOSE in SYN-SENT: delete the TCB.
-                self.set_state(State::Closed);
+                // RFC 9293 CLOSE in SYN-SENT: delete the TCB, timers included (a stale
+                // retransmission timer would resend the SYN and later fail the closed
+                // connection with TimedOut).
+                self.enter_closed();
                 Ok(())
             }
             _ if self.fin_queued => Ok(()),
@@ -652,6 +683,87 @@ impl Connection {
     }
 
     // ------------------------------------------------------------------------------------
+    // ICMP and path MTU (RFC 9293 section 3.9.2.2, RFC 1191, RFC 5927)
+
+    /// Whether an ICMP error quoting sequence number `seq` can concern data in flight
+    /// (RFC 5927 section 4.1): SND.UNA <= seq < SND.MAX. Hosts drop other errors.
+    pub fn icmp_seq_acceptable(&self, seq: SeqNumber) -> bool {
+        seq.in_range(self.snd_una, self.snd_max)
+            || (self.snd_una == self.snd_max && seq == self.snd_una)
+    }
+
+    /// An ICMP error about this connection arrived (already validated by the host).
+    ///
+    /// Hard errors (destination unreachable codes 2 to 4 except fragmentation-needed)
+    /// abort a connection that is still opening (SHLD-26, softened by RFC 5461 for
+    /// synchronized connections, which treat them as soft); soft errors (codes 0, 1, 5,
+    /// time exceeded, parameter problem) are remembered and reported if the connection
+    /// later times out, never abort it (MUST-56). Fragmentation-needed lowers the path MTU
+    /// (RFC 1191). Source quench is ignored (MUST-55).
+    pub fn handle_icmp_error(&mut self, now: Instant, error: IcmpError) {
+        match error {
+            IcmpError::SourceQuench => {}
+            IcmpError::FragmentationNeeded { next_hop_mtu } => self.set_path_mtu(now, next_hop_mtu),
+            IcmpError::Unreachable { code } if (2..=4).contains(&code) => {
+                if self.state.is_synchronized() {
+                    self.soft_error = Some(error);
+                } else if matches!(self.state, State::SynSent | State::SynReceived) {
+                    self.fail(ConnectionError::Refused);
+                }
+            }
+            other => self.soft_error = Some(other),
+        }
+        let _ = now;
+    }
+
+    /// The most recent soft error, if any (SHLD-25: the application may ask).
+    pub fn soft_error(&self) -> Option<IcmpError> {
+        self.soft_error
+    }
+
+    /// Lowers the largest segment to fit a path MTU (RFC 1191 section 6.3): 40 bytes of
+    /// IPv4 and TCP headers less, never below 68 - 40. Segments in flight that no longer fit
+    /// are sent again at once.
+    pub fn set_path_mtu(&mut self, now: Instant, mtu: u16) {
+        let mss = usize::from(mtu.max(68)).saturating_sub(40);
+        if mss >= self.path_mss {
+            return;
+        }
+        self.path_mss = mss;
+        if self.snd_una != self.snd_max && self.state.is_synchronized() {
+            // Not a congestion signal: resend without touching cwnd (RFC 1191 section 6.5).
+            self.snd_nxt = self.snd_una;
+            self.rexmit_next = Some(self.snd_una);
+            self.set_timer(Timer::Retransmit, now + self.rtt.rto());
+        }
+    }
+
+    /// Whether a SYN arriving in TIME-WAIT may open a new incarnation of this connection:
+    /// with timestamps, its TSval is newer than TS.Recent (RFC 6191); without, its sequence
+    /// number is beyond RCV.NXT (RFC 1122 section 4.2.2.13, MAY-2). The host then replaces
+    /// this connection with a new one whose ISS is [`reopen_iss`](Self::reopen_iss).
+    pub fn time_wait_accepts_syn(&self, seg: &TcpRepr<'_>) -> bool {
+        if self.state != State::TimeWait
+            || !seg.flags.contains(TcpFlags::SYN)
+            || seg
+                .flags
+                .intersects(TcpFlags::ACK | TcpFlags::RST | TcpFlags::FIN)
+        {
+            return false;
+        }
+        match (self.ts, seg.timestamp) {
+            (Some(ts), Some(t)) => (t.tsval.wrapping_sub(ts.recent) as i32) > 0,
+            (Some(_), None) => false,
+            (None, _) => seg.seq_number > self.rcv_nxt,
+        }
+    }
+
+    /// An ISS for a new incarnation, safely beyond this one's sequence space.
+    pub fn reopen_iss(&self) -> SeqNumber {
+        self.snd_max + (1 << 20)
+    }
+
+    // ------------------------------------------------------------------------------------
     // Outputs: events and timeouts
 
     /// The next application event, if any.
@@ -660,10 +772,10 @@ impl Connection {
     }
 
     /// The earliest instant at which `handle_timeout` has work to do.
+    ///
+    /// Segments that are ready now are not deadlines: the owner drains `poll_transmit`
+    /// after every input, so they are gone before it asks.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.ack_now || self.probe_now || self.keepalive_now || !self.rst_queue.is_empty() {
-            // Something is ready to send right now; the owner should poll_transmit first.
-        }
         self.timers.iter().flatten().min().copied()
     }
 
@@ -871,18 +983,23 @@ impl Connection {
             return;
         }
         if seg.flags.contains(TcpFlags::ACK) {
-            self.queue_rst(seg.ack_number, None);
+            self.queue_rst_to(seg.src_port, seg.ack_number, None);
         } else {
-            self.queue_rst(SeqNumber(0), Some(seg.seq_number + seg.segment_len()));
+            let ack = seg.seq_number + seg.segment_len();
+            self.queue_rst_to(seg.src_port, SeqNumber(0), Some(ack));
         }
     }
 
     fn queue_rst(&mut self, seq: SeqNumber, ack: Option<SeqNumber>) {
+        self.queue_rst_to(self.remote.port(), seq, ack);
+    }
+
+    fn queue_rst_to(&mut self, dst_port: u16, seq: SeqNumber, ack: Option<SeqNumber>) {
         if self.rst_queue.len() >= self.cfg.control_queue_len {
             self.stats.count_drop(DropReason::ControlQueueFull);
             return;
         }
-        self.rst_queue.push_back(RstSegment { seq, ack });
+        self.rst_queue.push_back(RstSegment { seq, ack, dst_port });
     }
 
     /// LISTEN (section 3.10.7.2).
@@ -893,7 +1010,7 @@ impl Connection {
         }
         if seg.flags.contains(TcpFlags::ACK) {
             self.stats.count_drop(DropReason::NotSyn);
-            self.queue_rst(seg.ack_number, None);
+            self.queue_rst_to(seg.src_port, seg.ack_number, None);
             return;
         }
         if !seg.flags.contains(TcpFlags::SYN) {
@@ -1066,6 +1183,22 @@ impl Connection {
             self.snd_nxt = self.iss;
             return;
         }
+        // Simultaneous open (RFC 9293 section 3.5 figure 7 line 6, MUST-10): the peer's
+        // SYN-ACK acks our SYN and repeats the SYN we already have. Its SYN lies left of the
+        // window; process the rest as the ACK that completes the open (as Linux does).
+        if self.state == State::SynReceived
+            && !self.passive
+            && flags.contains(TcpFlags::SYN | TcpFlags::ACK)
+            && !is_rst
+            && seg.seq_number == self.irs
+            && seg.ack_number == self.snd_max
+            && self.snd_max == self.iss + 1
+        {
+            let mut rest = *seg;
+            rest.flags.remove(TcpFlags::SYN);
+            rest.seq_number = self.irs + 1;
+            return self.on_segment_synchronized(now, &rest);
+        }
 
         // RFC 7323 section 3.2: once negotiated, non-RST segments carry timestamps.
         if let Some(ts) = self.ts {
@@ -1185,13 +1318,7 @@ impl Connection {
             return;
         }
         match self.state {
-            State::SynReceived if self.passive => {
-                // MUST-11: back to LISTEN. The host discards this per-SYN connection.
-                self.enter_closed();
-                self.set_state(State::Listen);
-                self.remote = SocketAddrV4::new(core::net::Ipv4Addr::UNSPECIFIED, 0);
-                self.iss = SeqNumber(0);
-            }
+            State::SynReceived if self.passive => self.return_to_listen(),
             State::SynReceived => self.fail(ConnectionError::Refused),
             State::TimeWait => {
                 // RFC 1337: ignore RSTs in TIME-WAIT (TIME-WAIT assassination hazards).
@@ -1643,7 +1770,10 @@ impl Connection {
 
     /// min(SendMSS, our MSS): the largest segment, options included in the RFC 6691 sense.
     fn mss_limit(&self) -> usize {
-        self.peer_mss.min(usize::from(self.cfg.mss)).max(64)
+        self.peer_mss
+            .min(usize::from(self.cfg.mss))
+            .min(self.path_mss)
+            .max(64)
     }
 
     fn fixed_options_len(&self) -> usize {
@@ -1774,7 +1904,7 @@ impl Connection {
         }
         TcpRepr {
             src_port: self.local.port(),
-            dst_port: self.remote.port(),
+            dst_port: rst.dst_port,
             flags,
             seq_number: rst.seq,
             ack_number: rst.ack.unwrap_or(SeqNumber(0)),

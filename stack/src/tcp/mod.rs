@@ -17,6 +17,6 @@ pub mod state;
 pub mod stats;
 
 pub use config::{Config, CongestionAlgorithm, KeepAlive};
-pub use connection::{Connection, ConnectionError, Error, Event, TimeoutKind};
+pub use connection::{Connection, ConnectionError, Error, Event, IcmpError, TimeoutKind};
 pub use state::State;
 pub use stats::{DropReason, Stats};

@@ -143,3 +143,85 @@ fn close_completes_after_periodic_loss() {
 fn pattern_bytes(len: usize) -> Vec<u8> {
     pattern(len)
 }
+
+#[test]
+fn cubic_moves_data_under_loss_too() {
+    let cfg = Config {
+        congestion: sansnet_stack::tcp::CongestionAlgorithm::Cubic,
+        ..Config::default()
+    };
+    let mut p = Pair::new(cfg.clone(), cfg).with_fate(|n, _, r| {
+        if n % 50 == 0 && !r.payload.is_empty() {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    p.establish();
+    let data = pattern(500_000);
+    assert_eq!(p.transfer(Side::A, &data, 200_000), data);
+    assert!(p.a.stats().fast_recoveries > 0);
+}
+
+#[test]
+fn path_mtu_drop_shrinks_segments() {
+    // RFC 1191 section 6.3: after fragmentation-needed, segments fit the new MTU.
+    let mut p = pair();
+    p.establish();
+    let now = p.now;
+    p.a.handle_icmp_error(
+        now,
+        sansnet_stack::tcp::IcmpError::FragmentationNeeded { next_hop_mtu: 576 },
+    );
+    assert_eq!(p.a.effective_mss(), 576 - 40 - 12);
+    let data = pattern(20_000);
+    assert_eq!(p.transfer(Side::A, &data, 10_000), data);
+    assert!(p
+        .sent
+        .iter()
+        .filter(|(s, _)| *s == Side::A)
+        .all(|(_, d)| !d.contains("len=1448")));
+}
+
+#[test]
+fn soft_icmp_errors_never_abort() {
+    // RFC 9293 MUST-56: net/host unreachable, time exceeded and parameter problem do not
+    // abort a connection; SHLD-25: the application can see them.
+    use sansnet_stack::tcp::IcmpError;
+    let mut p = pair();
+    p.establish();
+    let now = p.now;
+    for e in [
+        IcmpError::Unreachable { code: 0 },
+        IcmpError::Unreachable { code: 1 },
+        IcmpError::TimeExceeded,
+        IcmpError::ParameterProblem,
+        IcmpError::SourceQuench,
+    ] {
+        p.a.handle_icmp_error(now, e);
+        assert_eq!(p.a.state(), State::Established);
+    }
+    assert_eq!(p.a.soft_error(), Some(IcmpError::ParameterProblem));
+}
+
+#[test]
+fn port_unreachable_refuses_a_connection_still_opening() {
+    let mut p = pair();
+    let now = p.now;
+    p.a.handle_icmp_error(now, sansnet_stack::tcp::IcmpError::Unreachable { code: 3 });
+    assert_eq!(p.a.state(), State::Closed);
+    assert_eq!(
+        p.a.error(),
+        Some(sansnet_stack::tcp::ConnectionError::Refused)
+    );
+}
+
+#[test]
+fn lost_syn_is_retransmitted_after_one_second_and_rto_becomes_three() {
+    // RFC 6298 section 5.7: after a lost SYN, RTO is 3 s once data flows (if unsampled).
+    let mut p = pair().with_fate(|n, _, _| if n == 1 { Fate::Drop } else { Fate::Deliver });
+    let start = p.now;
+    p.establish();
+    assert!(p.now - start >= sansnet_stack::time::Duration::from_secs(1));
+    assert_eq!(p.a.rto(), sansnet_stack::time::Duration::from_secs(3));
+}
