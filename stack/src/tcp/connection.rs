@@ -1263,6 +1263,13 @@ impl Connection {
         // Fourth: SYN in a synchronized state draws a challenge ACK (RFC 5961 section 4).
         if flags.contains(TcpFlags::SYN) {
             self.stats.count_drop(DropReason::NotSyn);
+            if self.state == State::SynReceived && self.passive {
+                // RFC 9293 section 3.10.7.4 fourth, SYN-RECEIVED: "If the connection was
+                // initiated with a passive OPEN, then return this connection to the LISTEN
+                // state and return."
+                self.return_to_listen();
+                return;
+            }
             self.challenge_ack(now);
             return;
         }
@@ -1308,6 +1315,15 @@ impl Connection {
             self.ack_now = true;
         }
         self.process_text_and_fin(now, seg, seq, payload);
+    }
+
+    /// A passive SYN-RECEIVED goes back to LISTEN (MUST-11). The host discards this
+    /// per-SYN connection.
+    fn return_to_listen(&mut self) {
+        self.enter_closed();
+        self.set_state(State::Listen);
+        self.remote = SocketAddrV4::new(core::net::Ipv4Addr::UNSPECIFIED, 0);
+        self.iss = SeqNumber(0);
     }
 
     fn on_rst(&mut self, _now: Instant, seg: &TcpRepr<'_>) {
@@ -1562,12 +1578,10 @@ impl Connection {
     }
 
     fn enter_recovery(&mut self, now: Instant) {
-        // RFC 6582 section 3.2 step 2: no new recovery for losses from before the last one.
-        if self.snd_una < self.recover_floor && self.recover_floor != self.snd_una {
-            let covers = self.snd_una > self.recover_floor;
-            if !covers {
-                return;
-            }
+        // RFC 6582 section 3.2 step 2: no new recovery until the cumulative ACK covers
+        // everything sent before the last recovery or RTO (`recover_floor` is SND.MAX then).
+        if self.snd_una < self.recover_floor {
+            return;
         }
         self.stats.fast_recoveries += 1;
         let flight = self.flight_size();
@@ -1631,10 +1645,8 @@ impl Connection {
     }
 
     fn receive_text(&mut self, now: Instant, seq: SeqNumber, payload: &[u8]) {
-        // Trim to what the window and the buffer allow.
-        let window_end = self
-            .rcv_adv
-            .max(self.rcv_nxt + self.recv.window_space().min(self.rcv_adv - self.rcv_nxt));
+        // Trim to what the advertised window and the buffer allow.
+        let window_end = self.rcv_adv;
         let buffer_end = self.rcv_nxt + self.recv.window_space();
         let limit = window_end.min(buffer_end);
         let mut data = payload;
