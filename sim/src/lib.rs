@@ -1,12 +1,58 @@
 //! The deterministic simulator of sansnet.
 //!
-//! This crate will hold the world sansnet hosts live in: one virtual clock and one event
-//! queue ordered by (time, insertion sequence), a portable seeded RNG split into independent
-//! streams, virtual NICs joined by links and switches that inject latency, loss, reordering,
-//! duplication, corruption, bandwidth limits and partitions from a serialisable fault plan,
-//! an executor for application tasks, and the traces (JSON lines, pcap, a rolling hash).
+//! One thread, one virtual clock, one event queue ordered by (time, insertion sequence): a
+//! run is a pure function of its [`Seed`], its topology, its [`FaultPlan`] and its workload,
+//! so any failure replays exactly from the one line it prints.
 //!
-//! Nothing is here yet but the dependency on the stack; see ARCHITECTURE.md for the plan.
+//! - [`Sim`]: nodes (anything implementing [`Endpoint`]) with virtual NICs, joined by
+//!   point-to-point links and learning switches; run controls (`step`, `run_until`,
+//!   `run_for`, `run_until_idle`, `run_until_condition`), each bounded by [`Limits`].
+//! - [`fault`]: per-direction link faults (latency distributions, jitter, independent and
+//!   bursty loss, reordering, duplication, corruption, bandwidth and queue, MTU, cuts),
+//!   node partitions, clogging, crashes and restarts, as serialisable data.
+//! - [`rng`]: ChaCha8 streams named by stable strings, so adding a host does not shift
+//!   another link's draws.
+//! - [`trace`], [`pcap`], [`log`]: a JSON-lines event trace with a rolling hash, pcap
+//!   captures with virtual timestamps, `tracing` lines stamped with simulated time.
+//! - [`exec`]: async tasks on a deterministic single-threaded executor, with simulated
+//!   `sleep` and `timeout`.
+//!
+//! # Determinism rules kept here
+//!
+//! No wall clock, no OS randomness, no threads, no hash-map iteration (every map is a
+//! `BTreeMap`), and floating point only through IEEE basic operations (the logarithm and
+//! exponential behind heavy-tailed latencies are computed in [`detmath`] from `+ - * /`).
 #![forbid(unsafe_code)]
 
 pub use sansnet_stack as stack;
+
+mod detmath;
+pub mod endpoint;
+pub mod exec;
+pub mod fault;
+pub mod host;
+pub mod log;
+pub mod naming;
+mod net;
+pub mod pcap;
+pub mod rng;
+pub mod scripted;
+mod serde_ns;
+mod sim;
+pub mod testing;
+pub mod trace;
+
+pub use endpoint::{Endpoint, NodeCtx, NodeFactory};
+pub use fault::{
+    Direction, FaultChange, FaultPlan, FaultProfile, LatencyDist, LinkFaults, LossModel,
+    PlannedChange,
+};
+pub use host::{TcpListener, TcpStream, UdpSocket};
+pub use net::{
+    Attach, LinkCounters, LinkId, NameError, NicCounters, NicId, NodeId, SwitchCounters, SwitchId,
+};
+pub use rng::{seed_from_env_or, Probability, Seed, SimRng};
+pub use sansnet_stack::time::{Duration, Instant};
+pub use sim::{replay_line, Limits, RunError, Sim};
+pub use testing::assert_deterministic;
+pub use trace::{DropReason, TraceEvent, TraceHash};

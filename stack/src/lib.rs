@@ -20,7 +20,10 @@ extern crate alloc;
 #[cfg(feature = "arbitrary")]
 extern crate std;
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hash;
+pub mod iface;
 pub mod tcp;
 pub mod time;
 pub mod wire;

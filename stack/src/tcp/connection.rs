@@ -248,6 +248,9 @@ pub struct Connection {
     syn_retransmitted: bool,
     cc: Box<dyn CongestionControl>,
     dupacks: u32,
+    /// SND.MAX at the first duplicate ACK: what limited transmit sent after it is not part
+    /// of the FlightSize that sets ssthresh (RFC 5681 section 3.2 step 2).
+    snd_max_at_first_dupack: SeqNumber,
     /// In fast recovery until `snd_una` reaches this (RFC 6582's "recover").
     recovery: Option<SeqNumber>,
     /// The highest `snd_max` at the last RTO or recovery: no new recovery below it.
@@ -350,6 +353,7 @@ impl Connection {
             syn_retransmitted: false,
             cc,
             dupacks: 0,
+            snd_max_at_first_dupack: SeqNumber(0),
             recovery: None,
             recover_floor: SeqNumber(0),
             rexmit_next: None,
@@ -1300,7 +1304,11 @@ impl Connection {
             let up = seq + usize::from(seg.urgent_pointer);
             if self.rcv_up.is_none_or(|old| up > old) {
                 self.rcv_up = Some(up);
-                self.push_event(Event::Urgent);
+                // RFC 9293 section 3.10.7.4 sixth: signal the user only "if the urgent
+                // pointer (RCV.UP) is in advance of the data consumed".
+                if self.urgent_pending().is_some() {
+                    self.push_event(Event::Urgent);
+                }
             }
         }
 
@@ -1546,6 +1554,9 @@ impl Connection {
 
     fn on_dupack(&mut self, now: Instant, newly_sacked: usize) {
         self.dupacks += 1;
+        if self.dupacks == 1 {
+            self.snd_max_at_first_dupack = self.snd_max;
+        }
         let smss = self.smss();
         if let Some(_recover) = self.recovery {
             if !self.sack_ok {
@@ -1584,7 +1595,13 @@ impl Connection {
             return;
         }
         self.stats.fast_recoveries += 1;
-        let flight = self.flight_size();
+        // RFC 5681 section 3.2 step 2: "When [RFC3042] is in use, additional data sent in
+        // limited transmit MUST NOT be included in this calculation."
+        let flight = if self.dupacks > 0 {
+            self.snd_max_at_first_dupack - self.snd_una
+        } else {
+            self.flight_size()
+        };
         let smss = self.smss();
         self.cc.on_congestion_event(now, flight, smss);
         if !self.sack_ok {
@@ -1868,10 +1885,10 @@ impl Connection {
         let space = space.min(0xffff << shift);
         let candidate = self.rcv_nxt + space;
         let threshold = (self.recv.capacity() / 2).min(usize::from(self.cfg.mss));
-        if candidate > self.rcv_adv
-            && candidate - self.rcv_adv < threshold
-            && self.rcv_adv > self.rcv_nxt
-        {
+        // A closed window stays closed too until it can open by the threshold: reading a
+        // few bytes must not announce a tiny window (MUST-39). With the window closed no
+        // out-of-order data is held, so reading everything always reopens it.
+        if candidate > self.rcv_adv && candidate - self.rcv_adv < threshold {
             self.rcv_adv
         } else {
             candidate.max(self.rcv_adv)
@@ -1883,7 +1900,11 @@ impl Connection {
         let repr = self.next_segment(now, buf)?;
         self.stats.segments_sent += 1;
         self.stats.bytes_sent += repr.payload.len() as u64;
-        self.last_send_at = now;
+        // Restart after idle counts time since data was sent (RFC 5681 section 4.1): pure
+        // ACKs and probes do not end an idle period.
+        if !repr.payload.is_empty() || repr.flags.intersects(TcpFlags::SYN | TcpFlags::FIN) {
+            self.last_send_at = now;
+        }
         Some(repr)
     }
 
@@ -1982,6 +2003,9 @@ impl Connection {
             }
         } else {
             self.stats.retransmitted_segments += 1;
+            // Karn (MUST-18): also when resent for a duplicate SYN, not by the timer, the
+            // ACK that follows is ambiguous.
+            self.rtt_probe = None;
         }
         self.snd_nxt = self.iss + 1;
         if self.timer(Timer::Retransmit).is_none() {

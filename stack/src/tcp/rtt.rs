@@ -78,10 +78,12 @@ impl RttEstimator {
     }
 
     fn rto_ns(&self) -> u64 {
-        let backed = self
-            .base_rto_ns
+        // The minimum applies to the computed RTO (section 2.4) before the backoff doubles
+        // it (section 5.5): a 300 ms estimate with a 1 s floor backs off to 2 s, not 1 s.
+        let base = self.base_rto_ns.max(self.rto_min_ns);
+        let backed = base
             .checked_shl(self.backoff_shift)
-            .filter(|v| v >> self.backoff_shift == self.base_rto_ns)
+            .filter(|v| v >> self.backoff_shift == base)
             .unwrap_or(u64::MAX);
         backed.clamp(self.rto_min_ns, self.rto_max_ns)
     }
@@ -170,6 +172,15 @@ mod tests {
             Duration::from_secs(1),
             "a fresh sample clears the backoff"
         );
+    }
+
+    #[test]
+    fn backoff_doubles_the_clamped_rto() {
+        // Sections 2.4 then 5.5: RTO <- max(1 s, 300 ms) = 1 s, then RTO <- RTO * 2 = 2 s.
+        let mut e = est();
+        e.on_sample(Duration::from_millis(100));
+        e.on_timeout();
+        assert_eq!(e.rto(), Duration::from_secs(2));
     }
 
     #[test]

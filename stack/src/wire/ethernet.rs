@@ -260,6 +260,7 @@ impl Repr {
     /// Reads the header of a checked frame.
     ///
     /// A tagged frame whose inner EtherType is again 0x8100 (Q-in-Q) is `Unsupported`.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(frame: &Frame<T>) -> Result<Repr> {
         frame.check_len()?;
         let ethertype = frame.ethertype();

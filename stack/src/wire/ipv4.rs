@@ -68,6 +68,10 @@ impl Ipv4Options {
     /// Copies an options area. It must fit the header: at most 40 bytes and a multiple of 4
     /// (else `BadLength`).
     pub fn new(bytes: &[u8]) -> Result<Ipv4Options> {
+        if bytes.is_empty() {
+            // The common case, without a variable-length copy.
+            return Ok(Ipv4Options::EMPTY);
+        }
         if bytes.len() > MAX_OPTIONS_LEN || bytes.len() % 4 != 0 {
             return Err(Error::BadLength);
         }
@@ -442,6 +446,7 @@ impl Repr {
     /// Errors: whatever [`Packet::check_len`] finds; `BadChecksum` when `mode` is `Verify`
     /// and the header checksum is wrong; `Malformed` when the fragment would end past byte
     /// 65535 of the datagram. The reserved flag is ignored.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>, mode: ChecksumMode) -> Result<Repr> {
         packet.check_len()?;
         Self::parse_checked_header(packet, mode)
@@ -461,6 +466,7 @@ impl Repr {
     }
 
     /// `parse` after `check_header`: only the header is known to be present.
+    #[inline]
     fn parse_checked_header<T: AsRef<[u8]>>(
         packet: &Packet<T>,
         mode: ChecksumMode,
@@ -504,37 +510,60 @@ impl Repr {
     /// (through [`Packet::payload_mut`], which needs [`buffer_len`](Self::buffer_len) bytes).
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Packet<T>) {
         let header_len = self.header_len();
-        packet.set_version(4);
-        packet.set_header_len(header_len);
-        packet.set_dscp(self.dscp);
-        packet.set_ecn(self.ecn);
-        packet.set_total_len((header_len + self.payload_len) as u16);
-        packet.set_ident(self.ident);
-        // Clears the reserved flag along with the others.
-        write_u16(packet.buffer.as_mut(), field::FLG_OFF, 0);
-        packet.set_dont_frag(self.dont_frag);
-        packet.set_more_frags(self.more_frags);
-        packet.set_frag_offset(self.frag_offset);
-        packet.set_ttl(self.ttl);
-        packet.set_protocol(self.protocol);
-        packet.set_src_addr(self.src_addr);
-        packet.set_dst_addr(self.dst_addr);
-        packet
-            .options_mut()
-            .copy_from_slice(self.options.as_bytes());
-        packet.fill_checksum();
+        let mut flags = (self.frag_offset / 8) & OFFSET_MASK;
+        if self.dont_frag {
+            flags |= FLAG_DF;
+        }
+        if self.more_frags {
+            flags |= FLAG_MF;
+        }
+        let s = self.src_addr.octets();
+        let d = self.dst_addr.octets();
+        // The fixed header as 16-bit words, checksum (word 5) zero. Summing these words
+        // rather than re-reading the bytes just written saves a store-to-load round trip.
+        let mut words: [u16; HEADER_LEN / 2] = [
+            u16::from_be_bytes([
+                0x40 | ((header_len / 4) as u8 & 0x0f),
+                (self.dscp << 2) | (self.ecn & 0x03),
+            ]),
+            (header_len + self.payload_len) as u16,
+            self.ident,
+            // The reserved flag is written as zero.
+            flags,
+            u16::from_be_bytes([self.ttl, self.protocol.0]),
+            0,
+            u16::from_be_bytes([s[0], s[1]]),
+            u16::from_be_bytes([s[2], s[3]]),
+            u16::from_be_bytes([d[0], d[1]]),
+            u16::from_be_bytes([d[2], d[3]]),
+        ];
+        let options = self.options.as_bytes();
+        let mut sum = checksum::combine(&words);
+        if !options.is_empty() {
+            sum = checksum::combine(&[sum, checksum::data(options)]);
+        }
+        words[field::CHECKSUM / 2] = !sum;
+        let mut fixed = [0u8; HEADER_LEN];
+        for (bytes, word) in fixed.chunks_exact_mut(2).zip(words) {
+            bytes.copy_from_slice(&word.to_be_bytes());
+        }
+        let b = packet.buffer.as_mut();
+        b[..HEADER_LEN].copy_from_slice(&fixed);
+        b[HEADER_LEN..header_len].copy_from_slice(options);
     }
 
     /// Whether `parse(emit(self)) == self` can hold: DSCP and ECN fit their widths, the
     /// fragment offset is a multiple of 8, and both the total length and the end of the
     /// fragment fit in 16 bits.
     pub fn is_valid(&self) -> bool {
+        // Subtracting from `max` (the header is at most 60 bytes, the offset at most 65535)
+        // rather than adding to `payload_len`, which may be anything up to `usize::MAX`.
         let max = usize::from(u16::MAX);
         self.dscp < 64
             && self.ecn < 4
             && self.frag_offset % 8 == 0
-            && self.header_len() + self.payload_len <= max
-            && usize::from(self.frag_offset) + self.payload_len <= max
+            && self.payload_len <= max - self.header_len()
+            && self.payload_len <= max - usize::from(self.frag_offset)
     }
 }
 
@@ -917,6 +946,22 @@ pub(crate) mod tests {
             ..packet_repr()
         }
         .is_valid());
+    }
+
+    #[test]
+    fn is_valid_does_not_overflow_on_a_huge_payload_len() {
+        // Found by the `repr_ipv4` fuzz target: `header_len() + payload_len` overflowed.
+        for payload_len in [usize::MAX, usize::MAX - 19, usize::MAX - 65535] {
+            for frag_offset in [0, 8, 65528] {
+                let repr = Repr {
+                    payload_len,
+                    frag_offset,
+                    options: Ipv4Options::new(&[1; 40]).unwrap(),
+                    ..packet_repr()
+                };
+                assert!(!repr.is_valid(), "{payload_len} {frag_offset}");
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,65 @@
+//! The node contract: whatever sits on a simulated network's NICs.
+
+use std::any::Any;
+
+use sansnet_stack::time::Instant;
+use sansnet_stack::wire::EthernetAddress;
+
+/// Lets the simulator hand a node back as its concrete type (`sim.with_node::<Host, _>`).
+/// Implemented for every `'static` type; nobody implements it by hand.
+pub trait AsAny: Any {
+    /// `self` as `&dyn Any`.
+    fn as_any(&self) -> &dyn Any;
+    /// `self` as `&mut dyn Any`.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Any> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// A node on the simulated network, sans-IO: the simulator calls `handle_*` with the current
+/// simulated time and drains `poll_transmit` after every call, then re-reads `poll_timeout`
+/// and wakes the node at that deadline.
+///
+/// The call protocol, after any input (`handle_frame`, `handle_timeout`, or an application
+/// calling into the node between steps):
+/// 1. `poll_transmit` until it returns `None` (frames go out in that order);
+/// 2. `poll_timeout`, whose answer replaces any earlier deadline.
+///
+/// `handle_timeout` may be called a little after the deadline (never before) and must
+/// tolerate being called when nothing is due.
+pub trait Endpoint: AsAny {
+    /// A frame arrived on NIC `nic`.
+    fn handle_frame(&mut self, now: Instant, nic: usize, frame: &[u8]);
+    /// Next frame to send: written into `buf`, returns `(nic, len)`.
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)>;
+    /// When the node next wants `handle_timeout`, if ever.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Time has reached (or passed) the deadline from `poll_timeout`.
+    fn handle_timeout(&mut self, now: Instant);
+}
+
+/// What a node factory knows when it builds (or rebuilds, after a crash) its node.
+#[derive(Clone, Debug)]
+pub struct NodeCtx {
+    /// The node's name.
+    pub name: String,
+    /// The MAC address of each NIC, by index (stable across restarts).
+    pub macs: Vec<EthernetAddress>,
+    /// A seed for the node's own randomness (ISN secret, ephemeral ports), derived from the
+    /// run's seed, the node's name and the incarnation.
+    pub seed: u64,
+    /// 0 for the first start, then one more per restart.
+    pub incarnation: u32,
+    /// When the node is being built.
+    pub now: Instant,
+}
+
+/// Builds a node; called again on every restart.
+pub type NodeFactory = Box<dyn FnMut(&NodeCtx) -> Box<dyn Endpoint>>;

@@ -1,0 +1,346 @@
+//! sansnet's own host on the simulated network, and socket wrappers for application tasks.
+//!
+//! [`TcpListener`], [`TcpStream`] and [`UdpSocket`] call the host's BSD-like socket API from
+//! inside a task. A call that would block (`EAGAIN`, `EINPROGRESS`) parks the task until
+//! something happens on its node (a frame, a timer, another call), then retries: readiness
+//! without a selector, and without any wasted wake-up reaching behaviour (retries are
+//! deterministic like everything else). Streams implement the `futures` and `tokio` I/O
+//! traits, so ordinary protocol code runs unchanged.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use sansnet_stack::hash::SecretKey;
+use sansnet_stack::iface::{Errno, Fd, Host, HostConfig, InterfaceConfig, Shutdown, SocketType};
+use sansnet_stack::time::Instant;
+
+use crate::endpoint::{Endpoint, NodeCtx};
+use crate::exec;
+use crate::net::NodeId;
+use crate::sim::Sim;
+
+impl Endpoint for Host {
+    fn handle_frame(&mut self, now: Instant, nic: usize, frame: &[u8]) {
+        Host::handle_frame(self, now, nic, frame);
+    }
+
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
+        Host::poll_transmit(self, now, buf)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Host::poll_timeout(self)
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        Host::handle_timeout(self, now);
+    }
+}
+
+/// A host secret from a node's seed: every host, and every incarnation of one, gets its own
+/// ISNs and ephemeral ports, all a function of the run's seed.
+pub fn secret_from_seed(seed: u64) -> SecretKey {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    key[8..].copy_from_slice(&(seed.rotate_left(32) ^ 0x736e_736e_6574_2121).to_le_bytes());
+    SecretKey(key)
+}
+
+impl Sim {
+    /// Adds a sansnet host with one NIC at `addr/prefix_len` (MTU 1500), seeded from the
+    /// run's seed, and restartable (a restart rebuilds it from the same configuration with a
+    /// new secret). Records `addr` under `name`.
+    pub fn add_host(&mut self, name: &str, addr: Ipv4Addr, prefix_len: u8) -> NodeId {
+        self.set_addr(name, addr);
+        self.add_host_with(name, 1, move |ctx| HostConfig {
+            name: ctx.name.clone(),
+            interfaces: vec![InterfaceConfig {
+                mac: ctx.macs[0],
+                addr,
+                prefix_len,
+                mtu: 1500,
+            }],
+            ..HostConfig::default()
+        })
+    }
+
+    /// Adds a sansnet host built from the configuration `configure` returns (called again
+    /// on every restart). Its secret is always replaced by one derived from the node's seed.
+    pub fn add_host_with(
+        &mut self,
+        name: &str,
+        nic_count: usize,
+        mut configure: impl FnMut(&NodeCtx) -> HostConfig + 'static,
+    ) -> NodeId {
+        self.add_node_with(name, nic_count, move |ctx| {
+            let mut config = configure(ctx);
+            config.secret = secret_from_seed(ctx.seed);
+            Box::new(Host::new(config))
+        })
+    }
+}
+
+fn to_io(e: Errno) -> io::Error {
+    let kind = match e {
+        Errno::EAGAIN => io::ErrorKind::WouldBlock,
+        Errno::ECONNREFUSED => io::ErrorKind::ConnectionRefused,
+        Errno::ECONNRESET => io::ErrorKind::ConnectionReset,
+        Errno::ETIMEDOUT => io::ErrorKind::TimedOut,
+        Errno::EADDRINUSE => io::ErrorKind::AddrInUse,
+        Errno::EADDRNOTAVAIL => io::ErrorKind::AddrNotAvailable,
+        Errno::ENOTCONN => io::ErrorKind::NotConnected,
+        Errno::EPIPE => io::ErrorKind::BrokenPipe,
+        Errno::EINVAL => io::ErrorKind::InvalidInput,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, e.as_str())
+}
+
+/// One socket call on `node`'s host, from a task. A crashed host answers `ECONNRESET`.
+fn call<R>(
+    node: NodeId,
+    f: impl FnOnce(&mut Host, Instant) -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    exec::with_node::<Host, _>(node, f).unwrap_or(Err(Errno::ECONNRESET))
+}
+
+/// A socket call that parks the task on "would block" until the node's next activity.
+fn poll_call<R>(
+    node: NodeId,
+    cx: &mut Context<'_>,
+    f: impl FnOnce(&mut Host, Instant) -> Result<R, Errno>,
+) -> Poll<io::Result<R>> {
+    match call(node, f) {
+        Err(Errno::EAGAIN) | Err(Errno::EINPROGRESS) => {
+            let (world, _) = exec::current();
+            world.borrow_mut().wait_on_node(node, cx.waker());
+            Poll::Pending
+        }
+        Ok(r) => Poll::Ready(Ok(r)),
+        Err(e) => Poll::Ready(Err(to_io(e))),
+    }
+}
+
+/// Closes `fd` if the simulation is still there (a drop may run after it is gone).
+fn close_quietly(node: NodeId, fd: Fd) {
+    if exec::try_current().is_some() {
+        let _already_closed_or_crashed = call(node, |h, now| h.close(now, fd));
+    }
+}
+
+/// A listening TCP socket on a simulated host.
+#[derive(Debug)]
+pub struct TcpListener {
+    node: NodeId,
+    fd: Fd,
+}
+
+impl TcpListener {
+    /// `socket` + `bind` + `listen(backlog 128)` on `node`, from a task.
+    pub fn bind(node: NodeId, addr: SocketAddrV4) -> io::Result<TcpListener> {
+        let fd = call(node, |h, _| h.socket(SocketType::Stream)).map_err(to_io)?;
+        let listener = TcpListener { node, fd };
+        call(node, |h, _| h.bind(fd, addr)).map_err(to_io)?;
+        call(node, |h, _| h.listen(fd, 128)).map_err(to_io)?;
+        Ok(listener)
+    }
+
+    /// The next connection.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddrV4)> {
+        let (node, fd) = (self.node, self.fd);
+        let (conn, peer) =
+            futures::future::poll_fn(|cx| poll_call(node, cx, |h, now| h.accept(now, fd))).await?;
+        Ok((TcpStream { node, fd: conn }, peer))
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
+        call(self.node, |h, _| h.local_addr(self.fd)).map_err(to_io)
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        close_quietly(self.node, self.fd);
+    }
+}
+
+/// A TCP connection on a simulated host; `futures` and `tokio` `AsyncRead`/`AsyncWrite`.
+/// Closing (`poll_close`/`poll_shutdown`) sends FIN; dropping closes the descriptor.
+#[derive(Debug)]
+pub struct TcpStream {
+    node: NodeId,
+    fd: Fd,
+}
+
+impl TcpStream {
+    /// Connects from `node` to `addr`, waiting for the handshake.
+    pub async fn connect(node: NodeId, addr: SocketAddrV4) -> io::Result<TcpStream> {
+        let fd = call(node, |h, _| h.socket(SocketType::Stream)).map_err(to_io)?;
+        let stream = TcpStream { node, fd };
+        match call(node, |h, now| h.connect(now, fd, addr)) {
+            Ok(()) | Err(Errno::EINPROGRESS) => {}
+            Err(e) => return Err(to_io(e)),
+        }
+        futures::future::poll_fn(|cx| {
+            poll_call(node, cx, |h, _| {
+                let ready = h.readiness(fd)?;
+                if ready.error {
+                    return Err(h.take_error(fd)?.unwrap_or(Errno::ECONNREFUSED));
+                }
+                if ready.writable {
+                    return Ok(());
+                }
+                if ready.hang_up {
+                    return Err(Errno::ECONNREFUSED);
+                }
+                Err(Errno::EAGAIN)
+            })
+        })
+        .await?;
+        Ok(stream)
+    }
+
+    /// The node it lives on.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
+        call(self.node, |h, _| h.local_addr(self.fd)).map_err(to_io)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddrV4> {
+        call(self.node, |h, _| h.peer_addr(self.fd)).map_err(to_io)
+    }
+
+    fn read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let fd = self.fd;
+        poll_call(self.node, cx, |h, now| h.recv(now, fd, buf))
+    }
+
+    fn write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let fd = self.fd;
+        poll_call(self.node, cx, |h, now| h.send(now, fd, buf))
+    }
+
+    fn shutdown_write(&self) -> Poll<io::Result<()>> {
+        let fd = self.fd;
+        Poll::Ready(call(self.node, |h, now| h.shutdown(now, fd, Shutdown::Write)).map_err(to_io))
+    }
+}
+
+impl Drop for TcpStream {
+    fn drop(&mut self) {
+        close_quietly(self.node, self.fd);
+    }
+}
+
+impl futures::io::AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.read(cx, buf)
+    }
+}
+
+impl futures::io::AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Sent data is the stack's to deliver; there is no user-space buffer to flush.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.shutdown_write()
+    }
+}
+
+impl tokio::io::AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.read(cx, buf.initialize_unfilled()) {
+            Poll::Ready(Ok(n)) => {
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.shutdown_write()
+    }
+}
+
+/// A UDP socket on a simulated host.
+#[derive(Debug)]
+pub struct UdpSocket {
+    node: NodeId,
+    fd: Fd,
+}
+
+impl UdpSocket {
+    /// `socket` + `bind` on `node`, from a task.
+    pub fn bind(node: NodeId, addr: SocketAddrV4) -> io::Result<UdpSocket> {
+        let fd = call(node, |h, _| h.socket(SocketType::Datagram)).map_err(to_io)?;
+        let socket = UdpSocket { node, fd };
+        call(node, |h, _| h.bind(fd, addr)).map_err(to_io)?;
+        Ok(socket)
+    }
+
+    /// Sends one datagram.
+    pub async fn send_to(&self, data: &[u8], addr: SocketAddrV4) -> io::Result<usize> {
+        let (node, fd) = (self.node, self.fd);
+        futures::future::poll_fn(|cx| poll_call(node, cx, |h, now| h.send_to(now, fd, data, addr)))
+            .await
+    }
+
+    /// Receives one datagram.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddrV4)> {
+        let (node, fd) = (self.node, self.fd);
+        futures::future::poll_fn(|cx| poll_call(node, cx, |h, now| h.recv_from(now, fd, buf))).await
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
+        call(self.node, |h, _| h.local_addr(self.fd)).map_err(to_io)
+    }
+}
+
+impl Drop for UdpSocket {
+    fn drop(&mut self) {
+        close_quietly(self.node, self.fd);
+    }
+}

@@ -1,0 +1,1335 @@
+//! The simulated world: clock, event queue, nodes, NICs, links and switches.
+//!
+//! `World` is the sans-IO core of the simulator; [`crate::Sim`] wraps it with run controls
+//! and the task executor. Every method that touches a node ends by *servicing* it (drain its
+//! transmit queue, re-read its deadline), so no frame or timer is ever forgotten.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::fmt;
+use std::io::Write;
+use std::task::Waker;
+
+use sansnet_stack::time::{Duration, Instant};
+use sansnet_stack::wire::{EthernetAddress, EthernetFrame};
+
+use crate::endpoint::{Endpoint, NodeCtx, NodeFactory};
+use crate::fault::{FaultChange, LinkFaults, LossModel};
+use crate::log::set_sim_time;
+use crate::pcap::PcapWriter;
+use crate::rng::{Seed, SimRng};
+use crate::trace::{DropReason, TraceEvent, TraceHash, Tracer};
+
+/// A node (anything implementing [`Endpoint`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub(crate) usize);
+
+/// A virtual NIC, anywhere in the world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NicId(pub(crate) usize);
+
+/// A point-to-point link (two directions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkId(pub(crate) usize);
+
+/// A learning L2 switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SwitchId(pub(crate) usize);
+
+/// What a link end attaches to: a NIC, or a new port of a switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attach {
+    /// A NIC (which must not be attached already).
+    Nic(NicId),
+    /// A fresh port on the switch.
+    Switch(SwitchId),
+}
+
+impl From<NicId> for Attach {
+    fn from(nic: NicId) -> Attach {
+        Attach::Nic(nic)
+    }
+}
+
+impl From<SwitchId> for Attach {
+    fn from(switch: SwitchId) -> Attach {
+        Attach::Switch(switch)
+    }
+}
+
+/// A link end once attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Port {
+    Nic(NicId),
+    Switch(SwitchId, usize),
+}
+
+/// Per-direction counters of a link.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkCounters {
+    /// Frames offered to the direction.
+    pub offered: u64,
+    /// Frames that left the far end (to a NIC or a switch).
+    pub arrived: u64,
+    /// Bytes that arrived.
+    pub arrived_bytes: u64,
+    /// Dropped by the loss model.
+    pub lost: u64,
+    /// Tail-dropped by the byte-limited queue.
+    pub queue_dropped: u64,
+    /// Dropped for exceeding the MTU.
+    pub oversize: u64,
+    /// Dropped because the direction was down.
+    pub down_dropped: u64,
+    /// Bits flipped (one per corrupted frame).
+    pub corrupted: u64,
+    /// Extra copies sent.
+    pub duplicated: u64,
+    /// Frames held back for reordering.
+    pub reordered: u64,
+    /// Frames held by a clog (later released).
+    pub held: u64,
+}
+
+/// Per-NIC counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NicCounters {
+    /// Frames the node sent through this NIC.
+    pub tx_frames: u64,
+    /// Frames delivered to the node.
+    pub rx_frames: u64,
+    /// Transmit ring overflows.
+    pub tx_ring_dropped: u64,
+    /// Receive ring overflows.
+    pub rx_ring_dropped: u64,
+    /// Frames failing the frame check sequence.
+    pub fcs_dropped: u64,
+    /// Frames dropped by a node partition.
+    pub partition_dropped: u64,
+    /// Frames that arrived while the node was crashed.
+    pub host_down_dropped: u64,
+}
+
+/// Per-switch counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwitchCounters {
+    /// Frames forwarded to one known port.
+    pub forwarded: u64,
+    /// Frames flooded.
+    pub flooded: u64,
+    /// Frames dropped by the FCS check.
+    pub fcs_dropped: u64,
+    /// Frames filtered (destination behind the ingress port).
+    pub filtered: u64,
+    /// MAC table entries evicted because the table was full.
+    pub evicted: u64,
+}
+
+/// A frame in flight.
+#[derive(Clone, Debug)]
+pub(crate) struct Frame {
+    pub(crate) id: u64,
+    pub(crate) origin: NodeId,
+    pub(crate) bytes: Vec<u8>,
+    /// The frame check sequence no longer matches (a bit was flipped on a wire).
+    pub(crate) fcs_bad: bool,
+}
+
+pub(crate) enum Event {
+    NodeTimer {
+        node: NodeId,
+        generation: u64,
+    },
+    Arrive {
+        link: LinkId,
+        dir: usize,
+        frame: Frame,
+    },
+    RxDrain {
+        nic: NicId,
+    },
+    Fault {
+        change: FaultChange,
+    },
+    TaskTimer {
+        key: u64,
+    },
+}
+
+struct Scheduled {
+    at: Instant,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    /// By time, then by insertion: two events at the same instant run in the order they were
+    /// scheduled, so ties never depend on heap internals.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+pub(crate) struct NodeSlot {
+    pub(crate) name: String,
+    pub(crate) endpoint: Option<Box<dyn Endpoint>>,
+    factory: Option<NodeFactory>,
+    pub(crate) nics: Vec<NicId>,
+    /// Bumped whenever the deadline changes, so stale wake-ups are ignored.
+    timer_generation: u64,
+    timer_deadline: Option<Instant>,
+    pub(crate) incarnation: u32,
+    span: tracing::Span,
+}
+
+pub(crate) struct Nic {
+    pub(crate) node: NodeId,
+    pub(crate) index: usize,
+    pub(crate) mac: EthernetAddress,
+    /// Outgoing direction of the attached link.
+    link: Option<(LinkId, usize)>,
+    rx_ring: VecDeque<Frame>,
+    rx_drain_scheduled: bool,
+    pub(crate) rx_ring_frames: usize,
+    pub(crate) tx_ring_frames: usize,
+    pub(crate) fcs_check: bool,
+    captures: Vec<usize>,
+    pub(crate) counters: NicCounters,
+}
+
+struct DirState {
+    name: String,
+    faults: LinkFaults,
+    rng: SimRng,
+    /// Gilbert-Elliott: in the bad state.
+    burst_bad: bool,
+    /// Serialiser: end times and sizes of frames not yet fully sent.
+    in_queue: VecDeque<(Instant, u64)>,
+    queued_bytes: u64,
+    /// Latest arrival so far: in-order frames never arrive before it.
+    fifo_floor: Instant,
+    clogged: bool,
+    held: Vec<Frame>,
+    counters: LinkCounters,
+}
+
+pub(crate) struct LinkState {
+    pub(crate) name: String,
+    ends: [Port; 2],
+    dirs: [DirState; 2],
+    captures: Vec<usize>,
+}
+
+pub(crate) struct Switch {
+    pub(crate) name: String,
+    /// Outgoing link direction of each port.
+    ports: Vec<(LinkId, usize)>,
+    mac_table: BTreeMap<EthernetAddress, (usize, Instant)>,
+    mac_table_limit: usize,
+    fcs_check: bool,
+    pub(crate) counters: SwitchCounters,
+}
+
+struct Capture {
+    writer: PcapWriter<Box<dyn Write>>,
+    error: Option<std::io::Error>,
+}
+
+/// A name already in use, or a name that names nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NameError {
+    /// Another node, switch or link has this name.
+    Taken(String),
+    /// No such node.
+    UnknownNode(String),
+    /// No such link.
+    UnknownLink(String),
+    /// The node has no factory to restart it with.
+    NoFactory(String),
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameError::Taken(n) => write!(f, "name {n:?} is already taken"),
+            NameError::UnknownNode(n) => write!(f, "no node named {n:?}"),
+            NameError::UnknownLink(n) => write!(f, "no link named {n:?}"),
+            NameError::NoFactory(n) => {
+                write!(
+                    f,
+                    "node {n:?} was added without a factory, so it cannot restart"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for NameError {}
+
+/// Bounds that keep one misbehaving endpoint from stalling a step.
+const MAX_TX_POLLS_SLACK: usize = 64;
+/// Largest frame an endpoint can hand over (jumbo frames and then some).
+const TX_BUF_LEN: usize = 65_536 + 18;
+
+pub(crate) struct World {
+    pub(crate) now: Instant,
+    pub(crate) seed: Seed,
+    seq: u64,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    pub(crate) nodes: Vec<NodeSlot>,
+    pub(crate) nics: Vec<Nic>,
+    pub(crate) links: Vec<LinkState>,
+    pub(crate) switches: Vec<Switch>,
+    pub(crate) node_names: BTreeMap<String, NodeId>,
+    link_names: BTreeMap<String, LinkId>,
+    switch_names: BTreeMap<String, SwitchId>,
+    /// Node partitions: frames from `.0` to `.1` are dropped on arrival.
+    blocked: BTreeSet<(NodeId, NodeId)>,
+    next_frame_id: u64,
+    tracer: Tracer,
+    captures: Vec<Capture>,
+    pub(crate) drops: BTreeMap<DropReason, u64>,
+    tx_buf: Vec<u8>,
+    /// FCS checking for NICs and switches created from now on.
+    pub(crate) default_fcs_check: bool,
+    pub(crate) default_ring_frames: usize,
+    pub(crate) default_mac_table_limit: usize,
+    /// Wakers of tasks sleeping until a deadline, by key.
+    task_timers: BTreeMap<u64, Waker>,
+    next_timer_key: u64,
+    /// Wakers of tasks waiting for something on a node to change.
+    node_waiters: BTreeMap<NodeId, Vec<Waker>>,
+    /// Nodes that crashed since the executor last looked (their tasks must go).
+    pub(crate) crashed: Vec<NodeId>,
+    /// Tasks spawned from inside tasks, picked up by the executor.
+    pub(crate) spawned: Vec<crate::exec::NewTask>,
+}
+
+impl fmt::Debug for World {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("World")
+            .field("now", &self.now)
+            .field("seed", &self.seed)
+            .field("nodes", &self.nodes.len())
+            .field("queued_events", &self.queue.len())
+            .finish()
+    }
+}
+
+impl World {
+    pub(crate) fn new(seed: Seed) -> World {
+        set_sim_time(Instant::ZERO);
+        World {
+            now: Instant::ZERO,
+            seed,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes: Vec::new(),
+            nics: Vec::new(),
+            links: Vec::new(),
+            switches: Vec::new(),
+            node_names: BTreeMap::new(),
+            link_names: BTreeMap::new(),
+            switch_names: BTreeMap::new(),
+            blocked: BTreeSet::new(),
+            next_frame_id: 0,
+            tracer: Tracer::new(),
+            captures: Vec::new(),
+            drops: BTreeMap::new(),
+            tx_buf: vec![0; TX_BUF_LEN],
+            default_fcs_check: true,
+            default_ring_frames: 1024,
+            default_mac_table_limit: 1024,
+            task_timers: BTreeMap::new(),
+            next_timer_key: 0,
+            node_waiters: BTreeMap::new(),
+            crashed: Vec::new(),
+            spawned: Vec::new(),
+        }
+    }
+
+    // ----- the queue -----
+
+    pub(crate) fn schedule(&mut self, at: Instant, event: Event) {
+        let at = at.max(self.now);
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled {
+            at,
+            seq: self.seq,
+            event,
+        }));
+    }
+
+    pub(crate) fn next_event_time(&self) -> Option<Instant> {
+        self.queue.peek().map(|Reverse(s)| s.at)
+    }
+
+    /// Advances the clock to the next event and handles it.
+    pub(crate) fn process_next(&mut self) -> bool {
+        let Some(Reverse(s)) = self.queue.pop() else {
+            return false;
+        };
+        debug_assert!(s.at >= self.now, "the clock never goes backwards");
+        self.set_now(s.at);
+        match s.event {
+            Event::NodeTimer { node, generation } => self.on_node_timer(node, generation),
+            Event::Arrive { link, dir, frame } => self.on_arrive(link, dir, frame),
+            Event::RxDrain { nic } => self.on_rx_drain(nic),
+            Event::Fault { change } => self.apply_change(&change),
+            Event::TaskTimer { key } => {
+                if let Some(w) = self.task_timers.remove(&key) {
+                    w.wake();
+                }
+            }
+        }
+        true
+    }
+
+    pub(crate) fn set_now(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
+        set_sim_time(self.now);
+    }
+
+    // ----- trace -----
+
+    fn trace(&mut self, event: TraceEvent) {
+        self.tracer.record(self.now.as_nanos(), &event);
+    }
+
+    pub(crate) fn set_trace_writer(&mut self, w: Box<dyn Write>) {
+        self.tracer.set_writer(w);
+    }
+
+    pub(crate) fn trace_hash(&self) -> TraceHash {
+        self.tracer.hash()
+    }
+
+    pub(crate) fn trace_records(&self) -> u64 {
+        self.tracer.records()
+    }
+
+    pub(crate) fn flush(&mut self) -> std::io::Result<()> {
+        self.tracer.flush()?;
+        for c in &mut self.captures {
+            if let Some(e) = c.error.take() {
+                return Err(e);
+            }
+            c.writer.flush()?;
+        }
+        Ok(())
+    }
+
+    fn count_drop(&mut self, at: String, frame: u64, reason: DropReason) {
+        *self.drops.entry(reason).or_insert(0) += 1;
+        tracing::debug!(frame, %reason, at = %at, "drop");
+        self.trace(TraceEvent::Dropped { at, frame, reason });
+    }
+
+    fn capture(&mut self, ids: &[usize], bytes: &[u8]) {
+        let now = self.now;
+        for &id in ids {
+            let c = &mut self.captures[id];
+            if c.error.is_none() {
+                if let Err(e) = c.writer.write_frame(now, bytes) {
+                    c.error = Some(e);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn add_capture_nic(
+        &mut self,
+        nic: NicId,
+        out: Box<dyn Write>,
+    ) -> std::io::Result<()> {
+        let id = self.new_capture(out)?;
+        self.nics[nic.0].captures.push(id);
+        Ok(())
+    }
+
+    pub(crate) fn add_capture_link(
+        &mut self,
+        link: LinkId,
+        out: Box<dyn Write>,
+    ) -> std::io::Result<()> {
+        let id = self.new_capture(out)?;
+        self.links[link.0].captures.push(id);
+        Ok(())
+    }
+
+    fn new_capture(&mut self, out: Box<dyn Write>) -> std::io::Result<usize> {
+        self.captures.push(Capture {
+            writer: PcapWriter::new(out)?,
+            error: None,
+        });
+        Ok(self.captures.len() - 1)
+    }
+
+    // ----- topology -----
+
+    fn check_name_free(&self, name: &str) -> Result<(), NameError> {
+        if self.node_names.contains_key(name)
+            || self.switch_names.contains_key(name)
+            || self.link_names.contains_key(name)
+        {
+            return Err(NameError::Taken(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn mac_for(&self, node: &str, nic: usize) -> EthernetAddress {
+        crate::naming::mac_for(node, nic)
+    }
+
+    pub(crate) fn add_node(
+        &mut self,
+        name: &str,
+        nic_count: usize,
+        endpoint: Option<Box<dyn Endpoint>>,
+        factory: Option<NodeFactory>,
+    ) -> Result<NodeId, NameError> {
+        self.check_name_free(name)?;
+        let id = NodeId(self.nodes.len());
+        let mut nics = Vec::with_capacity(nic_count);
+        for index in 0..nic_count {
+            let mac = self.mac_for(name, index);
+            debug_assert!(
+                self.nics.iter().all(|n| n.mac != mac),
+                "MAC collision; rename a node"
+            );
+            nics.push(NicId(self.nics.len()));
+            self.nics.push(Nic {
+                node: id,
+                index,
+                mac,
+                link: None,
+                rx_ring: VecDeque::new(),
+                rx_drain_scheduled: false,
+                rx_ring_frames: self.default_ring_frames,
+                tx_ring_frames: self.default_ring_frames,
+                fcs_check: self.default_fcs_check,
+                captures: Vec::new(),
+                counters: NicCounters::default(),
+            });
+        }
+        self.nodes.push(NodeSlot {
+            name: name.to_owned(),
+            endpoint: None,
+            factory,
+            nics,
+            timer_generation: 0,
+            timer_deadline: None,
+            incarnation: 0,
+            span: tracing::info_span!("node", name = %name),
+        });
+        self.node_names.insert(name.to_owned(), id);
+        match endpoint {
+            Some(ep) => self.nodes[id.0].endpoint = Some(ep),
+            None => self.build_node(id),
+        }
+        self.service_node(id);
+        Ok(id)
+    }
+
+    fn node_ctx(&self, node: NodeId) -> NodeCtx {
+        let slot = &self.nodes[node.0];
+        NodeCtx {
+            name: slot.name.clone(),
+            macs: slot.nics.iter().map(|n| self.nics[n.0].mac).collect(),
+            seed: self
+                .seed
+                .derive_u64(&format!("host/{}/{}", slot.name, slot.incarnation)),
+            incarnation: slot.incarnation,
+            now: self.now,
+        }
+    }
+
+    fn build_node(&mut self, node: NodeId) {
+        let ctx = self.node_ctx(node);
+        let slot = &mut self.nodes[node.0];
+        if let Some(factory) = slot.factory.as_mut() {
+            let span = slot.span.clone();
+            let _entered = span.enter();
+            slot.endpoint = Some(factory(&ctx));
+        }
+    }
+
+    pub(crate) fn add_switch(&mut self, name: &str) -> Result<SwitchId, NameError> {
+        self.check_name_free(name)?;
+        let id = SwitchId(self.switches.len());
+        self.switches.push(Switch {
+            name: name.to_owned(),
+            ports: Vec::new(),
+            mac_table: BTreeMap::new(),
+            mac_table_limit: self.default_mac_table_limit,
+            fcs_check: self.default_fcs_check,
+            counters: SwitchCounters::default(),
+        });
+        self.switch_names.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    fn attach_name(&self, a: Attach) -> String {
+        match a {
+            Attach::Nic(n) => {
+                let nic = &self.nics[n.0];
+                format!("{}/nic{}", self.nodes[nic.node.0].name, nic.index)
+            }
+            Attach::Switch(s) => {
+                let sw = &self.switches[s.0];
+                format!("{}/port{}", sw.name, sw.ports.len())
+            }
+        }
+    }
+
+    /// Joins `a` to `b`. Panics if a NIC is attached twice: that is a topology bug.
+    pub(crate) fn connect(
+        &mut self,
+        a: Attach,
+        b: Attach,
+        faults: LinkFaults,
+        name: Option<&str>,
+    ) -> Result<LinkId, NameError> {
+        let (a_name, b_name) = (self.attach_name(a), self.attach_name(b));
+        let name = name.map_or_else(|| format!("{a_name}<->{b_name}"), str::to_owned);
+        self.check_name_free(&name)?;
+        let id = LinkId(self.links.len());
+        let attach = |w: &mut World, at: Attach, out_dir: usize| -> Port {
+            match at {
+                Attach::Nic(n) => {
+                    assert!(w.nics[n.0].link.is_none(), "NIC attached twice");
+                    w.nics[n.0].link = Some((id, out_dir));
+                    Port::Nic(n)
+                }
+                Attach::Switch(s) => {
+                    let sw = &mut w.switches[s.0];
+                    sw.ports.push((id, out_dir));
+                    Port::Switch(s, sw.ports.len() - 1)
+                }
+            }
+        };
+        let ends = [attach(self, a, 0), attach(self, b, 1)];
+        let dir = |label: String| DirState {
+            rng: self.seed.stream(&format!("link/{name}/{label}")),
+            name: format!("{name}:{label}"),
+            faults: faults.clone(),
+            burst_bad: false,
+            in_queue: VecDeque::new(),
+            queued_bytes: 0,
+            fifo_floor: Instant::ZERO,
+            clogged: false,
+            held: Vec::new(),
+            counters: LinkCounters::default(),
+        };
+        let dirs = [
+            dir(format!("{a_name}->{b_name}")),
+            dir(format!("{b_name}->{a_name}")),
+        ];
+        self.links.push(LinkState {
+            name: name.clone(),
+            ends,
+            dirs,
+            captures: Vec::new(),
+        });
+        self.link_names.insert(name, id);
+        Ok(id)
+    }
+
+    pub(crate) fn link_by_name(&self, name: &str) -> Result<LinkId, NameError> {
+        self.link_names
+            .get(name)
+            .copied()
+            .ok_or_else(|| NameError::UnknownLink(name.to_owned()))
+    }
+
+    pub(crate) fn node_by_name(&self, name: &str) -> Result<NodeId, NameError> {
+        self.node_names
+            .get(name)
+            .copied()
+            .ok_or_else(|| NameError::UnknownNode(name.to_owned()))
+    }
+
+    pub(crate) fn switch_by_name(&self, name: &str) -> Option<SwitchId> {
+        self.switch_names.get(name).copied()
+    }
+
+    pub(crate) fn link_counters(&self, link: LinkId, dir: usize) -> LinkCounters {
+        self.links[link.0].dirs[dir].counters
+    }
+
+    pub(crate) fn link_faults(&self, link: LinkId, dir: usize) -> &LinkFaults {
+        &self.links[link.0].dirs[dir].faults
+    }
+
+    pub(crate) fn switch_table(&self, sw: SwitchId) -> Vec<(EthernetAddress, usize)> {
+        self.switches[sw.0]
+            .mac_table
+            .iter()
+            .map(|(mac, (port, _))| (*mac, *port))
+            .collect()
+    }
+
+    pub(crate) fn set_mac_table_limit(&mut self, sw: SwitchId, limit: usize) {
+        self.switches[sw.0].mac_table_limit = limit.max(1);
+    }
+
+    pub(crate) fn set_fcs_check_all(&mut self, on: bool) {
+        self.default_fcs_check = on;
+        for nic in &mut self.nics {
+            nic.fcs_check = on;
+        }
+        for sw in &mut self.switches {
+            sw.fcs_check = on;
+        }
+    }
+
+    // ----- nodes -----
+
+    /// After any interaction with a node: drain its frames, re-read its deadline, wake the
+    /// tasks waiting on it.
+    pub(crate) fn service_node(&mut self, node: NodeId) {
+        let now = self.now;
+        let slot = &mut self.nodes[node.0];
+        let Some(ep) = slot.endpoint.as_mut() else {
+            return;
+        };
+        let span = slot.span.clone();
+        let _entered = span.enter();
+        let ring_total: usize = slot
+            .nics
+            .iter()
+            .map(|n| self.nics[n.0].tx_ring_frames)
+            .sum();
+        let mut out: Vec<(usize, Vec<u8>)> = Vec::new();
+        // Bounded: a node that never stops transmitting overflows its rings, then waits.
+        while out.len() < ring_total + MAX_TX_POLLS_SLACK {
+            match ep.poll_transmit(now, &mut self.tx_buf) {
+                Some((nic, len)) => out.push((nic, self.tx_buf[..len.min(TX_BUF_LEN)].to_vec())),
+                None => break,
+            }
+        }
+        let deadline = ep.poll_timeout();
+        if deadline != slot.timer_deadline {
+            slot.timer_generation += 1;
+            slot.timer_deadline = deadline;
+            if let Some(at) = deadline {
+                let generation = slot.timer_generation;
+                self.schedule(at, Event::NodeTimer { node, generation });
+            }
+        }
+        let mut per_nic: BTreeMap<usize, usize> = BTreeMap::new();
+        for (index, bytes) in out {
+            let frame = self.new_frame(node, bytes);
+            let Some(&nic) = self.nodes[node.0].nics.get(index) else {
+                let at = format!("{}/nic{index}", self.nodes[node.0].name);
+                self.count_drop(at, frame.id, DropReason::NoSuchNic);
+                continue;
+            };
+            let sent = per_nic.entry(index).or_insert(0);
+            *sent += 1;
+            if *sent > self.nics[nic.0].tx_ring_frames {
+                self.nics[nic.0].counters.tx_ring_dropped += 1;
+                let at = format!("{}/nic{index}", self.nodes[node.0].name);
+                self.count_drop(at, frame.id, DropReason::TxRingFull);
+                continue;
+            }
+            self.nic_send(nic, frame);
+        }
+        self.wake_node_waiters(node);
+    }
+
+    fn new_frame(&mut self, origin: NodeId, bytes: Vec<u8>) -> Frame {
+        self.next_frame_id += 1;
+        Frame {
+            id: self.next_frame_id,
+            origin,
+            bytes,
+            fcs_bad: false,
+        }
+    }
+
+    fn on_node_timer(&mut self, node: NodeId, generation: u64) {
+        let now = self.now;
+        let slot = &mut self.nodes[node.0];
+        if slot.timer_generation != generation {
+            return; // superseded by a later poll_timeout
+        }
+        let Some(ep) = slot.endpoint.as_mut() else {
+            return;
+        };
+        slot.timer_deadline = None;
+        let span = slot.span.clone();
+        {
+            let _entered = span.enter();
+            ep.handle_timeout(now);
+        }
+        self.service_node(node);
+    }
+
+    /// Runs `f` on a node's endpoint, then services the node. `None` if the node is crashed.
+    pub(crate) fn with_endpoint<R>(
+        &mut self,
+        node: NodeId,
+        f: impl FnOnce(&mut dyn Endpoint, Instant) -> R,
+    ) -> Option<R> {
+        let now = self.now;
+        let slot = &mut self.nodes[node.0];
+        let span = slot.span.clone();
+        let ep = slot.endpoint.as_mut()?;
+        let r = {
+            let _entered = span.enter();
+            f(ep.as_mut(), now)
+        };
+        self.service_node(node);
+        Some(r)
+    }
+
+    pub(crate) fn crash(&mut self, node: NodeId) {
+        let slot = &mut self.nodes[node.0];
+        if slot.endpoint.take().is_none() {
+            return;
+        }
+        slot.timer_generation += 1;
+        slot.timer_deadline = None;
+        let name = slot.name.clone();
+        let nics = slot.nics.clone();
+        for nic in nics {
+            let dropped: Vec<Frame> = self.nics[nic.0].rx_ring.drain(..).collect();
+            for f in dropped {
+                self.nics[nic.0].counters.host_down_dropped += 1;
+                self.count_drop(
+                    format!("{name}/nic{}", self.nics[nic.0].index),
+                    f.id,
+                    DropReason::HostDown,
+                );
+            }
+        }
+        self.crashed.push(node);
+        self.trace(TraceEvent::Crashed { node: name });
+        self.wake_node_waiters(node);
+    }
+
+    pub(crate) fn restart(&mut self, node: NodeId) -> Result<(), NameError> {
+        if self.nodes[node.0].factory.is_none() {
+            return Err(NameError::NoFactory(self.nodes[node.0].name.clone()));
+        }
+        self.crash(node);
+        self.nodes[node.0].incarnation += 1;
+        self.build_node(node);
+        let slot = &self.nodes[node.0];
+        self.trace(TraceEvent::Restarted {
+            node: slot.name.clone(),
+            incarnation: slot.incarnation,
+        });
+        self.service_node(node);
+        Ok(())
+    }
+
+    pub(crate) fn is_up(&self, node: NodeId) -> bool {
+        self.nodes[node.0].endpoint.is_some()
+    }
+
+    // ----- frames -----
+
+    fn nic_send(&mut self, nic: NicId, frame: Frame) {
+        let n = &mut self.nics[nic.0];
+        n.counters.tx_frames += 1;
+        let (node, index, link, captures) = (n.node, n.index, n.link, n.captures.clone());
+        self.trace(TraceEvent::Sent {
+            node: self.nodes[node.0].name.clone(),
+            nic: index,
+            frame: frame.id,
+            len: frame.bytes.len(),
+        });
+        self.capture(&captures, &frame.bytes);
+        match link {
+            Some((link, dir)) => self.link_ingress(link, dir, frame),
+            None => {
+                let at = format!("{}/nic{index}", self.nodes[node.0].name);
+                self.count_drop(at, frame.id, DropReason::NoLink);
+            }
+        }
+    }
+
+    /// A frame enters one direction of a link: MTU, queue and serialisation, loss,
+    /// corruption, latency, reordering, duplication, in that order (and the RNG draws in
+    /// that order, which is part of the replay contract).
+    fn link_ingress(&mut self, link: LinkId, dir: usize, mut frame: Frame) {
+        let now = self.now;
+        let captures = self.links[link.0].captures.clone();
+        self.capture(&captures, &frame.bytes);
+        let d = &mut self.links[link.0].dirs[dir];
+        d.counters.offered += 1;
+        if d.faults.down {
+            d.counters.down_dropped += 1;
+            let at = d.name.clone();
+            return self.count_drop(at, frame.id, DropReason::LinkDown);
+        }
+        let len = frame.bytes.len() as u64;
+        if let Some(mtu) = d.faults.mtu_bytes {
+            let header = EthernetFrame::new_checked(&frame.bytes[..])
+                .map(|f| f.header_len())
+                .unwrap_or(0) as u64;
+            if len.saturating_sub(header) > u64::from(mtu) {
+                d.counters.oversize += 1;
+                let at = d.name.clone();
+                return self.count_drop(at, frame.id, DropReason::Oversize);
+            }
+        }
+        let depart = match d.faults.bandwidth_bps {
+            Some(bps) if bps > 0 => {
+                while let Some(&(done, bytes)) = d.in_queue.front() {
+                    if done > now {
+                        break;
+                    }
+                    d.queued_bytes -= bytes;
+                    d.in_queue.pop_front();
+                }
+                if d.queued_bytes + len > d.faults.queue_limit_bytes {
+                    d.counters.queue_dropped += 1;
+                    let at = d.name.clone();
+                    return self.count_drop(at, frame.id, DropReason::QueueFull);
+                }
+                let start = d.in_queue.back().map_or(now, |&(done, _)| done.max(now));
+                let serialise_ns = (u128::from(len) * 8 * 1_000_000_000).div_ceil(u128::from(bps));
+                let done =
+                    start + Duration::from_nanos(u64::try_from(serialise_ns).unwrap_or(u64::MAX));
+                d.in_queue.push_back((done, len));
+                d.queued_bytes += len;
+                done
+            }
+            _ => now,
+        };
+        let lost = match d.faults.loss {
+            LossModel::None => false,
+            LossModel::Independent { rate } => d.rng.chance(rate),
+            LossModel::GilbertElliott {
+                good_to_bad,
+                bad_to_good,
+                loss_in_good,
+                loss_in_bad,
+            } => {
+                let flip = if d.burst_bad {
+                    bad_to_good
+                } else {
+                    good_to_bad
+                };
+                if d.rng.chance(flip) {
+                    d.burst_bad = !d.burst_bad;
+                }
+                d.rng.chance(if d.burst_bad {
+                    loss_in_bad
+                } else {
+                    loss_in_good
+                })
+            }
+        };
+        if lost {
+            d.counters.lost += 1;
+            let at = d.name.clone();
+            return self.count_drop(at, frame.id, DropReason::Lost);
+        }
+        let mut corrupted_bit = None;
+        if len > 0 && d.rng.chance(d.faults.corrupt) {
+            let bit = d.rng.below(len * 8);
+            frame.bytes[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
+            frame.fcs_bad = true;
+            d.counters.corrupted += 1;
+            corrupted_bit = Some(bit);
+        }
+        let duplicate = d.rng.chance(d.faults.duplicate);
+        let mut arrive =
+            depart + d.faults.latency.sample(&mut d.rng) + jitter(&mut d.rng, d.faults.jitter);
+        let mut reordered = None;
+        if d.rng.chance(d.faults.reorder) {
+            arrive += d.faults.reorder_delay;
+            d.counters.reordered += 1;
+            reordered = Some(d.faults.reorder_delay);
+        } else {
+            arrive = arrive.max(d.fifo_floor);
+            d.fifo_floor = arrive;
+        }
+        let copy_arrive = duplicate.then(|| {
+            d.counters.duplicated += 1;
+            (depart + d.faults.latency.sample(&mut d.rng) + jitter(&mut d.rng, d.faults.jitter))
+                .max(d.fifo_floor)
+        });
+        let name = d.name.clone();
+        if let Some(bit) = corrupted_bit {
+            self.trace(TraceEvent::Corrupted {
+                link: name.clone(),
+                frame: frame.id,
+                bit,
+            });
+        }
+        if let Some(extra) = reordered {
+            self.trace(TraceEvent::Reordered {
+                link: name.clone(),
+                frame: frame.id,
+                extra_ns: extra.as_nanos() as u64,
+            });
+        }
+        self.trace(TraceEvent::Transmitted {
+            link: name.clone(),
+            frame: frame.id,
+            depart_ns: depart.as_nanos(),
+            arrive_ns: arrive.as_nanos(),
+        });
+        if let Some(copy_at) = copy_arrive {
+            let mut copy = self.new_frame(frame.origin, frame.bytes.clone());
+            copy.fcs_bad = frame.fcs_bad;
+            self.trace(TraceEvent::Duplicated {
+                link: name,
+                frame: frame.id,
+                copy: copy.id,
+            });
+            self.schedule(
+                copy_at,
+                Event::Arrive {
+                    link,
+                    dir,
+                    frame: copy,
+                },
+            );
+        }
+        self.schedule(arrive, Event::Arrive { link, dir, frame });
+    }
+
+    fn on_arrive(&mut self, link: LinkId, dir: usize, frame: Frame) {
+        let l = &mut self.links[link.0];
+        let dst = l.ends[1 - dir];
+        let d = &mut l.dirs[dir];
+        if d.clogged {
+            d.counters.held += 1;
+            let name = d.name.clone();
+            let id = frame.id;
+            d.held.push(frame);
+            return self.trace(TraceEvent::Held {
+                link: name,
+                frame: id,
+            });
+        }
+        if d.faults.down {
+            d.counters.down_dropped += 1;
+            let at = d.name.clone();
+            return self.count_drop(at, frame.id, DropReason::LinkDown);
+        }
+        d.counters.arrived += 1;
+        d.counters.arrived_bytes += frame.bytes.len() as u64;
+        match dst {
+            Port::Nic(nic) => self.nic_receive(nic, frame),
+            Port::Switch(sw, port) => self.switch_receive(sw, port, frame),
+        }
+    }
+
+    fn nic_receive(&mut self, nic: NicId, frame: Frame) {
+        let n = &self.nics[nic.0];
+        let node = n.node;
+        let at = || format!("{}/nic{}", self.nodes[node.0].name, n.index);
+        let reason = if self.nodes[node.0].endpoint.is_none() {
+            Some(DropReason::HostDown)
+        } else if frame.fcs_bad && n.fcs_check {
+            Some(DropReason::FcsError)
+        } else if self.blocked.contains(&(frame.origin, node)) {
+            Some(DropReason::Partitioned)
+        } else if n.rx_ring.len() >= n.rx_ring_frames {
+            Some(DropReason::RxRingFull)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            let at = at();
+            let c = &mut self.nics[nic.0].counters;
+            match reason {
+                DropReason::HostDown => c.host_down_dropped += 1,
+                DropReason::FcsError => c.fcs_dropped += 1,
+                DropReason::Partitioned => c.partition_dropped += 1,
+                _ => c.rx_ring_dropped += 1,
+            }
+            return self.count_drop(at, frame.id, reason);
+        }
+        let n = &mut self.nics[nic.0];
+        n.rx_ring.push_back(frame);
+        if !n.rx_drain_scheduled {
+            n.rx_drain_scheduled = true;
+            let now = self.now;
+            self.schedule(now, Event::RxDrain { nic });
+        }
+    }
+
+    fn on_rx_drain(&mut self, nic: NicId) {
+        let now = self.now;
+        let n = &mut self.nics[nic.0];
+        n.rx_drain_scheduled = false;
+        let frames: Vec<Frame> = n.rx_ring.drain(..).collect();
+        let (node, index, captures) = (n.node, n.index, n.captures.clone());
+        if self.nodes[node.0].endpoint.is_none() {
+            return;
+        }
+        let name = self.nodes[node.0].name.clone();
+        let span = self.nodes[node.0].span.clone();
+        for frame in frames {
+            self.nics[nic.0].counters.rx_frames += 1;
+            self.trace(TraceEvent::Delivered {
+                node: name.clone(),
+                nic: index,
+                frame: frame.id,
+                len: frame.bytes.len(),
+            });
+            self.capture(&captures, &frame.bytes);
+            if let Some(ep) = self.nodes[node.0].endpoint.as_mut() {
+                let _entered = span.enter();
+                ep.handle_frame(now, index, &frame.bytes);
+            }
+        }
+        self.service_node(node);
+    }
+
+    fn switch_receive(&mut self, sw: SwitchId, port: usize, frame: Frame) {
+        let now = self.now;
+        let s = &mut self.switches[sw.0];
+        if frame.fcs_bad && s.fcs_check {
+            s.counters.fcs_dropped += 1;
+            let at = s.name.clone();
+            return self.count_drop(at, frame.id, DropReason::FcsError);
+        }
+        let Ok(eth) = EthernetFrame::new_checked(&frame.bytes[..]) else {
+            let at = s.name.clone();
+            return self.count_drop(at, frame.id, DropReason::FcsError);
+        };
+        let (src, dst) = (eth.src_addr(), eth.dst_addr());
+        if src.is_unicast() {
+            if !s.mac_table.contains_key(&src) && s.mac_table.len() >= s.mac_table_limit {
+                // Evict the stalest entry (ties by address): bounded and deterministic.
+                if let Some(victim) = s
+                    .mac_table
+                    .iter()
+                    .min_by_key(|(mac, (_, seen))| (*seen, **mac))
+                    .map(|(mac, _)| *mac)
+                {
+                    s.mac_table.remove(&victim);
+                    s.counters.evicted += 1;
+                }
+            }
+            s.mac_table.insert(src, (port, now));
+        }
+        let known = if dst.is_unicast() {
+            s.mac_table.get(&dst).map(|&(p, _)| p)
+        } else {
+            None
+        };
+        let to_ports: Vec<usize> = match known {
+            Some(p) if p == port => {
+                s.counters.filtered += 1;
+                let at = s.name.clone();
+                return self.count_drop(at, frame.id, DropReason::Filtered);
+            }
+            Some(p) => {
+                s.counters.forwarded += 1;
+                vec![p]
+            }
+            None => {
+                s.counters.flooded += 1;
+                (0..s.ports.len()).filter(|&p| p != port).collect()
+            }
+        };
+        let outs: Vec<(LinkId, usize)> = to_ports.iter().map(|&p| s.ports[p]).collect();
+        self.trace(TraceEvent::Switched {
+            switch: self.switches[sw.0].name.clone(),
+            frame: frame.id,
+            from_port: port,
+            to_ports,
+            flood: known.is_none(),
+        });
+        for (link, dir) in outs {
+            self.link_ingress(link, dir, frame.clone());
+        }
+    }
+
+    // ----- faults -----
+
+    /// Checks that every name in `change` exists, so a plan fails when it is loaded rather
+    /// than in the middle of a run.
+    pub(crate) fn validate_change(&self, change: &FaultChange) -> Result<(), NameError> {
+        match change {
+            FaultChange::SetLink { link, .. }
+            | FaultChange::Clog { link, .. }
+            | FaultChange::Unclog { link, .. } => self.link_by_name(link).map(drop),
+            FaultChange::Partition { from, to, .. } => {
+                for n in from.iter().chain(to) {
+                    self.node_by_name(n)?;
+                }
+                Ok(())
+            }
+            FaultChange::Isolate { node } | FaultChange::Crash { node } => {
+                self.node_by_name(node).map(drop)
+            }
+            FaultChange::Restart { node } => {
+                let id = self.node_by_name(node)?;
+                if self.nodes[id.0].factory.is_none() {
+                    return Err(NameError::NoFactory(node.clone()));
+                }
+                Ok(())
+            }
+            FaultChange::Heal => Ok(()),
+        }
+    }
+
+    pub(crate) fn schedule_change(&mut self, at: Instant, change: FaultChange) {
+        self.schedule(at, Event::Fault { change });
+    }
+
+    /// Applies a validated change now. Unknown names (impossible after validation) are
+    /// logged and ignored rather than aborting a run.
+    pub(crate) fn apply_change(&mut self, change: &FaultChange) {
+        if let Err(e) = self.validate_change(change) {
+            tracing::warn!(%e, "fault change ignored");
+            return;
+        }
+        self.trace(TraceEvent::Fault {
+            change: change.clone(),
+        });
+        match change {
+            FaultChange::SetLink {
+                link,
+                direction,
+                faults,
+            } => {
+                let Ok(id) = self.link_by_name(link) else {
+                    return;
+                };
+                for &dir in direction.indices() {
+                    self.links[id.0].dirs[dir].faults = faults.clone();
+                }
+            }
+            FaultChange::Clog { link, direction } => {
+                let Ok(id) = self.link_by_name(link) else {
+                    return;
+                };
+                for &dir in direction.indices() {
+                    self.links[id.0].dirs[dir].clogged = true;
+                }
+            }
+            FaultChange::Unclog { link, direction } => {
+                let Ok(id) = self.link_by_name(link) else {
+                    return;
+                };
+                let now = self.now;
+                for &dir in direction.indices() {
+                    let d = &mut self.links[id.0].dirs[dir];
+                    d.clogged = false;
+                    let held = std::mem::take(&mut d.held);
+                    for frame in held {
+                        self.schedule(
+                            now,
+                            Event::Arrive {
+                                link: id,
+                                dir,
+                                frame,
+                            },
+                        );
+                    }
+                }
+            }
+            FaultChange::Partition { from, to, two_way } => {
+                let ids = |names: &[String]| -> Vec<NodeId> {
+                    names
+                        .iter()
+                        .filter_map(|n| self.node_by_name(n).ok())
+                        .collect()
+                };
+                let (from, to) = (ids(from), ids(to));
+                for &a in &from {
+                    for &b in &to {
+                        if a != b {
+                            self.blocked.insert((a, b));
+                            if *two_way {
+                                self.blocked.insert((b, a));
+                            }
+                        }
+                    }
+                }
+            }
+            FaultChange::Isolate { node } => {
+                let Ok(me) = self.node_by_name(node) else {
+                    return;
+                };
+                for other in (0..self.nodes.len()).map(NodeId) {
+                    if other != me {
+                        self.blocked.insert((me, other));
+                        self.blocked.insert((other, me));
+                    }
+                }
+            }
+            FaultChange::Heal => self.blocked.clear(),
+            FaultChange::Crash { node } => {
+                if let Ok(id) = self.node_by_name(node) {
+                    self.crash(id);
+                }
+            }
+            FaultChange::Restart { node } => {
+                if let Ok(id) = self.node_by_name(node) {
+                    let _no_factory_checked_above = self.restart(id);
+                }
+            }
+        }
+    }
+
+    // ----- task support -----
+
+    pub(crate) fn register_task_timer(&mut self, at: Instant, waker: Waker) -> u64 {
+        self.next_timer_key += 1;
+        let key = self.next_timer_key;
+        self.task_timers.insert(key, waker);
+        self.schedule(at, Event::TaskTimer { key });
+        key
+    }
+
+    pub(crate) fn update_task_timer(&mut self, key: u64, waker: &Waker) {
+        if let Some(w) = self.task_timers.get_mut(&key) {
+            if !w.will_wake(waker) {
+                *w = waker.clone();
+            }
+        }
+    }
+
+    pub(crate) fn cancel_task_timer(&mut self, key: u64) {
+        self.task_timers.remove(&key);
+    }
+
+    pub(crate) fn wait_on_node(&mut self, node: NodeId, waker: &Waker) {
+        let waiters = self.node_waiters.entry(node).or_default();
+        if !waiters.iter().any(|w| w.will_wake(waker)) {
+            waiters.push(waker.clone());
+        }
+    }
+
+    fn wake_node_waiters(&mut self, node: NodeId) {
+        if let Some(waiters) = self.node_waiters.remove(&node) {
+            for w in waiters {
+                w.wake();
+            }
+        }
+    }
+}
+
+fn jitter(rng: &mut SimRng, max: Duration) -> Duration {
+    if max.is_zero() {
+        return Duration::ZERO;
+    }
+    let max_ns = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(rng.range_inclusive(0, max_ns))
+}

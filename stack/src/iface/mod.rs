@@ -1,0 +1,1002 @@
+//! A host: NICs, ARP, routing, IPv4 (with fragmentation, reassembly and forwarding), ICMP,
+//! UDP, the TCP demultiplexer and a BSD-shaped socket API, all sans-IO.
+//!
+//! # Call protocol
+//!
+//! A [`Host`] never reads a clock and never does I/O. Its owner (the simulator, a test
+//! harness) drives it with the same verbs as a TCP [`Connection`](crate::tcp::Connection):
+//!
+//! - inputs: [`handle_frame(now, nic, frame)`](Host::handle_frame) for every frame a NIC
+//!   receives, the socket calls ([`Host::socket`], [`Host::connect`], [`Host::send`], ...,
+//!   each with `now`), and [`handle_timeout(now)`](Host::handle_timeout) once the deadline
+//!   of [`poll_timeout`](Host::poll_timeout) has passed (early calls are harmless);
+//! - outputs: after every input, [`poll_transmit(now, buf)`](Host::poll_transmit) until it
+//!   returns `None` (each call writes one Ethernet frame into `buf` and says which NIC sends
+//!   it), then [`poll_timeout`](Host::poll_timeout). Loopback traffic is delivered inside
+//!   `poll_transmit`, so draining it is also what moves packets to 127.0.0.1.
+//!
+//! # Determinism and bounds
+//!
+//! Every table is either a `BTreeMap`/`Vec` (iterated) or a hash map with a fixed, seeded
+//! hasher that is only looked up (the TCP 4-tuple map). Every queue has a bound in
+//! [`Limits`]; whatever does not fit is dropped and counted under a [`DropReason`].
+//! Randomness (ISNs, ephemeral ports, IP identifications, SYN cookies, the hash seed) comes
+//! from [`HostConfig::secret`].
+//!
+//! # Code map
+//!
+//! - this module: configuration, frame input and output, routing, IPv4, ICMP;
+//! - `arp`: the neighbour cache and the pending queue;
+//! - `frag`: reassembly (RFC 791, RFC 815 hole bookkeeping, RFC 5722-style overlap
+//!   policy) and fragmentation;
+//! - `stream`: the TCP demultiplexer, listeners, SYN cookies, timers, the stream socket calls;
+//! - `udp`: datagram sockets;
+//! - `socket`: descriptors, options, the selector, `ss`;
+//! - `api`, `counters`: the public types.
+
+mod api;
+mod arp;
+mod counters;
+mod frag;
+pub mod fxhash;
+mod socket;
+mod stream;
+mod udp;
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+pub use api::{
+    Errno, Fd, Interest, Proto, Readiness, Shutdown, SockOpt, SocketInfo, SocketState, SocketType,
+};
+pub use counters::{
+    ArpCounters, Counters, DropReason, IcmpCounters, IpCounters, LinkCounters, TcpCounters,
+    UdpCounters,
+};
+
+use crate::hash::{siphash24, SecretKey};
+use crate::tcp;
+use crate::time::{Duration, Instant};
+use crate::wire::icmpv4::{self, DstUnreachable, TimeExceeded};
+use crate::wire::ipv4::{self, IpProtocol, Ipv4Options};
+use crate::wire::{ethernet, ChecksumMode, EtherType, EthernetAddress};
+
+use fxhash::FxBuildHasher;
+
+/// One NIC of a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceConfig {
+    /// Its MAC address.
+    pub mac: EthernetAddress,
+    /// Its IPv4 address.
+    pub addr: Ipv4Addr,
+    /// The length of its subnet prefix (24 for a /24): the connected route.
+    pub prefix_len: u8,
+    /// The largest IP packet it sends, in bytes (1500 for Ethernet).
+    pub mtu: usize,
+}
+
+/// The bounds on every table and queue of a host, and the host-level timers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Open descriptors at most (EMFILE past it).
+    pub max_descriptors: usize,
+    /// TCP connections at most, counting embryonic, unaccepted and orphaned ones.
+    pub max_connections: usize,
+    /// The largest backlog `listen` accepts (`SOMAXCONN`); larger ones are clamped.
+    pub max_backlog: usize,
+    /// Answer SYNs with SYN cookies (RFC 4987) when a listener's SYN queue is full.
+    pub syn_cookies: bool,
+    /// ARP cache entries at most.
+    pub arp_cache_entries: usize,
+    /// Packets waiting for one unresolved address at most.
+    pub arp_pending_packets_per_addr: usize,
+    /// Unresolved addresses at once at most.
+    pub arp_pending_addrs: usize,
+    /// How long a resolved address stays in the cache.
+    pub arp_cache_timeout: Duration,
+    /// Time between ARP requests for an unresolved address.
+    pub arp_retry_interval: Duration,
+    /// Requests sent before resolution fails (EHOSTUNREACH).
+    pub arp_max_requests: u32,
+    /// Bytes held by incomplete datagrams at most.
+    pub reassembly_bytes: usize,
+    /// Incomplete datagrams at most.
+    pub reassembly_datagrams: usize,
+    /// How long an incomplete datagram waits for its fragments (RFC 1122 section 3.3.2).
+    pub reassembly_timeout: Duration,
+    /// Datagrams waiting in one UDP socket at most.
+    pub udp_queue_datagrams: usize,
+    /// Frames waiting for `poll_transmit` at most (TCP output is pulled on demand and
+    /// does not count).
+    pub tx_queue_frames: usize,
+    /// Packets waiting on the loopback interface at most.
+    pub loopback_queue_packets: usize,
+    /// The first ephemeral port (RFC 6056: 49152).
+    pub ephemeral_port_first: u16,
+    /// The last ephemeral port (65535).
+    pub ephemeral_port_last: u16,
+    /// How long a closed (orphaned) connection may wait in FIN-WAIT-2 (Linux
+    /// `tcp_fin_timeout`: 60 s).
+    pub orphan_fin_wait2_timeout: Duration,
+    /// How long a learned path MTU is kept (RFC 1191 section 6.3: 10 minutes).
+    pub pmtu_timeout: Duration,
+    /// Destinations with a learned path MTU at most.
+    pub pmtu_entries: usize,
+    /// ICMP error messages sent per second at most (RFC 1812 section 4.3.2.8).
+    pub icmp_errors_per_sec: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_descriptors: 1024,
+            max_connections: 65536,
+            max_backlog: 4096,
+            syn_cookies: true,
+            arp_cache_entries: 1024,
+            arp_pending_packets_per_addr: 3,
+            arp_pending_addrs: 256,
+            arp_cache_timeout: Duration::from_secs(60),
+            arp_retry_interval: Duration::from_secs(1),
+            arp_max_requests: 3,
+            reassembly_bytes: 256 * 1024,
+            reassembly_datagrams: 64,
+            reassembly_timeout: Duration::from_secs(30),
+            udp_queue_datagrams: 256,
+            tx_queue_frames: 4096,
+            loopback_queue_packets: 4096,
+            ephemeral_port_first: 49152,
+            ephemeral_port_last: 65535,
+            orphan_fin_wait2_timeout: Duration::from_secs(60),
+            pmtu_timeout: Duration::from_secs(600),
+            pmtu_entries: 256,
+            icmp_errors_per_sec: 1000,
+        }
+    }
+}
+
+/// Everything a host is made of.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// A name for traces and `Debug`.
+    pub name: String,
+    /// The NICs; `handle_frame`'s `nic` indexes this.
+    pub interfaces: Vec<InterfaceConfig>,
+    /// Where packets with no more specific route go.
+    pub default_gateway: Option<Ipv4Addr>,
+    /// Forward packets not addressed to us (a router).
+    pub forwarding: bool,
+    /// Seeds ISNs, ephemeral ports, IP identifications, SYN cookies and hash tables.
+    pub secret: SecretKey,
+    /// The template of every TCP connection (its `secret` is replaced by the host's).
+    pub tcp: tcp::Config,
+    /// Bounds and host timers.
+    pub limits: Limits,
+}
+
+impl Default for HostConfig {
+    fn default() -> HostConfig {
+        HostConfig {
+            name: String::from("host"),
+            interfaces: Vec::new(),
+            default_gateway: None,
+            forwarding: false,
+            secret: SecretKey([0x42; 16]),
+            tcp: tcp::Config::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A route: packets to `dest/prefix_len` leave by `nic`, to `gateway` or directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The destination network.
+    pub dest: Ipv4Addr,
+    /// Its prefix length.
+    pub prefix_len: u8,
+    /// The NIC.
+    pub nic: usize,
+    /// The next hop, or `None` for a connected network.
+    pub gateway: Option<Ipv4Addr>,
+}
+
+fn mask(prefix_len: u8) -> u32 {
+    match prefix_len {
+        0 => 0,
+        n => u32::MAX << (32 - u32::from(n.min(32))),
+    }
+}
+
+fn in_prefix(addr: Ipv4Addr, net: Ipv4Addr, prefix_len: u8) -> bool {
+    (u32::from(addr) ^ u32::from(net)) & mask(prefix_len) == 0
+}
+
+/// Who sent a packet, so that a failure to deliver it (ARP) can be reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    None,
+    Tcp(stream::ConnKey),
+    Udp(socket::SockId),
+}
+
+const LOOPBACK_MTU: usize = 65535;
+
+/// A host (or a router) with its sockets. See the module documentation for the call
+/// protocol.
+pub struct Host {
+    cfg: HostConfig,
+    routes: Vec<Route>,
+    arp: arp::ArpTable,
+    tx_queue: VecDeque<(usize, Vec<u8>)>,
+    loopback: VecDeque<Vec<u8>>,
+    reassembly: frag::Reassembler,
+    /// Learned path MTUs (RFC 1191), with their expiry.
+    pmtu: BTreeMap<Ipv4Addr, (usize, Instant)>,
+    ip_ident: u16,
+    icmp_budget: (Instant, u32),
+    counters: Counters,
+    last_now: Instant,
+    // Sockets.
+    fds: Vec<Option<socket::SockId>>,
+    sockets: Vec<Option<socket::Socket>>,
+    free_sockets: Vec<usize>,
+    registered: BTreeMap<Fd, Interest>,
+    udp_binds: BTreeMap<u16, Vec<(Ipv4Addr, socket::SockId)>>,
+    // TCP.
+    conns: Vec<Option<stream::ConnEntry>>,
+    free_conns: Vec<usize>,
+    conn_count: usize,
+    tuples: hashbrown::HashMap<stream::ConnKey, stream::ConnId, FxBuildHasher>,
+    timers: BTreeSet<(Instant, stream::ConnId)>,
+    dirty: VecDeque<stream::ConnId>,
+    listeners: BTreeMap<SocketAddrV4, socket::SockId>,
+    tcp_binds: BTreeMap<u16, Vec<(Ipv4Addr, socket::SockId)>>,
+    /// Live connections per local (port, address), for bind conflicts.
+    conn_ports: BTreeMap<(u16, Ipv4Addr), u32>,
+    next_ephemeral: u32,
+    tcp_scratch: Vec<u8>,
+}
+
+impl fmt::Debug for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Host")
+            .field("name", &self.cfg.name)
+            .field("interfaces", &self.cfg.interfaces)
+            .field("sockets", &self.sockets.iter().flatten().count())
+            .field("connections", &self.conn_count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Host {
+    /// A host with the NICs, routes and limits of `config`.
+    pub fn new(mut config: HostConfig) -> Host {
+        config.tcp.secret = config.secret;
+        let mut routes: Vec<Route> = config
+            .interfaces
+            .iter()
+            .enumerate()
+            .map(|(nic, i)| Route {
+                dest: Ipv4Addr::from(u32::from(i.addr) & mask(i.prefix_len)),
+                prefix_len: i.prefix_len.min(32),
+                nic,
+                gateway: None,
+            })
+            .collect();
+        if let Some(gw) = config.default_gateway {
+            if let Some(r) = routes
+                .iter()
+                .find(|r| in_prefix(gw, r.dest, r.prefix_len))
+                .copied()
+            {
+                routes.push(Route {
+                    dest: Ipv4Addr::UNSPECIFIED,
+                    prefix_len: 0,
+                    nic: r.nic,
+                    gateway: Some(gw),
+                });
+            }
+        }
+        routes.sort_by_key(|r| core::cmp::Reverse(r.prefix_len));
+        let seed = siphash24(&config.secret, b"fxhash seed");
+        let ident = siphash24(&config.secret, b"ip ident") as u16;
+        let next_ephemeral = siphash24(&config.secret, b"ephemeral") as u32;
+        Host {
+            routes,
+            arp: arp::ArpTable::default(),
+            tx_queue: VecDeque::new(),
+            loopback: VecDeque::new(),
+            reassembly: frag::Reassembler::default(),
+            pmtu: BTreeMap::new(),
+            ip_ident: ident,
+            icmp_budget: (Instant::ZERO, 0),
+            counters: Counters::default(),
+            last_now: Instant::ZERO,
+            fds: Vec::new(),
+            sockets: Vec::new(),
+            free_sockets: Vec::new(),
+            registered: BTreeMap::new(),
+            udp_binds: BTreeMap::new(),
+            conns: Vec::new(),
+            free_conns: Vec::new(),
+            conn_count: 0,
+            tuples: hashbrown::HashMap::with_hasher(FxBuildHasher::with_seed(seed)),
+            timers: BTreeSet::new(),
+            dirty: VecDeque::new(),
+            listeners: BTreeMap::new(),
+            tcp_binds: BTreeMap::new(),
+            conn_ports: BTreeMap::new(),
+            next_ephemeral,
+            tcp_scratch: vec![0; 65536],
+            cfg: config,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HostConfig {
+        &self.cfg
+    }
+
+    /// The host's name.
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// The routing table, longest prefix first.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// Adds a static route (longest prefix still wins; among equals, the first added).
+    pub fn add_route(&mut self, route: Route) {
+        let at = self
+            .routes
+            .iter()
+            .position(|r| r.prefix_len < route.prefix_len)
+            .unwrap_or(self.routes.len());
+        self.routes.insert(at, route);
+    }
+
+    /// Counters by layer, and drops by reason.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The MAC address cached for `ip` on `nic`, if any and not expired.
+    pub fn arp_lookup(&self, now: Instant, nic: usize, ip: Ipv4Addr) -> Option<EthernetAddress> {
+        self.arp.lookup(now, nic, ip)
+    }
+
+    /// The path MTU learned for `dst` (RFC 1191), if lower than the first hop's.
+    pub fn path_mtu(&self, now: Instant, dst: Ipv4Addr) -> Option<usize> {
+        self.pmtu
+            .get(&dst)
+            .filter(|(_, exp)| *exp > now)
+            .map(|(m, _)| *m)
+    }
+
+    fn drop_packet(&mut self, reason: DropReason) {
+        self.counters.count_drop(reason);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // The sans-IO verbs
+
+    /// A frame arrived on NIC `nic` (an index into `config.interfaces`).
+    pub fn handle_frame(&mut self, now: Instant, nic: usize, frame: &[u8]) {
+        self.last_now = now;
+        self.counters.link.frames_in += 1;
+        let Some(iface) = self.cfg.interfaces.get(nic) else {
+            return self.drop_packet(DropReason::UnknownNic);
+        };
+        let eth = match ethernet::Frame::new_checked(frame)
+            .and_then(|f| ethernet::Repr::parse(&f).map(|r| (r, f)))
+        {
+            Ok(x) => x,
+            Err(_) => return self.drop_packet(DropReason::EthernetMalformed),
+        };
+        let (repr, view) = eth;
+        if repr.dst_addr != iface.mac && !repr.dst_addr.is_broadcast() {
+            return self.drop_packet(DropReason::EthernetNotForUs);
+        }
+        if repr.vlan.is_some() {
+            return self.drop_packet(DropReason::EthernetVlanTagged);
+        }
+        let link_broadcast = repr.dst_addr.is_broadcast();
+        match repr.ethertype {
+            EtherType::ARP => self.arp_input(now, nic, view.payload()),
+            EtherType::IPV4 => self.ip_input(now, Some(nic), view.payload(), link_broadcast),
+            _ => self.drop_packet(DropReason::EthernetUnknownType),
+        }
+    }
+
+    /// The next frame to send: writes it into `buf` (give it at least the MTU + 18 bytes)
+    /// and returns `(nic, len)`. Call until `None` after every input.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
+        self.last_now = now;
+        loop {
+            if let Some((nic, frame)) = self.tx_queue.pop_front() {
+                if frame.len() > buf.len() {
+                    self.drop_packet(DropReason::TxBufferTooSmall);
+                    continue;
+                }
+                buf[..frame.len()].copy_from_slice(&frame);
+                self.counters.link.frames_out += 1;
+                return Some((nic, frame.len()));
+            }
+            if let Some(packet) = self.loopback.pop_front() {
+                self.ip_input(now, None, &packet, false);
+                continue;
+            }
+            if let Some(id) = self.dirty.pop_front() {
+                self.tcp_transmit(now, id);
+                continue;
+            }
+            return None;
+        }
+    }
+
+    /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work, if any.
+    /// While frames are waiting for `poll_transmit`, that is "now" (the last time seen).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.tx_queue.is_empty() || !self.loopback.is_empty() || !self.dirty.is_empty() {
+            return Some(self.last_now);
+        }
+        [
+            self.timers.first().map(|(t, _)| *t),
+            self.arp.poll_timeout(),
+            self.reassembly.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Fires every timer due at `now`: TCP connections, ARP retries, reassembly.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = now;
+        self.tcp_handle_timeout(now);
+        self.arp_handle_timeout(now);
+        self.reassembly_handle_timeout(now);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Addresses and routing
+
+    /// Whether `ip` is one of this host's unicast addresses (any NIC: the weak host model of
+    /// RFC 1122 section 3.3.4.2) or loopback.
+    pub fn is_local_addr(&self, ip: Ipv4Addr) -> bool {
+        ip.is_loopback() || self.cfg.interfaces.iter().any(|i| i.addr == ip)
+    }
+
+    fn is_broadcast_addr(&self, ip: Ipv4Addr) -> bool {
+        ip.is_broadcast()
+            || self.cfg.interfaces.iter().any(|i| {
+                i.prefix_len < 31 && u32::from(ip) == u32::from(i.addr) | !mask(i.prefix_len)
+            })
+    }
+
+    /// The NIC and next hop for `dst` (longest prefix match), or `None`.
+    pub fn route(&self, dst: Ipv4Addr) -> Option<(usize, Ipv4Addr)> {
+        if dst.is_broadcast() {
+            return (!self.cfg.interfaces.is_empty()).then_some((0, dst));
+        }
+        self.routes
+            .iter()
+            .find(|r| in_prefix(dst, r.dest, r.prefix_len))
+            .map(|r| (r.nic, r.gateway.unwrap_or(dst)))
+    }
+
+    /// The source address for packets to `dst`, if it is reachable.
+    fn source_for(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        if dst.is_loopback() {
+            return Some(Ipv4Addr::LOCALHOST);
+        }
+        if self.is_local_addr(dst) {
+            return Some(dst);
+        }
+        self.route(dst)
+            .map(|(nic, _)| self.cfg.interfaces[nic].addr)
+    }
+
+    /// The MTU towards `dst`: the first hop's, lowered by what PMTUD learned.
+    fn mtu_for(&self, now: Instant, dst: Ipv4Addr) -> usize {
+        if self.is_local_addr(dst) {
+            return LOOPBACK_MTU;
+        }
+        let link = self
+            .route(dst)
+            .map_or(1500, |(nic, _)| self.cfg.interfaces[nic].mtu);
+        self.path_mtu(now, dst).map_or(link, |p| p.min(link))
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Output
+
+    fn next_ident(&mut self) -> u16 {
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        self.ip_ident
+    }
+
+    /// Builds an IPv4 packet whose payload `fill` writes (given source and destination).
+    #[allow(clippy::too_many_arguments)]
+    fn build_ip(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        protocol: IpProtocol,
+        ttl: u8,
+        dont_frag: bool,
+        payload_len: usize,
+        fill: impl FnOnce(&mut [u8], Ipv4Addr, Ipv4Addr),
+    ) -> Vec<u8> {
+        let repr = ipv4::Repr {
+            src_addr: src,
+            dst_addr: dst,
+            protocol,
+            payload_len,
+            ttl,
+            dscp: 0,
+            ecn: 0,
+            ident: self.next_ident(),
+            dont_frag,
+            more_frags: false,
+            frag_offset: 0,
+            options: Ipv4Options::EMPTY,
+        };
+        let mut packet = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut ipv4::Packet::new_unchecked(&mut packet[..]));
+        fill(&mut packet[repr.header_len()..], src, dst);
+        packet
+    }
+
+    /// Sends a locally built (or forwarded) IP packet: loopback, route, fragment, resolve.
+    ///
+    /// Errors: ENETUNREACH without a route; EMSGSIZE when it is too big for the first hop
+    /// and DF is set.
+    fn ip_output(&mut self, now: Instant, packet: Vec<u8>, origin: Origin) -> Result<(), Errno> {
+        let Ok(view) = ipv4::Packet::new_checked(&packet[..]) else {
+            debug_assert!(false, "the host built a bad packet");
+            return Err(Errno::EINVAL);
+        };
+        let dst = view.dst_addr();
+        let dont_frag = view.dont_frag();
+        self.counters.ip.packets_out += 1;
+        if self.is_local_addr(dst) {
+            if self.loopback.len() >= self.cfg.limits.loopback_queue_packets {
+                self.drop_packet(DropReason::LoopbackQueueFull);
+                return Ok(());
+            }
+            self.loopback.push_back(packet);
+            return Ok(());
+        }
+        let Some((nic, next_hop)) = self.route(dst) else {
+            self.drop_packet(DropReason::IpNoRoute);
+            return Err(Errno::ENETUNREACH);
+        };
+        let mtu = self.cfg.interfaces[nic].mtu;
+        if packet.len() <= mtu {
+            self.link_output(now, nic, next_hop, packet, origin);
+            return Ok(());
+        }
+        if dont_frag {
+            self.drop_packet(DropReason::IpFragNeeded);
+            return Err(Errno::EMSGSIZE);
+        }
+        let fragments = frag::fragment(&packet, mtu);
+        if fragments.is_empty() {
+            self.drop_packet(DropReason::IpFragNeeded);
+            return Err(Errno::EMSGSIZE);
+        }
+        self.counters.ip.fragmented += 1;
+        for f in fragments {
+            self.counters.ip.fragments_out += 1;
+            self.link_output(now, nic, next_hop, f, origin);
+        }
+        Ok(())
+    }
+
+    /// Puts an IP packet on `nic` towards `next_hop`, resolving its MAC address.
+    fn link_output(
+        &mut self,
+        now: Instant,
+        nic: usize,
+        next_hop: Ipv4Addr,
+        packet: Vec<u8>,
+        origin: Origin,
+    ) {
+        if self.is_broadcast_addr(next_hop) {
+            return self.push_ip_frame(nic, EthernetAddress::BROADCAST, &packet);
+        }
+        match self.arp.lookup(now, nic, next_hop) {
+            Some(mac) => self.push_ip_frame(nic, mac, &packet),
+            None => self.arp_enqueue(now, nic, next_hop, packet, origin),
+        }
+    }
+
+    fn push_ip_frame(&mut self, nic: usize, dst: EthernetAddress, packet: &[u8]) {
+        let eth = ethernet::Repr {
+            src_addr: self.cfg.interfaces[nic].mac,
+            dst_addr: dst,
+            vlan: None,
+            ethertype: EtherType::IPV4,
+        };
+        let hl = eth.buffer_len();
+        let mut frame = vec![0u8; (hl + packet.len()).max(60)];
+        eth.emit(&mut ethernet::Frame::new_unchecked(&mut frame[..]));
+        frame[hl..hl + packet.len()].copy_from_slice(packet);
+        self.push_frame(nic, frame);
+    }
+
+    fn push_frame(&mut self, nic: usize, frame: Vec<u8>) {
+        if self.tx_queue.len() >= self.cfg.limits.tx_queue_frames {
+            return self.drop_packet(DropReason::TxQueueFull);
+        }
+        self.tx_queue.push_back((nic, frame));
+    }
+
+    /// A packet from `origin` could not be delivered (ARP failed): tell its socket.
+    fn report_unreachable(&mut self, now: Instant, origin: Origin) {
+        match origin {
+            Origin::None => {}
+            Origin::Tcp(key) => self.tcp_network_error(now, key, Errno::EHOSTUNREACH, true),
+            Origin::Udp(sock) => self.udp_network_error(sock, Errno::EHOSTUNREACH),
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Input
+
+    /// An IPv4 packet from `nic` (or loopback when `None`).
+    fn ip_input(&mut self, now: Instant, nic: Option<usize>, bytes: &[u8], link_bcast: bool) {
+        self.counters.ip.packets_in += 1;
+        let view = match ipv4::Packet::new_checked(bytes) {
+            Ok(v) => v,
+            Err(crate::wire::Error::BadVersion) => {
+                return self.drop_packet(DropReason::IpBadVersion)
+            }
+            Err(_) => return self.drop_packet(DropReason::IpMalformed),
+        };
+        let repr = match ipv4::Repr::parse(&view, ChecksumMode::Verify) {
+            Ok(r) => r,
+            Err(crate::wire::Error::BadChecksum) => {
+                return self.drop_packet(DropReason::IpBadChecksum)
+            }
+            Err(_) => return self.drop_packet(DropReason::IpMalformed),
+        };
+        let src = repr.src_addr;
+        let dst = repr.dst_addr;
+        let from_wire = nic.is_some();
+        if src.is_broadcast()
+            || src.is_multicast()
+            || (from_wire && (src.is_loopback() || self.is_local_addr(src)))
+            || (from_wire && dst.is_loopback())
+        {
+            return self.drop_packet(DropReason::IpMartianSource);
+        }
+        let to_me = self.is_local_addr(dst);
+        let broadcast = self.is_broadcast_addr(dst);
+        if !to_me && !broadcast {
+            if self.cfg.forwarding && !link_bcast {
+                if let Some(nic) = nic {
+                    return self.forward(now, nic, bytes, &repr);
+                }
+            }
+            return self.drop_packet(DropReason::IpNotForUs);
+        }
+        let payload = view.payload();
+        if repr.more_frags || repr.frag_offset != 0 {
+            self.counters.ip.fragments_in += 1;
+            let Some(whole) = self.reassemble(now, &repr, payload) else {
+                return;
+            };
+            self.counters.ip.reassembled += 1;
+            let Ok(header) = ipv4::Repr::parse(
+                &ipv4::Packet::new_unchecked(&whole[..]),
+                ChecksumMode::Ignore,
+            ) else {
+                return self.drop_packet(DropReason::FragMalformed);
+            };
+            let payload = &whole[header.header_len()..];
+            return self.deliver(now, &header, payload, &whole, broadcast);
+        }
+        let original = &bytes[..usize::from(view.total_len())];
+        self.deliver(now, &repr, payload, original, broadcast);
+    }
+
+    /// Hands a whole datagram to its transport. `original` is the packet as received (for
+    /// ICMP errors quoting it).
+    fn deliver(
+        &mut self,
+        now: Instant,
+        ip: &ipv4::Repr,
+        payload: &[u8],
+        original: &[u8],
+        broadcast: bool,
+    ) {
+        self.counters.ip.delivered += 1;
+        match ip.protocol {
+            IpProtocol::ICMP => self.icmp_input(now, ip, payload, broadcast),
+            IpProtocol::UDP => self.udp_input(now, ip, payload, original, broadcast),
+            IpProtocol::TCP => self.tcp_input(now, ip, payload, broadcast),
+            _ => {
+                self.counters.ip.delivered -= 1;
+                self.drop_packet(DropReason::IpUnknownProtocol);
+                if !broadcast {
+                    self.send_icmp_error(
+                        now,
+                        original,
+                        IcmpError::Unreachable(DstUnreachable::PROTO_UNREACHABLE, 0),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Forwards a packet (RFC 1812 section 5.2): TTL, route, fragmentation, ICMP errors.
+    fn forward(&mut self, now: Instant, _in_nic: usize, bytes: &[u8], repr: &ipv4::Repr) {
+        let original = &bytes[..repr.buffer_len().min(bytes.len())];
+        if repr.ttl <= 1 {
+            self.drop_packet(DropReason::IpTtlExpired);
+            return self.send_icmp_error(
+                now,
+                original,
+                IcmpError::TimeExceeded(TimeExceeded::TTL_EXPIRED),
+            );
+        }
+        let Some((nic, next_hop)) = self.route(repr.dst_addr) else {
+            self.drop_packet(DropReason::IpNoRoute);
+            return self.send_icmp_error(
+                now,
+                original,
+                IcmpError::Unreachable(DstUnreachable::NET_UNREACHABLE, 0),
+            );
+        };
+        let mut packet = original.to_vec();
+        {
+            let mut view = ipv4::Packet::new_unchecked(&mut packet[..]);
+            view.set_ttl(repr.ttl - 1);
+            view.fill_checksum();
+        }
+        let mtu = self.cfg.interfaces[nic].mtu;
+        if packet.len() > mtu && repr.dont_frag {
+            self.drop_packet(DropReason::IpFragNeeded);
+            return self.send_icmp_error(
+                now,
+                original,
+                IcmpError::Unreachable(DstUnreachable::FRAG_REQUIRED, mtu.min(65535) as u16),
+            );
+        }
+        self.counters.ip.forwarded += 1;
+        if packet.len() <= mtu {
+            return self.link_output(now, nic, next_hop, packet, Origin::None);
+        }
+        let fragments = frag::fragment(&packet, mtu);
+        if fragments.is_empty() {
+            return self.drop_packet(DropReason::IpFragNeeded);
+        }
+        self.counters.ip.fragmented += 1;
+        for f in fragments {
+            self.counters.ip.fragments_out += 1;
+            self.link_output(now, nic, next_hop, f, Origin::None);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // ICMP
+
+    fn icmp_input(&mut self, now: Instant, ip: &ipv4::Repr, payload: &[u8], broadcast: bool) {
+        self.counters.icmp.messages_in += 1;
+        let packet = match icmpv4::Packet::new_checked(payload) {
+            Ok(p) => p,
+            Err(_) => return self.drop_packet(DropReason::IcmpMalformed),
+        };
+        let repr = match icmpv4::Repr::parse(&packet, ChecksumMode::Verify) {
+            Ok(r) => r,
+            Err(crate::wire::Error::BadChecksum) => {
+                return self.drop_packet(DropReason::IcmpBadChecksum)
+            }
+            Err(_) => return self.drop_packet(DropReason::IcmpMalformed),
+        };
+        match repr {
+            icmpv4::Repr::EchoRequest {
+                ident,
+                seq_no,
+                data,
+            } => {
+                self.counters.icmp.echo_requests_in += 1;
+                if broadcast {
+                    return self.drop_packet(DropReason::IcmpBroadcastEcho);
+                }
+                let reply = icmpv4::Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                };
+                let len = reply.buffer_len();
+                let ttl = self.cfg.tcp.ttl;
+                let packet = self.build_ip(
+                    ip.dst_addr,
+                    ip.src_addr,
+                    IpProtocol::ICMP,
+                    ttl,
+                    false,
+                    len,
+                    |buf, _, _| reply.emit(&mut icmpv4::Packet::new_unchecked(buf)),
+                );
+                self.counters.icmp.messages_out += 1;
+                self.counters.icmp.echo_replies_out += 1;
+                // A failure here (no route back) is counted by ip_output.
+                let _ = self.ip_output(now, packet, Origin::None);
+            }
+            icmpv4::Repr::EchoReply { .. } => self.drop_packet(DropReason::IcmpIgnored),
+            icmpv4::Repr::SourceQuench { .. } => {
+                self.counters.icmp.errors_in += 1;
+                self.drop_packet(DropReason::IcmpSourceQuench)
+            }
+            icmpv4::Repr::DstUnreachable {
+                reason,
+                next_hop_mtu,
+                header,
+                data,
+            } => {
+                self.counters.icmp.errors_in += 1;
+                if reason == DstUnreachable::FRAG_REQUIRED {
+                    self.learn_pmtu(now, &header, next_hop_mtu);
+                }
+                self.transport_error(now, &header, data, NetError::Unreachable(reason));
+            }
+            icmpv4::Repr::TimeExceeded { header, data, .. } => {
+                self.counters.icmp.errors_in += 1;
+                self.transport_error(now, &header, data, NetError::Soft(Errno::EHOSTUNREACH));
+            }
+            icmpv4::Repr::ParamProblem { header, data, .. } => {
+                self.counters.icmp.errors_in += 1;
+                self.transport_error(now, &header, data, NetError::Soft(Errno::EINVAL));
+            }
+        }
+    }
+
+    /// RFC 1191 section 4: lower the path MTU to `dst` (never below 68; a zero MTU field
+    /// from an old router means "guess the next plateau" (RFC 1191 section 5)).
+    fn learn_pmtu(&mut self, now: Instant, quoted: &ipv4::Repr, next_hop_mtu: u16) {
+        let dst = quoted.dst_addr;
+        let current = self.mtu_for(now, dst);
+        let mut mtu = usize::from(next_hop_mtu);
+        if mtu == 0 {
+            const PLATEAUS: [usize; 8] = [32000, 17914, 8166, 4352, 2002, 1492, 1006, 508];
+            let sent = quoted.buffer_len();
+            mtu = PLATEAUS.into_iter().find(|&p| p < sent).unwrap_or(68);
+        }
+        let mtu = mtu.max(68);
+        if mtu >= current {
+            return;
+        }
+        if !self.pmtu.contains_key(&dst) && self.pmtu.len() >= self.cfg.limits.pmtu_entries {
+            let oldest = self
+                .pmtu
+                .iter()
+                .min_by_key(|(k, v)| (v.1, **k))
+                .map(|x| *x.0);
+            if let Some(k) = oldest {
+                self.pmtu.remove(&k);
+            }
+        }
+        self.pmtu
+            .insert(dst, (mtu, now + self.cfg.limits.pmtu_timeout));
+        self.counters.icmp.pmtu_updates += 1;
+    }
+
+    /// Directs an ICMP error to the socket whose datagram it quotes (RFC 9293 MUST-54).
+    fn transport_error(&mut self, now: Instant, quoted: &ipv4::Repr, data: &[u8], e: NetError) {
+        if data.len() < 8 || quoted.frag_offset != 0 {
+            return self.drop_packet(DropReason::IcmpErrorNoMatch);
+        }
+        let sport = u16::from_be_bytes([data[0], data[1]]);
+        let dport = u16::from_be_bytes([data[2], data[3]]);
+        let local = SocketAddrV4::new(quoted.src_addr, sport);
+        let remote = SocketAddrV4::new(quoted.dst_addr, dport);
+        match quoted.protocol {
+            IpProtocol::TCP => {
+                let seq = u32::from_be_bytes([data[4], data[5], data[6], data[7]]);
+                self.tcp_icmp_error(now, local, remote, seq, e)
+            }
+            IpProtocol::UDP => self.udp_icmp_error(local, remote, e),
+            _ => self.drop_packet(DropReason::IcmpErrorNoMatch),
+        }
+    }
+
+    /// Sends an ICMP error about `original` (a whole received packet), unless RFC 1122
+    /// section 3.2.2 forbids it: never about an ICMP error, a broadcast or multicast, a
+    /// non-first fragment, or a packet whose source is not a unicast address.
+    fn send_icmp_error(&mut self, now: Instant, original: &[u8], kind: IcmpError) {
+        let Ok((header, rest)) = ipv4::Repr::parse_embedded(original, ChecksumMode::Ignore) else {
+            return;
+        };
+        let src = header.src_addr;
+        if src.is_unspecified()
+            || src.is_broadcast()
+            || src.is_multicast()
+            || self.is_broadcast_addr(header.dst_addr)
+            || header.dst_addr.is_multicast()
+            || header.frag_offset != 0
+        {
+            return;
+        }
+        if header.protocol == IpProtocol::ICMP {
+            let is_error = rest
+                .first()
+                .is_none_or(|&t| icmpv4::Message(t).is_error() || t == 5);
+            if is_error {
+                return;
+            }
+        }
+        // Token bucket, refilled each second.
+        let (start, used) = self.icmp_budget;
+        let (start, used) = if now - start >= Duration::from_secs(1) {
+            (now, 0)
+        } else {
+            (start, used)
+        };
+        if used >= self.cfg.limits.icmp_errors_per_sec {
+            self.icmp_budget = (start, used);
+            return self.drop_packet(DropReason::IcmpRateLimited);
+        }
+        self.icmp_budget = (start, used + 1);
+        // Quote the header and up to 64 payload bytes (RFC 792 asks for 8; RFC 1812
+        // section 4.3.2.3 allows more, which helps the receiver find its socket).
+        let payload_len = header.payload_len.min(rest.len());
+        let data = &rest[..payload_len.min(64)];
+        let repr = match kind {
+            IcmpError::Unreachable(reason, mtu) => icmpv4::Repr::DstUnreachable {
+                reason,
+                next_hop_mtu: mtu,
+                header,
+                data,
+            },
+            IcmpError::TimeExceeded(reason) => icmpv4::Repr::TimeExceeded {
+                reason,
+                header,
+                data,
+            },
+        };
+        let Some(me) = self.source_for(src) else {
+            return;
+        };
+        let me = if header.dst_addr != me && self.is_local_addr(header.dst_addr) {
+            header.dst_addr
+        } else {
+            me
+        };
+        let len = repr.buffer_len();
+        let ttl = self.cfg.tcp.ttl;
+        let packet = self.build_ip(me, src, IpProtocol::ICMP, ttl, false, len, |buf, _, _| {
+            repr.emit(&mut icmpv4::Packet::new_unchecked(buf))
+        });
+        self.counters.icmp.messages_out += 1;
+        self.counters.icmp.errors_out += 1;
+        let _ = self.ip_output(now, packet, Origin::None);
+    }
+}
+
+/// An ICMP error the host sends.
+#[derive(Debug, Clone, Copy)]
+enum IcmpError {
+    Unreachable(DstUnreachable, u16),
+    TimeExceeded(TimeExceeded),
+}
+
+/// What an ICMP error means to a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NetError {
+    /// Destination unreachable with this code.
+    Unreachable(DstUnreachable),
+    /// A soft error (RFC 1122 section 4.2.3.9): reported, never fatal by itself.
+    Soft(Errno),
+}

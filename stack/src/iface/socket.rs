@@ -1,0 +1,656 @@
+//! The socket table: descriptors, binds, options, the selector and `ss`.
+//!
+//! A descriptor ([`Fd`]) names a socket; `dup` makes two descriptors name one socket, which
+//! is released (and its connection closed) only with its last descriptor. Descriptors are
+//! allocated lowest-free-first up to `max_descriptors` (EMFILE past it).
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::vec::Vec;
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use super::stream::ConnId;
+use super::{Errno, Fd, Host, Interest, Proto, Readiness, Shutdown, SockOpt, SocketInfo};
+use super::{SocketState, SocketType};
+use crate::tcp::{KeepAlive, State};
+use crate::time::{Duration, Instant};
+
+/// Index of a socket in the host's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct SockId(pub usize);
+
+/// Options set with `setsockopt`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Options {
+    pub nodelay: bool,
+    pub keep_alive: Option<KeepAlive>,
+    pub send_buffer: Option<usize>,
+    pub recv_buffer: Option<usize>,
+    pub reuse_addr: bool,
+    pub linger: Option<Duration>,
+    pub user_timeout: Option<Duration>,
+    pub dont_fragment: bool,
+}
+
+/// A listening socket's queues (RFC 9293 leaves their shape to the host; this is the BSD
+/// one): connections in SYN-RECEIVED, and established ones waiting for `accept`, each
+/// bounded by the backlog.
+#[derive(Debug, Default)]
+pub(super) struct Listener {
+    pub backlog: usize,
+    pub syn_queue: BTreeSet<ConnId>,
+    pub accept_queue: VecDeque<ConnId>,
+}
+
+/// A UDP socket's state.
+#[derive(Debug, Default)]
+pub(super) struct UdpSock {
+    pub remote: Option<SocketAddrV4>,
+    pub queue: VecDeque<(SocketAddrV4, Vec<u8>)>,
+}
+
+#[derive(Debug)]
+pub(super) enum Kind {
+    /// A stream socket neither listening nor connected.
+    TcpIdle,
+    TcpListener(Listener),
+    /// A stream socket with a connection (`connect` or `accept`).
+    TcpConn {
+        id: ConnId,
+        /// Whether `connect` already returned success once (later calls: EISCONN).
+        connect_reported: bool,
+    },
+    Udp(UdpSock),
+}
+
+#[derive(Debug)]
+pub(crate) struct Socket {
+    pub ty: SocketType,
+    pub refs: u32,
+    pub opts: Options,
+    pub so_error: Option<Errno>,
+    pub local: Option<SocketAddrV4>,
+    /// Whether `local` is in the bind table of its protocol.
+    pub bound: bool,
+    pub read_shut: bool,
+    pub write_shut: bool,
+    pub kind: Kind,
+}
+
+impl Socket {
+    fn new(ty: SocketType) -> Socket {
+        Socket {
+            ty,
+            refs: 1,
+            opts: Options::default(),
+            so_error: None,
+            local: None,
+            bound: false,
+            read_shut: false,
+            write_shut: false,
+            kind: match ty {
+                SocketType::Stream => Kind::TcpIdle,
+                SocketType::Datagram => Kind::Udp(UdpSock::default()),
+            },
+        }
+    }
+}
+
+fn overlaps(a: Ipv4Addr, b: Ipv4Addr) -> bool {
+    a == b || a.is_unspecified() || b.is_unspecified()
+}
+
+impl Host {
+    pub(super) fn sock(&self, fd: Fd) -> Result<SockId, Errno> {
+        self.fds
+            .get(fd.0 as usize)
+            .copied()
+            .flatten()
+            .ok_or(Errno::EBADF)
+    }
+
+    pub(super) fn socket_ref(&self, id: SockId) -> &Socket {
+        self.sockets[id.0].as_ref().expect("live socket id")
+    }
+
+    pub(super) fn socket_mut(&mut self, id: SockId) -> &mut Socket {
+        self.sockets[id.0].as_mut().expect("live socket id")
+    }
+
+    /// The lowest free descriptor, or EMFILE.
+    fn free_fd(&self) -> Result<usize, Errno> {
+        match self.fds.iter().position(Option::is_none) {
+            Some(i) => Ok(i),
+            None if self.fds.len() < self.cfg.limits.max_descriptors => Ok(self.fds.len()),
+            None => Err(Errno::EMFILE),
+        }
+    }
+
+    fn install_fd(&mut self, at: usize, id: SockId) -> Fd {
+        if at == self.fds.len() {
+            self.fds.push(Some(id));
+        } else {
+            self.fds[at] = Some(id);
+        }
+        Fd(at as u32)
+    }
+
+    /// Makes a socket and a descriptor for it (EMFILE at the limit).
+    pub(super) fn new_socket(&mut self, sock: Socket) -> Result<Fd, Errno> {
+        let at = self.free_fd()?;
+        let id = match self.free_sockets.pop() {
+            Some(i) => {
+                self.sockets[i] = Some(sock);
+                SockId(i)
+            }
+            None => {
+                self.sockets.push(Some(sock));
+                SockId(self.sockets.len() - 1)
+            }
+        };
+        Ok(self.install_fd(at, id))
+    }
+
+    /// `socket(2)`: a new, unbound socket.
+    pub fn socket(&mut self, ty: SocketType) -> Result<Fd, Errno> {
+        self.new_socket(Socket::new(ty))
+    }
+
+    /// `dup(2)`: a second descriptor (the lowest free) for the same socket.
+    pub fn dup(&mut self, fd: Fd) -> Result<Fd, Errno> {
+        let id = self.sock(fd)?;
+        let at = self.free_fd()?;
+        self.socket_mut(id).refs += 1;
+        Ok(self.install_fd(at, id))
+    }
+
+    /// Whether binding `(ip, port)` for `proto` would clash with an existing bind (or, for
+    /// TCP without `reuse`, with a live connection).
+    pub(super) fn bind_conflict(
+        &self,
+        ty: SocketType,
+        ip: Ipv4Addr,
+        port: u16,
+        reuse: bool,
+    ) -> bool {
+        let table = match ty {
+            SocketType::Stream => &self.tcp_binds,
+            SocketType::Datagram => &self.udp_binds,
+        };
+        let clash = table.get(&port).is_some_and(|v| {
+            v.iter().any(|&(other_ip, other)| {
+                if !overlaps(ip, other_ip) {
+                    return false;
+                }
+                let s = self.socket_ref(other);
+                let listening = matches!(s.kind, Kind::TcpListener(_));
+                !(reuse && s.opts.reuse_addr && !listening)
+            })
+        });
+        if clash {
+            return true;
+        }
+        ty == SocketType::Stream
+            && !reuse
+            && self
+                .conn_ports
+                .range((port, Ipv4Addr::UNSPECIFIED)..=(port, Ipv4Addr::BROADCAST))
+                .any(|(&(_, other_ip), _)| overlaps(ip, other_ip))
+    }
+
+    fn add_bind(&mut self, id: SockId, addr: SocketAddrV4) {
+        let ty = self.socket_ref(id).ty;
+        let table = match ty {
+            SocketType::Stream => &mut self.tcp_binds,
+            SocketType::Datagram => &mut self.udp_binds,
+        };
+        table.entry(addr.port()).or_default().push((*addr.ip(), id));
+        let s = self.socket_mut(id);
+        s.local = Some(addr);
+        s.bound = true;
+    }
+
+    pub(super) fn remove_bind(&mut self, id: SockId) {
+        let s = self.socket_ref(id);
+        let (Some(addr), true) = (s.local, s.bound) else {
+            return;
+        };
+        let table = match s.ty {
+            SocketType::Stream => &mut self.tcp_binds,
+            SocketType::Datagram => &mut self.udp_binds,
+        };
+        if let Some(v) = table.get_mut(&addr.port()) {
+            v.retain(|&(_, other)| other != id);
+            if v.is_empty() {
+                table.remove(&addr.port());
+            }
+        }
+        self.socket_mut(id).bound = false;
+    }
+
+    /// An ephemeral port free for a bind of `ip` (RFC 6056 algorithm 1 style walk from a
+    /// secret-keyed starting point), or EADDRNOTAVAIL.
+    fn ephemeral_bind_port(&mut self, ty: SocketType, ip: Ipv4Addr) -> Result<u16, Errno> {
+        let first = u32::from(self.cfg.limits.ephemeral_port_first);
+        let last = u32::from(
+            self.cfg
+                .limits
+                .ephemeral_port_last
+                .max(self.cfg.limits.ephemeral_port_first),
+        );
+        let count = last - first + 1;
+        for i in 0..count {
+            let port = (first + (self.next_ephemeral.wrapping_add(i)) % count) as u16;
+            if !self.bind_conflict(ty, ip, port, false) {
+                self.next_ephemeral = self.next_ephemeral.wrapping_add(i + 1);
+                return Ok(port);
+            }
+        }
+        Err(Errno::EADDRNOTAVAIL)
+    }
+
+    /// `bind(2)`. Port 0 picks an ephemeral port. The address must be unspecified, one of
+    /// ours, or loopback (EADDRNOTAVAIL); the port must be free (EADDRINUSE) unless
+    /// `ReuseAddr` allows sharing it.
+    pub fn bind(&mut self, fd: Fd, addr: SocketAddrV4) -> Result<(), Errno> {
+        let id = self.sock(fd)?;
+        let s = self.socket_ref(id);
+        if s.local.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        let ip = *addr.ip();
+        if !ip.is_unspecified() && !self.is_local_addr(ip) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let (ty, reuse) = (s.ty, s.opts.reuse_addr);
+        let port = match addr.port() {
+            0 => self.ephemeral_bind_port(ty, ip)?,
+            p if self.bind_conflict(ty, ip, p, reuse) => return Err(Errno::EADDRINUSE),
+            p => p,
+        };
+        self.add_bind(id, SocketAddrV4::new(ip, port));
+        Ok(())
+    }
+
+    /// Binds to an ephemeral port on `ip` if the socket is not bound yet.
+    pub(super) fn autobind(&mut self, id: SockId, ip: Ipv4Addr) -> Result<SocketAddrV4, Errno> {
+        if let Some(a) = self.socket_ref(id).local {
+            return Ok(a);
+        }
+        let ty = self.socket_ref(id).ty;
+        let port = self.ephemeral_bind_port(ty, ip)?;
+        let addr = SocketAddrV4::new(ip, port);
+        self.add_bind(id, addr);
+        Ok(addr)
+    }
+
+    /// `close(2)`: releases the descriptor; the socket goes with its last descriptor. A
+    /// connection then closes gracefully in the background (FIN), or with a RST if unread
+    /// data is discarded or `Linger(Some(ZERO))` is set.
+    pub fn close(&mut self, now: Instant, fd: Fd) -> Result<(), Errno> {
+        let id = self.sock(fd)?;
+        self.fds[fd.0 as usize] = None;
+        while self.fds.last() == Some(&None) {
+            self.fds.pop();
+        }
+        self.registered.remove(&fd);
+        let s = self.socket_mut(id);
+        s.refs -= 1;
+        if s.refs > 0 {
+            return Ok(());
+        }
+        self.release_socket(now, id);
+        Ok(())
+    }
+
+    fn release_socket(&mut self, now: Instant, id: SockId) {
+        self.remove_bind(id);
+        let Some(sock) = self.sockets[id.0].take() else {
+            return;
+        };
+        self.free_sockets.push(id.0);
+        match sock.kind {
+            Kind::TcpIdle | Kind::Udp(_) => {}
+            Kind::TcpListener(l) => self.tcp_release_listener(now, id, sock.local, l),
+            Kind::TcpConn { id: conn, .. } => {
+                self.tcp_release_conn(now, conn, sock.opts.linger == Some(Duration::ZERO))
+            }
+        }
+    }
+
+    /// `setsockopt(2)`. Options that only make sense for one protocol are EOPNOTSUPP on the
+    /// other; buffer sizes of 0 are EINVAL.
+    pub fn setsockopt(&mut self, now: Instant, fd: Fd, opt: SockOpt) -> Result<(), Errno> {
+        let id = self.sock(fd)?;
+        let ty = self.socket_ref(id).ty;
+        let tcp_only = matches!(
+            opt,
+            SockOpt::NoDelay(_) | SockOpt::KeepAlive(_) | SockOpt::UserTimeout(_)
+        );
+        if tcp_only && ty != SocketType::Stream {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let s = self.socket_mut(id);
+        match opt {
+            SockOpt::NoDelay(on) => s.opts.nodelay = on,
+            SockOpt::KeepAlive(ka) => {
+                if ka.is_some_and(|k| k.count == 0) {
+                    return Err(Errno::EINVAL);
+                }
+                s.opts.keep_alive = ka
+            }
+            SockOpt::SendBuffer(0) | SockOpt::RecvBuffer(0) => return Err(Errno::EINVAL),
+            SockOpt::SendBuffer(n) => s.opts.send_buffer = Some(n),
+            SockOpt::RecvBuffer(n) => s.opts.recv_buffer = Some(n),
+            SockOpt::ReuseAddr(on) => s.opts.reuse_addr = on,
+            SockOpt::Linger(l) => s.opts.linger = l,
+            SockOpt::UserTimeout(t) => s.opts.user_timeout = t,
+            SockOpt::DontFragment(on) => s.opts.dont_fragment = on,
+        }
+        // Buffer sizes apply to connections made later; the rest also to this one.
+        if let Kind::TcpConn { id: conn, .. } = s.kind {
+            if let Some(e) = self.conn_mut(conn) {
+                match opt {
+                    SockOpt::NoDelay(on) => e.conn.set_nagle(!on),
+                    SockOpt::KeepAlive(ka) => e.conn.set_keep_alive(now, ka),
+                    SockOpt::UserTimeout(t) => e.conn.set_user_timeout(t),
+                    _ => {}
+                }
+                self.sync_conn(now, conn);
+            }
+        }
+        Ok(())
+    }
+
+    /// `getsockopt(SO_ERROR)`: the pending error, cleared by reading it.
+    pub fn take_error(&mut self, fd: Fd) -> Result<Option<Errno>, Errno> {
+        let id = self.sock(fd)?;
+        Ok(self.socket_mut(id).so_error.take())
+    }
+
+    /// `getsockname(2)`: the local address (unspecified before bind or connect).
+    pub fn local_addr(&self, fd: Fd) -> Result<SocketAddrV4, Errno> {
+        let id = self.sock(fd)?;
+        let s = self.socket_ref(id);
+        if let Kind::TcpConn { id: conn, .. } = s.kind {
+            if let Some(e) = self.conn_ref(conn) {
+                return Ok(e.conn.local());
+            }
+        }
+        Ok(s.local
+            .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))
+    }
+
+    /// `getpeername(2)`: the remote address, or ENOTCONN.
+    pub fn peer_addr(&self, fd: Fd) -> Result<SocketAddrV4, Errno> {
+        let id = self.sock(fd)?;
+        match &self.socket_ref(id).kind {
+            Kind::TcpConn { id: conn, .. } => self
+                .conn_ref(*conn)
+                .map(|e| e.conn.remote())
+                .ok_or(Errno::ENOTCONN),
+            Kind::Udp(u) => u.remote.ok_or(Errno::ENOTCONN),
+            _ => Err(Errno::ENOTCONN),
+        }
+    }
+
+    /// `connect(2)`, non-blocking. TCP: EINPROGRESS, then the socket becomes writable; the
+    /// outcome is `take_error` (ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ...) and the next
+    /// call. UDP: sets the default destination and the source filter.
+    pub fn connect(&mut self, now: Instant, fd: Fd, addr: SocketAddrV4) -> Result<(), Errno> {
+        let id = self.sock(fd)?;
+        match self.socket_ref(id).ty {
+            SocketType::Stream => self.tcp_connect(now, id, addr),
+            SocketType::Datagram => self.udp_connect(id, addr),
+        }
+    }
+
+    /// `send(2)`: TCP takes what fits in the send buffer (EAGAIN when none does); UDP
+    /// sends one datagram to the connected peer.
+    pub fn send(&mut self, now: Instant, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
+        let id = self.sock(fd)?;
+        match self.socket_ref(id).ty {
+            SocketType::Stream => self.tcp_send(now, id, data),
+            SocketType::Datagram => self.udp_send(now, id, data, None),
+        }
+    }
+
+    /// `recv(2)`: TCP reads in-order bytes (`Ok(0)` at end of stream, EAGAIN when none);
+    /// UDP reads one datagram (truncated to `buf`).
+    pub fn recv(&mut self, now: Instant, fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
+        let id = self.sock(fd)?;
+        match self.socket_ref(id).ty {
+            SocketType::Stream => self.tcp_recv(now, id, buf),
+            SocketType::Datagram => self.udp_recv(id, buf).map(|(n, _)| n),
+        }
+    }
+
+    /// `sendto(2)` for UDP: one datagram to `addr` (EMSGSIZE above 65507 bytes, or above
+    /// the path MTU with `DontFragment`). On a TCP socket, the address is ignored.
+    pub fn send_to(
+        &mut self,
+        now: Instant,
+        fd: Fd,
+        data: &[u8],
+        addr: SocketAddrV4,
+    ) -> Result<usize, Errno> {
+        let id = self.sock(fd)?;
+        match self.socket_ref(id).ty {
+            SocketType::Stream => self.tcp_send(now, id, data),
+            SocketType::Datagram => self.udp_send(now, id, data, Some(addr)),
+        }
+    }
+
+    /// `recvfrom(2)` for UDP: one datagram and its sender.
+    pub fn recv_from(
+        &mut self,
+        now: Instant,
+        fd: Fd,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddrV4), Errno> {
+        let id = self.sock(fd)?;
+        match self.socket_ref(id).ty {
+            SocketType::Stream => {
+                let n = self.tcp_recv(now, id, buf)?;
+                let peer = self.peer_addr(fd)?;
+                Ok((n, peer))
+            }
+            SocketType::Datagram => self.udp_recv(id, buf),
+        }
+    }
+
+    /// `shutdown(2)`. `Write` sends FIN after the queued data; `Read` makes `recv` return
+    /// end of stream.
+    pub fn shutdown(&mut self, now: Instant, fd: Fd, how: Shutdown) -> Result<(), Errno> {
+        let id = self.sock(fd)?;
+        let s = self.socket_mut(id);
+        let conn = match s.kind {
+            Kind::TcpConn { id, .. } => Some(id),
+            Kind::Udp(ref u) if u.remote.is_some() => None,
+            _ => return Err(Errno::ENOTCONN),
+        };
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            s.read_shut = true;
+        }
+        if matches!(how, Shutdown::Write | Shutdown::Both) {
+            s.write_shut = true;
+            if let Some(conn) = conn {
+                if let Some(e) = self.conn_mut(conn) {
+                    if e.conn.state() == State::SynSent {
+                        return Err(Errno::ENOTCONN);
+                    }
+                    let _ = e.conn.shutdown_write(now);
+                    self.sync_conn(now, conn);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Selector
+
+    /// Registers `fd` with the selector (replacing an earlier interest).
+    pub fn register(&mut self, fd: Fd, interest: Interest) -> Result<(), Errno> {
+        self.sock(fd)?;
+        self.registered.insert(fd, interest);
+        Ok(())
+    }
+
+    /// Removes `fd` from the selector (closing it does too).
+    pub fn deregister(&mut self, fd: Fd) -> Result<(), Errno> {
+        self.sock(fd)?;
+        self.registered.remove(&fd);
+        Ok(())
+    }
+
+    /// The registered descriptors that are ready, by descriptor (level-triggered: a
+    /// descriptor stays ready until the condition is consumed). Error and hang-up are
+    /// always reported, whatever the interest.
+    pub fn poll_ready(&mut self) -> Vec<(Fd, Readiness)> {
+        let mut out = Vec::new();
+        for (&fd, &interest) in &self.registered {
+            let Ok(r) = self.readiness(fd) else {
+                continue;
+            };
+            let shown = Readiness {
+                readable: r.readable && interest.readable,
+                writable: r.writable && interest.writable,
+                acceptable: r.acceptable && interest.readable,
+                hang_up: r.hang_up,
+                error: r.error,
+            };
+            if !shown.is_empty() {
+                out.push((fd, shown));
+            }
+        }
+        out
+    }
+
+    /// What `fd` is ready for now, whether registered or not.
+    pub fn readiness(&self, fd: Fd) -> Result<Readiness, Errno> {
+        let id = self.sock(fd)?;
+        let s = self.socket_ref(id);
+        let mut r = Readiness {
+            error: s.so_error.is_some(),
+            ..Readiness::default()
+        };
+        match &s.kind {
+            Kind::TcpIdle => r.hang_up = true,
+            Kind::TcpListener(l) => r.acceptable = !l.accept_queue.is_empty(),
+            Kind::Udp(u) => {
+                r.readable = !u.queue.is_empty() || s.so_error.is_some();
+                r.writable = true;
+            }
+            Kind::TcpConn { id, .. } => match self.conn_ref(*id) {
+                None => {
+                    r.readable = true;
+                    r.hang_up = true;
+                }
+                Some(e) => {
+                    let st = e.conn.state();
+                    let failed = e.conn.error().is_some() || st == State::Closed;
+                    r.readable =
+                        e.conn.recv_queue_len() > 0 || e.peer_closed || failed || s.read_shut;
+                    r.writable = failed
+                        || s.write_shut
+                        || (st.is_synchronized()
+                            && st.can_send_data()
+                            && e.conn.send_capacity_left() > 0);
+                    r.hang_up = failed
+                        || st == State::TimeWait
+                        || (e.peer_closed && (s.write_shut || !st.can_send_data()));
+                    r.error |= e.conn.error().is_some_and(|_| s.so_error.is_some());
+                }
+            },
+        }
+        Ok(r)
+    }
+
+    // ------------------------------------------------------------------------------------
+    // ss
+
+    /// An `ss -tuan`-like table: one row per socket, sorted by lowest descriptor, then the
+    /// connections no descriptor refers to (waiting in a listener's queue, or closed and
+    /// finishing in the background), by address.
+    pub fn ss(&self) -> Vec<SocketInfo> {
+        let mut fds_of: BTreeMap<SockId, Vec<Fd>> = BTreeMap::new();
+        for (i, slot) in self.fds.iter().enumerate() {
+            if let Some(id) = slot {
+                fds_of.entry(*id).or_default().push(Fd(i as u32));
+            }
+        }
+        let mut rows: Vec<SocketInfo> = Vec::new();
+        let mut owned: BTreeSet<ConnId> = BTreeSet::new();
+        for (id, fds) in &fds_of {
+            let s = self.socket_ref(*id);
+            let row = match &s.kind {
+                Kind::TcpIdle => SocketInfo {
+                    fds: fds.clone(),
+                    proto: Proto::Tcp,
+                    state: SocketState::Unconnected,
+                    recv_q: 0,
+                    send_q: 0,
+                    local: s.local,
+                    peer: None,
+                },
+                Kind::TcpListener(l) => SocketInfo {
+                    fds: fds.clone(),
+                    proto: Proto::Tcp,
+                    state: SocketState::Listen,
+                    recv_q: l.accept_queue.len(),
+                    send_q: l.backlog,
+                    local: s.local,
+                    peer: None,
+                },
+                Kind::TcpConn { id: conn, .. } => {
+                    owned.insert(*conn);
+                    match self.conn_ref(*conn) {
+                        Some(e) => self.conn_row(fds.clone(), e),
+                        None => SocketInfo {
+                            fds: fds.clone(),
+                            proto: Proto::Tcp,
+                            state: SocketState::Tcp(State::Closed),
+                            recv_q: 0,
+                            send_q: 0,
+                            local: s.local,
+                            peer: None,
+                        },
+                    }
+                }
+                Kind::Udp(u) => SocketInfo {
+                    fds: fds.clone(),
+                    proto: Proto::Udp,
+                    state: SocketState::Udp,
+                    recv_q: u.queue.len(),
+                    send_q: 0,
+                    local: s.local,
+                    peer: u.remote,
+                },
+            };
+            rows.push(row);
+        }
+        let mut rest: Vec<SocketInfo> = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !owned.contains(&ConnId(*i)))
+            .filter_map(|(_, e)| e.as_ref())
+            .map(|e| self.conn_row(Vec::new(), e))
+            .collect();
+        rest.sort_by_key(|r| (r.local, r.peer));
+        rows.extend(rest);
+        rows
+    }
+
+    fn conn_row(&self, fds: Vec<Fd>, e: &super::stream::ConnEntry) -> SocketInfo {
+        SocketInfo {
+            fds,
+            proto: Proto::Tcp,
+            state: SocketState::Tcp(e.conn.state()),
+            recv_q: e.conn.recv_queue_len(),
+            send_q: e.conn.send_queue_len(),
+            local: Some(e.conn.local()),
+            peer: Some(e.conn.remote()),
+        }
+    }
+}

@@ -1,0 +1,1110 @@
+//! The TCP demultiplexer, listeners, SYN cookies, connection timers and the stream socket
+//! calls.
+//!
+//! Connections live in a slab (`conns`, indexed by [`ConnId`]) and are found by 4-tuple in
+//! a hash map with a fixed seeded hasher that is never iterated. Listeners are found by
+//! exact address first, then by wildcard. Each connection's next deadline sits in an
+//! ordered set of `(Instant, ConnId)`, updated after every call into the connection, so
+//! that `poll_timeout` is the set's first element whatever the number of connections.
+//! Connections with something to send wait in the `dirty` queue until `poll_transmit`
+//! pulls their segments.
+//!
+//! Ownership of a connection: a socket (after `connect` or `accept`), a listener (in its
+//! SYN queue or accept queue), or nobody (an orphan: closed by the application and
+//! finishing in the background; reaped when it reaches CLOSED).
+
+use alloc::vec::Vec;
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use super::socket::{Kind, Listener, Options, SockId, Socket};
+use super::{DropReason, Errno, Fd, Host, NetError, Origin};
+use crate::hash::{siphash24, SecretKey};
+use crate::tcp::{self as engine, Connection, ConnectionError, Event, State};
+use crate::time::Instant;
+use crate::wire::icmpv4::DstUnreachable;
+use crate::wire::ipv4::{self, IpProtocol};
+use crate::wire::tcp::{self as wire_tcp, TcpFlags};
+use crate::wire::{ChecksumMode, SeqNumber};
+
+/// A connection's 4-tuple, as seen from this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ConnKey {
+    pub local: SocketAddrV4,
+    pub remote: SocketAddrV4,
+}
+
+/// Index of a connection in the host's slab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct ConnId(pub usize);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Owner {
+    Socket(SockId),
+    Listener(SockId),
+    Orphan,
+}
+
+#[derive(Debug)]
+pub(crate) struct ConnEntry {
+    pub conn: Connection,
+    pub key: ConnKey,
+    pub owner: Owner,
+    /// In the 4-tuple map, the timer set and `conn_ports`.
+    pub linked: bool,
+    pub timer_at: Option<Instant>,
+    pub in_dirty: bool,
+    pub peer_closed: bool,
+    /// The last soft error (RFC 1122 section 4.2.3.9), reported if the connection times out.
+    pub soft_error: Option<Errno>,
+    /// Why the host aborted the connection, reported instead of "aborted".
+    pub net_error: Option<Errno>,
+    pub orphan_deadline: Option<Instant>,
+}
+
+/// MSS values a SYN cookie can encode (3 bits), ascending.
+const COOKIE_MSS: [u16; 8] = [536, 1024, 1220, 1300, 1400, 1440, 1460, 8960];
+/// A cookie's counter ticks every 64 s; a cookie is accepted for up to two ticks.
+const COOKIE_TICK_SECS: u64 = 64;
+
+fn conn_errno(e: &ConnEntry, err: ConnectionError) -> Errno {
+    if let Some(n) = e.net_error {
+        return n;
+    }
+    match err {
+        ConnectionError::Refused => Errno::ECONNREFUSED,
+        ConnectionError::Reset => Errno::ECONNRESET,
+        ConnectionError::TimedOut(_) => e.soft_error.unwrap_or(Errno::ETIMEDOUT),
+        ConnectionError::Aborted => Errno::ECONNRESET,
+    }
+}
+
+/// Builds an IP packet with a TCP segment (free of `self` so that it can run while the
+/// segment borrows the host's scratch buffer).
+fn tcp_packet(
+    ident: u16,
+    ttl: u8,
+    dont_frag: bool,
+    key: ConnKey,
+    seg: &wire_tcp::Repr<'_>,
+) -> Vec<u8> {
+    let (src, dst) = (*key.local.ip(), *key.remote.ip());
+    let ip = ipv4::Repr {
+        src_addr: src,
+        dst_addr: dst,
+        protocol: IpProtocol::TCP,
+        payload_len: seg.buffer_len(),
+        ttl,
+        dscp: 0,
+        ecn: 0,
+        ident,
+        dont_frag,
+        more_frags: false,
+        frag_offset: 0,
+        options: ipv4::Ipv4Options::EMPTY,
+    };
+    let mut packet = alloc::vec![0u8; ip.buffer_len()];
+    ip.emit(&mut ipv4::Packet::new_unchecked(&mut packet[..]));
+    let hl = ip.header_len();
+    seg.emit(
+        &mut wire_tcp::Packet::new_unchecked(&mut packet[hl..]),
+        src,
+        dst,
+    );
+    packet
+}
+
+impl Host {
+    pub(super) fn conn_ref(&self, id: ConnId) -> Option<&ConnEntry> {
+        self.conns.get(id.0).and_then(Option::as_ref)
+    }
+
+    pub(super) fn conn_mut(&mut self, id: ConnId) -> Option<&mut ConnEntry> {
+        self.conns.get_mut(id.0).and_then(Option::as_mut)
+    }
+
+    fn insert_conn(&mut self, conn: Connection, owner: Owner) -> ConnId {
+        let key = ConnKey {
+            local: conn.local(),
+            remote: conn.remote(),
+        };
+        let entry = ConnEntry {
+            conn,
+            key,
+            owner,
+            linked: true,
+            timer_at: None,
+            in_dirty: false,
+            peer_closed: false,
+            soft_error: None,
+            net_error: None,
+            orphan_deadline: None,
+        };
+        let id = match self.free_conns.pop() {
+            Some(i) => {
+                self.conns[i] = Some(entry);
+                ConnId(i)
+            }
+            None => {
+                self.conns.push(Some(entry));
+                ConnId(self.conns.len() - 1)
+            }
+        };
+        self.tuples.insert(key, id);
+        *self
+            .conn_ports
+            .entry((key.local.port(), *key.local.ip()))
+            .or_default() += 1;
+        self.conn_count += 1;
+        id
+    }
+
+    /// Takes a connection out of the lookup tables (it keeps its slab slot).
+    fn unlink_conn(&mut self, id: ConnId) {
+        let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
+            return;
+        };
+        if !e.linked {
+            return;
+        }
+        e.linked = false;
+        let key = e.key;
+        if let Some(t) = e.timer_at.take() {
+            self.timers.remove(&(t, id));
+        }
+        if self.tuples.get(&key) == Some(&id) {
+            self.tuples.remove(&key);
+        }
+        let port_key = (key.local.port(), *key.local.ip());
+        if let Some(n) = self.conn_ports.get_mut(&port_key) {
+            *n -= 1;
+            if *n == 0 {
+                self.conn_ports.remove(&port_key);
+            }
+        }
+    }
+
+    fn free_conn(&mut self, id: ConnId) {
+        self.unlink_conn(id);
+        if self.conns.get(id.0).is_some_and(Option::is_some) {
+            self.conns[id.0] = None;
+            self.free_conns.push(id.0);
+            self.conn_count -= 1;
+        }
+    }
+
+    /// After every call into a connection: its events, the transmit queue, its timer.
+    pub(super) fn sync_conn(&mut self, now: Instant, id: ConnId) {
+        self.conn_events(now, id);
+        let Some(e) = self.conn_mut(id) else {
+            return;
+        };
+        if !e.in_dirty {
+            e.in_dirty = true;
+            self.dirty.push_back(id);
+        }
+        self.update_timer(id);
+    }
+
+    fn update_timer(&mut self, id: ConnId) {
+        let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
+            return;
+        };
+        let next = if e.linked {
+            match (e.conn.poll_timeout(), e.orphan_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        } else {
+            None
+        };
+        if next != e.timer_at {
+            if let Some(t) = e.timer_at {
+                self.timers.remove(&(t, id));
+            }
+            if let Some(t) = next {
+                self.timers.insert((t, id));
+            }
+            e.timer_at = next;
+        }
+    }
+
+    /// Drains a connection's events into socket and listener state.
+    fn conn_events(&mut self, now: Instant, id: ConnId) {
+        let mut events: Vec<Event> = Vec::new();
+        let Some(e) = self.conn_mut(id) else {
+            return;
+        };
+        while let Some(ev) = e.conn.poll_event() {
+            events.push(ev);
+        }
+        for ev in events {
+            let Some(e) = self.conn_mut(id) else {
+                return;
+            };
+            match ev {
+                Event::PeerClosed => e.peer_closed = true,
+                Event::Connected => {
+                    if let Owner::Listener(l) = e.owner {
+                        self.move_to_accept_queue(now, l, id);
+                    }
+                }
+                Event::Failed(err) => {
+                    let errno = conn_errno(e, err);
+                    match e.owner {
+                        Owner::Socket(s) => {
+                            if let Some(sock) = self.sockets[s.0].as_mut() {
+                                sock.so_error = Some(errno);
+                            }
+                        }
+                        Owner::Listener(l) => {
+                            if let Some(Kind::TcpListener(li)) =
+                                self.sockets[l.0].as_mut().map(|s| &mut s.kind)
+                            {
+                                if li.syn_queue.remove(&id) {
+                                    if let Some(e) = self.conn_mut(id) {
+                                        e.owner = Owner::Orphan;
+                                    }
+                                }
+                            }
+                        }
+                        Owner::Orphan => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(e) = self.conn_mut(id) else {
+            return;
+        };
+        // A RST in SYN-RECEIVED sends a passive connection back to LISTEN (MUST-11): the
+        // per-SYN connection is discarded.
+        if e.conn.state() == State::Listen {
+            if let Owner::Listener(l) = e.owner {
+                if let Some(Kind::TcpListener(li)) = self.sockets[l.0].as_mut().map(|s| &mut s.kind)
+                {
+                    li.syn_queue.remove(&id);
+                }
+            }
+            self.free_conn(id);
+            return;
+        }
+        let orphan_timeout = self.cfg.limits.orphan_fin_wait2_timeout;
+        let Some(e) = self.conn_mut(id) else {
+            return;
+        };
+        if e.owner == Owner::Orphan
+            && e.conn.state() == State::FinWait2
+            && e.orphan_deadline.is_none()
+        {
+            e.orphan_deadline = Some(now + orphan_timeout);
+        }
+    }
+
+    fn move_to_accept_queue(&mut self, now: Instant, l: SockId, id: ConnId) {
+        let Some(Kind::TcpListener(li)) = self.sockets[l.0].as_mut().map(|s| &mut s.kind) else {
+            return;
+        };
+        li.syn_queue.remove(&id);
+        if li.accept_queue.len() < li.backlog {
+            li.accept_queue.push_back(id);
+            self.counters.tcp.established_queued += 1;
+            return;
+        }
+        self.counters.tcp.accept_queue_overflows += 1;
+        self.counters.count_drop(DropReason::TcpAcceptQueueFull);
+        if let Some(e) = self.conn_mut(id) {
+            e.owner = Owner::Orphan;
+            e.conn.abort(now);
+            while e.conn.poll_event().is_some() {}
+        }
+    }
+
+    /// Pulls one connection's segments into IP output (called from `poll_transmit`).
+    pub(super) fn tcp_transmit(&mut self, now: Instant, id: ConnId) {
+        let Some(e) = self.conn_mut(id) else {
+            return;
+        };
+        e.in_dirty = false;
+        let key = e.key;
+        let mtu = self.mtu_for(now, *key.remote.ip());
+        let ttl = self.cfg.tcp.ttl;
+        loop {
+            let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
+                return;
+            };
+            let Some(seg) = e.conn.poll_transmit(now, &mut self.tcp_scratch) else {
+                break;
+            };
+            self.ip_ident = self.ip_ident.wrapping_add(1);
+            // TCP sets DF (RFC 1191). A segment larger than a path MTU learned after the
+            // engine chose its MSS is sent without DF, to be fragmented, rather than lost.
+            let df = seg.buffer_len() + ipv4::HEADER_LEN <= mtu;
+            let packet = tcp_packet(self.ip_ident, ttl, df, key, &seg);
+            self.counters.tcp.segments_out += 1;
+            let _ = self.ip_output(now, packet, Origin::Tcp(key));
+        }
+        self.conn_events(now, id);
+        let Some(e) = self.conn_mut(id) else {
+            return;
+        };
+        if e.conn.state() == State::Closed {
+            let owner = e.owner;
+            self.unlink_conn(id);
+            match owner {
+                Owner::Orphan => self.free_conn(id),
+                Owner::Listener(l) => {
+                    let queued = match self.sockets[l.0].as_ref().map(|s| &s.kind) {
+                        Some(Kind::TcpListener(li)) => li.accept_queue.contains(&id),
+                        _ => false,
+                    };
+                    if !queued {
+                        self.free_conn(id);
+                    }
+                }
+                Owner::Socket(_) => {}
+            }
+        }
+        self.update_timer(id);
+    }
+
+    pub(super) fn tcp_handle_timeout(&mut self, now: Instant) {
+        let mut due = Vec::new();
+        while let Some(&(t, id)) = self.timers.first() {
+            if t > now {
+                break;
+            }
+            self.timers.pop_first();
+            if let Some(e) = self.conn_mut(id) {
+                e.timer_at = None;
+            }
+            due.push(id);
+        }
+        for id in due {
+            let Some(e) = self.conn_mut(id) else {
+                continue;
+            };
+            if e.orphan_deadline.is_some_and(|d| d <= now) && e.conn.state() == State::FinWait2 {
+                e.orphan_deadline = None;
+                e.conn.abort(now);
+                self.counters.tcp.orphans_timed_out += 1;
+            } else {
+                e.conn.handle_timeout(now);
+            }
+            self.sync_conn(now, id);
+        }
+    }
+
+    /// The per-connection configuration: the host template, the socket's options, and an
+    /// MSS that fits the route's MTU (RFC 9293 section 3.7.1, RFC 6691).
+    fn conn_config(&self, now: Instant, opts: &Options, remote: Ipv4Addr) -> engine::Config {
+        let mut c = self.cfg.tcp.clone();
+        c.secret = self.cfg.secret;
+        if let Some(n) = opts.send_buffer {
+            c.send_buffer_bytes = n;
+        }
+        if let Some(n) = opts.recv_buffer {
+            c.recv_buffer_bytes = n;
+            c.reassembly_ranges = n / 2920 + 4;
+        }
+        c.nagle = c.nagle && !opts.nodelay;
+        if opts.keep_alive.is_some() {
+            c.keep_alive = opts.keep_alive;
+        }
+        if opts.user_timeout.is_some() {
+            c.user_timeout = opts.user_timeout;
+        }
+        let mtu = self.mtu_for(now, remote);
+        let limit = mtu.saturating_sub(40).clamp(88, usize::from(u16::MAX)) as u16;
+        c.mss = c.mss.min(limit);
+        c
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Input
+
+    pub(super) fn tcp_input(
+        &mut self,
+        now: Instant,
+        ip: &ipv4::Repr,
+        payload: &[u8],
+        broadcast: bool,
+    ) {
+        if broadcast {
+            return self.drop_packet(DropReason::TcpBroadcast);
+        }
+        let Ok(packet) = wire_tcp::Packet::new_checked(payload) else {
+            return self.drop_packet(DropReason::TcpMalformed);
+        };
+        let seg =
+            match wire_tcp::Repr::parse(&packet, ip.src_addr, ip.dst_addr, ChecksumMode::Verify) {
+                Ok(s) => s,
+                Err(crate::wire::Error::BadChecksum) => {
+                    return self.drop_packet(DropReason::TcpBadChecksum)
+                }
+                Err(_) => return self.drop_packet(DropReason::TcpMalformed),
+            };
+        self.counters.tcp.segments_in += 1;
+        let key = ConnKey {
+            local: SocketAddrV4::new(ip.dst_addr, seg.dst_port),
+            remote: SocketAddrV4::new(ip.src_addr, seg.src_port),
+        };
+        let listener = self
+            .listeners
+            .get(&key.local)
+            .or_else(|| {
+                self.listeners
+                    .get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, seg.dst_port))
+            })
+            .copied();
+        let mut iss_hint = None;
+        if let Some(&id) = self.tuples.get(&key) {
+            let Some(e) = self.conn_mut(id) else {
+                return;
+            };
+            // A new SYN to a connection in TIME-WAIT, above its sequence space, reopens it
+            // (RFC 1122 section 4.2.2.13): the old incarnation goes, and the new ISN is
+            // above the old sequence space.
+            let pure_syn =
+                seg.flags & (TcpFlags::SYN | TcpFlags::ACK | TcpFlags::RST) == TcpFlags::SYN;
+            if e.conn.state() == State::TimeWait
+                && pure_syn
+                && seg.seq_number > e.conn.rcv_nxt()
+                && listener.is_some()
+            {
+                iss_hint = Some(e.conn.snd_nxt() + 250_000);
+                if e.owner == Owner::Orphan {
+                    self.free_conn(id);
+                } else {
+                    self.unlink_conn(id);
+                }
+            } else {
+                e.conn.handle_segment(now, &seg);
+                self.sync_conn(now, id);
+                return;
+            }
+        }
+        match listener {
+            Some(l) => self.listener_input(now, l, key, &seg, iss_hint),
+            None => {
+                self.drop_packet(DropReason::TcpNoSocket);
+                self.send_rst(now, key, &seg);
+            }
+        }
+    }
+
+    /// The RST that RFC 9293 section 3.10.7.1 sends for a segment to no connection.
+    fn send_rst(&mut self, now: Instant, key: ConnKey, seg: &wire_tcp::Repr<'_>) {
+        if seg.flags.contains(TcpFlags::RST) {
+            return;
+        }
+        let (flags, seq, ack) = if seg.flags.contains(TcpFlags::ACK) {
+            (TcpFlags::RST, seg.ack_number, SeqNumber(0))
+        } else {
+            (
+                TcpFlags::RST | TcpFlags::ACK,
+                SeqNumber(0),
+                seg.seq_number + seg.segment_len(),
+            )
+        };
+        let rst = wire_tcp::Repr {
+            src_port: key.local.port(),
+            dst_port: key.remote.port(),
+            flags,
+            seq_number: seq,
+            ack_number: ack,
+            ..wire_tcp::Repr::default()
+        };
+        let ident = self.next_ident();
+        let packet = tcp_packet(ident, self.cfg.tcp.ttl, true, key, &rst);
+        self.counters.tcp.rsts_out += 1;
+        self.counters.tcp.segments_out += 1;
+        let _ = self.ip_output(now, packet, Origin::None);
+    }
+
+    /// A segment for a listener (RFC 9293 section 3.10.7.2), with the host's queues.
+    fn listener_input(
+        &mut self,
+        now: Instant,
+        l: SockId,
+        key: ConnKey,
+        seg: &wire_tcp::Repr<'_>,
+        iss_hint: Option<SeqNumber>,
+    ) {
+        let flags = seg.flags;
+        if flags.contains(TcpFlags::RST) {
+            return self.drop_packet(DropReason::TcpListenNotSyn);
+        }
+        if flags.contains(TcpFlags::ACK) {
+            if !flags.contains(TcpFlags::SYN)
+                && self.cfg.limits.syn_cookies
+                && self.cookie_ack(now, l, key, seg)
+            {
+                return;
+            }
+            self.drop_packet(DropReason::TcpListenNotSyn);
+            return self.send_rst(now, key, seg);
+        }
+        if !flags.contains(TcpFlags::SYN) || flags.contains(TcpFlags::FIN) {
+            return self.drop_packet(DropReason::TcpListenNotSyn);
+        }
+        let sock = self.socket_ref(l);
+        let opts = sock.opts;
+        let Kind::TcpListener(li) = &sock.kind else {
+            return;
+        };
+        if li.accept_queue.len() >= li.backlog {
+            // As Linux does: no new handshakes while nobody accepts.
+            return self.drop_packet(DropReason::TcpAcceptQueueFull);
+        }
+        let syn_full = li.syn_queue.len() >= li.backlog;
+        let table_full = self.conn_count >= self.cfg.limits.max_connections;
+        if syn_full || table_full {
+            if self.cfg.limits.syn_cookies {
+                return self.send_cookie_syn_ack(now, &opts, key, seg);
+            }
+            return self.drop_packet(if syn_full {
+                DropReason::TcpSynQueueFull
+            } else {
+                DropReason::TcpConnTableFull
+            });
+        }
+        let cfg = self.conn_config(now, &opts, *key.remote.ip());
+        let mut conn = match iss_hint {
+            Some(iss) => Connection::listen_with_iss(now, cfg, key.local, iss),
+            None => Connection::listen(now, cfg, key.local),
+        };
+        conn.set_remote(key.remote);
+        conn.handle_segment(now, seg);
+        let id = self.insert_conn(conn, Owner::Listener(l));
+        if let Kind::TcpListener(li) = &mut self.socket_mut(l).kind {
+            li.syn_queue.insert(id);
+        }
+        self.counters.tcp.passive_opens += 1;
+        self.sync_conn(now, id);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // SYN cookies (RFC 4987 section 3.6)
+
+    fn cookie_key(&self) -> SecretKey {
+        let a = siphash24(&self.cfg.secret, b"syn cookie key a");
+        let b = siphash24(&self.cfg.secret, b"syn cookie key b");
+        let mut k = [0u8; 16];
+        k[..8].copy_from_slice(&a.to_le_bytes());
+        k[8..].copy_from_slice(&b.to_le_bytes());
+        SecretKey(k)
+    }
+
+    fn cookie_hash(&self, key: ConnKey, irs: SeqNumber, tick: u64) -> u32 {
+        let mut b = [0u8; 24];
+        b[..4].copy_from_slice(&key.local.ip().octets());
+        b[4..6].copy_from_slice(&key.local.port().to_be_bytes());
+        b[6..10].copy_from_slice(&key.remote.ip().octets());
+        b[10..12].copy_from_slice(&key.remote.port().to_be_bytes());
+        b[12..16].copy_from_slice(&irs.0.to_be_bytes());
+        b[16..24].copy_from_slice(&tick.to_be_bytes());
+        (siphash24(&self.cookie_key(), &b) as u32) & 0x00ff_ffff
+    }
+
+    /// The cookie ISS: 5 bits of a 64-second counter, 3 bits of MSS, 24 bits of MAC.
+    fn cookie(&self, now: Instant, key: ConnKey, irs: SeqNumber, mss_index: usize) -> u32 {
+        let tick = now.as_nanos() / 1_000_000_000 / COOKIE_TICK_SECS;
+        ((tick as u32 & 31) << 27) | ((mss_index as u32) << 24) | self.cookie_hash(key, irs, tick)
+    }
+
+    /// The MSS index a cookie encodes, if it is ours and fresh.
+    fn check_cookie(
+        &self,
+        now: Instant,
+        key: ConnKey,
+        irs: SeqNumber,
+        cookie: u32,
+    ) -> Option<usize> {
+        let tick = now.as_nanos() / 1_000_000_000 / COOKIE_TICK_SECS;
+        let t5 = u64::from(cookie >> 27);
+        [tick, tick.wrapping_sub(1)]
+            .into_iter()
+            .filter(|t| t & 31 == t5)
+            .any(|t| self.cookie_hash(key, irs, t) == cookie & 0x00ff_ffff)
+            .then_some(((cookie >> 24) & 7) as usize)
+    }
+
+    /// The connection a cookie SYN describes: options the cookie cannot carry (window
+    /// scaling, SACK, timestamps) are not negotiated, as with classic SYN cookies.
+    fn cookie_conn(
+        &self,
+        now: Instant,
+        opts: &Options,
+        key: ConnKey,
+        cookie: u32,
+        syn: &wire_tcp::Repr<'_>,
+    ) -> Connection {
+        let mut cfg = self.conn_config(now, opts, *key.remote.ip());
+        cfg.window_scaling = false;
+        cfg.timestamps = false;
+        cfg.sack = false;
+        let mut conn = Connection::listen_with_iss(now, cfg, key.local, SeqNumber(cookie));
+        conn.set_remote(key.remote);
+        conn.handle_segment(now, syn);
+        conn
+    }
+
+    fn cookie_syn(seg: &wire_tcp::Repr<'_>, mss_index: usize) -> wire_tcp::Repr<'static> {
+        wire_tcp::Repr {
+            src_port: seg.src_port,
+            dst_port: seg.dst_port,
+            flags: TcpFlags::SYN,
+            seq_number: seg.seq_number,
+            window_len: seg.window_len,
+            max_seg_size: Some(COOKIE_MSS[mss_index]),
+            ..wire_tcp::Repr::default()
+        }
+    }
+
+    fn send_cookie_syn_ack(
+        &mut self,
+        now: Instant,
+        opts: &Options,
+        key: ConnKey,
+        seg: &wire_tcp::Repr<'_>,
+    ) {
+        let peer_mss = seg.max_seg_size.unwrap_or(536);
+        let mss_index = COOKIE_MSS.iter().rposition(|&m| m <= peer_mss).unwrap_or(0);
+        let cookie = self.cookie(now, key, seg.seq_number, mss_index);
+        if cookie == 0 {
+            // Zero means "choose one" to the engine; a 2^-32 event, dropped.
+            return self.drop_packet(DropReason::TcpSynQueueFull);
+        }
+        let syn = Self::cookie_syn(seg, mss_index);
+        let mut conn = self.cookie_conn(now, opts, key, cookie, &syn);
+        let Some(syn_ack) = conn.poll_transmit(now, &mut self.tcp_scratch) else {
+            return;
+        };
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let packet = tcp_packet(self.ip_ident, self.cfg.tcp.ttl, true, key, &syn_ack);
+        self.counters.tcp.syn_cookies_sent += 1;
+        self.counters.tcp.segments_out += 1;
+        let _ = self.ip_output(now, packet, Origin::None);
+    }
+
+    /// An ACK to a listener: if it returns a valid cookie, rebuild the connection.
+    fn cookie_ack(
+        &mut self,
+        now: Instant,
+        l: SockId,
+        key: ConnKey,
+        seg: &wire_tcp::Repr<'_>,
+    ) -> bool {
+        let irs = seg.seq_number - 1;
+        let cookie = (seg.ack_number - 1).0;
+        let Some(mss_index) = self.check_cookie(now, key, irs, cookie) else {
+            self.counters.count_drop(DropReason::TcpBadCookie);
+            return false;
+        };
+        let sock = self.socket_ref(l);
+        let opts = sock.opts;
+        let Kind::TcpListener(li) = &sock.kind else {
+            return false;
+        };
+        if li.accept_queue.len() >= li.backlog || self.conn_count >= self.cfg.limits.max_connections
+        {
+            // The client retransmits its ACK or data; maybe there is room then.
+            self.drop_packet(DropReason::TcpAcceptQueueFull);
+            return true;
+        }
+        let syn = wire_tcp::Repr {
+            seq_number: irs,
+            ..Self::cookie_syn(seg, mss_index)
+        };
+        let mut conn = self.cookie_conn(now, &opts, key, cookie, &syn);
+        // The SYN-ACK was sent statelessly already.
+        while conn.poll_transmit(now, &mut self.tcp_scratch).is_some() {}
+        conn.handle_segment(now, seg);
+        if !conn.state().is_synchronized() {
+            return false;
+        }
+        let id = self.insert_conn(conn, Owner::Listener(l));
+        self.counters.tcp.syn_cookies_accepted += 1;
+        self.counters.tcp.passive_opens += 1;
+        self.sync_conn(now, id);
+        true
+    }
+
+    // ------------------------------------------------------------------------------------
+    // ICMP errors and ARP failures
+
+    /// ARP failed for a packet of `key` (or an equivalent network error).
+    pub(super) fn tcp_network_error(
+        &mut self,
+        now: Instant,
+        key: ConnKey,
+        errno: Errno,
+        hard: bool,
+    ) {
+        let Some(&id) = self.tuples.get(&key) else {
+            return;
+        };
+        let Some(e) = self.conn_mut(id) else {
+            return;
+        };
+        if hard && matches!(e.conn.state(), State::SynSent) {
+            e.net_error = Some(errno);
+            e.conn.abort(now);
+            self.counters.tcp.aborted_by_network += 1;
+            self.sync_conn(now, id);
+        } else {
+            e.soft_error = Some(errno);
+        }
+    }
+
+    /// An ICMP error quoting one of our segments (RFC 9293 section 3.9.2.2, RFC 5927).
+    pub(super) fn tcp_icmp_error(
+        &mut self,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seq: u32,
+        err: NetError,
+    ) {
+        let key = ConnKey { local, remote };
+        let Some(&id) = self.tuples.get(&key) else {
+            return self.drop_packet(DropReason::IcmpErrorNoMatch);
+        };
+        let Some(e) = self.conn_mut(id) else {
+            return;
+        };
+        // RFC 5927 section 4.1: the quoted sequence number must be one we have in flight.
+        let seq = SeqNumber(seq);
+        let una = e.conn.snd_una();
+        let in_flight = e.conn.send_queue_len() + 2;
+        if !(seq >= una && seq < una + in_flight) {
+            return self.drop_packet(DropReason::IcmpErrorBadSeq);
+        }
+        let (errno, hard) = match err {
+            NetError::Soft(errno) => (errno, false),
+            NetError::Unreachable(code) => match code {
+                // Protocol and port unreachable are hard errors (RFC 1122 section
+                // 4.2.3.9, RFC 9293 SHLD-26); fragmentation needed feeds PMTUD instead.
+                DstUnreachable::PROTO_UNREACHABLE | DstUnreachable::PORT_UNREACHABLE => {
+                    (Errno::ECONNREFUSED, true)
+                }
+                DstUnreachable::FRAG_REQUIRED => return,
+                DstUnreachable::NET_UNREACHABLE
+                | DstUnreachable::DST_NET_UNKNOWN
+                | DstUnreachable::NET_PROHIBITED
+                | DstUnreachable::NET_UNREACHABLE_FOR_TOS => (Errno::ENETUNREACH, false),
+                _ => (Errno::EHOSTUNREACH, false),
+            },
+        };
+        // Hard errors abort only a connection still in its handshake (RFC 5927 section
+        // 4.1: in the synchronized states they are treated as soft, as Linux does).
+        let handshaking = matches!(e.conn.state(), State::SynSent | State::SynReceived);
+        if hard && handshaking {
+            e.net_error = Some(errno);
+            e.conn.abort(now);
+            self.counters.tcp.aborted_by_network += 1;
+            self.sync_conn(now, id);
+        } else {
+            e.soft_error = Some(errno);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Socket calls
+
+    /// `listen(2)`: the socket accepts connections; at most `backlog` (clamped to
+    /// `1..=max_backlog`) wait in each of the SYN queue and the accept queue.
+    pub fn listen(&mut self, fd: Fd, backlog: usize) -> Result<(), Errno> {
+        let id = self.sock(fd)?;
+        let backlog = backlog.clamp(1, self.cfg.limits.max_backlog.max(1));
+        match &mut self.socket_mut(id).kind {
+            Kind::TcpIdle => {}
+            Kind::TcpListener(l) => {
+                l.backlog = backlog;
+                return Ok(());
+            }
+            Kind::Udp(_) => return Err(Errno::EOPNOTSUPP),
+            Kind::TcpConn { .. } => return Err(Errno::EINVAL),
+        }
+        let local = self.autobind(id, Ipv4Addr::UNSPECIFIED)?;
+        if self.listeners.contains_key(&local) {
+            return Err(Errno::EADDRINUSE);
+        }
+        self.listeners.insert(local, id);
+        self.socket_mut(id).kind = Kind::TcpListener(Listener {
+            backlog,
+            ..Listener::default()
+        });
+        Ok(())
+    }
+
+    /// `accept(2)`: the oldest established connection and its peer, or EAGAIN.
+    pub fn accept(&mut self, now: Instant, fd: Fd) -> Result<(Fd, SocketAddrV4), Errno> {
+        let _ = now;
+        let l = self.sock(fd)?;
+        let sock = self.socket_ref(l);
+        let opts = sock.opts;
+        let Kind::TcpListener(li) = &sock.kind else {
+            return Err(Errno::EINVAL);
+        };
+        let Some(&conn) = li.accept_queue.front() else {
+            return Err(Errno::EAGAIN);
+        };
+        let Some(e) = self.conn_ref(conn) else {
+            return Err(Errno::EAGAIN);
+        };
+        let (local, peer) = (e.conn.local(), e.conn.remote());
+        let new = self.new_socket(Socket {
+            ty: super::SocketType::Stream,
+            refs: 1,
+            opts,
+            so_error: None,
+            local: Some(local),
+            bound: false,
+            read_shut: false,
+            write_shut: false,
+            kind: Kind::TcpConn {
+                id: conn,
+                connect_reported: true,
+            },
+        })?;
+        if let Kind::TcpListener(li) = &mut self.socket_mut(l).kind {
+            li.accept_queue.pop_front();
+        }
+        let sid = self.sock(new)?;
+        if let Some(e) = self.conn_mut(conn) {
+            e.owner = Owner::Socket(sid);
+        }
+        Ok((new, peer))
+    }
+
+    /// An ephemeral port for a connection from `local_ip` to `remote` (RFC 6056 section
+    /// 3.3.3, algorithm 3: a keyed hash of the destination picks where the search starts,
+    /// a global counter moves it), never one whose 4-tuple is live.
+    fn ephemeral_connect_port(
+        &mut self,
+        local_ip: Ipv4Addr,
+        remote: SocketAddrV4,
+    ) -> Result<u16, Errno> {
+        let first = u32::from(self.cfg.limits.ephemeral_port_first);
+        let last = u32::from(self.cfg.limits.ephemeral_port_last).max(first);
+        let count = last - first + 1;
+        let mut b = [0u8; 11];
+        b[0] = b'P';
+        b[1..5].copy_from_slice(&local_ip.octets());
+        b[5..9].copy_from_slice(&remote.ip().octets());
+        b[9..11].copy_from_slice(&remote.port().to_be_bytes());
+        let offset = siphash24(&self.cfg.secret, &b) as u32;
+        for _ in 0..count {
+            let port = (first + offset.wrapping_add(self.next_ephemeral) % count) as u16;
+            self.next_ephemeral = self.next_ephemeral.wrapping_add(1);
+            let key = ConnKey {
+                local: SocketAddrV4::new(local_ip, port),
+                remote,
+            };
+            let bound = self.tcp_binds.get(&port).is_some_and(|v| {
+                v.iter()
+                    .any(|&(ip, _)| ip == local_ip || ip.is_unspecified())
+            });
+            if !bound && !self.tuples.contains_key(&key) {
+                return Ok(port);
+            }
+        }
+        Err(Errno::EADDRNOTAVAIL)
+    }
+
+    pub(super) fn tcp_connect(
+        &mut self,
+        now: Instant,
+        sid: SockId,
+        addr: SocketAddrV4,
+    ) -> Result<(), Errno> {
+        let s = self.socket_mut(sid);
+        match s.kind {
+            Kind::TcpIdle => {}
+            Kind::TcpListener(_) => return Err(Errno::EINVAL),
+            Kind::TcpConn {
+                id,
+                ref mut connect_reported,
+            } => {
+                if let Some(e) = s.so_error.take() {
+                    return Err(e);
+                }
+                let reported = *connect_reported;
+                let Some(e) = self.conn_ref(id) else {
+                    return Err(Errno::ENOTCONN);
+                };
+                if let Some(err) = e.conn.error() {
+                    return Err(conn_errno(e, err));
+                }
+                return match e.conn.state() {
+                    State::SynSent | State::SynReceived => Err(Errno::EINPROGRESS),
+                    State::Closed => Err(Errno::ENOTCONN),
+                    _ if !reported => {
+                        if let Kind::TcpConn {
+                            connect_reported, ..
+                        } = &mut self.socket_mut(sid).kind
+                        {
+                            *connect_reported = true;
+                        }
+                        Ok(())
+                    }
+                    _ => Err(Errno::EISCONN),
+                };
+            }
+            Kind::Udp(_) => return Err(Errno::EOPNOTSUPP),
+        }
+        let dst = if addr.ip().is_unspecified() {
+            Ipv4Addr::LOCALHOST
+        } else {
+            *addr.ip()
+        };
+        if addr.port() == 0 {
+            return Err(Errno::ECONNREFUSED);
+        }
+        if dst.is_broadcast() || dst.is_multicast() || self.is_broadcast_addr(dst) {
+            return Err(Errno::ENETUNREACH);
+        }
+        let remote = SocketAddrV4::new(dst, addr.port());
+        let bound = self.socket_ref(sid).local;
+        let local_ip = match bound {
+            Some(a) if !a.ip().is_unspecified() => *a.ip(),
+            _ => self.source_for(dst).ok_or(Errno::ENETUNREACH)?,
+        };
+        let port = match bound {
+            Some(a) => a.port(),
+            None => self.ephemeral_connect_port(local_ip, remote)?,
+        };
+        let local = SocketAddrV4::new(local_ip, port);
+        if self.tuples.contains_key(&ConnKey { local, remote }) {
+            return Err(Errno::EADDRINUSE);
+        }
+        if self.conn_count >= self.cfg.limits.max_connections {
+            return Err(Errno::EAGAIN);
+        }
+        let opts = self.socket_ref(sid).opts;
+        let cfg = self.conn_config(now, &opts, dst);
+        let conn = Connection::connect(now, cfg, local, remote);
+        let id = self.insert_conn(conn, Owner::Socket(sid));
+        let s = self.socket_mut(sid);
+        if s.local.is_none() {
+            s.local = Some(local);
+        }
+        s.kind = Kind::TcpConn {
+            id,
+            connect_reported: false,
+        };
+        self.counters.tcp.active_opens += 1;
+        self.sync_conn(now, id);
+        Err(Errno::EINPROGRESS)
+    }
+
+    fn stream_conn(&mut self, sid: SockId) -> Result<ConnId, Errno> {
+        let s = self.socket_mut(sid);
+        if let Some(e) = s.so_error.take() {
+            return Err(e);
+        }
+        match s.kind {
+            Kind::TcpConn { id, .. } => Ok(id),
+            _ => Err(Errno::ENOTCONN),
+        }
+    }
+
+    fn map_engine_error(&self, id: ConnId, err: engine::Error) -> Errno {
+        match err {
+            engine::Error::WouldBlock => Errno::EAGAIN,
+            engine::Error::WriteClosed | engine::Error::ReadClosed => Errno::EPIPE,
+            engine::Error::Connection(e) => match self.conn_ref(id) {
+                Some(entry) => conn_errno(entry, e),
+                None => Errno::ECONNRESET,
+            },
+            engine::Error::NotConnected | engine::Error::InvalidState(_) => Errno::ENOTCONN,
+        }
+    }
+
+    pub(super) fn tcp_send(
+        &mut self,
+        now: Instant,
+        sid: SockId,
+        data: &[u8],
+    ) -> Result<usize, Errno> {
+        let write_shut = self.socket_ref(sid).write_shut;
+        let id = self.stream_conn(sid)?;
+        if write_shut {
+            return Err(Errno::EPIPE);
+        }
+        let Some(e) = self.conn_mut(id) else {
+            return Err(Errno::ENOTCONN);
+        };
+        if e.conn.error().is_none() && matches!(e.conn.state(), State::SynSent | State::SynReceived)
+        {
+            return Err(Errno::EAGAIN);
+        }
+        let r = e.conn.send(data);
+        self.sync_conn(now, id);
+        r.map_err(|err| self.map_engine_error(id, err))
+    }
+
+    pub(super) fn tcp_recv(
+        &mut self,
+        now: Instant,
+        sid: SockId,
+        buf: &mut [u8],
+    ) -> Result<usize, Errno> {
+        let read_shut = self.socket_ref(sid).read_shut;
+        let id = self.stream_conn(sid)?;
+        if read_shut {
+            return Ok(0);
+        }
+        let Some(e) = self.conn_mut(id) else {
+            return Err(Errno::ENOTCONN);
+        };
+        let r = e.conn.recv(buf);
+        self.sync_conn(now, id);
+        match r {
+            Ok(n) => Ok(n),
+            Err(engine::Error::ReadClosed) => Ok(0),
+            Err(err) => Err(self.map_engine_error(id, err)),
+        }
+    }
+
+    /// The socket of `id` is gone: close the connection (or abort it with linger zero)
+    /// and let it finish as an orphan.
+    pub(super) fn tcp_release_conn(&mut self, now: Instant, id: ConnId, abort: bool) {
+        let Some(e) = self.conn_mut(id) else {
+            return;
+        };
+        e.owner = Owner::Orphan;
+        if !e.linked {
+            return self.free_conn(id);
+        }
+        if abort {
+            e.conn.abort(now);
+        } else {
+            let _ = e.conn.close(now);
+        }
+        self.sync_conn(now, id);
+    }
+
+    /// A listener is gone: its queued connections are reset.
+    pub(super) fn tcp_release_listener(
+        &mut self,
+        now: Instant,
+        id: SockId,
+        local: Option<SocketAddrV4>,
+        l: Listener,
+    ) {
+        if let Some(local) = local {
+            if self.listeners.get(&local) == Some(&id) {
+                self.listeners.remove(&local);
+            }
+        }
+        for conn in l.syn_queue.into_iter().chain(l.accept_queue) {
+            if let Some(e) = self.conn_mut(conn) {
+                e.owner = Owner::Orphan;
+                e.conn.abort(now);
+                self.sync_conn(now, conn);
+            }
+        }
+    }
+}

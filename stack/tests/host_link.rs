@@ -1,0 +1,356 @@
+//! Link and network layers: ARP, IPv4 input checks, ICMP echo, routing and forwarding.
+
+mod host_support;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use host_support::*;
+use pretty_assertions::assert_eq;
+use sansnet_stack::iface::{DropReason, Errno, HostConfig, SocketType};
+use sansnet_stack::time::Duration;
+use sansnet_stack::wire::ipv4::IpProtocol;
+use sansnet_stack::wire::EthernetAddress;
+
+const SEC: Duration = Duration::from_secs(1);
+
+fn ip(a: u8, b: u8, c: u8, d: u8) -> Ipv4Addr {
+    Ipv4Addr::new(a, b, c, d)
+}
+
+#[test]
+fn arp_resolves_and_both_sides_learn() {
+    let mut net = Net::lan(&[1, 2]);
+    let u = net.h(0).socket(SocketType::Datagram).unwrap();
+    let now = net.now;
+    net.h(0).send_to(now, u, b"hi", addr(2, 9)).unwrap();
+    net.run_for(Duration::from_millis(10));
+    let now = net.now;
+    assert_eq!(
+        net.h(0).arp_lookup(now, 0, ip(10, 0, 0, 2)),
+        Some(mac(2, 0))
+    );
+    // RFC 826: the target learns the requester from the request.
+    assert_eq!(
+        net.h(1).arp_lookup(now, 0, ip(10, 0, 0, 1)),
+        Some(mac(1, 0))
+    );
+    assert_eq!(net.h(0).counters().arp.requests_out, 1);
+    assert_eq!(net.h(1).counters().arp.replies_out, 1);
+    // Entries expire.
+    net.run_for(Duration::from_secs(61));
+    let now = net.now;
+    assert_eq!(net.h(0).arp_lookup(now, 0, ip(10, 0, 0, 2)), None);
+}
+
+#[test]
+fn arp_failure_makes_connect_fail_with_ehostunreach() {
+    let mut net = Net::lan(&[1, 2]);
+    let c = net.tcp_connect(0, addr(9, 80));
+    assert_eq!(
+        net.wait_connected(0, c, Duration::from_secs(10)),
+        Err(Errno::EHOSTUNREACH)
+    );
+    let counters = net.h(0).counters();
+    assert_eq!(counters.arp.requests_out, 3);
+    assert_eq!(counters.arp.resolution_failures, 1);
+    // The SYN and its retransmission waited for ARP.
+    assert_eq!(counters.drops(DropReason::ArpResolutionFailed), 2);
+}
+
+#[test]
+fn arp_pending_queue_is_bounded() {
+    let mut net = Net::lan(&[1]);
+    let u = net.h(0).socket(SocketType::Datagram).unwrap();
+    let now = net.now;
+    for _ in 0..10 {
+        net.h(0).send_to(now, u, b"x", addr(9, 9)).unwrap();
+    }
+    assert_eq!(net.h(0).counters().drops(DropReason::ArpPendingFull), 7);
+}
+
+#[test]
+fn echo_request_gets_a_reply() {
+    let mut net = Net::lan(&[1, 2]);
+    let req = echo_request(7, 1, b"abcdefgh");
+    let pkt = ip_repr(
+        ip(10, 0, 0, 1),
+        ip(10, 0, 0, 2),
+        IpProtocol::ICMP,
+        req.len(),
+    );
+    let frame = ip_frame(mac(1, 0), mac(2, 0), &pkt, &req);
+    let now = net.now;
+    net.h(1).handle_frame(now, 0, &frame);
+    net.run_for(Duration::from_millis(10));
+    assert_eq!(icmp_sent(&net, 1), vec![(0, 0)]);
+    let reply = net
+        .log
+        .iter()
+        .filter(|(_, h, _)| *h == 1)
+        .find_map(|(_, _, f)| parse_ip(f))
+        .unwrap();
+    assert_eq!(reply.0.dst_addr, ip(10, 0, 0, 1));
+    assert_eq!(&reply.1[8..], b"abcdefgh");
+    assert_eq!(net.h(1).counters().icmp.echo_replies_out, 1);
+}
+
+#[test]
+fn bad_ipv4_headers_are_dropped_and_counted() {
+    let mut net = Net::lan(&[1, 2]);
+    let data = udp_bytes(addr(1, 5), addr(2, 5), b"x");
+    let pkt = ip_repr(
+        ip(10, 0, 0, 1),
+        ip(10, 0, 0, 2),
+        IpProtocol::UDP,
+        data.len(),
+    );
+    let good = ip_frame(mac(1, 0), mac(2, 0), &pkt, &data);
+    let now = net.now;
+    let mut bad_sum = good.clone();
+    bad_sum[24] ^= 0xff;
+    net.h(1).handle_frame(now, 0, &bad_sum);
+    let mut bad_version = good.clone();
+    bad_version[14] = 0x65;
+    net.h(1).handle_frame(now, 0, &bad_version);
+    net.h(1).handle_frame(now, 0, &good[..30]);
+    let not_mine = ip_repr(
+        ip(10, 0, 0, 1),
+        ip(10, 0, 0, 3),
+        IpProtocol::UDP,
+        data.len(),
+    );
+    net.h(1)
+        .handle_frame(now, 0, &ip_frame(mac(1, 0), mac(2, 0), &not_mine, &data));
+    let other_mac = ip_frame(mac(1, 0), EthernetAddress([2, 0, 0, 0, 9, 9]), &pkt, &data);
+    net.h(1).handle_frame(now, 0, &other_mac);
+    let martian = ip_repr(
+        ip(127, 0, 0, 1),
+        ip(10, 0, 0, 2),
+        IpProtocol::UDP,
+        data.len(),
+    );
+    net.h(1)
+        .handle_frame(now, 0, &ip_frame(mac(1, 0), mac(2, 0), &martian, &data));
+    net.h(1).handle_frame(now, 7, &good);
+    let c = net.h(1).counters();
+    let drops: Vec<_> = c.drop_counts().map(|(r, n)| (r.as_str(), n)).collect();
+    assert_eq!(
+        drops,
+        vec![
+            ("unknown_nic", 1),
+            ("ethernet_not_for_us", 1),
+            ("ip_malformed", 1),
+            ("ip_bad_version", 1),
+            ("ip_bad_checksum", 1),
+            ("ip_martian_source", 1),
+            ("ip_not_for_us", 1),
+        ]
+    );
+    // The good one reaches UDP (no socket: port unreachable).
+    net.h(1).handle_frame(now, 0, &good);
+    assert_eq!(net.h(1).counters().drops(DropReason::UdpNoSocket), 1);
+}
+
+/// a (10.0.0.1) -- r (10.0.0.254 | 10.0.1.254, forwarding) -- b (10.0.1.2), with the
+/// MTU of the router's NIC towards b given.
+fn routed(mtu_b: usize) -> Net {
+    let a = HostConfig {
+        default_gateway: Some(ip(10, 0, 0, 254)),
+        ..host_config(1)
+    };
+    let mut r1 = iface(3, 0, [10, 0, 0, 254], 24);
+    let mut r2 = iface(3, 1, [10, 0, 1, 254], 24);
+    r1.mtu = 1500;
+    r2.mtu = mtu_b;
+    let r = HostConfig {
+        name: "r".into(),
+        interfaces: vec![r1, r2],
+        forwarding: true,
+        ..HostConfig::default()
+    };
+    // b's own MTU stays 1500: only the router's link towards it is narrow, so b
+    // announces MSS 1460 and the path MTU must be discovered.
+    let b = HostConfig {
+        name: "b".into(),
+        interfaces: vec![iface(2, 0, [10, 0, 1, 2], 24)],
+        default_gateway: Some(ip(10, 0, 1, 254)),
+        ..HostConfig::default()
+    };
+    let mut net = Net::new(vec![a, r, b]);
+    net.segment(vec![(0, 0), (1, 0)]);
+    net.segment(vec![(1, 1), (2, 0)]);
+    net
+}
+
+const B: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
+
+#[test]
+fn tcp_through_a_router() {
+    let mut net = routed(1500);
+    let l = net.tcp_listener(2, 80, 4);
+    let c = net.tcp_connect(0, SocketAddrV4::new(B, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    let (s, peer) = net.accept(2, l).unwrap();
+    assert_eq!(*peer.ip(), ip(10, 0, 0, 1));
+    let data = vec![0x5a; 50_000];
+    net.send_all(0, c, &data);
+    assert_eq!(net.recv_n(2, s, data.len()).unwrap().len(), data.len());
+    assert!(net.h(1).counters().ip.forwarded > 40);
+}
+
+#[test]
+fn ttl_expiry_on_the_router_sends_time_exceeded() {
+    let mut net = routed(1500);
+    let data = udp_bytes(addr(1, 5), SocketAddrV4::new(B, 5), b"x");
+    let mut pkt = ip_repr(ip(10, 0, 0, 1), B, IpProtocol::UDP, data.len());
+    pkt.ttl = 1;
+    let now = net.now;
+    net.h(1)
+        .handle_frame(now, 0, &ip_frame(mac(1, 0), mac(3, 0), &pkt, &data));
+    net.run_for(Duration::from_millis(10));
+    assert_eq!(icmp_sent(&net, 1), vec![(11, 0)]);
+    assert_eq!(net.h(1).counters().drops(DropReason::IpTtlExpired), 1);
+    assert_eq!(net.h(0).counters().icmp.errors_in, 1);
+    // TTL 2 goes through, arriving with TTL 1.
+    pkt.ttl = 2;
+    net.h(1)
+        .handle_frame(now, 0, &ip_frame(mac(1, 0), mac(3, 0), &pkt, &data));
+    net.run_for(Duration::from_millis(10));
+    let arrived: Vec<u8> = net
+        .log
+        .iter()
+        .filter(|(_, h, _)| *h == 1)
+        .filter_map(|(_, _, f)| parse_ip(f))
+        .filter(|(r, _)| r.protocol == IpProtocol::UDP)
+        .map(|(r, _)| r.ttl)
+        .collect();
+    assert_eq!(arrived, vec![1]);
+}
+
+#[test]
+fn no_route_is_enetunreach() {
+    let mut net = Net::lan(&[1]);
+    let u = net.h(0).socket(SocketType::Datagram).unwrap();
+    let now = net.now;
+    assert_eq!(
+        net.h(0)
+            .send_to(now, u, b"x", "192.168.7.7:9".parse().unwrap()),
+        Err(Errno::ENETUNREACH)
+    );
+    let c = net.h(0).socket(SocketType::Stream).unwrap();
+    assert_eq!(
+        net.h(0).connect(now, c, "192.168.7.7:9".parse().unwrap()),
+        Err(Errno::ENETUNREACH)
+    );
+}
+
+#[test]
+fn router_fragments_without_df_and_answers_frag_needed_with_df() {
+    let mut net = routed(576);
+    let u = net.h(2).socket(SocketType::Datagram).unwrap();
+    net.h(2)
+        .bind(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 9))
+        .unwrap();
+    let s = net.h(0).socket(SocketType::Datagram).unwrap();
+    let now = net.now;
+    let big = vec![7u8; 1400];
+    net.h(0)
+        .send_to(now, s, &big, SocketAddrV4::new(B, 9))
+        .unwrap();
+    net.run_for(Duration::from_millis(50));
+    let mut buf = vec![0u8; 2000];
+    let now = net.now;
+    assert_eq!(net.h(2).recv_from(now, u, &mut buf).map(|x| x.0), Ok(1400));
+    assert!(net.h(1).counters().ip.fragments_out >= 3);
+    assert_eq!(net.h(2).counters().ip.reassembled, 1);
+
+    // With DF the router answers "fragmentation needed" with its next-hop MTU, and the
+    // sender learns the path MTU (RFC 1191).
+    net.h(0)
+        .setsockopt(now, s, sansnet_stack::iface::SockOpt::DontFragment(true))
+        .unwrap();
+    net.h(0)
+        .send_to(now, s, &big, SocketAddrV4::new(B, 9))
+        .unwrap();
+    net.run_for(Duration::from_millis(50));
+    assert_eq!(icmp_sent(&net, 1), vec![(3, 4)]);
+    let now = net.now;
+    assert_eq!(net.h(0).path_mtu(now, B), Some(576));
+    assert_eq!(
+        net.h(0).send_to(now, s, &big, SocketAddrV4::new(B, 9)),
+        Err(Errno::EMSGSIZE)
+    );
+}
+
+#[test]
+fn tcp_survives_a_smaller_path_mtu() {
+    let mut net = routed(576);
+    let l = net.tcp_listener(2, 80, 4);
+    let c = net.tcp_connect(0, SocketAddrV4::new(B, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    let (s, _) = net.accept(2, l).unwrap();
+    let data: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
+    net.send_all(0, c, &data);
+    assert!(net.recv_n(2, s, data.len()).unwrap() == data);
+    assert_eq!(net.h(0).counters().icmp.pmtu_updates, 1);
+}
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn valid_frames() -> Vec<Vec<u8>> {
+        let data = udp_bytes(addr(1, 5), addr(2, 53), b"payload");
+        let pkt = ip_repr(
+            ip(10, 0, 0, 1),
+            ip(10, 0, 0, 2),
+            IpProtocol::UDP,
+            data.len(),
+        );
+        let req = echo_request(1, 2, b"ping");
+        let icmp = ip_repr(
+            ip(10, 0, 0, 1),
+            ip(10, 0, 0, 2),
+            IpProtocol::ICMP,
+            req.len(),
+        );
+        let mut frag = pkt;
+        frag.more_frags = true;
+        vec![
+            ip_frame(mac(1, 0), mac(2, 0), &pkt, &data),
+            ip_frame(mac(1, 0), mac(2, 0), &icmp, &req),
+            ip_frame(mac(1, 0), mac(2, 0), &frag, &[0; 16]),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// No frame, however mangled, makes a host panic; the host keeps working.
+        #[test]
+        fn mangled_frames_never_panic(
+            which in 0usize..3,
+            flips in proptest::collection::vec((0usize..120, any::<u8>()), 0..8),
+            cut in 0usize..130,
+            raw in proptest::collection::vec(any::<u8>(), 0..80),
+        ) {
+            let mut net = Net::lan(&[1, 2]);
+            let _l = net.tcp_listener(1, 80, 4);
+            let u = net.h(1).socket(SocketType::Datagram).unwrap();
+            net.h(1).bind(u, addr(2, 53)).unwrap();
+            let mut f = valid_frames()[which].clone();
+            for (at, x) in flips {
+                if let Some(b) = f.get_mut(at) {
+                    *b ^= x;
+                }
+            }
+            f.truncate(cut.max(1));
+            let now = net.now;
+            net.h(1).handle_frame(now, 0, &f);
+            net.h(1).handle_frame(now, 0, &raw);
+            net.run_for(Duration::from_secs(40));
+            let c = net.tcp_connect(0, addr(2, 80));
+            prop_assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+        }
+    }
+}

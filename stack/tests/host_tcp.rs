@@ -1,0 +1,371 @@
+//! TCP through the host: demux, listeners, sockets, errors.
+
+mod host_support;
+
+use host_support::*;
+use pretty_assertions::assert_eq;
+use sansnet_stack::iface::{DropReason, Errno, Interest, Readiness, SockOpt, SocketState};
+use sansnet_stack::tcp::State;
+use sansnet_stack::time::Duration;
+
+const SEC: Duration = Duration::from_secs(1);
+
+#[test]
+fn connect_accept_and_echo() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 16);
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    let (s, peer) = net.accept(1, l).expect("accepted");
+    assert_eq!(peer, net.h(0).local_addr(c).unwrap());
+    assert_eq!(net.h(1).peer_addr(s).unwrap(), peer);
+    assert_eq!(*peer.ip(), std::net::Ipv4Addr::new(10, 0, 0, 1));
+    assert!((49152..=65535).contains(&peer.port()));
+
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
+    net.send_all(0, c, &data);
+    let got = net.recv_n(1, s, data.len()).unwrap();
+    assert_eq!(got.len(), data.len());
+    assert!(got == data);
+    net.send_all(1, s, &got[..1000]);
+    assert_eq!(net.recv_n(0, c, 1000).unwrap(), data[..1000].to_vec());
+
+    // Orderly close both ways: EOF on each side.
+    let now = net.now;
+    net.h(0).close(now, c).unwrap();
+    assert_eq!(net.recv_n(1, s, 1), Ok(vec![]));
+    let now = net.now;
+    net.h(1).close(now, s).unwrap();
+    net.run_for(Duration::from_secs(1));
+    let states: Vec<_> = net.h(0).ss().iter().map(|r| r.state).collect();
+    assert_eq!(states, vec![SocketState::Tcp(State::TimeWait)]);
+    // TIME-WAIT ends after 2 MSL; the table empties.
+    net.run_for(Duration::from_secs(61));
+    assert_eq!(net.h(0).ss(), vec![]);
+    assert_eq!(net.h(1).ss().len(), 1, "only the listener is left");
+}
+
+#[test]
+fn connect_to_a_closed_port_is_refused() {
+    let mut net = Net::lan(&[1, 2]);
+    let c = net.tcp_connect(0, addr(2, 81));
+    net.h(0).register(c, Interest::WRITABLE).unwrap();
+    assert_eq!(net.wait_connected(0, c, SEC), Err(Errno::ECONNREFUSED));
+    assert_eq!(net.h(1).counters().drops(DropReason::TcpNoSocket), 1);
+    assert_eq!(net.h(1).counters().tcp.rsts_out, 1);
+}
+
+#[test]
+fn refusal_is_reported_by_the_selector_and_so_error() {
+    let mut net = Net::lan(&[1, 2]);
+    let c = net.tcp_connect(0, addr(2, 81));
+    net.h(0).register(c, Interest::WRITABLE).unwrap();
+    assert_eq!(net.h(0).poll_ready(), vec![]);
+    net.run_for(Duration::from_millis(100));
+    let ready = net.h(0).poll_ready();
+    assert_eq!(ready.len(), 1);
+    assert!(ready[0].1.writable && ready[0].1.error, "{ready:?}");
+    assert_eq!(net.h(0).take_error(c), Ok(Some(Errno::ECONNREFUSED)));
+    assert_eq!(net.h(0).take_error(c), Ok(None));
+}
+
+#[test]
+fn selector_reports_acceptable_readable_and_hang_up() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 16);
+    net.h(1).register(l, Interest::READABLE).unwrap();
+    let c = net.tcp_connect(0, addr(2, 80));
+    net.run_for(Duration::from_millis(100));
+    let ready = net.h(1).poll_ready();
+    assert_eq!(
+        ready,
+        vec![(
+            l,
+            Readiness {
+                acceptable: true,
+                ..Readiness::default()
+            }
+        )]
+    );
+    let now = net.now;
+    let (s, _) = net.h(1).accept(now, l).unwrap();
+    net.h(1).register(s, Interest::READABLE).unwrap();
+    assert_eq!(net.h(1).poll_ready(), vec![]);
+    net.send_all(0, c, b"hello");
+    net.run_for(Duration::from_millis(100));
+    let ready = net.h(1).poll_ready();
+    assert_eq!(ready.len(), 1);
+    assert!(ready[0].1.readable);
+    let now = net.now;
+    net.h(0).close(now, c).unwrap();
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(net.recv_n(1, s, 5), Ok(b"hello".to_vec()));
+    let now = net.now;
+    let mut buf = [0u8; 8];
+    assert_eq!(net.h(1).recv(now, s, &mut buf), Ok(0));
+    assert!(net.h(1).poll_ready()[0].1.readable, "EOF stays readable");
+}
+
+#[test]
+fn close_with_unread_data_resets_the_peer() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 16);
+    let c = net.tcp_connect(0, addr(2, 80));
+    let (s, _) = net.accept(1, l).unwrap();
+    net.send_all(0, c, b"unread");
+    net.run_for(Duration::from_millis(100));
+    let now = net.now;
+    net.h(1).close(now, s).unwrap();
+    net.run_for(Duration::from_millis(100));
+    let now = net.now;
+    let mut buf = [0u8; 8];
+    assert_eq!(net.h(0).recv(now, c, &mut buf), Err(Errno::ECONNRESET));
+}
+
+#[test]
+fn linger_zero_aborts_with_a_reset() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 16);
+    let c = net.tcp_connect(0, addr(2, 80));
+    let (s, _) = net.accept(1, l).unwrap();
+    let now = net.now;
+    net.h(0)
+        .setsockopt(now, c, SockOpt::Linger(Some(Duration::ZERO)))
+        .unwrap();
+    net.h(0).close(now, c).unwrap();
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(net.recv_n(1, s, 1), Err(Errno::ECONNRESET));
+    assert_eq!(net.h(0).ss(), vec![], "nothing lingers");
+}
+
+#[test]
+fn dup_keeps_the_connection_until_the_last_descriptor_closes() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 16);
+    let c = net.tcp_connect(0, addr(2, 80));
+    let (s, _) = net.accept(1, l).unwrap();
+    let c2 = net.h(0).dup(c).unwrap();
+    assert_eq!(c2.0, c.0 + 1, "lowest free descriptor");
+    let now = net.now;
+    net.h(0).close(now, c).unwrap();
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(net.h(0).ss()[0].fds, vec![c2]);
+    net.send_all(0, c2, b"still open");
+    assert_eq!(net.recv_n(1, s, 10), Ok(b"still open".to_vec()));
+    let now = net.now;
+    net.h(0).close(now, c2).unwrap();
+    assert_eq!(net.recv_n(1, s, 1), Ok(vec![]), "EOF after the last close");
+    // The freed descriptor number is reused first.
+    let again = net
+        .h(0)
+        .socket(sansnet_stack::iface::SocketType::Stream)
+        .unwrap();
+    assert_eq!(again, c);
+}
+
+#[test]
+fn descriptor_limit_is_emfile() {
+    let mut cfg = host_config(1);
+    cfg.limits.max_descriptors = 3;
+    let mut net = Net::new(vec![cfg]);
+    let ty = sansnet_stack::iface::SocketType::Datagram;
+    let fds: Vec<_> = (0..3).map(|_| net.h(0).socket(ty).unwrap()).collect();
+    assert_eq!(net.h(0).socket(ty), Err(Errno::EMFILE));
+    assert_eq!(net.h(0).dup(fds[0]), Err(Errno::EMFILE));
+    let now = net.now;
+    net.h(0).close(now, fds[1]).unwrap();
+    assert_eq!(net.h(0).socket(ty), Ok(fds[1]));
+    assert_eq!(
+        net.h(0).close(now, sansnet_stack::iface::Fd(9)),
+        Err(Errno::EBADF)
+    );
+}
+
+#[test]
+fn ephemeral_ports_run_out_with_eaddrnotavail() {
+    let mut a = host_config(1);
+    a.limits.ephemeral_port_first = 50000;
+    a.limits.ephemeral_port_last = 50003;
+    let mut net = Net::new(vec![a, host_config(2)]);
+    net.segment(vec![(0, 0), (1, 0)]);
+    let l = net.tcp_listener(1, 80, 16);
+    let mut ports = Vec::new();
+    for _ in 0..4 {
+        let c = net.tcp_connect(0, addr(2, 80));
+        assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+        ports.push(net.h(0).local_addr(c).unwrap().port());
+        net.accept(1, l).unwrap();
+    }
+    ports.sort();
+    assert_eq!(ports, vec![50000, 50001, 50002, 50003]);
+    let now = net.now;
+    let fd = net
+        .h(0)
+        .socket(sansnet_stack::iface::SocketType::Stream)
+        .unwrap();
+    assert_eq!(
+        net.h(0).connect(now, fd, addr(2, 80)),
+        Err(Errno::EADDRNOTAVAIL)
+    );
+    // Another destination port is another 4-tuple: the ports are free for it.
+    let _l2 = net.tcp_listener(1, 81, 16);
+    assert_eq!(
+        net.h(0).connect(now, fd, addr(2, 81)),
+        Err(Errno::EINPROGRESS)
+    );
+}
+
+#[test]
+fn bind_conflicts_are_eaddrinuse_unless_reuseaddr() {
+    let mut net = Net::lan(&[1]);
+    let ty = sansnet_stack::iface::SocketType::Stream;
+    let now = net.now;
+    let h = net.h(0);
+    let a = h.socket(ty).unwrap();
+    h.bind(a, addr(1, 80)).unwrap();
+    let b = h.socket(ty).unwrap();
+    assert_eq!(
+        h.bind(
+            b,
+            std::net::SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 80)
+        ),
+        Err(Errno::EADDRINUSE)
+    );
+    assert_eq!(h.bind(b, addr(9, 80)), Err(Errno::EADDRNOTAVAIL));
+    h.setsockopt(now, a, SockOpt::ReuseAddr(true)).unwrap();
+    h.setsockopt(now, b, SockOpt::ReuseAddr(true)).unwrap();
+    h.bind(b, addr(1, 80)).unwrap();
+    h.listen(a, 1).unwrap();
+    assert_eq!(h.listen(b, 1), Err(Errno::EADDRINUSE));
+}
+
+#[test]
+fn backlog_full_drops_syns_until_accept_makes_room() {
+    let mut cfg = host_config(2);
+    cfg.limits.syn_cookies = false;
+    let mut net = Net::new(vec![host_config(1), cfg]);
+    net.segment(vec![(0, 0), (1, 0)]);
+    let l = net.tcp_listener(1, 80, 1);
+    let c1 = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c1, SEC), Ok(()));
+    // The accept queue holds c1: c2's SYNs are dropped (and retransmitted).
+    let c2 = net.tcp_connect(0, addr(2, 80));
+    net.run_for(Duration::from_millis(500));
+    let now = net.now;
+    assert_eq!(
+        net.h(0).connect(now, c2, addr(2, 80)),
+        Err(Errno::EINPROGRESS)
+    );
+    assert!(net.h(1).counters().drops(DropReason::TcpAcceptQueueFull) >= 1);
+    assert_eq!(net.h(1).ss()[0].recv_q, 1);
+    net.accept(1, l).unwrap();
+    // The retransmitted SYN now gets through.
+    assert_eq!(net.wait_connected(0, c2, Duration::from_secs(5)), Ok(()));
+    net.accept(1, l).unwrap();
+}
+
+#[test]
+fn loopback_connections_never_leave_the_host() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(0, 7, 4);
+    let c = net.tcp_connect(0, "127.0.0.1:7".parse().unwrap());
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    let (s, peer) = net.accept(0, l).unwrap();
+    assert_eq!(*peer.ip(), std::net::Ipv4Addr::LOCALHOST);
+    net.send_all(0, c, b"ping");
+    assert_eq!(net.recv_n(0, s, 4), Ok(b"ping".to_vec()));
+    // Our own address is local too.
+    let c2 = net.tcp_connect(0, addr(1, 7));
+    assert_eq!(net.wait_connected(0, c2, SEC), Ok(()));
+    assert!(
+        net.log.is_empty(),
+        "no frame on the wire: {:?}",
+        net.log.len()
+    );
+}
+
+#[test]
+fn ss_lists_sockets_by_descriptor() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 8);
+    let c = net.tcp_connect(0, addr(2, 80));
+    let (s, _) = net.accept(1, l).unwrap();
+    net.send_all(0, c, b"abc");
+    net.run_for(Duration::from_millis(100));
+    let rows = net.h(1).ss();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].fds, vec![l]);
+    assert_eq!(rows[0].state, SocketState::Listen);
+    assert_eq!(rows[1].fds, vec![s]);
+    assert_eq!(rows[1].state, SocketState::Tcp(State::Established));
+    assert_eq!(rows[1].recv_q, 3);
+    assert_eq!(rows[1].peer, Some(net.h(0).local_addr(c).unwrap()));
+}
+
+#[test]
+fn syn_flood_with_cookies_still_serves_a_legitimate_client() {
+    use sansnet_stack::wire::{ethernet, ipv4, tcp as wtcp, EtherType, SeqNumber};
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 4);
+    // Make h2 know h1's MAC (the attacker spoofs sources on h1's link).
+    let u = net
+        .h(0)
+        .socket(sansnet_stack::iface::SocketType::Datagram)
+        .unwrap();
+    let now = net.now;
+    net.h(0).send_to(now, u, b"x", addr(2, 9)).unwrap();
+    net.run_for(Duration::from_millis(10));
+    // 500 SYNs from spoofed, non-existent sources.
+    for i in 0..500u32 {
+        let src = std::net::Ipv4Addr::new(10, 0, 0, 100 + (i % 100) as u8);
+        let seg = wtcp::Repr {
+            src_port: 1000 + i as u16,
+            dst_port: 80,
+            flags: wtcp::TcpFlags::SYN,
+            seq_number: SeqNumber(i * 1000),
+            window_len: 1000,
+            max_seg_size: Some(1460),
+            ..wtcp::Repr::default()
+        };
+        let ip = ipv4::Repr {
+            src_addr: src,
+            dst_addr: std::net::Ipv4Addr::new(10, 0, 0, 2),
+            protocol: ipv4::IpProtocol::TCP,
+            payload_len: seg.buffer_len(),
+            ttl: 64,
+            dscp: 0,
+            ecn: 0,
+            ident: 0,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+            options: ipv4::Ipv4Options::EMPTY,
+        };
+        let eth = ethernet::Repr {
+            src_addr: mac(1, 0),
+            dst_addr: mac(2, 0),
+            vlan: None,
+            ethertype: EtherType::IPV4,
+        };
+        let mut frame = vec![0u8; 14 + ip.buffer_len()];
+        eth.emit(&mut ethernet::Frame::new_unchecked(&mut frame[..]));
+        ip.emit(&mut ipv4::Packet::new_unchecked(&mut frame[14..]));
+        seg.emit(
+            &mut wtcp::Packet::new_unchecked(&mut frame[34..]),
+            ip.src_addr,
+            ip.dst_addr,
+        );
+        let now = net.now;
+        net.h(1).handle_frame(now, 0, &frame);
+    }
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, Duration::from_secs(5)), Ok(()));
+    let (s, _) = net.accept(1, l).expect("the legitimate client is accepted");
+    net.send_all(0, c, b"through the flood");
+    assert_eq!(net.recv_n(1, s, 17), Ok(b"through the flood".to_vec()));
+    let counters = net.h(1).counters();
+    assert!(counters.tcp.syn_cookies_sent >= 496, "{:?}", counters.tcp);
+    assert_eq!(counters.tcp.syn_cookies_accepted, 1);
+    // Memory stays bounded: four embryonic connections, the accepted one.
+    assert!(net.h(1).ss().len() <= 1 + 4 + 1, "{}", net.h(1).ss().len());
+}
