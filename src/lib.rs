@@ -12,3 +12,7 @@ pub use sansnet_sim as sim;
 pub use sansnet_stack as stack;
 
 pub mod decode;
+pub mod explore;
+pub mod scenario;
+pub mod scenarios;
+pub mod strategies;

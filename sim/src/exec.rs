@@ -395,6 +395,28 @@ pub fn with_node<E: Endpoint, R>(node: NodeId, f: impl FnOnce(&mut E, Instant) -
     })
 }
 
+/// [`with_node`], waking the tasks that wait on `node` only if `wakes(&result)` (a call
+/// that only found it would block changed nothing, so it is no news for anyone).
+pub(crate) fn with_node_waking<E: Endpoint, R>(
+    node: NodeId,
+    f: impl FnOnce(&mut E, Instant) -> R,
+    wakes: impl FnOnce(&R) -> bool,
+) -> Option<R> {
+    let (world, _) = current();
+    let mut w = world.borrow_mut();
+    w.with_endpoint_waking(
+        node,
+        |ep, now| {
+            let concrete = ep
+                .as_any_mut()
+                .downcast_mut::<E>()
+                .unwrap_or_else(|| panic!("node is not a {}", std::any::type_name::<E>()));
+            f(concrete, now)
+        },
+        wakes,
+    )
+}
+
 /// Completes after the next time anything happens on `node`: a frame delivered, a timer
 /// fired, a call made into it, a crash. The building block of readiness waits: try, and if
 /// the node says "would block", await this and try again.

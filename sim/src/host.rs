@@ -112,7 +112,11 @@ fn poll_call<R>(
     cx: &mut Context<'_>,
     f: impl FnOnce(&mut Host, Instant) -> Result<R, Errno>,
 ) -> Poll<io::Result<R>> {
-    match call(node, f) {
+    // A "would block" changed nothing: it wakes no other task (two tasks blocked on one
+    // host would otherwise wake each other forever without time advancing).
+    let result = exec::with_node_waking::<Host, _>(node, f, |r| !matches!(r, Err(Errno::EAGAIN)))
+        .unwrap_or(Err(Errno::ECONNRESET));
+    match result {
         Err(Errno::EAGAIN) | Err(Errno::EINPROGRESS) => {
             let (world, _) = exec::current();
             world.borrow_mut().wait_on_node(node, cx.waker());

@@ -701,6 +701,11 @@ impl World {
     /// After any interaction with a node: drain its frames, re-read its deadline, wake the
     /// tasks waiting on it.
     pub(crate) fn service_node(&mut self, node: NodeId) {
+        self.service_node_then_wake(node, true);
+    }
+
+    /// [`service_node`](Self::service_node), waking the node's waiters only if `wake`.
+    fn service_node_then_wake(&mut self, node: NodeId, wake: bool) {
         let now = self.now;
         let slot = &mut self.nodes[node.0];
         let Some(ep) = slot.endpoint.as_mut() else {
@@ -748,7 +753,9 @@ impl World {
             }
             self.nic_send(nic, frame);
         }
-        self.wake_node_waiters(node);
+        if wake {
+            self.wake_node_waiters(node);
+        }
     }
 
     fn new_frame(&mut self, origin: NodeId, bytes: Vec<u8>) -> Frame {
@@ -785,6 +792,19 @@ impl World {
         node: NodeId,
         f: impl FnOnce(&mut dyn Endpoint, Instant) -> R,
     ) -> Option<R> {
+        self.with_endpoint_waking(node, f, |_| true)
+    }
+
+    /// [`with_endpoint`](Self::with_endpoint), waking the tasks that wait on the node only
+    /// if `wakes(&result)`: a call that changed nothing (a "would block") must not count as
+    /// activity, or two tasks blocked on one node would wake each other forever at one
+    /// instant.
+    pub(crate) fn with_endpoint_waking<R>(
+        &mut self,
+        node: NodeId,
+        f: impl FnOnce(&mut dyn Endpoint, Instant) -> R,
+        wakes: impl FnOnce(&R) -> bool,
+    ) -> Option<R> {
         let now = self.now;
         let slot = &mut self.nodes[node.0];
         let span = slot.span.clone();
@@ -793,7 +813,8 @@ impl World {
             let _entered = span.enter();
             f(ep.as_mut(), now)
         };
-        self.service_node(node);
+        let wake = wakes(&r);
+        self.service_node_then_wake(node, wake);
         Some(r)
     }
 

@@ -112,3 +112,37 @@ fn tcp_survives_loss_and_corruption_and_replays_exactly() {
     let (_, second) = lossy_echo(seed);
     assert_eq!(first, second, "{}", sansnet_sim::replay_line(seed));
 }
+
+/// Regression: two tasks blocked on the same host used to wake each other forever at one
+/// instant (each "would block" call counted as activity on the node), so simulated time
+/// never advanced.
+#[test]
+fn two_tasks_blocked_on_one_host_let_time_advance() {
+    let (mut sim, a, b) = two_hosts(LinkFaults::with_latency(Duration::from_millis(1)));
+    sim.set_limits(sansnet_sim::Limits {
+        max_steps: 10_000,
+        ..sansnet_sim::Limits::default()
+    });
+    for port in [7, 8] {
+        sim.spawn_on(b, async move {
+            let listener = TcpListener::bind(b, SocketAddrV4::new(*SERVER.ip(), port)).unwrap();
+            let (mut conn, _) = listener.accept().await.unwrap();
+            conn.write_all(b"hi").await.unwrap();
+        });
+    }
+    let client = sim.spawn_on(a, async move {
+        sansnet_sim::exec::sleep(Duration::from_secs(1)).await;
+        let mut got = Vec::new();
+        for port in [7, 8] {
+            let mut conn = TcpStream::connect(a, SocketAddrV4::new(*SERVER.ip(), port))
+                .await
+                .unwrap();
+            let mut buf = [0u8; 2];
+            conn.read_exact(&mut buf).await.unwrap();
+            got.push(buf);
+        }
+        got
+    });
+    sim.run_until_complete(&client).unwrap();
+    assert_eq!(client.take(), Some(vec![*b"hi", *b"hi"]));
+}

@@ -295,6 +295,26 @@ fn tcp_survives_a_smaller_path_mtu() {
     assert_eq!(net.h(0).counters().icmp.pmtu_updates, 1);
 }
 
+/// Regression: the host learned the path MTU but never told the connection, which went on
+/// sending 1500-byte segments without DF for the router to fragment, forever.
+#[test]
+fn a_connection_shrinks_its_segments_to_a_learned_path_mtu() {
+    let mut net = routed(576);
+    let l = net.tcp_listener(2, 80, 4);
+    let c = net.tcp_connect(0, SocketAddrV4::new(B, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    let (s, _) = net.accept(2, l).unwrap();
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    net.send_all(0, c, &data);
+    assert!(net.recv_n(2, s, data.len()).unwrap() == data);
+    assert_eq!(net.h(0).counters().icmp.pmtu_updates, 1);
+    assert_eq!(
+        net.h(1).counters().ip.fragmented,
+        0,
+        "the router fragmented segments that should have fit the path"
+    );
+}
+
 mod robustness {
     use super::*;
     use proptest::prelude::*;

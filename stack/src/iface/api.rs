@@ -248,3 +248,39 @@ pub struct SocketInfo {
     /// Remote address, if connected.
     pub peer: Option<SocketAddrV4>,
 }
+
+impl fmt::Display for SocketInfo {
+    /// One `ss`-style row: descriptors, protocol, state, queues, local and peer addresses.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use alloc::string::{String, ToString};
+        let fds = if self.fds.is_empty() {
+            String::from("-")
+        } else {
+            let list: alloc::vec::Vec<String> =
+                self.fds.iter().map(|fd| fd.0.to_string()).collect();
+            list.join(",")
+        };
+        let proto = match self.proto {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        };
+        let state = match self.state {
+            SocketState::Unconnected => "UNCONN",
+            SocketState::Listen => "LISTEN",
+            SocketState::Tcp(s) => s.rfc_name(),
+            SocketState::Udp => "UDP",
+        };
+        let addr = |a: Option<SocketAddrV4>| a.map_or(String::from("*"), |a| a.to_string());
+        write!(
+            f,
+            "{:<4} {:<5} {:<13} {:>8} {:>8} {:<22} {:<22}",
+            fds,
+            proto,
+            state,
+            self.recv_q,
+            self.send_q,
+            addr(self.local),
+            addr(self.peer)
+        )
+    }
+}

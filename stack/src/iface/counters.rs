@@ -288,3 +288,20 @@ impl Counters {
             .filter(|&(_, n)| n > 0)
     }
 }
+
+impl core::fmt::Display for Counters {
+    /// `netstat -s` in brief: one line per layer, then every non-zero drop by reason.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        writeln!(f, "link: {:?}", self.link)?;
+        writeln!(f, "arp:  {:?}", self.arp)?;
+        writeln!(f, "ip:   {:?}", self.ip)?;
+        writeln!(f, "icmp: {:?}", self.icmp)?;
+        writeln!(f, "udp:  {:?}", self.udp)?;
+        writeln!(f, "tcp:  {:?}", self.tcp)?;
+        write!(f, "drops:")?;
+        for (reason, n) in self.drop_counts() {
+            write!(f, " {}={n}", reason.as_str())?;
+        }
+        Ok(())
+    }
+}

@@ -788,7 +788,17 @@ impl Host {
                 DstUnreachable::PROTO_UNREACHABLE | DstUnreachable::PORT_UNREACHABLE => {
                     (Errno::ECONNREFUSED, true)
                 }
-                DstUnreachable::FRAG_REQUIRED => return,
+                DstUnreachable::FRAG_REQUIRED => {
+                    // The host has learned the new path MTU (RFC 1191); the connection
+                    // must shrink its segments, or it goes on sending full-sized ones
+                    // without DF, fragmented by the router, for its whole life.
+                    let mtu = self.mtu_for(now, *remote.ip()).min(usize::from(u16::MAX));
+                    if let Some(e) = self.conn_mut(id) {
+                        e.conn.set_path_mtu(now, mtu as u16);
+                    }
+                    self.sync_conn(now, id);
+                    return;
+                }
                 DstUnreachable::NET_UNREACHABLE
                 | DstUnreachable::DST_NET_UNKNOWN
                 | DstUnreachable::NET_PROHIBITED

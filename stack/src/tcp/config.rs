@@ -14,6 +14,48 @@ pub enum CongestionAlgorithm {
     Cubic,
 }
 
+/// A deliberate bug, compiled in only with the `planted-bugs` feature, so that the
+/// exploration tools can prove they find real ones (issue: "a harness that cannot find a
+/// planted bug is the defect").
+#[cfg(feature = "planted-bugs")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PlantedBug {
+    /// Reassembly: when an out-of-order range joins the in-order data, its first byte is
+    /// replaced by its second. Lengths stay right; only the content is wrong, and only
+    /// after reordering or loss.
+    ReassemblyOffByOne,
+    /// RTO: a fresh RTT sample does not clear the exponential backoff (RFC 6298 section
+    /// 5.7 broken), so the timer only ever grows.
+    RtoNeverResets,
+    /// Flow control: reading that reopens a zero window does not send a window update; the
+    /// sender must wait for its persist timer.
+    LostWindowUpdate,
+}
+
+#[cfg(feature = "planted-bugs")]
+impl PlantedBug {
+    /// Every planted bug.
+    pub const ALL: [PlantedBug; 3] = [
+        PlantedBug::ReassemblyOffByOne,
+        PlantedBug::RtoNeverResets,
+        PlantedBug::LostWindowUpdate,
+    ];
+
+    /// A kebab-case name for command lines and replay files.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlantedBug::ReassemblyOffByOne => "reassembly-off-by-one",
+            PlantedBug::RtoNeverResets => "rto-never-resets",
+            PlantedBug::LostWindowUpdate => "lost-window-update",
+        }
+    }
+
+    /// The bug called `name`.
+    pub fn from_name(name: &str) -> Option<PlantedBug> {
+        Self::ALL.into_iter().find(|b| b.name() == name)
+    }
+}
+
 /// Keep-alive parameters (RFC 1122 section 4.2.3.6; RFC 9293 section 3.8.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeepAlive {
@@ -103,6 +145,9 @@ pub struct Config {
     pub reassembly_ranges: usize,
     /// Time to live of outgoing IP datagrams (RFC 9293 MUST-49), for the host layer.
     pub ttl: u8,
+    /// A deliberate bug to plant (tests of the exploration tools only).
+    #[cfg(feature = "planted-bugs")]
+    pub planted: Option<PlantedBug>,
 }
 
 impl Default for Config {
@@ -136,6 +181,8 @@ impl Default for Config {
             sack_scoreboard_len: 64,
             reassembly_ranges: recv_buffer_bytes / 2920 + 4,
             ttl: 64,
+            #[cfg(feature = "planted-bugs")]
+            planted: None,
         }
     }
 }

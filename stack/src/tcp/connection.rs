@@ -311,10 +311,18 @@ impl fmt::Debug for Connection {
 
 impl Connection {
     fn new(cfg: Config, local: SocketAddrV4, remote: SocketAddrV4, now: Instant) -> Self {
-        let rtt = RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max);
+        #[allow(unused_mut)]
+        let mut rtt = RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max);
         let smss = usize::from(cfg.default_send_mss);
         let cc = new_controller(cfg.congestion, cfg.initial_window_segments, smss);
-        let recv = RecvBuffer::new(cfg.recv_buffer_bytes, cfg.reassembly_ranges);
+        #[allow(unused_mut)]
+        let mut recv = RecvBuffer::new(cfg.recv_buffer_bytes, cfg.reassembly_ranges);
+        #[cfg(feature = "planted-bugs")]
+        {
+            use super::config::PlantedBug;
+            rtt.planted_keep_backoff = cfg.planted == Some(PlantedBug::RtoNeverResets);
+            recv.planted_off_by_one = cfg.planted == Some(PlantedBug::ReassemblyOffByOne);
+        }
         let scoreboard = Scoreboard::new(cfg.sack_scoreboard_len);
         Connection {
             state: State::Closed,
@@ -611,6 +619,13 @@ impl Connection {
         let after = self.advertisable_edge();
         let threshold = (self.recv.capacity() / 2).min(usize::from(self.cfg.mss));
         if after > before && after - self.rcv_adv.max(before) >= threshold {
+            #[cfg(feature = "planted-bugs")]
+            if self.cfg.planted == Some(super::config::PlantedBug::LostWindowUpdate)
+                && self.rcv_adv == self.rcv_nxt
+            {
+                // The planted bug: the update that reopens a zero window is never sent.
+                return Ok(n);
+            }
             self.ack_now = true;
         }
         Ok(n)
@@ -1153,6 +1168,10 @@ impl Connection {
     fn on_established(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         self.set_state(State::Established);
         self.rto_count = 0;
+        // A SYN (or SYN-ACK) retransmission was pending: SND.NXT sat on the ISS. The ACK
+        // that completed the handshake makes that resend moot (found by `sansnet sweep`,
+        // scenario churn, seed 370).
+        self.snd_nxt = self.snd_nxt.max(self.snd_una);
         if self.syn_retransmitted {
             // RFC 6298 section 5.7.
             self.rtt.on_syn_lost_established();
@@ -2155,7 +2174,18 @@ impl Connection {
         if !self.scoreboard.is_lost(s, DUP_THRESH as usize, smss) {
             return None;
         }
-        let len = (e - s).min(self.payload_limit()).min(buf_len);
+        // A hole can end past the data: at the FIN, which has no byte to copy.
+        let fin_seq = self.fin_seq();
+        if s > fin_seq {
+            return None;
+        }
+        let len = (e - s)
+            .min(fin_seq - s)
+            .min(self.payload_limit())
+            .min(buf_len);
+        if len == 0 && !(self.fin_queued && s == fin_seq) {
+            return None; // nothing to resend here: never emit an empty "retransmission"
+        }
         Some((s, len))
     }
 
@@ -2246,6 +2276,14 @@ impl Connection {
     ) -> TcpRepr<'b> {
         let fin_seq = self.fin_seq();
         let offset = seq - self.send_base;
+        // Callers size `len` from the buffer; the clamp keeps a slip from reading past it.
+        debug_assert!(
+            offset + len <= self.send_buf.len(),
+            "segment past the send buffer: seq {seq} len {len} base {} buffered {} {self:?}",
+            self.send_base,
+            self.send_buf.len()
+        );
+        let len = len.min(self.send_buf.len().saturating_sub(offset));
         copy_from_deque(&self.send_buf, offset, &mut buf[..len]);
         let end = seq + len;
         let with_fin = self.fin_queued && end == fin_seq;

@@ -16,6 +16,8 @@ pub mod sack;
 pub mod state;
 pub mod stats;
 
+#[cfg(feature = "planted-bugs")]
+pub use config::PlantedBug;
 pub use config::{Config, CongestionAlgorithm, KeepAlive};
 pub use connection::{Connection, ConnectionError, Error, Event, IcmpError, TimeoutKind};
 pub use state::State;

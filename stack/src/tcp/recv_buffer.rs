@@ -35,6 +35,9 @@ pub struct RecvBuffer {
     ooo_bytes: usize,
     capacity: usize,
     max_ranges: usize,
+    /// The planted bug `ReassemblyOffByOne`.
+    #[cfg(feature = "planted-bugs")]
+    pub(crate) planted_off_by_one: bool,
 }
 
 impl RecvBuffer {
@@ -46,6 +49,8 @@ impl RecvBuffer {
             ooo_bytes: 0,
             capacity,
             max_ranges: max_ranges.max(1),
+            #[cfg(feature = "planted-bugs")]
+            planted_off_by_one: false,
         }
     }
 
@@ -137,6 +142,15 @@ impl RecvBuffer {
                 let range_end = s + d;
                 if range_end > end {
                     let skip = end - s;
+                    #[cfg(feature = "planted-bugs")]
+                    if self.planted_off_by_one && bytes.len() > skip + 1 {
+                        // The planted bug: the first joined byte is replaced by the next.
+                        self.readable.push_back(bytes[skip + 1]);
+                        self.readable.extend(&bytes[skip + 1..]);
+                        out.advanced += range_end - end;
+                        end = range_end;
+                        continue;
+                    }
                     self.readable.extend(&bytes[skip..]);
                     out.advanced += range_end - end;
                     end = range_end;

@@ -17,6 +17,9 @@ pub struct RttEstimator {
     rto_max_ns: u64,
     /// G in RFC 6298: the clock granularity, 1 ms for our timestamp clock.
     granularity_ns: u64,
+    /// The planted bug `RtoNeverResets`.
+    #[cfg(feature = "planted-bugs")]
+    pub(crate) planted_keep_backoff: bool,
 }
 
 impl RttEstimator {
@@ -31,6 +34,8 @@ impl RttEstimator {
             rto_min_ns: clamp(min),
             rto_max_ns: clamp(max).max(clamp(min)),
             granularity_ns: 1_000_000,
+            #[cfg(feature = "planted-bugs")]
+            planted_keep_backoff: false,
         }
     }
 
@@ -53,6 +58,10 @@ impl RttEstimator {
         let srtt = self.srtt_ns.unwrap_or(r);
         let k_rttvar = (4 * self.rttvar_ns).max(self.granularity_ns);
         self.base_rto_ns = srtt.saturating_add(k_rttvar);
+        #[cfg(feature = "planted-bugs")]
+        if self.planted_keep_backoff {
+            return;
+        }
         self.backoff_shift = 0;
     }
 

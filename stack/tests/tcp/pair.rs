@@ -225,3 +225,46 @@ fn lost_syn_is_retransmitted_after_one_second_and_rto_becomes_three() {
     assert!(p.now - start >= sansnet_stack::time::Duration::from_secs(1));
     assert_eq!(p.a.rto(), sansnet_stack::time::Duration::from_secs(3));
 }
+
+/// Found by `sansnet sweep` (churn, seed 370): the SYN-ACK's retransmission timer fires,
+/// and the handshake's ACK arrives before the resend goes out. SND.NXT must not stay on
+/// the ISS, or the next segment starts before SND.UNA.
+#[test]
+fn handshake_ack_arriving_after_synack_rto_but_before_resend() {
+    use super::harness::{A_ADDR, B_ADDR};
+    use sansnet_stack::tcp::Connection;
+    use sansnet_stack::time::Duration;
+    let now = sansnet_stack::time::Instant::from_secs(1);
+    let mut a = Connection::connect(now, Config::default(), A_ADDR, B_ADDR);
+    let mut b = Connection::listen(now, Config::default(), B_ADDR);
+    b.set_remote(A_ADDR);
+    let mut buf = vec![0u8; 2048];
+    let syn = a
+        .poll_transmit(now, &mut buf)
+        .map(|r| super::harness::emit(&r, A_ADDR, B_ADDR))
+        .unwrap();
+    b.handle_segment(now, &super::harness::parse(&syn, A_ADDR, B_ADDR));
+    let synack = b
+        .poll_transmit(now, &mut buf)
+        .map(|r| super::harness::emit(&r, B_ADDR, A_ADDR))
+        .unwrap();
+    a.handle_segment(now, &super::harness::parse(&synack, B_ADDR, A_ADDR));
+    let ack = a
+        .poll_transmit(now, &mut buf)
+        .map(|r| super::harness::emit(&r, A_ADDR, B_ADDR))
+        .unwrap();
+    // B's timer fires first (the SYN-ACK is due again), then the ACK arrives before B polls.
+    let later = now + Duration::from_secs(1);
+    b.handle_timeout(later);
+    b.handle_segment(later, &super::harness::parse(&ack, A_ADDR, B_ADDR));
+    assert_eq!(b.state(), State::Established);
+    assert!(
+        b.snd_nxt() >= b.snd_una(),
+        "SND.NXT {} behind SND.UNA {}",
+        b.snd_nxt(),
+        b.snd_una()
+    );
+    b.send(b"hello").unwrap();
+    let seg = b.poll_transmit(later, &mut buf).expect("data goes out");
+    assert_eq!((seg.seq_number, seg.payload), (b.snd_una(), &b"hello"[..]));
+}

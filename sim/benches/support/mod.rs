@@ -1,0 +1,439 @@
+//! Shared by the simulator benchmarks: a bulk sender and sink on sansnet's host, the same
+//! on smoltcp plugged into the simulator through the public [`Endpoint`] trait, and the
+//! topology they run on.
+//!
+//! Both stacks run their application inside the node (the sender writes whatever fits, the
+//! sink reads whatever arrived, after every input), so the comparison is stack against
+//! stack on the same simulator, with no executor in between.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use sansnet_sim::stack::iface::{
+    Errno, Fd, Host, HostConfig, InterfaceConfig, SockOpt, SocketType,
+};
+use sansnet_sim::{Duration, Endpoint, Instant, LinkFaults, LinkId, NodeCtx, NodeId, Seed, Sim};
+
+pub const A_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+pub const B_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+pub const PORT: u16 = 5001;
+
+/// What a node's application does.
+#[derive(Clone, Copy, Debug)]
+pub enum Role {
+    /// Connects to `B_ADDR:PORT` and sends `total` bytes (`u64::MAX`: forever), then closes.
+    Sender { total: u64 },
+    /// Listens on `PORT` and reads (and discards) everything.
+    Sink,
+}
+
+/// Progress an application reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub sent: u64,
+    pub received: u64,
+    pub eof: bool,
+}
+
+static PATTERN: [u8; 65536] = {
+    let mut p = [0u8; 65536];
+    let mut i = 0;
+    while i < p.len() {
+        p[i] = (i % 251) as u8;
+        i += 1;
+    }
+    p
+};
+
+// ---- sansnet -------------------------------------------------------------------------------
+
+/// A sansnet host with a bulk application inside.
+pub struct HostApp {
+    pub host: Host,
+    role: Role,
+    fd: Option<Fd>,
+    conn: Option<Fd>,
+    pub progress: Progress,
+    scratch: Vec<u8>,
+}
+
+impl HostApp {
+    pub fn new(mut cfg: HostConfig, role: Role, buffers: Option<usize>) -> HostApp {
+        cfg.limits.max_descriptors = cfg.limits.max_descriptors.max(64);
+        let mut host = Host::new(cfg);
+        let fd = host.socket(SocketType::Stream).unwrap();
+        let now = Instant::ZERO;
+        if let Some(n) = buffers {
+            host.setsockopt(now, fd, SockOpt::SendBuffer(n)).unwrap();
+            host.setsockopt(now, fd, SockOpt::RecvBuffer(n)).unwrap();
+        }
+        let mut app = HostApp {
+            host,
+            role,
+            fd: Some(fd),
+            conn: None,
+            progress: Progress::default(),
+            scratch: vec![0; 1 << 16],
+        };
+        match role {
+            // The sender connects in `start`, once the node is on its link.
+            Role::Sender { .. } => {}
+            Role::Sink => {
+                let at = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT);
+                app.host.bind(fd, at).unwrap();
+                app.host.listen(fd, 16).unwrap();
+            }
+        }
+        app
+    }
+
+    /// The sender connects.
+    pub fn start(&mut self, now: Instant) {
+        if let (Role::Sender { .. }, Some(fd)) = (self.role, self.fd) {
+            let to = SocketAddrV4::new(B_ADDR, PORT);
+            assert_eq!(self.host.connect(now, fd, to), Err(Errno::EINPROGRESS));
+            self.conn = Some(fd);
+        }
+    }
+
+    fn run_app(&mut self, now: Instant) {
+        match self.role {
+            Role::Sender { total } => {
+                let Some(c) = self.conn else { return };
+                while self.progress.sent < total {
+                    let off = (self.progress.sent % 251) as usize;
+                    let want = (total - self.progress.sent).min((PATTERN.len() - off) as u64);
+                    match self.host.send(now, c, &PATTERN[off..off + want as usize]) {
+                        Ok(n) => self.progress.sent += n as u64,
+                        Err(Errno::EAGAIN) => return,
+                        Err(e) => panic!("send: {e}"),
+                    }
+                }
+                if self.progress.sent == total && total != u64::MAX {
+                    self.host.close(now, c).unwrap();
+                    self.conn = None;
+                }
+            }
+            Role::Sink => {
+                if self.conn.is_none() {
+                    match self.host.accept(now, self.fd.unwrap()) {
+                        Ok((c, _)) => self.conn = Some(c),
+                        Err(_) => return,
+                    }
+                }
+                let c = self.conn.unwrap();
+                loop {
+                    match self.host.recv(now, c, &mut self.scratch) {
+                        Ok(0) => {
+                            self.progress.eof = true;
+                            return;
+                        }
+                        Ok(n) => self.progress.received += n as u64,
+                        Err(Errno::EAGAIN) => return,
+                        Err(e) => panic!("recv: {e}"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Endpoint for HostApp {
+    fn handle_frame(&mut self, now: Instant, nic: usize, frame: &[u8]) {
+        self.host.handle_frame(now, nic, frame);
+        self.run_app(now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
+        self.host.poll_transmit(now, buf)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.host.poll_timeout()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.host.handle_timeout(now);
+        self.run_app(now);
+    }
+}
+
+pub fn host_config(ctx: &NodeCtx, addr: Ipv4Addr) -> HostConfig {
+    HostConfig {
+        name: ctx.name.clone(),
+        interfaces: vec![InterfaceConfig {
+            mac: ctx.macs[0],
+            addr,
+            prefix_len: 24,
+            mtu: 1500,
+        }],
+        ..HostConfig::default()
+    }
+}
+
+// ---- smoltcp -------------------------------------------------------------------------------
+
+pub mod smol {
+    use super::*;
+    use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+    use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
+    use smoltcp::socket::tcp;
+    use smoltcp::time::Instant as SmolInstant;
+    use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint};
+
+    /// A device backed by two frame queues: the simulator fills `rx` and drains `tx`.
+    #[derive(Default)]
+    pub struct QueueDevice {
+        rx: VecDeque<Vec<u8>>,
+        tx: VecDeque<Vec<u8>>,
+    }
+
+    pub struct Rx(Vec<u8>);
+    pub struct Tx<'a>(&'a mut VecDeque<Vec<u8>>);
+
+    impl RxToken for Rx {
+        fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+            f(&self.0)
+        }
+    }
+
+    impl TxToken for Tx<'_> {
+        fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+            let mut frame = vec![0u8; len];
+            let r = f(&mut frame);
+            self.0.push_back(frame);
+            r
+        }
+    }
+
+    impl Device for QueueDevice {
+        type RxToken<'a> = Rx;
+        type TxToken<'a> = Tx<'a>;
+
+        fn receive(&mut self, _now: SmolInstant) -> Option<(Rx, Tx<'_>)> {
+            let frame = self.rx.pop_front()?;
+            Some((Rx(frame), Tx(&mut self.tx)))
+        }
+
+        fn transmit(&mut self, _now: SmolInstant) -> Option<Tx<'_>> {
+            Some(Tx(&mut self.tx))
+        }
+
+        fn capabilities(&self) -> DeviceCapabilities {
+            let mut caps = DeviceCapabilities::default();
+            caps.medium = Medium::Ethernet;
+            caps.max_transmission_unit = 1514;
+            caps
+        }
+    }
+
+    fn smol_now(now: Instant) -> SmolInstant {
+        SmolInstant::from_micros((now.as_nanos() / 1000) as i64)
+    }
+
+    /// smoltcp's interface and one TCP socket, with a bulk application, as a node.
+    pub struct SmolNode {
+        iface: Interface,
+        dev: QueueDevice,
+        sockets: SocketSet<'static>,
+        tcp: SocketHandle,
+        role: Role,
+        pub progress: Progress,
+        closed: bool,
+        next: Option<Instant>,
+    }
+
+    impl SmolNode {
+        pub fn new(ctx: &NodeCtx, addr: Ipv4Addr, role: Role, buffer: usize) -> SmolNode {
+            let mut dev = QueueDevice::default();
+            let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(ctx.macs[0].0)));
+            config.random_seed = ctx.seed;
+            let now = smol_now(ctx.now);
+            let mut iface = Interface::new(config, &mut dev, now);
+            iface.update_ip_addrs(|a| {
+                a.push(IpCidr::new(addr.into(), 24)).unwrap();
+            });
+            let mut socket = tcp::Socket::new(
+                tcp::SocketBuffer::new(vec![0; buffer]),
+                tcp::SocketBuffer::new(vec![0; buffer]),
+            );
+            // The sender connects in `start`, once the node is on its link.
+            if let Role::Sink = role {
+                socket.listen(PORT).unwrap();
+            }
+            let mut sockets = SocketSet::new(Vec::new());
+            let tcp = sockets.add(socket);
+            let mut node = SmolNode {
+                iface,
+                dev,
+                sockets,
+                tcp,
+                role,
+                progress: Progress::default(),
+                closed: false,
+                next: None,
+            };
+            node.drive(ctx.now);
+            node
+        }
+
+        /// The sender connects.
+        pub fn start(&mut self, now: Instant) {
+            if let Role::Sender { .. } = self.role {
+                let remote = IpEndpoint::new(B_ADDR.into(), PORT);
+                let s = self.sockets.get_mut::<tcp::Socket<'_>>(self.tcp);
+                s.connect(self.iface.context(), remote, 49152).unwrap();
+                self.drive(now);
+            }
+        }
+
+        /// Runs the application once; whether it moved any byte.
+        fn run_app(&mut self) -> bool {
+            let s = self.sockets.get_mut::<tcp::Socket<'_>>(self.tcp);
+            let mut moved = false;
+            match self.role {
+                Role::Sender { total } => {
+                    while s.can_send() && self.progress.sent < total {
+                        let off = (self.progress.sent % 251) as usize;
+                        let want = (total - self.progress.sent).min((PATTERN.len() - off) as u64);
+                        match s.send_slice(&PATTERN[off..off + want as usize]) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                self.progress.sent += n as u64;
+                                moved = true;
+                            }
+                        }
+                    }
+                    if self.progress.sent == total && !self.closed && total != u64::MAX {
+                        s.close();
+                        self.closed = true;
+                        moved = true;
+                    }
+                }
+                Role::Sink => {
+                    while s.can_recv() {
+                        match s.recv(|b| (b.len(), b.len())) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                self.progress.received += n as u64;
+                                moved = true;
+                            }
+                        }
+                    }
+                    if !s.may_recv() && s.state() != tcp::State::Listen {
+                        self.progress.eof = true;
+                    }
+                }
+            }
+            moved
+        }
+
+        fn drive(&mut self, now: Instant) {
+            let ts = smol_now(now);
+            loop {
+                self.iface.poll(ts, &mut self.dev, &mut self.sockets);
+                if !self.run_app() {
+                    break;
+                }
+            }
+            self.next = self.iface.poll_at(ts, &self.sockets).map(|t| {
+                if t <= ts {
+                    now + Duration::from_micros(1)
+                } else {
+                    Instant::from_micros(t.total_micros() as u64)
+                }
+            });
+        }
+    }
+
+    impl Endpoint for SmolNode {
+        fn handle_frame(&mut self, now: Instant, _nic: usize, frame: &[u8]) {
+            // Frames are batched: one poll of the interface handles every frame that
+            // arrived at this instant (the simulator calls `handle_timeout` right after).
+            self.dev.rx.push_back(frame.to_vec());
+            self.next = Some(now);
+        }
+
+        fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
+            let f = self.dev.tx.pop_front()?;
+            buf[..f.len()].copy_from_slice(&f);
+            Some((0, f.len()))
+        }
+
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.next
+        }
+
+        fn handle_timeout(&mut self, now: Instant) {
+            self.drive(now);
+        }
+    }
+}
+
+// ---- topology ------------------------------------------------------------------------------
+
+/// Which stack the two nodes run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stack {
+    Sansnet,
+    Smoltcp,
+}
+
+/// Two nodes, `a` (the sender) and `b` (the sink), on one link with `faults` both ways.
+/// `buffers`: socket buffer sizes (sansnet: `None` keeps the host default of 256 KiB).
+pub fn pair(
+    stack: Stack,
+    seed: u64,
+    total: u64,
+    faults: LinkFaults,
+    buffers: Option<usize>,
+) -> (Sim, NodeId, NodeId, LinkId) {
+    let mut sim = Sim::new(Seed(seed));
+    let smol_buf = buffers.unwrap_or(256 * 1024);
+    let mk = |addr: Ipv4Addr, role: Role| {
+        move |ctx: &NodeCtx| -> Box<dyn Endpoint> {
+            match stack {
+                Stack::Sansnet => Box::new(HostApp::new(host_config(ctx, addr), role, buffers)),
+                Stack::Smoltcp => Box::new(smol::SmolNode::new(ctx, addr, role, smol_buf)),
+            }
+        }
+    };
+    // The sink first, so that the sender's first SYN finds it listening.
+    let b = sim.add_node_with("b", 1, mk(B_ADDR, Role::Sink));
+    let a = sim.add_node_with("a", 1, mk(A_ADDR, Role::Sender { total }));
+    let link = sim.connect(sim.nic(a, 0), sim.nic(b, 0), faults);
+    match stack {
+        Stack::Sansnet => sim.with_node::<HostApp, _>(a, |h, now| h.start(now)),
+        Stack::Smoltcp => sim.with_node::<smol::SmolNode, _>(a, |n, now| n.start(now)),
+    };
+    (sim, a, b, link)
+}
+
+/// What a node's application has done so far.
+pub fn progress(sim: &mut Sim, stack: Stack, node: NodeId) -> Progress {
+    match stack {
+        Stack::Sansnet => sim.with_node::<HostApp, _>(node, |h, _| h.progress),
+        Stack::Smoltcp => sim.with_node::<smol::SmolNode, _>(node, |n, _| n.progress),
+    }
+    .expect("node is up")
+}
+
+/// Runs until the sink has `total` bytes; returns the simulated time it took.
+pub fn run_transfer(sim: &mut Sim, stack: Stack, b: NodeId, total: u64) -> Duration {
+    let start = sim.now();
+    let mut limits = sim.limits();
+    limits.max_steps = u64::MAX;
+    limits.max_time = Instant::from_secs(365 * 24 * 3600);
+    sim.set_limits(limits);
+    // Check progress every simulated millisecond (cheap, and never misses the end by more).
+    loop {
+        let p = progress(sim, stack, b);
+        if p.received >= total {
+            assert_eq!(p.received, total);
+            return sim.now() - start;
+        }
+        let next = sim.now() + Duration::from_millis(1);
+        sim.run_until(next).unwrap();
+    }
+}

@@ -1,0 +1,805 @@
+//! Seeded exploration: drawing a run from a seed (swarm testing), sweeping seeds on every
+//! core, replay files, and shrinking a failure to a minimal one.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant as WallInstant;
+
+use sansnet_sim::{
+    Direction, Duration, FaultChange, FaultPlan, FaultProfile, Instant, LatencyDist, LinkFaults,
+    LossModel, PlannedChange, Probability, Seed, SimRng,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::{self, Failure, FailureKind, Outcome, RunOptions, RunSpec, Workload};
+use crate::scenarios::required_plan;
+
+/// The version and commit this build was made from, recorded in replay files.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git commit of this build (`unknown` outside a git checkout).
+pub const GIT_COMMIT: &str = env!("SANSNET_GIT_COMMIT");
+
+/// Faults are active until this simulated time; then the network heals.
+pub const HEAL_AT_MS: u64 = 20_000;
+/// After the heal, every workload must finish within this.
+pub const PROGRESS_BOUND_MS: u64 = 60_000;
+
+/// How a sweep draws its runs.
+#[derive(Clone, Debug)]
+pub struct DrawOptions {
+    /// A named profile for every seed instead of a random one per seed.
+    pub profile: Option<String>,
+    /// A planted bug to switch on.
+    pub planted: Option<String>,
+}
+
+/// The run a seed stands for: a fault profile drawn from the seed (which fault kinds are on
+/// and how strongly: swarm testing), a few timed events, and the scenario's workload.
+pub fn draw(scenario: &dyn scenario::Scenario, seed: u64, opts: &DrawOptions) -> RunSpec {
+    let workload = scenario.default_workload();
+    let topology = scenario.topology(&workload);
+    let mut rng = Seed(seed).stream("explore/draw");
+    let profile = match &opts.profile {
+        Some(name) => FaultProfile::by_name(name).unwrap_or_else(FaultProfile::ideal),
+        None => FaultProfile::random(&mut rng),
+    };
+    let mut plan = required_plan(scenario.name());
+    for link in &topology.links {
+        plan.push(
+            Instant::ZERO,
+            FaultChange::SetLink {
+                link: link.clone(),
+                direction: Direction::Both,
+                faults: tame(profile.faults.clone()),
+            },
+        );
+    }
+    if opts.profile.is_none() {
+        add_timed_events(&mut rng, &topology, &mut plan);
+    }
+    plan.changes.sort_by_key(|c| c.at);
+    RunSpec {
+        scenario: scenario.name().to_owned(),
+        seed,
+        profile: profile.name,
+        workload,
+        plan,
+        heal_at_ms: HEAL_AT_MS,
+        progress_bound_ms: PROGRESS_BOUND_MS,
+        fcs_check: rng.below(4) != 0,
+        planted: opts.planted.clone(),
+    }
+}
+
+/// Keeps a drawn profile within what a correct TCP must survive in the run's time: heavy
+/// tails capped, bandwidth at least 2 Mbit/s so the workload fits before the deadline.
+fn tame(mut faults: LinkFaults) -> LinkFaults {
+    if let Some(bps) = faults.bandwidth_bps {
+        faults.bandwidth_bps = Some(bps.max(2_000_000));
+    }
+    faults
+}
+
+/// With some probability each: a partition window, a clog window, a one-way cut.
+fn add_timed_events(rng: &mut SimRng, topology: &scenario::Topology, plan: &mut FaultPlan) {
+    let window = |rng: &mut SimRng| {
+        let start = rng.range_inclusive(100, 10_000);
+        (
+            Instant::from_millis(start),
+            Instant::from_millis(start + rng.range_inclusive(50, 6_000)),
+        )
+    };
+    if rng.below(3) == 0 {
+        let (from, to) = window(rng);
+        let two_way = rng.below(2) == 0;
+        plan.push(
+            from,
+            FaultChange::Partition {
+                from: topology.clients.clone(),
+                to: topology.servers.clone(),
+                two_way,
+            },
+        );
+        plan.push(to, FaultChange::Heal);
+    }
+    if rng.below(4) == 0 {
+        if let Some(link) = topology.links.first() {
+            let (from, to) = window(rng);
+            let direction = if rng.below(2) == 0 {
+                Direction::AToB
+            } else {
+                Direction::Both
+            };
+            plan.push(
+                from,
+                FaultChange::Clog {
+                    link: link.clone(),
+                    direction,
+                },
+            );
+            plan.push(
+                to,
+                FaultChange::Unclog {
+                    link: link.clone(),
+                    direction,
+                },
+            );
+        }
+    }
+}
+
+/// One failure found by a sweep, as written to its replay file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplayFile {
+    /// What to run.
+    pub spec: RunSpec,
+    /// How it failed.
+    pub failure: Failure,
+    /// The trace hash of the failing run, so a replay can tell whether it is the same run.
+    pub trace_hash: String,
+    /// sansnet's version.
+    pub version: String,
+    /// The git commit of the build that found it.
+    pub git_commit: String,
+}
+
+impl ReplayFile {
+    /// Reads a replay file.
+    pub fn load(path: &Path) -> Result<ReplayFile, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Writes it, pretty-printed.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// Re-runs `spec` writing its artefacts into `dir`: `trace.jsonl`, `capture.pcap`,
+/// `log.txt` (the `ss` tables and counters at the end) and `replay.json`.
+pub fn write_artefacts(spec: &RunSpec, dir: &Path) -> Result<(Outcome, PathBuf), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let open = |name: &str| -> Result<Box<dyn std::io::Write>, String> {
+        let f = std::fs::File::create(dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
+        Ok(Box::new(std::io::BufWriter::new(f)))
+    };
+    let opts = RunOptions {
+        trace: Some(open("trace.jsonl")?),
+        pcap: Some(open("capture.pcap")?),
+        stop_at: None,
+        collect_tables: true,
+    };
+    let outcome = scenario::run_with(spec, opts);
+    let mut log = open("log.txt")?;
+    let _ = writeln!(log, "sansnet {VERSION} ({GIT_COMMIT}) {}", one_line(spec));
+    let _ = writeln!(log, "result: {:?}", outcome.result);
+    let _ = writeln!(
+        log,
+        "trace hash: {}, simulated time: {}, steps: {}",
+        outcome.trace_hash, outcome.sim_time, outcome.steps
+    );
+    for t in &outcome.tables {
+        let _ = writeln!(log, "{t}");
+    }
+    let replay = dir.join("replay.json");
+    if let Err(f) = &outcome.result {
+        ReplayFile {
+            spec: spec.clone(),
+            failure: f.clone(),
+            trace_hash: outcome.trace_hash.to_string(),
+            version: VERSION.to_owned(),
+            git_commit: GIT_COMMIT.to_owned(),
+        }
+        .save(&replay)?;
+    }
+    Ok((outcome, replay))
+}
+
+/// The shortest description of a run, for logs and progress lines.
+pub fn one_line(spec: &RunSpec) -> String {
+    let mut s = format!(
+        "scenario={} seed={} profile={}",
+        spec.scenario, spec.seed, spec.profile
+    );
+    if let Some(p) = &spec.planted {
+        let _ = write!(s, " planted={p}");
+    }
+    s
+}
+
+/// The command that replays one seed of a sweep.
+pub fn replay_command(spec: &RunSpec) -> String {
+    let mut s = format!(
+        "cargo run --release -- replay --scenario {} --seed {}",
+        spec.scenario, spec.seed
+    );
+    if let Some(p) = &spec.planted {
+        let _ = write!(s, " --plant {p}");
+    }
+    s
+}
+
+/// What a sweep does.
+#[derive(Clone, Debug)]
+pub struct SweepOptions {
+    /// Scenarios to run (each seed runs every one).
+    pub scenarios: Vec<String>,
+    /// First seed.
+    pub start: u64,
+    /// Number of seeds (before sharding).
+    pub count: u64,
+    /// `(k, n)`: run only seeds with `index % n == k`.
+    pub shard: (u64, u64),
+    /// Worker threads (each simulation is single-threaded).
+    pub jobs: usize,
+    /// Check determinism on every `determinism_every`-th seed (0: never).
+    pub determinism_every: u64,
+    /// Where failures' artefacts go (`None`: nowhere).
+    pub out_dir: Option<PathBuf>,
+    /// How runs are drawn.
+    pub draw: DrawOptions,
+    /// Print a progress line to standard error.
+    pub progress: bool,
+    /// Stop after this many failures (0: never).
+    pub max_failures: usize,
+}
+
+/// One failing run of a sweep.
+#[derive(Clone, Debug)]
+pub struct SweepFailure {
+    /// The run.
+    pub spec: RunSpec,
+    /// Its failure.
+    pub failure: Failure,
+    /// Its replay file, if artefacts were written.
+    pub replay_file: Option<PathBuf>,
+}
+
+/// Per-scenario totals of a sweep.
+#[derive(Clone, Debug, Default)]
+pub struct ScenarioTotals {
+    /// Runs.
+    pub runs: u64,
+    /// Failed runs.
+    pub failures: u64,
+    /// Sum of simulated milliseconds.
+    pub sim_ms: u64,
+    /// Sum of steps.
+    pub steps: u64,
+}
+
+/// What a sweep found.
+#[derive(Clone, Debug, Default)]
+pub struct SweepReport {
+    /// Failures, in seed order.
+    pub failures: Vec<SweepFailure>,
+    /// Totals per scenario, by name.
+    pub totals: std::collections::BTreeMap<String, ScenarioTotals>,
+    /// Wall-clock seconds.
+    pub wall_secs: f64,
+    /// Runs done.
+    pub runs: u64,
+}
+
+impl SweepReport {
+    /// The summary table.
+    pub fn table(&self) -> String {
+        let mut s = format!(
+            "{:<18} {:>8} {:>9} {:>14} {:>12}\n",
+            "scenario", "runs", "failures", "mean sim time", "mean steps"
+        );
+        for (name, t) in &self.totals {
+            let runs = t.runs.max(1);
+            let _ = writeln!(
+                s,
+                "{:<18} {:>8} {:>9} {:>13.2}s {:>12}",
+                name,
+                t.runs,
+                t.failures,
+                t.sim_ms as f64 / runs as f64 / 1000.0,
+                t.steps / runs
+            );
+        }
+        let rate = self.runs as f64 / self.wall_secs.max(1e-9);
+        let _ = writeln!(
+            s,
+            "{} runs in {:.1} s ({:.0} runs/s, {:.0} runs/hour), {} failed",
+            self.runs,
+            self.wall_secs,
+            rate,
+            rate * 3600.0,
+            self.failures.len()
+        );
+        s
+    }
+}
+
+/// Runs every scenario over the seeds, in parallel, and checks every invariant (and
+/// determinism on a sample).
+pub fn sweep(opts: &SweepOptions) -> SweepReport {
+    let scenarios: Vec<_> = opts
+        .scenarios
+        .iter()
+        .filter_map(|n| scenario::lookup(n))
+        .collect();
+    let (k, n) = (opts.shard.0, opts.shard.1.max(1));
+    let seeds: Vec<u64> = (opts.start..opts.start.saturating_add(opts.count))
+        .enumerate()
+        .filter(|(i, _)| *i as u64 % n == k)
+        .map(|(_, s)| s)
+        .collect();
+    let jobs_total = seeds.len() * scenarios.len();
+    let next = AtomicUsize::new(0);
+    let done = AtomicU64::new(0);
+    let failed = AtomicU64::new(0);
+    let results = Mutex::new(Vec::new());
+    let started = WallInstant::now();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.max(1) {
+            scope.spawn(|| loop {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= jobs_total {
+                    return;
+                }
+                let (seed, sc) = (seeds[i / scenarios.len()], &scenarios[i % scenarios.len()]);
+                let spec = draw(sc.as_ref(), seed, &opts.draw);
+                let mut outcome = scenario::run(&spec);
+                if outcome.result.is_ok()
+                    && opts.determinism_every > 0
+                    && seed % opts.determinism_every == 0
+                {
+                    let again = scenario::run(&spec);
+                    if again.trace_hash != outcome.trace_hash {
+                        outcome.result = Err(Failure::new(
+                            FailureKind::Nondeterminism,
+                            format!(
+                                "trace hash {} then {}",
+                                outcome.trace_hash, again.trace_hash
+                            ),
+                        ));
+                    }
+                }
+                if outcome.result.is_err() {
+                    let f = failed.fetch_add(1, Ordering::Relaxed) + 1;
+                    if opts.max_failures > 0 && f as usize >= opts.max_failures {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((i, spec, outcome));
+                let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if opts.progress && (d % 16 == 0 || d as usize == jobs_total) {
+                    progress_line(
+                        started,
+                        d,
+                        jobs_total as u64,
+                        failed.load(Ordering::Relaxed),
+                    );
+                }
+            });
+        }
+    });
+    if opts.progress {
+        eprintln!();
+    }
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(i, _, _)| *i);
+    let mut report = SweepReport {
+        wall_secs: started.elapsed().as_secs_f64(),
+        runs: results.len() as u64,
+        ..SweepReport::default()
+    };
+    for (_, spec, outcome) in results {
+        let t = report.totals.entry(spec.scenario.clone()).or_default();
+        t.runs += 1;
+        t.sim_ms += outcome.sim_time.as_millis();
+        t.steps += outcome.steps;
+        if let Err(failure) = outcome.result {
+            t.failures += 1;
+            let replay_file = opts.out_dir.as_ref().and_then(|dir| {
+                let dir = dir.join(format!("{}-{}", spec.scenario, spec.seed));
+                write_artefacts(&spec, &dir).ok().map(|(_, p)| p)
+            });
+            report.failures.push(SweepFailure {
+                spec,
+                failure,
+                replay_file,
+            });
+        }
+    }
+    report
+}
+
+fn progress_line(started: WallInstant, done: u64, total: u64, failed: u64) {
+    let elapsed = started.elapsed().as_secs_f64();
+    let rate = done as f64 / elapsed.max(1e-9);
+    let eta = (total - done) as f64 / rate.max(1e-9);
+    let width = 30usize;
+    let filled = (done as usize * width) / total.max(1) as usize;
+    let bar: String = "#".repeat(filled) + &"-".repeat(width - filled);
+    let mut err = std::io::stderr().lock();
+    let _ = write!(
+        err,
+        "\r[{bar}] {done}/{total} runs  {elapsed:.1}s elapsed  {rate:.0}/s  ETA {eta:.0}s  failures {failed}  "
+    );
+    let _ = err.flush();
+}
+
+// ----------------------------------------------------------------------------------------
+// Shrinking
+
+/// What shrinking did.
+#[derive(Clone, Debug)]
+pub struct ShrinkReport {
+    /// The smallest spec that still fails the same way.
+    pub spec: RunSpec,
+    /// Its failure.
+    pub failure: Failure,
+    /// What was removed or reduced, one line each.
+    pub steps: Vec<String>,
+    /// Runs tried.
+    pub attempts: u64,
+    /// Faults before and after (see [`fault_count`]).
+    pub faults_before: usize,
+    /// Faults after.
+    pub faults_after: usize,
+}
+
+/// The number of faults in a plan: each fault kind switched on in a link setting, and each
+/// partition, isolation, clog, crash. Heals, unclogs and restarts end faults, so they do
+/// not count.
+pub fn fault_count(plan: &FaultPlan) -> usize {
+    plan.changes.iter().map(|c| change_faults(&c.change)).sum()
+}
+
+fn change_faults(change: &FaultChange) -> usize {
+    match change {
+        FaultChange::SetLink { faults, .. } => link_fault_kinds(faults),
+        FaultChange::Partition { .. }
+        | FaultChange::Isolate { .. }
+        | FaultChange::Clog { .. }
+        | FaultChange::Crash { .. } => 1,
+        FaultChange::Heal | FaultChange::Unclog { .. } | FaultChange::Restart { .. } => 0,
+    }
+}
+
+fn link_fault_kinds(f: &LinkFaults) -> usize {
+    let d = LinkFaults::default();
+    [
+        !matches!(f.latency, LatencyDist::Constant { .. }) && f.latency != d.latency,
+        f.jitter != d.jitter,
+        f.loss != d.loss,
+        !f.reorder.is_never(),
+        !f.duplicate.is_never(),
+        !f.corrupt.is_never(),
+        f.bandwidth_bps.is_some(),
+        f.mtu_bytes.is_some(),
+        f.down,
+    ]
+    .iter()
+    .filter(|&&on| on)
+    .count()
+}
+
+/// Every one-step simplification of a link setting, with a description.
+fn simplify_link(f: &LinkFaults) -> Vec<(LinkFaults, &'static str)> {
+    let mut out = Vec::new();
+    let mut push = |g: LinkFaults, what: &'static str| {
+        if &g != f {
+            out.push((g, what));
+        }
+    };
+    push(
+        LinkFaults {
+            loss: LossModel::None,
+            ..f.clone()
+        },
+        "loss off",
+    );
+    push(
+        LinkFaults {
+            reorder: Probability::NEVER,
+            reorder_delay: Duration::ZERO,
+            ..f.clone()
+        },
+        "reordering off",
+    );
+    push(
+        LinkFaults {
+            duplicate: Probability::NEVER,
+            ..f.clone()
+        },
+        "duplication off",
+    );
+    push(
+        LinkFaults {
+            corrupt: Probability::NEVER,
+            ..f.clone()
+        },
+        "corruption off",
+    );
+    push(
+        LinkFaults {
+            jitter: Duration::ZERO,
+            ..f.clone()
+        },
+        "jitter off",
+    );
+    push(
+        LinkFaults {
+            bandwidth_bps: None,
+            ..f.clone()
+        },
+        "bandwidth limit off",
+    );
+    push(
+        LinkFaults {
+            mtu_bytes: None,
+            ..f.clone()
+        },
+        "MTU limit off",
+    );
+    push(
+        LinkFaults {
+            down: false,
+            ..f.clone()
+        },
+        "link up",
+    );
+    if !matches!(f.latency, LatencyDist::Constant { .. }) {
+        push(
+            LinkFaults {
+                latency: LatencyDist::Constant {
+                    latency: Duration::from_millis(1),
+                },
+                ..f.clone()
+            },
+            "latency constant",
+        );
+    }
+    // Lower rates: halve what is on.
+    let halve = |p: Probability| Probability::per_million(p.as_per_million() / 2);
+    if let LossModel::Independent { rate } = f.loss {
+        push(
+            LinkFaults {
+                loss: LossModel::Independent { rate: halve(rate) },
+                ..f.clone()
+            },
+            "loss rate halved",
+        );
+    }
+    if !f.reorder.is_never() {
+        push(
+            LinkFaults {
+                reorder: halve(f.reorder),
+                ..f.clone()
+            },
+            "reordering halved",
+        );
+    }
+    if !f.duplicate.is_never() {
+        push(
+            LinkFaults {
+                duplicate: halve(f.duplicate),
+                ..f.clone()
+            },
+            "duplication halved",
+        );
+    }
+    if !f.corrupt.is_never() {
+        push(
+            LinkFaults {
+                corrupt: halve(f.corrupt),
+                ..f.clone()
+            },
+            "corruption halved",
+        );
+    }
+    out
+}
+
+/// Every one-step simplification of a spec.
+fn candidates(spec: &RunSpec) -> Vec<(RunSpec, String)> {
+    let mut out = Vec::new();
+    let changes = &spec.plan.changes;
+    // Remove one change (a fault and, if it ends one, its end).
+    for i in 0..changes.len() {
+        let mut s = spec.clone();
+        let removed = s.plan.changes.remove(i);
+        out.push((
+            s,
+            format!(
+                "removed {} at {}",
+                describe_change(&removed.change),
+                removed.at
+            ),
+        ));
+    }
+    // Simplify one link setting.
+    for (i, c) in changes.iter().enumerate() {
+        if let FaultChange::SetLink {
+            link,
+            direction,
+            faults,
+        } = &c.change
+        {
+            for (g, what) in simplify_link(faults) {
+                let mut s = spec.clone();
+                s.plan.changes[i] = PlannedChange {
+                    at: c.at,
+                    change: FaultChange::SetLink {
+                        link: link.clone(),
+                        direction: *direction,
+                        faults: g,
+                    },
+                };
+                out.push((s, format!("{what} on {link}")));
+            }
+        }
+    }
+    // Shorten fault windows: move an end (heal, unclog) halfway to its start.
+    for (i, c) in changes.iter().enumerate() {
+        if matches!(c.change, FaultChange::Heal | FaultChange::Unclog { .. }) {
+            let start = changes[..i]
+                .iter()
+                .rev()
+                .find(|p| change_faults(&p.change) > 0)
+                .map(|p| p.at);
+            if let Some(start) = start {
+                let mid = Instant::from_nanos((start.as_nanos() + c.at.as_nanos()) / 2);
+                if mid > start && mid < c.at {
+                    let mut s = spec.clone();
+                    s.plan.changes[i].at = mid;
+                    s.plan.changes.sort_by_key(|p| p.at);
+                    out.push((s, format!("shortened a fault window to end at {mid}")));
+                }
+            }
+        }
+    }
+    // A smaller workload.
+    let w = &spec.workload;
+    let smaller = [
+        (
+            Workload {
+                bytes: w.bytes / 2,
+                ..w.clone()
+            },
+            "bytes halved",
+            w.bytes > 1024,
+        ),
+        (
+            Workload {
+                clients: w.clients / 2,
+                ..w.clone()
+            },
+            "clients halved",
+            w.clients > 1,
+        ),
+        (
+            Workload {
+                exchanges: w.exchanges / 2,
+                ..w.clone()
+            },
+            "exchanges halved",
+            w.exchanges > 1,
+        ),
+    ];
+    for (workload, what, ok) in smaller {
+        if ok {
+            out.push((
+                RunSpec {
+                    workload,
+                    ..spec.clone()
+                },
+                what.to_owned(),
+            ));
+        }
+    }
+    if !spec.fcs_check {
+        out.push((
+            RunSpec {
+                fcs_check: true,
+                ..spec.clone()
+            },
+            "FCS check on".to_owned(),
+        ));
+    }
+    out
+}
+
+fn describe_change(c: &FaultChange) -> String {
+    match c {
+        FaultChange::SetLink { link, faults, .. } => {
+            format!("link faults ({} kinds) on {link}", link_fault_kinds(faults))
+        }
+        FaultChange::Clog { link, .. } => format!("clog of {link}"),
+        FaultChange::Unclog { link, .. } => format!("unclog of {link}"),
+        FaultChange::Partition { two_way, .. } => {
+            format!("{} partition", if *two_way { "two-way" } else { "one-way" })
+        }
+        FaultChange::Isolate { node } => format!("isolation of {node}"),
+        FaultChange::Heal => "heal".to_owned(),
+        FaultChange::Crash { node } => format!("crash of {node}"),
+        FaultChange::Restart { node } => format!("restart of {node}"),
+    }
+}
+
+/// Greedy delta debugging: applies any one-step simplification that still fails with the
+/// same kind, until none does or `budget` runs out.
+pub fn shrink(spec: &RunSpec, kind: FailureKind, budget: std::time::Duration) -> ShrinkReport {
+    let started = WallInstant::now();
+    let mut best = spec.clone();
+    let mut best_failure = Failure::new(kind, "not rerun");
+    let mut steps = Vec::new();
+    let mut attempts = 0;
+    'outer: loop {
+        for (candidate, what) in candidates(&best) {
+            if started.elapsed() > budget {
+                break 'outer;
+            }
+            attempts += 1;
+            if let Err(f) = scenario::run(&candidate).result {
+                if f.kind == kind {
+                    best = candidate;
+                    best_failure = f;
+                    steps.push(what);
+                    continue 'outer;
+                }
+            }
+        }
+        break;
+    }
+    if best_failure.detail == "not rerun" {
+        if let Err(f) = scenario::run(&best).result {
+            best_failure = f;
+        }
+    }
+    ShrinkReport {
+        faults_before: fault_count(&spec.plan),
+        faults_after: fault_count(&best.plan),
+        spec: best,
+        failure: best_failure,
+        steps,
+        attempts,
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// From Rust tests
+
+/// Runs `scenario` over `seeds` and panics, with the command that replays it, at the first
+/// failure. `SANSNET_SEED` replaces the range with that one seed.
+pub fn check_scenario(scenario: &str, seeds: std::ops::Range<u64>) {
+    let sc = scenario::lookup(scenario).unwrap_or_else(|| panic!("no scenario {scenario:?}"));
+    let seeds: Vec<u64> = match std::env::var(sansnet_sim::rng::SEED_ENV_VAR)
+        .ok()
+        .and_then(|s| Seed::parse(&s))
+    {
+        Some(Seed(s)) => vec![s],
+        None => seeds.collect(),
+    };
+    let opts = DrawOptions {
+        profile: None,
+        planted: None,
+    };
+    for seed in seeds {
+        let spec = draw(sc.as_ref(), seed, &opts);
+        if let Err(f) = scenario::run(&spec).result {
+            panic!(
+                "{f}\nreplay: {}\n   or: SANSNET_SEED={seed} cargo test",
+                replay_command(&spec)
+            );
+        }
+    }
+}

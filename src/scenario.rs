@@ -1,0 +1,449 @@
+//! Scenarios, run specifications and the invariants every run is checked against.
+//!
+//! A [`RunSpec`] is everything one run depends on, as data: the scenario's name, the seed,
+//! the workload's size, the fault plan (link faults from time zero plus timed changes) and
+//! when the network heals. [`run`] builds the simulation, drives it and checks:
+//! - **integrity**: every byte arrives once and in order, checked by content;
+//! - **progress**: the workload completes within `progress_bound` after the heal;
+//! - **no panic** anywhere (stack, simulator or application);
+//! - **memory**: no socket holds more than its configured buffers.
+//!
+//! Determinism (a second run gives the same trace hash) is checked by the sweep on a sample
+//! of seeds, since it costs a second run.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, RwLock};
+
+use sansnet_sim::exec::JoinHandle;
+use sansnet_sim::{
+    Direction, Duration, FaultChange, FaultPlan, Instant, LinkFaults, NodeId, RunError, Seed, Sim,
+    TraceHash,
+};
+use sansnet_stack::iface::Host;
+use sansnet_stack::tcp;
+use serde::{Deserialize, Serialize};
+
+/// The size of a workload. Each scenario says what the fields mean for it; the shrinker
+/// halves them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workload {
+    /// Bytes per stream (bulk transfers).
+    pub bytes: u64,
+    /// Concurrent clients or connections.
+    pub clients: u32,
+    /// Request/response exchanges (or connections opened, for churn).
+    pub exchanges: u32,
+    /// Bytes per request and per response.
+    pub message_bytes: u32,
+}
+
+/// Everything one run is a function of.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// The scenario's registered name.
+    pub scenario: String,
+    /// The seed of the simulation.
+    pub seed: u64,
+    /// The fault profile the plan was drawn from (for people; the plan is what runs).
+    pub profile: String,
+    /// The workload's size.
+    pub workload: Workload,
+    /// Fault changes: link faults at time zero, partitions, clogs, in time order.
+    pub plan: FaultPlan,
+    /// From this simulated time on, every link is healthy and every partition healed.
+    pub heal_at_ms: u64,
+    /// The workload must complete this long after the heal.
+    pub progress_bound_ms: u64,
+    /// Whether NICs check the frame check sequence (off: checksums must catch corruption).
+    pub fcs_check: bool,
+    /// A planted bug to switch on (only with the `planted-bugs` feature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planted: Option<String>,
+}
+
+/// Which invariant a run broke. Shrinking keeps a change only if the run still fails with
+/// the same kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// Bytes arrived damaged, out of order, twice or not at all.
+    Integrity,
+    /// An application saw an error a correct stack would not cause (reset, timeout).
+    Io,
+    /// The workload did not complete within the bound after the heal.
+    NoProgress,
+    /// Something panicked.
+    Panic,
+    /// A socket held more than its configured buffers.
+    Memory,
+    /// The same run gave two different traces.
+    Nondeterminism,
+    /// The simulation itself stopped (step limit: a livelock).
+    Stuck,
+    /// The spec cannot run (unknown scenario, bad plan).
+    BadSpec,
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            FailureKind::Integrity => "integrity",
+            FailureKind::Io => "io",
+            FailureKind::NoProgress => "no-progress",
+            FailureKind::Panic => "panic",
+            FailureKind::Memory => "memory",
+            FailureKind::Nondeterminism => "nondeterminism",
+            FailureKind::Stuck => "stuck",
+            FailureKind::BadSpec => "bad-spec",
+        };
+        f.write_str(s)
+    }
+}
+
+/// A broken invariant, with what was seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Which invariant.
+    pub kind: FailureKind,
+    /// What was seen, for people.
+    pub detail: String,
+}
+
+impl Failure {
+    /// A failure of `kind`.
+    pub fn new(kind: FailureKind, detail: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.detail)
+    }
+}
+
+/// What a workload task reports when it ends.
+pub type TaskResult = Result<(), Failure>;
+
+/// What [`Scenario::build`] made: the workload's tasks and the names faults refer to.
+#[derive(Debug, Default)]
+pub struct Built {
+    /// Names of the links, for `FaultChange::SetLink` and friends.
+    pub links: Vec<String>,
+    /// The hosts, for the memory check and the `ss` tables.
+    pub hosts: Vec<(String, NodeId)>,
+    /// Tasks whose completion is the workload's completion.
+    pub tasks: Vec<JoinHandle<TaskResult>>,
+}
+
+/// The topology a scenario builds, known before it is built (the fault plan needs it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Topology {
+    /// Link names.
+    pub links: Vec<String>,
+    /// Client-side host names.
+    pub clients: Vec<String>,
+    /// Server-side host names.
+    pub servers: Vec<String>,
+}
+
+/// A workload on a small network. Register new ones with [`register`].
+pub trait Scenario: Send + Sync {
+    /// A short, unique, kebab-case name.
+    fn name(&self) -> &'static str;
+    /// One line for `sansnet scenarios`.
+    fn describe(&self) -> &'static str;
+    /// The workload a sweep uses.
+    fn default_workload(&self) -> Workload;
+    /// The names the fault plan may use.
+    fn topology(&self, workload: &Workload) -> Topology;
+    /// Builds hosts, links and tasks into `sim`. Every host's TCP uses `tcp` as template.
+    fn build(&self, sim: &mut Sim, workload: &Workload, tcp: &tcp::Config) -> Built;
+}
+
+type Registry = RwLock<BTreeMap<&'static str, Arc<dyn Scenario>>>;
+
+fn registry() -> &'static Registry {
+    static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut map: BTreeMap<&'static str, Arc<dyn Scenario>> = BTreeMap::new();
+        for s in crate::scenarios::builtin() {
+            map.insert(s.name(), s);
+        }
+        RwLock::new(map)
+    })
+}
+
+/// Adds a scenario to the registry (replacing one of the same name).
+pub fn register(scenario: Arc<dyn Scenario>) {
+    let mut map = registry().write().unwrap_or_else(|e| e.into_inner());
+    map.insert(scenario.name(), scenario);
+}
+
+/// The scenario called `name`.
+pub fn lookup(name: &str) -> Option<Arc<dyn Scenario>> {
+    let map = registry().read().unwrap_or_else(|e| e.into_inner());
+    map.get(name).cloned()
+}
+
+/// Every registered scenario, by name.
+pub fn all() -> Vec<Arc<dyn Scenario>> {
+    let map = registry().read().unwrap_or_else(|e| e.into_inner());
+    map.values().cloned().collect()
+}
+
+/// The result of one run.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// `Ok` if every invariant held.
+    pub result: Result<(), Failure>,
+    /// The rolling hash of the whole trace.
+    pub trace_hash: TraceHash,
+    /// Simulated time at the end.
+    pub sim_time: Instant,
+    /// Simulator steps taken.
+    pub steps: u64,
+    /// Every host's `ss` table and counters at the end, if asked for.
+    pub tables: Vec<String>,
+}
+
+/// Where a run writes its artefacts, and when it stops early.
+#[derive(Default)]
+pub struct RunOptions {
+    /// JSON-lines trace.
+    pub trace: Option<Box<dyn std::io::Write>>,
+    /// pcap of the first link.
+    pub pcap: Option<Box<dyn std::io::Write>>,
+    /// Stop at this simulated time (and report the tables there).
+    pub stop_at: Option<Instant>,
+    /// Collect every host's `ss` table and counters at the end (or at `stop_at`).
+    pub collect_tables: bool,
+}
+
+impl fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("trace", &self.trace.is_some())
+            .field("pcap", &self.pcap.is_some())
+            .field("stop_at", &self.stop_at)
+            .field("collect_tables", &self.collect_tables)
+            .finish()
+    }
+}
+
+/// The TCP configuration of every host in `spec`'s run.
+pub fn tcp_config(spec: &RunSpec) -> Result<tcp::Config, Failure> {
+    #[allow(unused_mut)]
+    let mut cfg = tcp::Config::default();
+    if let Some(name) = &spec.planted {
+        #[cfg(feature = "planted-bugs")]
+        {
+            cfg.planted = Some(tcp::PlantedBug::from_name(name).ok_or_else(|| {
+                Failure::new(FailureKind::BadSpec, format!("no planted bug {name:?}"))
+            })?);
+        }
+        #[cfg(not(feature = "planted-bugs"))]
+        return Err(Failure::new(
+            FailureKind::BadSpec,
+            format!("planted bug {name:?} needs a build with --features planted-bugs"),
+        ));
+    }
+    Ok(cfg)
+}
+
+/// Runs `spec` and checks every invariant.
+pub fn run(spec: &RunSpec) -> Outcome {
+    run_with(spec, RunOptions::default())
+}
+
+/// Runs `spec` with artefacts or an early stop.
+pub fn run_with(spec: &RunSpec, mut opts: RunOptions) -> Outcome {
+    let mut sim_out = None;
+    let mut tables = Vec::new();
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        run_inner(spec, &mut opts, &mut sim_out, &mut tables)
+    }));
+    let (trace_hash, sim_time, steps) = sim_out.unwrap_or((TraceHash::default(), Instant::ZERO, 0));
+    let result = match caught {
+        Ok(r) => r,
+        Err(payload) => Err(Failure::new(FailureKind::Panic, panic_message(&payload))),
+    };
+    Outcome {
+        result,
+        trace_hash,
+        sim_time,
+        steps,
+        tables,
+    }
+}
+
+fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+/// The faults of a healed link: the same kind of wire, without loss or damage.
+fn healthy() -> LinkFaults {
+    LinkFaults::with_latency(Duration::from_millis(1))
+}
+
+fn run_inner(
+    spec: &RunSpec,
+    opts: &mut RunOptions,
+    out: &mut Option<(TraceHash, Instant, u64)>,
+    tables_out: &mut Vec<String>,
+) -> Result<(), Failure> {
+    let scenario = lookup(&spec.scenario).ok_or_else(|| {
+        Failure::new(
+            FailureKind::BadSpec,
+            format!("no scenario {:?}", spec.scenario),
+        )
+    })?;
+    let tcp = tcp_config(spec)?;
+    let mut sim = Sim::new(Seed(spec.seed));
+    if let Some(w) = opts.trace.take() {
+        sim.trace_to(w);
+    }
+    sim.set_fcs_check(spec.fcs_check);
+    let built = scenario.build(&mut sim, &spec.workload, &tcp);
+    if let (Some(w), Some(first)) = (opts.pcap.take(), built.links.first()) {
+        if let Some(link) = sim.link(first) {
+            sim.capture_link(link, w)
+                .map_err(|e| Failure::new(FailureKind::BadSpec, format!("pcap: {e}")))?;
+        }
+    }
+    sim.apply_plan(&spec.plan)
+        .map_err(|e| Failure::new(FailureKind::BadSpec, format!("fault plan: {e}")))?;
+    // The heal is not part of the plan, so that shrinking can never remove it.
+    let heal_at = Instant::from_millis(spec.heal_at_ms);
+    let mut heal = FaultPlan::new().at(heal_at, FaultChange::Heal);
+    for link in &built.links {
+        heal.push(
+            heal_at,
+            FaultChange::Unclog {
+                link: link.clone(),
+                direction: Direction::Both,
+            },
+        );
+        heal.push(
+            heal_at,
+            FaultChange::SetLink {
+                link: link.clone(),
+                direction: Direction::Both,
+                faults: healthy(),
+            },
+        );
+    }
+    sim.apply_plan(&heal)
+        .map_err(|e| Failure::new(FailureKind::BadSpec, format!("heal: {e}")))?;
+
+    let deadline = heal_at + Duration::from_millis(spec.progress_bound_ms);
+    let stop = opts.stop_at.map_or(deadline, |s| s.min(deadline));
+    let tasks = &built.tasks;
+    let result =
+        sim.run_until_condition(|s| s.now() >= stop || tasks.iter().all(|t| t.is_finished()));
+    let finished = tasks.iter().all(|t| t.is_finished());
+    if opts.stop_at.is_some() || opts.collect_tables {
+        *tables_out = tables(&mut sim, &built);
+    }
+    let verdict = match result {
+        Err(RunError::TaskPanicked { panic, .. }) => {
+            Err(Failure::new(FailureKind::Panic, format!("{panic:?}")))
+        }
+        Err(RunError::StepLimit { steps, now, .. }) => Err(Failure::new(
+            FailureKind::Stuck,
+            format!("step limit after {steps} steps at {now}"),
+        )),
+        Err(RunError::Idle { now, .. }) if !finished => Err(Failure::new(
+            FailureKind::NoProgress,
+            format!("nothing left to happen at {now} and the workload is not done"),
+        )),
+        Err(e @ RunError::TimeLimit { .. }) => {
+            Err(Failure::new(FailureKind::Stuck, format!("{e:?}")))
+        }
+        _ => Ok(()),
+    }
+    .and_then(|()| {
+        if opts.stop_at.is_some() && !finished {
+            return Ok(()); // stopped early on request: no verdict on progress
+        }
+        let mut first_failure = None;
+        for t in tasks {
+            match t.take() {
+                Some(Ok(())) => {}
+                Some(Err(f)) => {
+                    first_failure.get_or_insert(f);
+                }
+                None => {
+                    first_failure.get_or_insert(Failure::new(
+                        FailureKind::NoProgress,
+                        format!(
+                            "workload not done {} ms after the heal (at {})",
+                            spec.progress_bound_ms,
+                            sim.now()
+                        ),
+                    ));
+                }
+            }
+        }
+        first_failure.map_or(Ok(()), Err)
+    })
+    .and_then(|()| check_memory(&mut sim, &built, &tcp));
+    *out = Some((sim.trace_hash(), sim.now(), sim.steps()));
+    verdict
+}
+
+/// No socket holds more than its buffers: receive queue within the receive buffer, send
+/// queue within the send buffer.
+fn check_memory(sim: &mut Sim, built: &Built, tcp: &tcp::Config) -> Result<(), Failure> {
+    for (name, node) in &built.hosts {
+        let over = sim
+            .with_node::<Host, _>(*node, |host, _| {
+                host.ss().into_iter().find(|s| {
+                    s.recv_q > tcp.recv_buffer_bytes.max(1 << 20)
+                        || s.send_q > tcp.send_buffer_bytes.max(1 << 20)
+                })
+            })
+            .flatten();
+        if let Some(s) = over {
+            return Err(Failure::new(
+                FailureKind::Memory,
+                format!("{name}: socket over its buffers: {s:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every host's `ss` table and drop counters, as text.
+fn tables(sim: &mut Sim, built: &Built) -> Vec<String> {
+    let now = sim.now();
+    built
+        .hosts
+        .iter()
+        .filter_map(|(name, node)| {
+            sim.with_node::<Host, _>(*node, |host, _| {
+                let mut text = format!("== {name} at {now}\n");
+                text.push_str(&format!(
+                    "{:<4} {:<5} {:<13} {:>8} {:>8} {:<22} {:<22}\n",
+                    "fd", "proto", "state", "recv-q", "send-q", "local", "peer"
+                ));
+                for s in host.ss() {
+                    text.push_str(&format!("{s}\n"));
+                }
+                text.push_str(&format!("{}\n", host.counters()));
+                text
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,609 @@
+//! The built-in scenarios: small networks with workloads whose every byte is checked.
+//!
+//! Each one names its hosts `client` (10.0.0.1) and `server` (10.0.0.2), joined by one link,
+//! so that fault plans read the same across scenarios.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use sansnet_sim::exec;
+use sansnet_sim::{Duration, FaultChange, FaultPlan, Instant, LinkFaults, NodeId, Sim};
+use sansnet_sim::{TcpListener, TcpStream, UdpSocket};
+use sansnet_stack::iface::{HostConfig, InterfaceConfig};
+use sansnet_stack::tcp;
+
+use crate::scenario::{Built, Failure, FailureKind, Scenario, TaskResult, Topology, Workload};
+
+const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const SERVER: SocketAddrV4 = SocketAddrV4::new(SERVER_ADDR, 7);
+/// The one link of every built-in topology, as the simulator names it.
+pub const LINK: &str = "client/nic0<->server/nic0";
+
+/// Every built-in scenario.
+pub fn builtin() -> Vec<Arc<dyn Scenario>> {
+    vec![
+        Arc::new(Bulk),
+        Arc::new(RequestResponse),
+        Arc::new(ManyClients),
+        Arc::new(Churn),
+        Arc::new(UdpRetry),
+        Arc::new(PartitionHeals),
+        Arc::new(SlowReader),
+    ]
+}
+
+/// The byte at `offset` of stream `stream`: a pattern that catches reordering, loss,
+/// duplication and substitution, not just a wrong length.
+pub fn pattern_byte(stream: u64, offset: u64) -> u8 {
+    let x = offset
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(stream.wrapping_mul(0xbf58_476d_1ce4_e5b9));
+    (x >> 56) as u8 ^ (offset as u8)
+}
+
+fn pattern(stream: u64, len: usize) -> Vec<u8> {
+    (0..len as u64).map(|i| pattern_byte(stream, i)).collect()
+}
+
+/// Compares a received stream with the expected pattern and says where it first differs.
+fn check_stream(what: &str, stream: u64, got: &[u8], expected_len: usize) -> TaskResult {
+    if let Some(i) =
+        (0..got.len().min(expected_len)).find(|&i| got[i] != pattern_byte(stream, i as u64))
+    {
+        return Err(Failure::new(
+            FailureKind::Integrity,
+            format!(
+                "{what}: byte {i} is {:#04x}, expected {:#04x} ({} of {} bytes received)",
+                got[i],
+                pattern_byte(stream, i as u64),
+                got.len(),
+                expected_len
+            ),
+        ));
+    }
+    if got.len() != expected_len {
+        return Err(Failure::new(
+            FailureKind::Integrity,
+            format!(
+                "{what}: {} bytes received, expected {expected_len}",
+                got.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Connects, retrying as a real client would while the network is broken: a partition can
+/// make ARP fail (EHOSTUNREACH) or the handshake time out, and neither is a stack bug.
+async fn connect(node: NodeId) -> Result<TcpStream, Failure> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match TcpStream::connect(node, SERVER).await {
+            Ok(conn) => return Ok(conn),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::ConnectionRefused
+                ) || e.to_string().contains("EHOSTUNREACH") =>
+            {
+                exec::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(io_failure("connect", e)),
+        }
+    }
+}
+
+fn io_failure(what: &str, e: std::io::Error) -> Failure {
+    Failure::new(FailureKind::Io, format!("{what}: {e} at {}", exec::now()))
+}
+
+/// The two-host topology.
+fn two_hosts() -> Topology {
+    Topology {
+        links: vec![LINK.to_owned()],
+        clients: vec!["client".to_owned()],
+        servers: vec!["server".to_owned()],
+    }
+}
+
+fn add_host(sim: &mut Sim, name: &str, addr: Ipv4Addr, tcp: &tcp::Config) -> NodeId {
+    sim.set_addr(name, addr);
+    let tcp = tcp.clone();
+    sim.add_host_with(name, 1, move |ctx| HostConfig {
+        name: ctx.name.clone(),
+        interfaces: vec![InterfaceConfig {
+            mac: ctx.macs[0],
+            addr,
+            prefix_len: 24,
+            mtu: 1500,
+        }],
+        tcp: tcp.clone(),
+        ..HostConfig::default()
+    })
+}
+
+/// Client and server joined by one link; returns (client, server, built with link and hosts).
+fn build_pair(sim: &mut Sim, tcp: &tcp::Config) -> (NodeId, NodeId, Built) {
+    let client = add_host(sim, "client", CLIENT_ADDR, tcp);
+    let server = add_host(sim, "server", SERVER_ADDR, tcp);
+    let link = sim.connect(
+        sim.nic(client, 0),
+        sim.nic(server, 0),
+        LinkFaults::with_latency(Duration::from_millis(1)),
+    );
+    let built = Built {
+        links: vec![sim.link_name(link)],
+        hosts: vec![("client".to_owned(), client), ("server".to_owned(), server)],
+        tasks: Vec::new(),
+    };
+    (client, server, built)
+}
+
+/// A server task that runs forever (it is not part of completion).
+fn spawn_server<F>(sim: &mut Sim, node: NodeId, serve: impl FnOnce(TcpListener) -> F + 'static)
+where
+    F: std::future::Future<Output = ()> + 'static,
+{
+    sim.spawn_on(node, async move {
+        match TcpListener::bind(node, SERVER) {
+            Ok(listener) => serve(listener).await,
+            Err(e) => panic!("server cannot listen: {e}"),
+        }
+    });
+}
+
+// ----------------------------------------------------------------------------------------
+
+/// Bulk transfer in both directions over one connection.
+#[derive(Debug)]
+pub struct Bulk;
+
+async fn bulk_client(node: NodeId, bytes: usize) -> TaskResult {
+    let mut conn = connect(node).await?;
+    conn.write_all(&pattern(1, bytes))
+        .await
+        .map_err(|e| io_failure("client write", e))?;
+    conn.close()
+        .await
+        .map_err(|e| io_failure("client shutdown", e))?;
+    let mut back = Vec::with_capacity(bytes);
+    conn.read_to_end(&mut back)
+        .await
+        .map_err(|e| io_failure("client read", e))?;
+    check_stream("server -> client", 2, &back, bytes)
+}
+
+fn bulk_server(
+    bytes: usize,
+) -> impl FnOnce(TcpListener) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+    move |listener| {
+        Box::pin(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                exec::spawn(async move {
+                    let mut got = Vec::with_capacity(bytes);
+                    if conn.read_to_end(&mut got).await.is_err() {
+                        return;
+                    }
+                    // A damaged upload is reported by sending nothing back.
+                    if check_stream("client -> server", 1, &got, bytes).is_ok() {
+                        let _ = conn.write_all(&pattern(2, bytes)).await;
+                    }
+                    let _ = conn.close().await;
+                });
+            }
+        })
+    }
+}
+
+impl Scenario for Bulk {
+    fn name(&self) -> &'static str {
+        "bulk"
+    }
+    fn describe(&self) -> &'static str {
+        "one connection: the client uploads `bytes`, then the server sends `bytes` back"
+    }
+    fn default_workload(&self) -> Workload {
+        Workload {
+            bytes: 64 * 1024,
+            clients: 1,
+            exchanges: 1,
+            message_bytes: 0,
+        }
+    }
+    fn topology(&self, _: &Workload) -> Topology {
+        two_hosts()
+    }
+    fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
+        let (client, server, mut built) = build_pair(sim, tcp);
+        let bytes = w.bytes as usize;
+        spawn_server(sim, server, bulk_server(bytes));
+        built
+            .tasks
+            .push(sim.spawn_on(client, bulk_client(client, bytes)));
+        built
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+
+/// Many request/response exchanges over one kept-alive connection.
+#[derive(Debug)]
+pub struct RequestResponse;
+
+/// An echo server that answers each message with its bytes plus one (so an echo of stale
+/// data is caught).
+fn echo_server(
+    message: usize,
+) -> impl FnOnce(TcpListener) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+    move |listener| {
+        Box::pin(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                exec::spawn(async move {
+                    let mut buf = vec![0u8; message];
+                    while conn.read_exact(&mut buf).await.is_ok() {
+                        buf.iter_mut().for_each(|b| *b = b.wrapping_add(1));
+                        if conn.write_all(&buf).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        })
+    }
+}
+
+async fn exchange(conn: &mut TcpStream, stream: u64, message: usize) -> TaskResult {
+    let request = pattern(stream, message);
+    conn.write_all(&request)
+        .await
+        .map_err(|e| io_failure("request", e))?;
+    let mut reply = vec![0u8; message];
+    conn.read_exact(&mut reply)
+        .await
+        .map_err(|e| io_failure("response", e))?;
+    if let Some(i) = (0..message).find(|&i| reply[i] != request[i].wrapping_add(1)) {
+        return Err(Failure::new(
+            FailureKind::Integrity,
+            format!("exchange {stream}: response byte {i} is wrong"),
+        ));
+    }
+    Ok(())
+}
+
+impl Scenario for RequestResponse {
+    fn name(&self) -> &'static str {
+        "request-response"
+    }
+    fn describe(&self) -> &'static str {
+        "one kept-alive connection, `exchanges` request/response pairs of `message_bytes`"
+    }
+    fn default_workload(&self) -> Workload {
+        Workload {
+            bytes: 0,
+            clients: 1,
+            exchanges: 50,
+            message_bytes: 200,
+        }
+    }
+    fn topology(&self, _: &Workload) -> Topology {
+        two_hosts()
+    }
+    fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
+        let (client, server, mut built) = build_pair(sim, tcp);
+        let (message, exchanges) = (w.message_bytes.max(1) as usize, w.exchanges);
+        spawn_server(sim, server, echo_server(message));
+        built.tasks.push(sim.spawn_on(client, async move {
+            let mut conn = connect(client).await?;
+            for i in 0..exchanges {
+                exchange(&mut conn, u64::from(i), message).await?;
+            }
+            Ok(())
+        }));
+        built
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+
+/// Many clients at once against one echo server.
+#[derive(Debug)]
+pub struct ManyClients;
+
+impl Scenario for ManyClients {
+    fn name(&self) -> &'static str {
+        "many-clients"
+    }
+    fn describe(&self) -> &'static str {
+        "`clients` concurrent connections to one echo server, `exchanges` each"
+    }
+    fn default_workload(&self) -> Workload {
+        Workload {
+            bytes: 0,
+            clients: 20,
+            exchanges: 3,
+            message_bytes: 100,
+        }
+    }
+    fn topology(&self, _: &Workload) -> Topology {
+        two_hosts()
+    }
+    fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
+        let (client, server, mut built) = build_pair(sim, tcp);
+        let (message, exchanges) = (w.message_bytes.max(1) as usize, w.exchanges);
+        spawn_server(sim, server, echo_server(message));
+        for c in 0..w.clients {
+            built.tasks.push(sim.spawn_on(client, async move {
+                let mut conn = connect(client).await?;
+                for i in 0..exchanges {
+                    exchange(&mut conn, u64::from(c) << 32 | u64::from(i), message).await?;
+                }
+                Ok(())
+            }));
+        }
+        built
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+
+/// Connection churn: one short connection per exchange.
+#[derive(Debug)]
+pub struct Churn;
+
+impl Scenario for Churn {
+    fn name(&self) -> &'static str {
+        "churn"
+    }
+    fn describe(&self) -> &'static str {
+        "`exchanges` connections one after another: connect, one exchange, close"
+    }
+    fn default_workload(&self) -> Workload {
+        Workload {
+            bytes: 0,
+            clients: 1,
+            exchanges: 20,
+            message_bytes: 64,
+        }
+    }
+    fn topology(&self, _: &Workload) -> Topology {
+        two_hosts()
+    }
+    fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
+        let (client, server, mut built) = build_pair(sim, tcp);
+        let (message, exchanges) = (w.message_bytes.max(1) as usize, w.exchanges);
+        spawn_server(sim, server, echo_server(message));
+        built.tasks.push(sim.spawn_on(client, async move {
+            for i in 0..exchanges {
+                let mut conn = connect(client).await?;
+                exchange(&mut conn, u64::from(i), message).await?;
+                conn.close().await.map_err(|e| io_failure("close", e))?;
+            }
+            Ok(())
+        }));
+        built
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+
+/// UDP request/response with retries: the application does the reliability.
+#[derive(Debug)]
+pub struct UdpRetry;
+
+impl Scenario for UdpRetry {
+    fn name(&self) -> &'static str {
+        "udp-retry"
+    }
+    fn describe(&self) -> &'static str {
+        "`exchanges` UDP requests, each resent every 250 ms until its own reply arrives"
+    }
+    fn default_workload(&self) -> Workload {
+        Workload {
+            bytes: 0,
+            clients: 1,
+            exchanges: 20,
+            message_bytes: 100,
+        }
+    }
+    fn topology(&self, _: &Workload) -> Topology {
+        two_hosts()
+    }
+    fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
+        let (client, server, mut built) = build_pair(sim, tcp);
+        let (message, exchanges) = (w.message_bytes.clamp(8, 1400) as usize, w.exchanges);
+        sim.spawn_on(server, async move {
+            let socket = UdpSocket::bind(server, SERVER).expect("server binds");
+            let mut buf = vec![0u8; 2048];
+            while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+                buf[8..n].iter_mut().for_each(|b| *b = b.wrapping_add(1));
+                let _ = socket.send_to(&buf[..n], from).await;
+            }
+        });
+        built.tasks.push(sim.spawn_on(client, async move {
+            let local = SocketAddrV4::new(CLIENT_ADDR, 5000);
+            let socket = UdpSocket::bind(client, local).map_err(|e| io_failure("bind", e))?;
+            let mut buf = vec![0u8; 2048];
+            for i in 0..u64::from(exchanges) {
+                let mut request = pattern(i, message);
+                request[..8].copy_from_slice(&i.to_be_bytes());
+                'retry: loop {
+                    socket
+                        .send_to(&request, SERVER)
+                        .await
+                        .map_err(|e| io_failure("send", e))?;
+                    let deadline = exec::now() + Duration::from_millis(250);
+                    loop {
+                        let left = deadline.saturating_duration_since(exec::now());
+                        match exec::timeout(left, socket.recv_from(&mut buf)).await {
+                            Err(_) => continue 'retry,
+                            Ok(Err(e)) => return Err(io_failure("recv", e)),
+                            Ok(Ok((n, _))) => {
+                                let id = u64::from_be_bytes(buf[..8].try_into().unwrap_or([0; 8]));
+                                if id != i {
+                                    continue; // a late reply to an earlier request
+                                }
+                                let ok = n == message
+                                    && (8..n).all(|k| buf[k] == request[k].wrapping_add(1));
+                                if !ok {
+                                    return Err(Failure::new(
+                                        FailureKind::Integrity,
+                                        format!("reply {i} damaged ({n} bytes)"),
+                                    ));
+                                }
+                                break 'retry;
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }));
+        built
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+
+/// A bulk transfer through a partition that heals.
+#[derive(Debug)]
+pub struct PartitionHeals;
+
+impl PartitionHeals {
+    /// The partition every run of this scenario starts with: 2 s in, for 5 s, both ways.
+    pub fn plan() -> FaultPlan {
+        let partition = FaultChange::Partition {
+            from: vec!["client".to_owned()],
+            to: vec!["server".to_owned()],
+            two_way: true,
+        };
+        FaultPlan::new()
+            .at(Instant::from_millis(200), partition)
+            .at(Instant::from_millis(5_200), FaultChange::Heal)
+    }
+}
+
+impl Scenario for PartitionHeals {
+    fn name(&self) -> &'static str {
+        "partition-heals"
+    }
+    fn describe(&self) -> &'static str {
+        "bulk in both directions while a two-way partition comes and goes"
+    }
+    fn default_workload(&self) -> Workload {
+        Workload {
+            bytes: 256 * 1024,
+            clients: 1,
+            exchanges: 1,
+            message_bytes: 0,
+        }
+    }
+    fn topology(&self, _: &Workload) -> Topology {
+        two_hosts()
+    }
+    fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
+        Bulk.build(sim, w, tcp)
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+
+/// A fast sender and a slow reader with a small buffer: the window closes and reopens.
+#[derive(Debug)]
+pub struct SlowReader;
+
+impl Scenario for SlowReader {
+    fn name(&self) -> &'static str {
+        "slow-reader"
+    }
+    fn describe(&self) -> &'static str {
+        "the server reads 1 KiB every 5 ms through an 8 KiB window: zero windows, persist, updates"
+    }
+    fn default_workload(&self) -> Workload {
+        Workload {
+            bytes: 48 * 1024,
+            clients: 1,
+            exchanges: 1,
+            message_bytes: 1024,
+        }
+    }
+    fn topology(&self, _: &Workload) -> Topology {
+        two_hosts()
+    }
+    fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
+        let small = tcp::Config {
+            recv_buffer_bytes: 8 * 1024,
+            ..tcp.clone()
+        };
+        let (client, server, mut built) = build_pair(sim, &small);
+        let (bytes, chunk) = (w.bytes as usize, w.message_bytes.max(1) as usize);
+        built.tasks.push(sim.spawn_on(server, async move {
+            let listener =
+                TcpListener::bind(server, SERVER).map_err(|e| io_failure("listen", e))?;
+            let (mut conn, _) = listener
+                .accept()
+                .await
+                .map_err(|e| io_failure("accept", e))?;
+            let mut got = Vec::with_capacity(bytes);
+            let mut buf = vec![0u8; chunk];
+            loop {
+                let n = conn
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| io_failure("slow read", e))?;
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                exec::sleep(Duration::from_millis(5)).await;
+            }
+            check_stream("client -> slow server", 3, &got, bytes)
+        }));
+        built.tasks.push(sim.spawn_on(client, async move {
+            let mut conn = connect(client).await?;
+            conn.write_all(&pattern(3, bytes))
+                .await
+                .map_err(|e| io_failure("write", e))?;
+            conn.close().await.map_err(|e| io_failure("close", e))
+        }));
+        built
+    }
+}
+
+/// The timed changes a scenario always includes in its plan (only `partition-heals` has
+/// any), before the drawn faults.
+pub fn required_plan(scenario: &str) -> FaultPlan {
+    match scenario {
+        "partition-heals" => PartitionHeals::plan(),
+        _ => FaultPlan::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_differs_between_streams_and_offsets() {
+        let a = pattern(1, 64);
+        assert_ne!(a, pattern(2, 64));
+        assert_ne!(&a[..32], &a[32..]);
+        assert!(check_stream("t", 1, &a, 64).is_ok());
+        let mut damaged = a.clone();
+        damaged[10] ^= 1;
+        assert_eq!(
+            check_stream("t", 1, &damaged, 64).unwrap_err().kind,
+            FailureKind::Integrity
+        );
+    }
+
+    #[test]
+    fn builtin_names_are_unique() {
+        let mut names: Vec<_> = builtin().iter().map(|s| s.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), builtin().len());
+    }
+}
