@@ -27,6 +27,13 @@ pub const HEAL_AT_MS: u64 = 20_000;
 /// After the heal, every workload must finish within this.
 pub const PROGRESS_BOUND_MS: u64 = 60_000;
 
+/// The wall clock, for progress lines, rates and the shrink budget: outside every
+/// simulation, never an input to one.
+#[allow(clippy::disallowed_methods)]
+fn wall_clock() -> WallInstant {
+    WallInstant::now()
+}
+
 /// How a sweep draws its runs.
 #[derive(Clone, Debug)]
 pub struct DrawOptions {
@@ -338,7 +345,7 @@ pub fn sweep(opts: &SweepOptions) -> SweepReport {
     let done = AtomicU64::new(0);
     let failed = AtomicU64::new(0);
     let results = Mutex::new(Vec::new());
-    let started = WallInstant::now();
+    let started = wall_clock();
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs.max(1) {
@@ -738,7 +745,7 @@ fn describe_change(c: &FaultChange) -> String {
 /// Greedy delta debugging: applies any one-step simplification that still fails with the
 /// same kind, until none does or `budget` runs out.
 pub fn shrink(spec: &RunSpec, kind: FailureKind, budget: std::time::Duration) -> ShrinkReport {
-    let started = WallInstant::now();
+    let started = wall_clock();
     let mut best = spec.clone();
     let mut best_failure = Failure::new(kind, "not rerun");
     let mut steps = Vec::new();
