@@ -292,6 +292,9 @@ fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
+/// Steps one run may take before it counts as stuck.
+pub const MAX_STEPS: u64 = 1_000_000;
+
 /// The faults of a healed link: the same kind of wire, without loss or damage.
 fn healthy() -> LinkFaults {
     LinkFaults::with_latency(Duration::from_millis(1))
@@ -311,6 +314,12 @@ fn run_inner(
     })?;
     let tcp = tcp_config(spec)?;
     let mut sim = Sim::new(Seed(spec.seed));
+    // A healthy run takes a few thousand steps; a livelock must fail fast, not after the
+    // simulator's default ten million.
+    sim.set_limits(sansnet_sim::Limits {
+        max_steps: MAX_STEPS,
+        ..sim.limits()
+    });
     if let Some(w) = opts.trace.take() {
         sim.trace_to(w);
     }

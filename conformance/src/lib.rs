@@ -39,6 +39,8 @@
 //! `r2_syn`, `user_timeout`, `keepalive_idle`, `keepalive_interval`, `keepalive_count`,
 //! `cc` newreno/cubic, `challenge_ack_limit`, `iss`, `peer_isn`; times in seconds),
 //! `tolerance` (seconds; default 0.005), `needs` (capabilities: `icmp`, `time-wait-reopen`),
+//! `stacks` (`engine` or `host`, then `;` and why: the runners the script is for; the others
+//! skip it),
 //! `status` (`known-failure NOTE` when the stack is known to be wrong: the runner then
 //! expects the script to fail, and a pass fails the test so that the note is removed),
 //! `note`, `see`.
@@ -84,8 +86,8 @@
 //! - [`script`]: the format's types and parser (errors carry line and column);
 //! - [`segment`]: building the peer's segments, reading the stack's, comparing them;
 //! - [`runner`]: the [`runner::StackUnderTest`] trait and the runner;
-//! - [`engine`]: the trait over one `tcp::Connection` (the default runner); [`host`]: the
-//!   place of the runner over a whole host, once the host's socket API settles;
+//! - [`engine`]: the trait over one bare `tcp::Connection`; [`host`]: over a whole sansnet
+//!   host fed Ethernet frames, through its BSD socket API (the report's default runner);
 //! - [`report`]: the requirement table and the matrix.
 #![forbid(unsafe_code)]
 
@@ -102,8 +104,9 @@ use std::path::{Path, PathBuf};
 
 use runner::{Failure, StackUnderTest};
 
-/// The runner the test harness and the report use.
-pub type DefaultStack = engine::EngineUnderTest;
+/// The runner the report uses by default: one sansnet host driven through its real frame
+/// interface. (The test harness runs every script on both runners.)
+pub type DefaultStack = host::HostUnderTest;
 use script::{Script, Status};
 
 /// What became of one script.
@@ -141,6 +144,14 @@ pub fn judge<S: StackUnderTest>(script: &Script) -> Verdict {
         script.header.setup,
         &script.header.config,
     ) {
+        let stacks = &script.header.stacks;
+        if !stacks.is_empty() && !stacks.iter().any(|s| s == probe.name()) {
+            return Verdict::Skipped(format!(
+                "for the {} runner only: {}",
+                stacks.join(", "),
+                script.header.stacks_reason
+            ));
+        }
         if let Some(need) = script.header.needs.iter().find(|n| !probe.supports(n)) {
             return Verdict::Skipped(format!(
                 "needs `{need}`, which the {} runner does not have",

@@ -108,34 +108,69 @@ pub struct Report {
     pub unknown_ids: Vec<(String, String)>,
     /// Passing scripts per matrix cell, and whether a script in the cell fails.
     pub matrix: BTreeMap<(State, SegmentKind), (usize, bool)>,
+    /// Scripts that ran on the engine runner instead (`# stacks: engine`).
+    pub on_engine: Vec<String>,
 }
 
-/// Runs every script under `dir/scripts` on the default runner and builds the report
-/// against `dir/requirements.toml`.
+/// Runs every script under `dir/scripts` on the default runner (the host) and builds the
+/// report against `dir/requirements.toml`. Scripts marked `# stacks: engine` (they need what
+/// the host's socket API does not offer) run on the engine runner, and the report says so.
 pub fn run_all(dir: &Path) -> Result<Report, String> {
-    run_all_with::<crate::DefaultStack>(dir)
+    run_scripts::<crate::DefaultStack>(dir, true)
 }
 
-/// [`run_all`] on a chosen stack.
+/// What a runner is, for the report's first line.
+pub fn describe_runner(name: &str) -> &'static str {
+    match name {
+        "host" => "drives one sansnet host through its real frame interface",
+        "engine" => "drives one bare sansnet TCP connection (tcp::Connection)",
+        _ => "drives a TCP implementation under test",
+    }
+}
+
+/// [`run_all`] on the bare engine runner.
+pub fn run_all_engine(dir: &Path) -> Result<Report, String> {
+    run_all_with::<crate::engine::EngineUnderTest>(dir)
+}
+
+/// [`run_all`] on a chosen stack only.
 pub fn run_all_with<S: StackUnderTest>(dir: &Path) -> Result<Report, String> {
+    run_scripts::<S>(dir, false)
+}
+
+fn run_scripts<S: StackUnderTest>(dir: &Path, engine_fallback: bool) -> Result<Report, String> {
     let manifest = load_manifest(&dir.join("requirements.toml"))?;
     let root = dir.join("scripts");
     let mut scripts = Vec::new();
     let mut runner = String::new();
+    let mut on_engine = Vec::new();
     for path in find_scripts(&root) {
         let name = script_name(&root, &path);
         match load(&root, &path) {
             Ok(script) => {
-                if runner.is_empty() {
-                    if let Ok(s) = S::start(
-                        sansnet_stack::time::Instant::ZERO,
-                        script.header.setup,
-                        &script.header.config,
-                    ) {
-                        runner = s.name().to_string();
-                    }
+                let mut this = String::new();
+                if let Ok(s) = S::start(
+                    sansnet_stack::time::Instant::ZERO,
+                    script.header.setup,
+                    &script.header.config,
+                ) {
+                    this = s.name().to_string();
                 }
-                let verdict = judge::<S>(&script);
+                if runner.is_empty() {
+                    runner.clone_from(&this);
+                }
+                let stacks = &script.header.stacks;
+                let verdict = if engine_fallback
+                    && this != "engine"
+                    && !stacks.is_empty()
+                    && !stacks.contains(&this)
+                    && stacks.iter().any(|s| s == "engine")
+                {
+                    on_engine.push(name.clone());
+                    judge::<crate::engine::EngineUnderTest>(&script)
+                } else {
+                    judge::<S>(&script)
+                };
                 scripts.push(ScriptResult {
                     name,
                     requirements: script.header.requirements.clone(),
@@ -151,7 +186,9 @@ pub fn run_all_with<S: StackUnderTest>(dir: &Path) -> Result<Report, String> {
             }),
         }
     }
-    Ok(build_report(runner, manifest, scripts))
+    let mut report = build_report(runner, manifest, scripts);
+    report.on_engine = on_engine;
+    Ok(report)
 }
 
 fn passed(v: &Verdict) -> bool {
@@ -240,6 +277,7 @@ pub fn build_report(
         rows,
         unknown_ids,
         matrix,
+        on_engine: Vec::new(),
     }
 }
 
@@ -282,6 +320,20 @@ impl fmt::Display for Report {
             self.runner,
             self.scripts.len()
         )?;
+        writeln!(
+            f,
+            "the {} runner {}",
+            self.runner,
+            describe_runner(&self.runner)
+        )?;
+        if !self.on_engine.is_empty() {
+            writeln!(
+                f,
+                "{} scripts marked `stacks: engine` ran on the engine runner: {}",
+                self.on_engine.len(),
+                self.on_engine.join(", ")
+            )?;
+        }
         writeln!(f)?;
         writeln!(f, "Requirements")?;
         writeln!(

@@ -44,6 +44,10 @@ pub struct Header {
     pub status: Status,
     /// Capabilities the stack under test must have (`icmp`, `time-wait-reopen`).
     pub needs: Vec<String>,
+    /// The runners the script is for (`engine`, `host`); empty: every runner.
+    pub stacks: Vec<String>,
+    /// Why the script is for those runners only (`# stacks: engine; REASON`).
+    pub stacks_reason: String,
 }
 
 /// Whether a script is expected to pass.
@@ -511,7 +515,7 @@ pub fn parse(name: &str, text: &str) -> PResult<Script> {
     })
 }
 
-const HEADER_KEYS: [&str; 12] = [
+const HEADER_KEYS: [&str; 13] = [
     "title",
     "rfc",
     "requirements",
@@ -522,6 +526,7 @@ const HEADER_KEYS: [&str; 12] = [
     "tolerance",
     "status",
     "needs",
+    "stacks",
     "note",
     "see",
 ];
@@ -636,6 +641,27 @@ fn parse_header_line(
                 return Err(verr(format!(
                     "status `{value}`: normal or known-failure NOTE"
                 )));
+            }
+        }
+        "stacks" => {
+            let (names, reason) = value.split_once(';').unwrap_or((value, ""));
+            h.stacks = names
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+            if let Some(bad) = h
+                .stacks
+                .iter()
+                .find(|s| !matches!(s.as_str(), "engine" | "host"))
+            {
+                return Err(verr(format!("stack `{bad}`: engine or host")));
+            }
+            h.stacks_reason = reason.trim().to_string();
+            if h.stacks_reason.is_empty() {
+                return Err(verr(
+                    "`stacks:` needs a reason after `;` (`# stacks: engine; WHY`)".into(),
+                ));
             }
         }
         "needs" => {

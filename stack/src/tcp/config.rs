@@ -27,9 +27,10 @@ pub enum PlantedBug {
     /// RTO: a fresh RTT sample does not clear the exponential backoff (RFC 6298 section
     /// 5.7 broken), so the timer only ever grows.
     RtoNeverResets,
-    /// Flow control: reading that reopens a zero window does not send a window update; the
-    /// sender must wait for its persist timer.
-    LostWindowUpdate,
+    /// Reassembly: a FIN is honoured as soon as it arrives, even beyond a hole, so the
+    /// stream ends early (and the cumulative ACK skips the hole). Shows only when the end
+    /// of a stream is reordered or lost.
+    EarlyFin,
 }
 
 #[cfg(feature = "planted-bugs")]
@@ -38,7 +39,7 @@ impl PlantedBug {
     pub const ALL: [PlantedBug; 3] = [
         PlantedBug::ReassemblyOffByOne,
         PlantedBug::RtoNeverResets,
-        PlantedBug::LostWindowUpdate,
+        PlantedBug::EarlyFin,
     ];
 
     /// A kebab-case name for command lines and replay files.
@@ -46,7 +47,7 @@ impl PlantedBug {
         match self {
             PlantedBug::ReassemblyOffByOne => "reassembly-off-by-one",
             PlantedBug::RtoNeverResets => "rto-never-resets",
-            PlantedBug::LostWindowUpdate => "lost-window-update",
+            PlantedBug::EarlyFin => "early-fin",
         }
     }
 

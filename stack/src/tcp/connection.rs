@@ -619,13 +619,6 @@ impl Connection {
         let after = self.advertisable_edge();
         let threshold = (self.recv.capacity() / 2).min(usize::from(self.cfg.mss));
         if after > before && after - self.rcv_adv.max(before) >= threshold {
-            #[cfg(feature = "planted-bugs")]
-            if self.cfg.planted == Some(super::config::PlantedBug::LostWindowUpdate)
-                && self.rcv_adv == self.rcv_nxt
-            {
-                // The planted bug: the update that reopens a zero window is never sent.
-                return Ok(n);
-            }
             self.ack_now = true;
         }
         Ok(n)
@@ -1673,6 +1666,11 @@ impl Connection {
             }
             if !self.fin_received && fin_seq - self.rcv_nxt < self.rcv_adv - self.rcv_nxt + 1 {
                 self.rcv_fin = Some(fin_seq);
+                if fin_seq > self.rcv_nxt {
+                    // An out-of-order FIN: a duplicate ACK at once (RFC 5681 section 4.2,
+                    // RFC 9293 section 3.10.7.4), as for out-of-order data.
+                    self.ack_now = true;
+                }
             } else if self.fin_received {
                 self.ack_now = true; // a retransmitted FIN
             }
@@ -1786,6 +1784,14 @@ impl Connection {
 
     fn maybe_consume_fin(&mut self, now: Instant) {
         let Some(fin_seq) = self.rcv_fin else { return };
+        #[cfg(feature = "planted-bugs")]
+        if self.cfg.planted == Some(super::config::PlantedBug::EarlyFin)
+            && !self.fin_received
+            && fin_seq > self.rcv_nxt
+        {
+            // The planted bug: jump over the hole to the FIN.
+            self.rcv_nxt = fin_seq;
+        }
         if self.fin_received || fin_seq != self.rcv_nxt {
             return;
         }
