@@ -834,3 +834,108 @@ pub fn check_scenario(scenario: &str, seeds: std::ops::Range<u64>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn bulk_spec(seed: u64) -> RunSpec {
+        let sc = scenario::lookup("bulk").expect("bulk is built in");
+        draw(
+            sc.as_ref(),
+            seed,
+            &DrawOptions {
+                profile: None,
+                planted: None,
+            },
+        )
+    }
+
+    #[test]
+    fn a_seed_always_draws_the_same_run() {
+        assert_eq!(bulk_spec(7), bulk_spec(7));
+        assert_ne!(bulk_spec(7).plan, bulk_spec(8).plan);
+    }
+
+    #[test]
+    fn replay_files_round_trip_through_json() {
+        let file = ReplayFile {
+            spec: bulk_spec(3),
+            failure: Failure::new(FailureKind::Integrity, "byte 7 differs"),
+            trace_hash: "0123456789abcdef".to_owned(),
+            version: VERSION.to_owned(),
+            git_commit: GIT_COMMIT.to_owned(),
+        };
+        let dir = std::env::temp_dir().join(format!("sansnet-replay-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("replay.json");
+        file.save(&path).unwrap();
+        assert_eq!(ReplayFile::load(&path).unwrap(), file);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_run_replays_to_the_same_trace_hash() {
+        let spec = bulk_spec(11);
+        let (a, b) = (scenario::run(&spec), scenario::run(&spec));
+        assert_eq!(a.result, Ok(()));
+        assert_eq!(a.trace_hash, b.trace_hash);
+    }
+
+    #[test]
+    fn fault_count_counts_faults_not_their_ends() {
+        let link = "client/nic0<->server/nic0".to_owned();
+        let faults = LinkFaults {
+            loss: LossModel::Independent {
+                rate: Probability::percent(1),
+            },
+            duplicate: Probability::percent(1),
+            ..LinkFaults::default()
+        };
+        let plan = FaultPlan::new()
+            .at(
+                Instant::ZERO,
+                FaultChange::SetLink {
+                    link: link.clone(),
+                    direction: Direction::Both,
+                    faults,
+                },
+            )
+            .at(
+                Instant::from_secs(1),
+                FaultChange::Clog {
+                    link: link.clone(),
+                    direction: Direction::Both,
+                },
+            )
+            .at(
+                Instant::from_secs(2),
+                FaultChange::Unclog {
+                    link,
+                    direction: Direction::Both,
+                },
+            )
+            .at(Instant::from_secs(3), FaultChange::Heal);
+        assert_eq!(fault_count(&plan), 3);
+    }
+
+    #[test]
+    fn shrink_keeps_only_what_a_failure_needs() {
+        // A run that cannot finish: the deadline is the first instant. Every fault in its
+        // plan is noise that the shrinker must remove.
+        let mut spec = bulk_spec(5);
+        spec.heal_at_ms = 0;
+        spec.progress_bound_ms = 0;
+        let before = fault_count(&spec.plan);
+        let kind = scenario::run(&spec).result.unwrap_err().kind;
+        let report = shrink(&spec, kind, std::time::Duration::from_secs(30));
+        assert!(report.faults_after <= before);
+        assert_eq!(
+            report.faults_after, 0,
+            "no fault is needed: {:?}",
+            report.steps
+        );
+        assert_eq!(scenario::run(&report.spec).result.unwrap_err().kind, kind);
+    }
+}
