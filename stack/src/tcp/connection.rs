@@ -1501,7 +1501,12 @@ impl Connection {
         }
         self.scoreboard.advance(ack);
         self.rto_count = 0;
-        self.clear_timer(Timer::GiveUp);
+        // Progress resets the give-up clock (RFC 9293 section 3.8.3); with a user timeout,
+        // what is still unacknowledged gets the whole timeout again.
+        match self.cfg.user_timeout {
+            Some(ut) if ack != self.snd_max => self.set_timer(Timer::GiveUp, now + ut),
+            _ => self.clear_timer(Timer::GiveUp),
+        }
 
         // RTT sample: from the echoed timestamp, or from the timed segment (Karn).
         if let Some(ts) = seg.timestamp.filter(|_| self.ts.is_some()) {
@@ -2324,6 +2329,14 @@ impl Connection {
         self.snd_max = self.snd_max.max(seg_end);
         if self.timer(Timer::Retransmit).is_none() && self.snd_una != self.snd_max {
             self.set_timer(Timer::Retransmit, now + self.rtt.rto());
+        }
+        // The user timeout bounds how long transmitted data may stay unacknowledged (RFC
+        // 5482 section 2): its clock starts when the data is sent, not at the first
+        // retransmission as R2's does.
+        if let Some(ut) = self.cfg.user_timeout {
+            if self.timer(Timer::GiveUp).is_none() && self.snd_una != self.snd_max {
+                self.set_timer(Timer::GiveUp, now + ut);
+            }
         }
         self.clear_timer(Timer::Persist);
         self.sws_override = false;
