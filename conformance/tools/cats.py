@@ -328,8 +328,8 @@ S('rto/user_timeout.tcp','the application sets R2 with a user timeout',
 +0    > P. seq=1 ack=1 len=10
 +1    > P. seq=1 ack=1 len=10
 +2    > P. seq=1 ack=1 len=10
-+2.9  expect state ESTABLISHED
-+1.2  expect state CLOSED
++1.9  expect state ESTABLISHED
++0.2  expect state CLOSED
       expect event Failed(ETIMEDOUT)''', config=NOOPT+' rto_min=1')
 S('rto/syn_r2.tcp','SYN retransmissions give up after R2 for SYNs, at least 3 minutes',
   '9293 3.8.3','MUST-22, MUST-23','the value of R2 for a SYN MUST be set large enough to provide retransmission of the segment for at least 3 minutes',
