@@ -18,7 +18,7 @@ use crate::fault::{FaultChange, LinkFaults, LossModel};
 use crate::log::set_sim_time;
 use crate::pcap::PcapWriter;
 use crate::rng::{Seed, SimRng};
-use crate::trace::{DropReason, TraceEvent, TraceHash, Tracer};
+use crate::trace::{At, DropReason, Named, Rec, TraceHash, Tracer};
 
 /// A node (anything implementing [`Endpoint`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -149,7 +149,8 @@ pub(crate) enum Event {
         nic: NicId,
     },
     Fault {
-        change: FaultChange,
+        /// Boxed: changes are rare and large, and every queued event is as big as the largest.
+        change: Box<FaultChange>,
     },
     TaskTimer {
         key: u64,
@@ -405,8 +406,8 @@ impl World {
 
     // ----- trace -----
 
-    fn trace(&mut self, event: TraceEvent) {
-        self.tracer.record(self.now.as_nanos(), &event);
+    fn trace(&mut self, rec: &Rec<'_>) {
+        self.tracer.record(self.now.as_nanos(), rec);
     }
 
     pub(crate) fn set_trace_writer(&mut self, w: Box<dyn Write>) {
@@ -432,10 +433,16 @@ impl World {
         Ok(())
     }
 
-    fn count_drop(&mut self, at: String, frame: u64, reason: DropReason) {
+    fn count_drop(&mut self, at: Place, frame: u64, reason: DropReason) {
         *self.drops.entry(reason).or_insert(0) += 1;
+        let at = match at {
+            Place::Dir(link, dir) => At::Dir(dir_named(&self.links, link, dir)),
+            Place::Nic(node, index) => At::Nic(node_named(&self.nodes, node), index),
+            Place::Switch(sw) => At::Switch(Named::new(sw.0, &self.switches[sw.0].name)),
+        };
         tracing::debug!(frame, %reason, at = %at, "drop");
-        self.trace(TraceEvent::Dropped { at, frame, reason });
+        self.tracer
+            .record(self.now.as_nanos(), &Rec::Dropped { at, frame, reason });
     }
 
     fn capture(&mut self, ids: &[usize], bytes: &[u8]) {
@@ -739,16 +746,14 @@ impl World {
         for (index, bytes) in out {
             let frame = self.new_frame(node, bytes);
             let Some(&nic) = self.nodes[node.0].nics.get(index) else {
-                let at = format!("{}/nic{index}", self.nodes[node.0].name);
-                self.count_drop(at, frame.id, DropReason::NoSuchNic);
+                self.count_drop(Place::Nic(node, index), frame.id, DropReason::NoSuchNic);
                 continue;
             };
             let sent = per_nic.entry(index).or_insert(0);
             *sent += 1;
             if *sent > self.nics[nic.0].tx_ring_frames {
                 self.nics[nic.0].counters.tx_ring_dropped += 1;
-                let at = format!("{}/nic{index}", self.nodes[node.0].name);
-                self.count_drop(at, frame.id, DropReason::TxRingFull);
+                self.count_drop(Place::Nic(node, index), frame.id, DropReason::TxRingFull);
                 continue;
             }
             self.nic_send(nic, frame);
@@ -825,21 +830,22 @@ impl World {
         }
         slot.timer_generation += 1;
         slot.timer_deadline = None;
-        let name = slot.name.clone();
         let nics = slot.nics.clone();
         for nic in nics {
             let dropped: Vec<Frame> = self.nics[nic.0].rx_ring.drain(..).collect();
+            let index = self.nics[nic.0].index;
             for f in dropped {
                 self.nics[nic.0].counters.host_down_dropped += 1;
-                self.count_drop(
-                    format!("{name}/nic{}", self.nics[nic.0].index),
-                    f.id,
-                    DropReason::HostDown,
-                );
+                self.count_drop(Place::Nic(node, index), f.id, DropReason::HostDown);
             }
         }
         self.crashed.push(node);
-        self.trace(TraceEvent::Crashed { node: name });
+        self.tracer.record(
+            self.now.as_nanos(),
+            &Rec::Crashed {
+                node: node_named(&self.nodes, node),
+            },
+        );
         self.wake_node_waiters(node);
     }
 
@@ -850,11 +856,13 @@ impl World {
         self.crash(node);
         self.nodes[node.0].incarnation += 1;
         self.build_node(node);
-        let slot = &self.nodes[node.0];
-        self.trace(TraceEvent::Restarted {
-            node: slot.name.clone(),
-            incarnation: slot.incarnation,
-        });
+        self.tracer.record(
+            self.now.as_nanos(),
+            &Rec::Restarted {
+                node: node_named(&self.nodes, node),
+                incarnation: self.nodes[node.0].incarnation,
+            },
+        );
         self.service_node(node);
         Ok(())
     }
@@ -868,20 +876,23 @@ impl World {
     fn nic_send(&mut self, nic: NicId, frame: Frame) {
         let n = &mut self.nics[nic.0];
         n.counters.tx_frames += 1;
-        let (node, index, link, captures) = (n.node, n.index, n.link, n.captures.clone());
-        self.trace(TraceEvent::Sent {
-            node: self.nodes[node.0].name.clone(),
-            nic: index,
-            frame: frame.id,
-            len: frame.bytes.len(),
-        });
-        self.capture(&captures, &frame.bytes);
+        let (node, index, link) = (n.node, n.index, n.link);
+        self.tracer.record(
+            self.now.as_nanos(),
+            &Rec::Sent {
+                node: node_named(&self.nodes, node),
+                nic: index,
+                frame: frame.id,
+                len: frame.bytes.len(),
+            },
+        );
+        if !self.nics[nic.0].captures.is_empty() {
+            let captures = self.nics[nic.0].captures.clone();
+            self.capture(&captures, &frame.bytes);
+        }
         match link {
             Some((link, dir)) => self.link_ingress(link, dir, frame),
-            None => {
-                let at = format!("{}/nic{index}", self.nodes[node.0].name);
-                self.count_drop(at, frame.id, DropReason::NoLink);
-            }
+            None => self.count_drop(Place::Nic(node, index), frame.id, DropReason::NoLink),
         }
     }
 
@@ -890,14 +901,15 @@ impl World {
     /// that order, which is part of the replay contract).
     fn link_ingress(&mut self, link: LinkId, dir: usize, mut frame: Frame) {
         let now = self.now;
-        let captures = self.links[link.0].captures.clone();
-        self.capture(&captures, &frame.bytes);
+        if !self.links[link.0].captures.is_empty() {
+            let captures = self.links[link.0].captures.clone();
+            self.capture(&captures, &frame.bytes);
+        }
         let d = &mut self.links[link.0].dirs[dir];
         d.counters.offered += 1;
         if d.faults.down {
             d.counters.down_dropped += 1;
-            let at = d.name.clone();
-            return self.count_drop(at, frame.id, DropReason::LinkDown);
+            return self.count_drop(Place::Dir(link, dir), frame.id, DropReason::LinkDown);
         }
         let len = frame.bytes.len() as u64;
         if let Some(mtu) = d.faults.mtu_bytes {
@@ -906,8 +918,7 @@ impl World {
                 .unwrap_or(0) as u64;
             if len.saturating_sub(header) > u64::from(mtu) {
                 d.counters.oversize += 1;
-                let at = d.name.clone();
-                return self.count_drop(at, frame.id, DropReason::Oversize);
+                return self.count_drop(Place::Dir(link, dir), frame.id, DropReason::Oversize);
             }
         }
         let depart = match d.faults.bandwidth_bps {
@@ -921,8 +932,7 @@ impl World {
                 }
                 if d.queued_bytes + len > d.faults.queue_limit_bytes {
                     d.counters.queue_dropped += 1;
-                    let at = d.name.clone();
-                    return self.count_drop(at, frame.id, DropReason::QueueFull);
+                    return self.count_drop(Place::Dir(link, dir), frame.id, DropReason::QueueFull);
                 }
                 let start = d.in_queue.back().map_or(now, |&(done, _)| done.max(now));
                 let serialise_ns = (u128::from(len) * 8 * 1_000_000_000).div_ceil(u128::from(bps));
@@ -960,8 +970,7 @@ impl World {
         };
         if lost {
             d.counters.lost += 1;
-            let at = d.name.clone();
-            return self.count_drop(at, frame.id, DropReason::Lost);
+            return self.count_drop(Place::Dir(link, dir), frame.id, DropReason::Lost);
         }
         let mut corrupted_bit = None;
         if len > 0 && d.rng.chance(d.faults.corrupt) {
@@ -988,35 +997,47 @@ impl World {
             (depart + d.faults.latency.sample(&mut d.rng) + jitter(&mut d.rng, d.faults.jitter))
                 .max(d.fifo_floor)
         });
-        let name = d.name.clone();
+        let name = dir_named(&self.links, link, dir);
         if let Some(bit) = corrupted_bit {
-            self.trace(TraceEvent::Corrupted {
-                link: name.clone(),
-                frame: frame.id,
-                bit,
-            });
+            self.tracer.record(
+                now.as_nanos(),
+                &Rec::Corrupted {
+                    link: name,
+                    frame: frame.id,
+                    bit,
+                },
+            );
         }
         if let Some(extra) = reordered {
-            self.trace(TraceEvent::Reordered {
-                link: name.clone(),
-                frame: frame.id,
-                extra_ns: extra.as_nanos() as u64,
-            });
+            self.tracer.record(
+                now.as_nanos(),
+                &Rec::Reordered {
+                    link: name,
+                    frame: frame.id,
+                    extra_ns: extra.as_nanos() as u64,
+                },
+            );
         }
-        self.trace(TraceEvent::Transmitted {
-            link: name.clone(),
-            frame: frame.id,
-            depart_ns: depart.as_nanos(),
-            arrive_ns: arrive.as_nanos(),
-        });
+        self.tracer.record(
+            now.as_nanos(),
+            &Rec::Transmitted {
+                link: name,
+                frame: frame.id,
+                depart_ns: depart.as_nanos(),
+                arrive_ns: arrive.as_nanos(),
+            },
+        );
         if let Some(copy_at) = copy_arrive {
             let mut copy = self.new_frame(frame.origin, frame.bytes.clone());
             copy.fcs_bad = frame.fcs_bad;
-            self.trace(TraceEvent::Duplicated {
-                link: name,
-                frame: frame.id,
-                copy: copy.id,
-            });
+            self.tracer.record(
+                now.as_nanos(),
+                &Rec::Duplicated {
+                    link: dir_named(&self.links, link, dir),
+                    frame: frame.id,
+                    copy: copy.id,
+                },
+            );
             self.schedule(
                 copy_at,
                 Event::Arrive {
@@ -1035,18 +1056,19 @@ impl World {
         let d = &mut l.dirs[dir];
         if d.clogged {
             d.counters.held += 1;
-            let name = d.name.clone();
             let id = frame.id;
             d.held.push(frame);
-            return self.trace(TraceEvent::Held {
-                link: name,
-                frame: id,
-            });
+            return self.tracer.record(
+                self.now.as_nanos(),
+                &Rec::Held {
+                    link: dir_named(&self.links, link, dir),
+                    frame: id,
+                },
+            );
         }
         if d.faults.down {
             d.counters.down_dropped += 1;
-            let at = d.name.clone();
-            return self.count_drop(at, frame.id, DropReason::LinkDown);
+            return self.count_drop(Place::Dir(link, dir), frame.id, DropReason::LinkDown);
         }
         d.counters.arrived += 1;
         d.counters.arrived_bytes += frame.bytes.len() as u64;
@@ -1059,7 +1081,7 @@ impl World {
     fn nic_receive(&mut self, nic: NicId, frame: Frame) {
         let n = &self.nics[nic.0];
         let node = n.node;
-        let at = || format!("{}/nic{}", self.nodes[node.0].name, n.index);
+        let index = n.index;
         let reason = if self.nodes[node.0].endpoint.is_none() {
             Some(DropReason::HostDown)
         } else if frame.fcs_bad && n.fcs_check {
@@ -1072,7 +1094,6 @@ impl World {
             None
         };
         if let Some(reason) = reason {
-            let at = at();
             let c = &mut self.nics[nic.0].counters;
             match reason {
                 DropReason::HostDown => c.host_down_dropped += 1,
@@ -1080,7 +1101,7 @@ impl World {
                 DropReason::Partitioned => c.partition_dropped += 1,
                 _ => c.rx_ring_dropped += 1,
             }
-            return self.count_drop(at, frame.id, reason);
+            return self.count_drop(Place::Nic(node, index), frame.id, reason);
         }
         let n = &mut self.nics[nic.0];
         n.rx_ring.push_back(frame);
@@ -1100,17 +1121,21 @@ impl World {
         if self.nodes[node.0].endpoint.is_none() {
             return;
         }
-        let name = self.nodes[node.0].name.clone();
         let span = self.nodes[node.0].span.clone();
         for frame in frames {
             self.nics[nic.0].counters.rx_frames += 1;
-            self.trace(TraceEvent::Delivered {
-                node: name.clone(),
-                nic: index,
-                frame: frame.id,
-                len: frame.bytes.len(),
-            });
-            self.capture(&captures, &frame.bytes);
+            self.tracer.record(
+                now.as_nanos(),
+                &Rec::Delivered {
+                    node: node_named(&self.nodes, node),
+                    nic: index,
+                    frame: frame.id,
+                    len: frame.bytes.len(),
+                },
+            );
+            if !captures.is_empty() {
+                self.capture(&captures, &frame.bytes);
+            }
             if let Some(ep) = self.nodes[node.0].endpoint.as_mut() {
                 let _entered = span.enter();
                 ep.handle_frame(now, index, &frame.bytes);
@@ -1124,12 +1149,10 @@ impl World {
         let s = &mut self.switches[sw.0];
         if frame.fcs_bad && s.fcs_check {
             s.counters.fcs_dropped += 1;
-            let at = s.name.clone();
-            return self.count_drop(at, frame.id, DropReason::FcsError);
+            return self.count_drop(Place::Switch(sw), frame.id, DropReason::FcsError);
         }
         let Ok(eth) = EthernetFrame::new_checked(&frame.bytes[..]) else {
-            let at = s.name.clone();
-            return self.count_drop(at, frame.id, DropReason::FcsError);
+            return self.count_drop(Place::Switch(sw), frame.id, DropReason::FcsError);
         };
         let (src, dst) = (eth.src_addr(), eth.dst_addr());
         if src.is_unicast() {
@@ -1155,8 +1178,7 @@ impl World {
         let to_ports: Vec<usize> = match known {
             Some(p) if p == port => {
                 s.counters.filtered += 1;
-                let at = s.name.clone();
-                return self.count_drop(at, frame.id, DropReason::Filtered);
+                return self.count_drop(Place::Switch(sw), frame.id, DropReason::Filtered);
             }
             Some(p) => {
                 s.counters.forwarded += 1;
@@ -1168,15 +1190,22 @@ impl World {
             }
         };
         let outs: Vec<(LinkId, usize)> = to_ports.iter().map(|&p| s.ports[p]).collect();
-        self.trace(TraceEvent::Switched {
-            switch: self.switches[sw.0].name.clone(),
-            frame: frame.id,
-            from_port: port,
-            to_ports,
-            flood: known.is_none(),
-        });
-        for (link, dir) in outs {
-            self.link_ingress(link, dir, frame.clone());
+        self.tracer.record(
+            now.as_nanos(),
+            &Rec::Switched {
+                switch: Named::new(sw.0, &self.switches[sw.0].name),
+                frame: frame.id,
+                from_port: port,
+                to_ports: &to_ports,
+                flood: known.is_none(),
+            },
+        );
+        // The last port takes the frame itself; the others get copies.
+        if let Some((&(last, last_dir), rest)) = outs.split_last() {
+            for &(link, dir) in rest {
+                self.link_ingress(link, dir, frame.clone());
+            }
+            self.link_ingress(last, last_dir, frame);
         }
     }
 
@@ -1210,7 +1239,12 @@ impl World {
     }
 
     pub(crate) fn schedule_change(&mut self, at: Instant, change: FaultChange) {
-        self.schedule(at, Event::Fault { change });
+        self.schedule(
+            at,
+            Event::Fault {
+                change: Box::new(change),
+            },
+        );
     }
 
     /// Applies a validated change now. Unknown names (impossible after validation) are
@@ -1220,9 +1254,7 @@ impl World {
             tracing::warn!(%e, "fault change ignored");
             return;
         }
-        self.trace(TraceEvent::Fault {
-            change: change.clone(),
-        });
+        self.trace(&Rec::Fault { change });
         match change {
             FaultChange::SetLink {
                 link,
@@ -1353,4 +1385,20 @@ fn jitter(rng: &mut SimRng, max: Duration) -> Duration {
     }
     let max_ns = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
     Duration::from_nanos(rng.range_inclusive(0, max_ns))
+}
+
+/// Where a frame was dropped, by id (resolved to names only for the trace).
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    Dir(LinkId, usize),
+    Nic(NodeId, usize),
+    Switch(SwitchId),
+}
+
+fn node_named(nodes: &[NodeSlot], node: NodeId) -> Named<'_> {
+    Named::new(node.0, &nodes[node.0].name)
+}
+
+fn dir_named(links: &[LinkState], link: LinkId, dir: usize) -> Named<'_> {
+    Named::new(2 * link.0 + dir, &links[link.0].dirs[dir].name)
 }

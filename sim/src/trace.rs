@@ -1,6 +1,24 @@
 //! The event trace: one JSON object per line for every frame sent, delivered, dropped,
 //! duplicated, corrupted or reordered and every fault applied, plus a rolling hash of those
-//! lines so that two runs compare as one number.
+//! events so that two runs compare as one number.
+//!
+//! The hash does not cover the JSON (building it costs more than the rest of the simulator
+//! put together): it folds a compact binary encoding of each record, built whether or not
+//! a trace file is attached. The layout, all integers little-endian:
+//!
+//! - `t_ns`: u64, then a one-byte tag: 1 `sent`, 2 `transmitted`, 3 `delivered`,
+//!   4 `dropped`, 5 `duplicated`, 6 `corrupted`, 7 `reordered`, 8 `held`, 9 `switched`,
+//!   10 `fault`, 11 `crashed`, 12 `restarted`;
+//! - then the event's fields in declaration order, where a node, switch or link direction
+//!   is its index as a u32 (nodes and switches in creation order, a link direction as
+//!   `2 * link + direction`), a NIC index, length, frame id, bit or time is a u64, a bool a
+//!   byte 0/1, a [`DropReason`] its declaration position as a byte;
+//! - a drop's place is a byte (0 link direction, 1 NIC, 2 switch) then the index (u32), and
+//!   for a NIC the NIC index (u64);
+//! - `switched`'s egress ports are a u64 count then one u64 each;
+//! - a `fault`'s change is a u64 length then the change's JSON (faults are rare).
+//!
+//! Every record's length follows from its tag, so records need no separator.
 
 use std::fmt;
 use std::io::Write;
@@ -169,7 +187,7 @@ struct Record<'a> {
     event: &'a TraceEvent,
 }
 
-/// A rolling hash over trace lines: FNV-1a 64, a fixed algorithm whose value no toolchain or
+/// A rolling hash over trace records (see the [module documentation](self)): FNV-1a 64, a fixed algorithm whose value no toolchain or
 /// platform can change.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TraceHash(u64);
@@ -250,16 +268,35 @@ impl Tracer {
         self.writer = Some(writer);
     }
 
-    pub(crate) fn record(&mut self, t_ns: u64, event: &TraceEvent) {
+    /// Folds one record into the hash and, when a writer is attached (or trace logging is
+    /// on), writes its JSON line.
+    pub(crate) fn record(&mut self, t_ns: u64, rec: &Rec<'_>) {
         self.line.clear();
-        // Serialising plain data into a Vec cannot fail.
-        if serde_json::to_writer(&mut self.line, &Record { t_ns, event }).is_err() {
-            return;
-        }
-        self.line.push(b'\n');
+        rec.encode(t_ns, &mut self.line);
         self.hash.update(&self.line);
         self.records += 1;
-        tracing::trace!(target: "sansnet_sim::trace", "{}", String::from_utf8_lossy(&self.line[..self.line.len() - 1]));
+        let log = tracing::enabled!(target: "sansnet_sim::trace", tracing::Level::TRACE);
+        if (self.writer.is_none() || self.error.is_some()) && !log {
+            return;
+        }
+        let event = (*rec).to_event();
+        self.line.clear();
+        // Serialising plain data into a Vec cannot fail.
+        if serde_json::to_writer(
+            &mut self.line,
+            &Record {
+                t_ns,
+                event: &event,
+            },
+        )
+        .is_err()
+        {
+            return;
+        }
+        if log {
+            tracing::trace!(target: "sansnet_sim::trace", "{}", String::from_utf8_lossy(&self.line));
+        }
+        self.line.push(b'\n');
         if let Some(w) = self.writer.as_mut() {
             if self.error.is_none() {
                 if let Err(e) = w.write_all(&self.line) {
@@ -285,5 +322,359 @@ impl Tracer {
             Some(w) => w.flush(),
             None => Ok(()),
         }
+    }
+}
+
+/// A node, switch or link direction as the hash sees it (its index) and as the JSON shows it
+/// (its name).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Named<'a> {
+    pub(crate) id: u32,
+    pub(crate) name: &'a str,
+}
+
+impl<'a> Named<'a> {
+    pub(crate) fn new(id: usize, name: &'a str) -> Named<'a> {
+        Named {
+            id: u32::try_from(id).unwrap_or(u32::MAX),
+            name,
+        }
+    }
+}
+
+/// Where a frame was dropped.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum At<'a> {
+    /// A link direction.
+    Dir(Named<'a>),
+    /// A node's NIC (`node/nicN` in JSON).
+    Nic(Named<'a>, usize),
+    /// A switch.
+    Switch(Named<'a>),
+}
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            At::Dir(n) | At::Switch(n) => f.write_str(n.name),
+            At::Nic(n, i) => write!(f, "{}/nic{i}", n.name),
+        }
+    }
+}
+
+/// A trace record as the simulator produces it: borrowed, so that recording one allocates
+/// nothing unless its JSON is wanted. Mirrors [`TraceEvent`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Rec<'a> {
+    Sent {
+        node: Named<'a>,
+        nic: usize,
+        frame: u64,
+        len: usize,
+    },
+    Transmitted {
+        link: Named<'a>,
+        frame: u64,
+        depart_ns: u64,
+        arrive_ns: u64,
+    },
+    Delivered {
+        node: Named<'a>,
+        nic: usize,
+        frame: u64,
+        len: usize,
+    },
+    Dropped {
+        at: At<'a>,
+        frame: u64,
+        reason: DropReason,
+    },
+    Duplicated {
+        link: Named<'a>,
+        frame: u64,
+        copy: u64,
+    },
+    Corrupted {
+        link: Named<'a>,
+        frame: u64,
+        bit: u64,
+    },
+    Reordered {
+        link: Named<'a>,
+        frame: u64,
+        extra_ns: u64,
+    },
+    Held {
+        link: Named<'a>,
+        frame: u64,
+    },
+    Switched {
+        switch: Named<'a>,
+        frame: u64,
+        from_port: usize,
+        to_ports: &'a [usize],
+        flood: bool,
+    },
+    Fault {
+        change: &'a FaultChange,
+    },
+    Crashed {
+        node: Named<'a>,
+    },
+    Restarted {
+        node: Named<'a>,
+        incarnation: u32,
+    },
+}
+
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_usize(out: &mut Vec<u8>, v: usize) {
+    put_u64(out, v as u64);
+}
+
+fn put_named(out: &mut Vec<u8>, n: Named<'_>) {
+    out.extend_from_slice(&n.id.to_le_bytes());
+}
+
+impl Rec<'_> {
+    /// Appends the record's binary encoding (the layout in the module documentation).
+    pub(crate) fn encode(&self, t_ns: u64, out: &mut Vec<u8>) {
+        put_u64(out, t_ns);
+        match *self {
+            Rec::Sent {
+                node,
+                nic,
+                frame,
+                len,
+            } => {
+                out.push(1);
+                put_named(out, node);
+                put_usize(out, nic);
+                put_u64(out, frame);
+                put_usize(out, len);
+            }
+            Rec::Transmitted {
+                link,
+                frame,
+                depart_ns,
+                arrive_ns,
+            } => {
+                out.push(2);
+                put_named(out, link);
+                put_u64(out, frame);
+                put_u64(out, depart_ns);
+                put_u64(out, arrive_ns);
+            }
+            Rec::Delivered {
+                node,
+                nic,
+                frame,
+                len,
+            } => {
+                out.push(3);
+                put_named(out, node);
+                put_usize(out, nic);
+                put_u64(out, frame);
+                put_usize(out, len);
+            }
+            Rec::Dropped { at, frame, reason } => {
+                out.push(4);
+                match at {
+                    At::Dir(n) => {
+                        out.push(0);
+                        put_named(out, n);
+                    }
+                    At::Nic(n, i) => {
+                        out.push(1);
+                        put_named(out, n);
+                        put_usize(out, i);
+                    }
+                    At::Switch(n) => {
+                        out.push(2);
+                        put_named(out, n);
+                    }
+                }
+                put_u64(out, frame);
+                out.push(reason as u8);
+            }
+            Rec::Duplicated { link, frame, copy } => {
+                out.push(5);
+                put_named(out, link);
+                put_u64(out, frame);
+                put_u64(out, copy);
+            }
+            Rec::Corrupted { link, frame, bit } => {
+                out.push(6);
+                put_named(out, link);
+                put_u64(out, frame);
+                put_u64(out, bit);
+            }
+            Rec::Reordered {
+                link,
+                frame,
+                extra_ns,
+            } => {
+                out.push(7);
+                put_named(out, link);
+                put_u64(out, frame);
+                put_u64(out, extra_ns);
+            }
+            Rec::Held { link, frame } => {
+                out.push(8);
+                put_named(out, link);
+                put_u64(out, frame);
+            }
+            Rec::Switched {
+                switch,
+                frame,
+                from_port,
+                to_ports,
+                flood,
+            } => {
+                out.push(9);
+                put_named(out, switch);
+                put_u64(out, frame);
+                put_usize(out, from_port);
+                put_usize(out, to_ports.len());
+                for &p in to_ports {
+                    put_usize(out, p);
+                }
+                out.push(u8::from(flood));
+            }
+            Rec::Fault { change } => {
+                out.push(10);
+                let json = serde_json::to_vec(change).unwrap_or_default();
+                put_usize(out, json.len());
+                out.extend_from_slice(&json);
+            }
+            Rec::Crashed { node } => {
+                out.push(11);
+                put_named(out, node);
+            }
+            Rec::Restarted { node, incarnation } => {
+                out.push(12);
+                put_named(out, node);
+                out.extend_from_slice(&incarnation.to_le_bytes());
+            }
+        }
+    }
+
+    /// The owned, named form, for the JSON trace.
+    pub(crate) fn to_event(self) -> TraceEvent {
+        match self {
+            Rec::Sent {
+                node,
+                nic,
+                frame,
+                len,
+            } => TraceEvent::Sent {
+                node: node.name.to_owned(),
+                nic,
+                frame,
+                len,
+            },
+            Rec::Transmitted {
+                link,
+                frame,
+                depart_ns,
+                arrive_ns,
+            } => TraceEvent::Transmitted {
+                link: link.name.to_owned(),
+                frame,
+                depart_ns,
+                arrive_ns,
+            },
+            Rec::Delivered {
+                node,
+                nic,
+                frame,
+                len,
+            } => TraceEvent::Delivered {
+                node: node.name.to_owned(),
+                nic,
+                frame,
+                len,
+            },
+            Rec::Dropped { at, frame, reason } => TraceEvent::Dropped {
+                at: at.to_string(),
+                frame,
+                reason,
+            },
+            Rec::Duplicated { link, frame, copy } => TraceEvent::Duplicated {
+                link: link.name.to_owned(),
+                frame,
+                copy,
+            },
+            Rec::Corrupted { link, frame, bit } => TraceEvent::Corrupted {
+                link: link.name.to_owned(),
+                frame,
+                bit,
+            },
+            Rec::Reordered {
+                link,
+                frame,
+                extra_ns,
+            } => TraceEvent::Reordered {
+                link: link.name.to_owned(),
+                frame,
+                extra_ns,
+            },
+            Rec::Held { link, frame } => TraceEvent::Held {
+                link: link.name.to_owned(),
+                frame,
+            },
+            Rec::Switched {
+                switch,
+                frame,
+                from_port,
+                to_ports,
+                flood,
+            } => TraceEvent::Switched {
+                switch: switch.name.to_owned(),
+                frame,
+                from_port,
+                to_ports: to_ports.to_vec(),
+                flood,
+            },
+            Rec::Fault { change } => TraceEvent::Fault {
+                change: change.clone(),
+            },
+            Rec::Crashed { node } => TraceEvent::Crashed {
+                node: node.name.to_owned(),
+            },
+            Rec::Restarted { node, incarnation } => TraceEvent::Restarted {
+                node: node.name.to_owned(),
+                incarnation,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_binary_layout_is_as_documented() {
+        let mut out = Vec::new();
+        let rec = Rec::Dropped {
+            at: At::Nic(Named::new(2, "b"), 1),
+            frame: 7,
+            reason: DropReason::RxRingFull,
+        };
+        rec.encode(300, &mut out);
+        let mut want = 300u64.to_le_bytes().to_vec();
+        want.extend([4, 1, 2, 0, 0, 0]);
+        want.extend(1u64.to_le_bytes());
+        want.extend(7u64.to_le_bytes());
+        want.push(2);
+        assert_eq!(out, want);
+        let TraceEvent::Dropped { at, .. } = rec.to_event() else {
+            panic!("not a drop");
+        };
+        assert_eq!(at, "b/nic1");
     }
 }

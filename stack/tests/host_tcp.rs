@@ -265,6 +265,46 @@ fn backlog_full_drops_syns_until_accept_makes_room() {
 }
 
 #[test]
+fn a_full_accept_queue_drops_the_final_ack_instead_of_resetting() {
+    let mut cfg = host_config(2);
+    cfg.limits.syn_cookies = false;
+    let mut net = Net::new(vec![host_config(1), cfg]);
+    net.segment(vec![(0, 0), (1, 0)]);
+    let l = net.tcp_listener(1, 80, 2);
+    let c1 = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c1, SEC), Ok(()));
+    // Both SYNs find room in the accept queue (one of two taken); only one of the final ACKs
+    // does. The other is dropped, as on Linux with tcp_abort_on_overflow = 0: no reset, the
+    // server stays in SYN-RECEIVED, and the client believes it is connected.
+    let c2 = net.tcp_connect(0, addr(2, 80));
+    let c3 = net.tcp_connect(0, addr(2, 80));
+    net.run_for(Duration::from_millis(200));
+    assert_eq!(net.wait_connected(0, c2, SEC), Ok(()));
+    assert_eq!(net.wait_connected(0, c3, SEC), Ok(()));
+    assert!(net.h(1).counters().drops(DropReason::TcpAcceptQueueFull) >= 1);
+    assert!(net.h(1).counters().tcp.accept_queue_overflows >= 1);
+    assert_eq!(net.h(1).counters().tcp.rsts_out, 0);
+    let states: Vec<_> = net.h(1).ss().iter().map(|r| r.state).collect();
+    assert!(
+        states.contains(&SocketState::Tcp(State::SynReceived)),
+        "{states:?}"
+    );
+    // Data sent meanwhile is dropped with the ACK it carries and retransmitted; once
+    // `accept` makes room, the handshake completes and every byte arrives.
+    for (c, byte) in [(c1, b'1'), (c2, b'2'), (c3, b'3')] {
+        net.send_all(0, c, &[byte]);
+    }
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let (s, _) = net.accept(1, l).expect("accepted");
+        got.extend(net.recv_n(1, s, 1).unwrap());
+    }
+    got.sort_unstable();
+    assert_eq!(got, b"123".to_vec());
+    assert_eq!(net.h(1).counters().tcp.rsts_out, 0);
+}
+
+#[test]
 fn loopback_connections_never_leave_the_host() {
     let mut net = Net::lan(&[1, 2]);
     let l = net.tcp_listener(0, 7, 4);

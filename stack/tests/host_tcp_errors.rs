@@ -162,6 +162,36 @@ fn orphaned_fin_wait_2_is_reaped_after_the_orphan_timeout() {
     assert_eq!(net.h(0).counters().tcp.orphans_timed_out, 1);
 }
 
+/// Found by `sansnet sweep`: an orphan leaves FIN-WAIT-2 for TIME-WAIT (the peer's FIN
+/// came) and its orphan deadline passes while it waits. The stale deadline must not stay
+/// due, or the host asks to be woken at the same instant forever.
+#[test]
+fn orphan_deadline_passing_in_time_wait_does_not_spin() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 4);
+    let c = net.tcp_connect(0, addr(2, 80));
+    let (s, _) = net.accept(1, l).unwrap();
+    let now = net.now;
+    net.h(0).close(now, c).unwrap();
+    net.run_for(Duration::from_secs(30));
+    // The server closes late: the client goes to TIME-WAIT (2 MSL = 60 s) with its orphan
+    // deadline (60 s after entering FIN-WAIT-2) still ahead.
+    let now = net.now;
+    net.h(1).close(now, s).unwrap();
+    net.run_for(Duration::from_secs(1));
+    let states: Vec<_> = net.h(0).ss().iter().map(|r| r.state).collect();
+    assert_eq!(states, vec![SocketState::Tcp(State::TimeWait)]);
+    // Past the orphan deadline: the host's next deadline must move on.
+    net.run_for(Duration::from_secs(40));
+    let now = net.now;
+    assert!(
+        net.h(0).poll_timeout().is_none_or(|t| t > now),
+        "host deadline stuck at {now}"
+    );
+    net.run_for(Duration::from_secs(30));
+    assert_eq!(net.h(0).ss(), vec![]);
+}
+
 #[test]
 fn half_close_keeps_the_other_direction_open() {
     let mut net = Net::lan(&[1, 2]);

@@ -224,7 +224,9 @@ pub struct TcpCounters {
     pub syn_cookies_sent: u64,
     /// Connections rebuilt from a valid cookie.
     pub syn_cookies_accepted: u64,
-    /// Connections aborted because the accept queue was full when they completed.
+    /// Handshake-completing ACKs dropped because the accept queue was full (the connection
+    /// stays in SYN-RECEIVED, as on Linux), plus the rare connections aborted because it was
+    /// full when they completed anyway.
     pub accept_queue_overflows: u64,
     /// Connections aborted by an ICMP hard error or an ARP failure.
     pub aborted_by_network: u64,

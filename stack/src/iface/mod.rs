@@ -244,6 +244,8 @@ pub struct Host {
     last_now: Instant,
     // Sockets.
     fds: Vec<Option<socket::SockId>>,
+    /// The free slots of `fds` (all below its length), so the lowest is found in log time.
+    free_fds: BTreeSet<usize>,
     sockets: Vec<Option<socket::Socket>>,
     free_sockets: Vec<usize>,
     registered: BTreeMap<Fd, Interest>,
@@ -319,6 +321,7 @@ impl Host {
             counters: Counters::default(),
             last_now: Instant::ZERO,
             fds: Vec::new(),
+            free_fds: BTreeSet::new(),
             sockets: Vec::new(),
             free_sockets: Vec::new(),
             registered: BTreeMap::new(),

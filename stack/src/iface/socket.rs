@@ -118,8 +118,8 @@ impl Host {
 
     /// The lowest free descriptor, or EMFILE.
     fn free_fd(&self) -> Result<usize, Errno> {
-        match self.fds.iter().position(Option::is_none) {
-            Some(i) => Ok(i),
+        match self.free_fds.first() {
+            Some(&i) => Ok(i),
             None if self.fds.len() < self.cfg.limits.max_descriptors => Ok(self.fds.len()),
             None => Err(Errno::EMFILE),
         }
@@ -130,6 +130,7 @@ impl Host {
             self.fds.push(Some(id));
         } else {
             self.fds[at] = Some(id);
+            self.free_fds.remove(&at);
         }
         Fd(at as u32)
     }
@@ -289,8 +290,10 @@ impl Host {
     pub fn close(&mut self, now: Instant, fd: Fd) -> Result<(), Errno> {
         let id = self.sock(fd)?;
         self.fds[fd.0 as usize] = None;
+        self.free_fds.insert(fd.0 as usize);
         while self.fds.last() == Some(&None) {
             self.fds.pop();
+            self.free_fds.remove(&self.fds.len());
         }
         self.registered.remove(&fd);
         let s = self.socket_mut(id);

@@ -300,6 +300,16 @@ impl Host {
         }
     }
 
+    fn accept_queue_full(&self, l: SockId) -> bool {
+        matches!(
+            self.sockets[l.0].as_ref().map(|s| &s.kind),
+            Some(Kind::TcpListener(li)) if li.accept_queue.len() >= li.backlog
+        )
+    }
+
+    /// A passive connection reached ESTABLISHED. The final ACK is dropped while the queue is
+    /// full (see `tcp_input`), so an overflow here is rare (the backlog shrank by a second
+    /// `listen`): the connection is then reset.
     fn move_to_accept_queue(&mut self, now: Instant, l: SockId, id: ConnId) {
         let Some(Kind::TcpListener(li)) = self.sockets[l.0].as_mut().map(|s| &mut s.kind) else {
             return;
@@ -388,6 +398,12 @@ impl Host {
                 e.conn.abort(now);
                 self.counters.tcp.orphans_timed_out += 1;
             } else {
+                if e.orphan_deadline.is_some_and(|d| d <= now) {
+                    // The connection left FIN-WAIT-2 (a FIN came: TIME-WAIT) before the
+                    // orphan timeout: the deadline is moot. Left in place it would stay due
+                    // forever and spin the host at one instant (found by `sansnet sweep`).
+                    e.orphan_deadline = None;
+                }
                 e.conn.handle_timeout(now);
             }
             self.sync_conn(now, id);
@@ -478,6 +494,24 @@ impl Host {
                     self.unlink_conn(id);
                 }
             } else {
+                // The ACK that would complete a passive handshake while the listener's accept
+                // queue is full is dropped, as Linux does (tcp_abort_on_overflow = 0): the
+                // connection stays in SYN-RECEIVED, its SYN-ACK is retransmitted, and the
+                // client's answering ACK gets in once `accept` has made room.
+                if e.conn.state() == State::SynReceived
+                    && seg.flags & (TcpFlags::SYN | TcpFlags::ACK | TcpFlags::RST) == TcpFlags::ACK
+                    && seg.ack_number == e.conn.snd_nxt()
+                {
+                    if let Owner::Listener(l) = e.owner {
+                        if self.accept_queue_full(l) {
+                            self.counters.tcp.accept_queue_overflows += 1;
+                            return self.drop_packet(DropReason::TcpAcceptQueueFull);
+                        }
+                    }
+                }
+                let Some(e) = self.conn_mut(id) else {
+                    return;
+                };
                 e.conn.handle_segment(now, &seg);
                 self.sync_conn(now, id);
                 return;
