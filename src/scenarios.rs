@@ -292,17 +292,12 @@ impl Scenario for RequestResponse {
         two_hosts()
     }
     fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
-        let (client, server, mut built) = build_pair(sim, tcp);
-        let (message, exchanges) = (w.message_bytes.max(1) as usize, w.exchanges);
-        spawn_server(sim, server, echo_server(message));
-        built.tasks.push(sim.spawn_on(client, async move {
-            let mut conn = connect(client).await?;
-            for i in 0..exchanges {
-                exchange(&mut conn, u64::from(i), message).await?;
-            }
-            Ok(())
-        }));
-        built
+        // One kept-alive connection is many-clients with a single client.
+        let one = Workload {
+            clients: 1,
+            ..w.clone()
+        };
+        ManyClients.build(sim, &one, tcp)
     }
 }
 

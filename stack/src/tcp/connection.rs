@@ -1484,7 +1484,6 @@ impl Connection {
     fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>, prior_una: SeqNumber) {
         let ack = seg.ack_number;
         let acked = ack - prior_una;
-        let flight_before = self.flight_size();
         self.snd_una = ack;
         if self.snd_nxt < ack {
             self.snd_nxt = ack;
@@ -1544,7 +1543,6 @@ impl Connection {
             None => {
                 // Restart after idle (RFC 5681 section 4.1) is handled on send.
                 self.cc.on_ack(now, acked, smss, self.rtt.srtt());
-                let _ = flight_before;
             }
         }
         self.dupacks = 0;
@@ -1893,15 +1891,7 @@ impl Connection {
             return space.min(0xffff) as u16;
         }
         let shift = self.rcv_wscale;
-        let unit_mask = (1usize << shift) - 1;
-        let edge = self.advertisable_edge();
-        let edge = if edge > self.rcv_adv {
-            edge
-        } else {
-            self.rcv_adv
-        };
-        let _ = space & unit_mask;
-        let wnd = edge - self.rcv_nxt;
+        let wnd = self.advertisable_edge().max(self.rcv_adv) - self.rcv_nxt;
         let field = (wnd >> shift).min(0xffff);
         self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + (field << shift));
         field as u16
