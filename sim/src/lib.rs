@@ -35,6 +35,7 @@ pub mod log;
 pub mod naming;
 mod net;
 pub mod pcap;
+mod queue;
 pub mod rng;
 pub mod scripted;
 mod serde_ns;

@@ -4,10 +4,10 @@
 //! and the task executor. Every method that touches a node ends by *servicing* it (drain its
 //! transmit queue, re-read its deadline), so no frame or timer is ever forgotten.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::io::Write;
+use std::rc::Rc;
 use std::task::Waker;
 
 use sansnet_stack::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use crate::endpoint::{Endpoint, NodeCtx, NodeFactory};
 use crate::fault::{FaultChange, LinkFaults, LossModel};
 use crate::log::set_sim_time;
 use crate::pcap::PcapWriter;
+use crate::queue::EventQueue;
 use crate::rng::{Seed, SimRng};
 use crate::trace::{At, DropReason, Named, Rec, TraceHash, Tracer};
 
@@ -130,7 +131,9 @@ pub struct SwitchCounters {
 pub(crate) struct Frame {
     pub(crate) id: u64,
     pub(crate) origin: NodeId,
-    pub(crate) bytes: Vec<u8>,
+    /// Shared: a flooded or duplicated frame is one allocation however many copies travel;
+    /// corruption copies before it flips a bit.
+    pub(crate) bytes: Rc<[u8]>,
     /// The frame check sequence no longer matches (a bit was flipped on a wire).
     pub(crate) fcs_bad: bool,
 }
@@ -155,31 +158,6 @@ pub(crate) enum Event {
     TaskTimer {
         key: u64,
     },
-}
-
-struct Scheduled {
-    at: Instant,
-    seq: u64,
-    event: Event,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    /// By time, then by insertion: two events at the same instant run in the order they were
-    /// scheduled, so ties never depend on heap internals.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
 }
 
 pub(crate) struct NodeSlot {
@@ -286,8 +264,7 @@ const TX_BUF_LEN: usize = 65_536 + 18;
 pub(crate) struct World {
     pub(crate) now: Instant,
     pub(crate) seed: Seed,
-    seq: u64,
-    queue: BinaryHeap<Reverse<Scheduled>>,
+    queue: EventQueue<Event>,
     pub(crate) nodes: Vec<NodeSlot>,
     pub(crate) nics: Vec<Nic>,
     pub(crate) links: Vec<LinkState>,
@@ -302,6 +279,9 @@ pub(crate) struct World {
     captures: Vec<Capture>,
     pub(crate) drops: BTreeMap<DropReason, u64>,
     tx_buf: Vec<u8>,
+    /// Scratch for `service_node`: the frames a node handed over, and counts per NIC.
+    tx_frames: Vec<(usize, Rc<[u8]>)>,
+    tx_per_nic: Vec<usize>,
     /// FCS checking for NICs and switches created from now on.
     pub(crate) default_fcs_check: bool,
     pub(crate) default_ring_frames: usize,
@@ -334,8 +314,7 @@ impl World {
         World {
             now: Instant::ZERO,
             seed,
-            seq: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::new(),
             nodes: Vec::new(),
             nics: Vec::new(),
             links: Vec::new(),
@@ -349,6 +328,8 @@ impl World {
             captures: Vec::new(),
             drops: BTreeMap::new(),
             tx_buf: vec![0; TX_BUF_LEN],
+            tx_frames: Vec::new(),
+            tx_per_nic: Vec::new(),
             default_fcs_check: true,
             default_ring_frames: 1024,
             default_mac_table_limit: 1024,
@@ -364,26 +345,21 @@ impl World {
 
     pub(crate) fn schedule(&mut self, at: Instant, event: Event) {
         let at = at.max(self.now);
-        self.seq += 1;
-        self.queue.push(Reverse(Scheduled {
-            at,
-            seq: self.seq,
-            event,
-        }));
+        self.queue.push(at, event);
     }
 
     pub(crate) fn next_event_time(&self) -> Option<Instant> {
-        self.queue.peek().map(|Reverse(s)| s.at)
+        self.queue.peek_time()
     }
 
     /// Advances the clock to the next event and handles it.
     pub(crate) fn process_next(&mut self) -> bool {
-        let Some(Reverse(s)) = self.queue.pop() else {
+        let Some((at, event)) = self.queue.pop() else {
             return false;
         };
-        debug_assert!(s.at >= self.now, "the clock never goes backwards");
-        self.set_now(s.at);
-        match s.event {
+        debug_assert!(at >= self.now, "the clock never goes backwards");
+        self.set_now(at);
+        match event {
             Event::NodeTimer { node, generation } => self.on_node_timer(node, generation),
             Event::Arrive { link, dir, frame } => self.on_arrive(link, dir, frame),
             Event::RxDrain { nic } => self.on_rx_drain(nic),
@@ -725,11 +701,12 @@ impl World {
             .iter()
             .map(|n| self.nics[n.0].tx_ring_frames)
             .sum();
-        let mut out: Vec<(usize, Vec<u8>)> = Vec::new();
+        // Reused across calls (nothing below re-enters this function).
+        let mut out = std::mem::take(&mut self.tx_frames);
         // Bounded: a node that never stops transmitting overflows its rings, then waits.
         while out.len() < ring_total + MAX_TX_POLLS_SLACK {
             match ep.poll_transmit(now, &mut self.tx_buf) {
-                Some((nic, len)) => out.push((nic, self.tx_buf[..len.min(TX_BUF_LEN)].to_vec())),
+                Some((nic, len)) => out.push((nic, Rc::from(&self.tx_buf[..len.min(TX_BUF_LEN)]))),
                 None => break,
             }
         }
@@ -742,28 +719,31 @@ impl World {
                 self.schedule(at, Event::NodeTimer { node, generation });
             }
         }
-        let mut per_nic: BTreeMap<usize, usize> = BTreeMap::new();
-        for (index, bytes) in out {
+        let mut per_nic = std::mem::take(&mut self.tx_per_nic);
+        per_nic.clear();
+        per_nic.resize(self.nodes[node.0].nics.len(), 0);
+        for (index, bytes) in out.drain(..) {
             let frame = self.new_frame(node, bytes);
             let Some(&nic) = self.nodes[node.0].nics.get(index) else {
                 self.count_drop(Place::Nic(node, index), frame.id, DropReason::NoSuchNic);
                 continue;
             };
-            let sent = per_nic.entry(index).or_insert(0);
-            *sent += 1;
-            if *sent > self.nics[nic.0].tx_ring_frames {
+            per_nic[index] += 1;
+            if per_nic[index] > self.nics[nic.0].tx_ring_frames {
                 self.nics[nic.0].counters.tx_ring_dropped += 1;
                 self.count_drop(Place::Nic(node, index), frame.id, DropReason::TxRingFull);
                 continue;
             }
             self.nic_send(nic, frame);
         }
+        self.tx_frames = out;
+        self.tx_per_nic = per_nic;
         if wake {
             self.wake_node_waiters(node);
         }
     }
 
-    fn new_frame(&mut self, origin: NodeId, bytes: Vec<u8>) -> Frame {
+    fn new_frame(&mut self, origin: NodeId, bytes: Rc<[u8]>) -> Frame {
         self.next_frame_id += 1;
         Frame {
             id: self.next_frame_id,
@@ -975,7 +955,9 @@ impl World {
         let mut corrupted_bit = None;
         if len > 0 && d.rng.chance(d.faults.corrupt) {
             let bit = d.rng.below(len * 8);
-            frame.bytes[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
+            let mut bytes = frame.bytes.to_vec();
+            bytes[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
+            frame.bytes = bytes.into();
             frame.fcs_bad = true;
             d.counters.corrupted += 1;
             corrupted_bit = Some(bit);
@@ -1116,13 +1098,14 @@ impl World {
         let now = self.now;
         let n = &mut self.nics[nic.0];
         n.rx_drain_scheduled = false;
-        let frames: Vec<Frame> = n.rx_ring.drain(..).collect();
+        // Taken whole and handed back empty below, so draining allocates nothing.
+        let mut frames = std::mem::take(&mut n.rx_ring);
         let (node, index, captures) = (n.node, n.index, n.captures.clone());
         if self.nodes[node.0].endpoint.is_none() {
             return;
         }
         let span = self.nodes[node.0].span.clone();
-        for frame in frames {
+        for frame in frames.drain(..) {
             self.nics[nic.0].counters.rx_frames += 1;
             self.tracer.record(
                 now.as_nanos(),
@@ -1140,6 +1123,9 @@ impl World {
                 let _entered = span.enter();
                 ep.handle_frame(now, index, &frame.bytes);
             }
+        }
+        if self.nics[nic.0].rx_ring.is_empty() {
+            self.nics[nic.0].rx_ring = frames;
         }
         self.service_node(node);
     }
