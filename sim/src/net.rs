@@ -290,7 +290,8 @@ pub(crate) struct World {
     task_timers: BTreeMap<u64, Waker>,
     next_timer_key: u64,
     /// Wakers of tasks waiting for something on a node to change.
-    node_waiters: BTreeMap<NodeId, Vec<Waker>>,
+    /// (Indexed by node: every socket call and frame looks here, so no tree walk.)
+    node_waiters: Vec<Vec<Waker>>,
     /// Nodes that crashed since the executor last looked (their tasks must go).
     pub(crate) crashed: Vec<NodeId>,
     /// Tasks spawned from inside tasks, picked up by the executor.
@@ -335,7 +336,7 @@ impl World {
             default_mac_table_limit: 1024,
             task_timers: BTreeMap::new(),
             next_timer_key: 0,
-            node_waiters: BTreeMap::new(),
+            node_waiters: Vec::new(),
             crashed: Vec::new(),
             spawned: Vec::new(),
         }
@@ -1350,17 +1351,23 @@ impl World {
     }
 
     pub(crate) fn wait_on_node(&mut self, node: NodeId, waker: &Waker) {
-        let waiters = self.node_waiters.entry(node).or_default();
+        if self.node_waiters.len() <= node.0 {
+            self.node_waiters.resize_with(node.0 + 1, Vec::new);
+        }
+        let waiters = &mut self.node_waiters[node.0];
         if !waiters.iter().any(|w| w.will_wake(waker)) {
             waiters.push(waker.clone());
         }
     }
 
     fn wake_node_waiters(&mut self, node: NodeId) {
-        if let Some(waiters) = self.node_waiters.remove(&node) {
-            for w in waiters {
-                w.wake();
-            }
+        let Some(waiters) = self.node_waiters.get_mut(node.0) else {
+            return;
+        };
+        // Wakers are queued, not run, so waking cannot re-enter this list; the list keeps
+        // its allocation for the next waits.
+        for w in waiters.drain(..) {
+            w.wake();
         }
     }
 }
