@@ -30,8 +30,32 @@ pub struct EngineUnderTest {
 }
 
 /// The engine configuration a script asks for.
+///
+/// The baseline differs from `Config::default()` in two RFC extensions, which scripts turn
+/// on with `tlp=on` and `abc=2`: the scripts check RFC 9293, RFC 5681 and RFC 6298 to the
+/// millisecond and the segment, and Tail Loss Probe (RFC 8985) sends probes before the RTO
+/// those scripts time, while Appropriate Byte Counting (RFC 3465, L = 2) grows cwnd by
+/// more than RFC 5681's one SMSS per ACK. Scripts under `scripts/tlp/` and the ABC
+/// script check the extensions themselves. RACK-style loss inference stays as shipped: it
+/// acts only where RFC 6675 would have waited for the RTO, and no baseline script sees it.
 pub fn tcp_config(c: &StackConfig) -> Config {
-    let mut cfg = Config::default();
+    let mut cfg = Config {
+        tlp: false,
+        abc_limit_segments: 1,
+        ..Config::default()
+    };
+    if let Some(v) = c.tlp {
+        cfg.tlp = v;
+    }
+    if let Some(v) = c.tlp_max_ack_delay {
+        cfg.tlp_max_ack_delay = v;
+    }
+    if let Some(v) = c.abc {
+        cfg.abc_limit_segments = v;
+    }
+    if let Some(v) = c.rack {
+        cfg.rack = v;
+    }
     if let Some(v) = c.mss {
         cfg.mss = v;
     }

@@ -37,7 +37,10 @@
 //! `rcvbuf`, `sndbuf`, `wscale`, `timestamps`, `sack`, `nagle`, `delack` on/off,
 //! `delack_timeout`, `rto_initial`, `rto_min`, `rto_max`, `iw`, `msl`, `r1`, `r2`,
 //! `r2_syn`, `user_timeout`, `keepalive_idle`, `keepalive_interval`, `keepalive_count`,
-//! `cc` newreno/cubic, `challenge_ack_limit`, `iss`, `peer_isn`; times in seconds),
+//! `cc` newreno/cubic, `challenge_ack_limit`, `tlp` on/off and `tlp_max_ack_delay`
+//! (Tail Loss Probe, RFC 8985; off by default here), `abc` (L of RFC 3465 in segments; 1
+//! by default here), `rack` on/off, `iss`, `peer_isn`; times in seconds. The runners'
+//! baseline turns TLP and ABC off, unlike the engine's defaults: see `engine::tcp_config`),
 //! `tolerance` (seconds; default 0.005), `needs` (capabilities: `icmp`, `time-wait-reopen`),
 //! `stacks` (`engine` or `host`, then `;` and why: the runners the script is for; the others
 //! skip it),

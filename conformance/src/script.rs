@@ -101,6 +101,14 @@ pub struct StackConfig {
     pub keepalive_count: Option<u32>,
     pub cubic: Option<bool>,
     pub challenge_ack_limit: Option<u32>,
+    /// Tail Loss Probe (RFC 8985 section 7); off unless a script turns it on.
+    pub tlp: Option<bool>,
+    /// WCDelAckT of the PTO (RFC 8985 section 7.2).
+    pub tlp_max_ack_delay: Option<Duration>,
+    /// L of RFC 3465 in segments; 1 (RFC 5681's rule) unless a script says otherwise.
+    pub abc: Option<u32>,
+    /// RACK-style loss inference (the engine's `Config::rack`).
+    pub rack: Option<bool>,
     /// The stack's ISS, for runners that can choose it (the engine).
     pub iss: Option<u32>,
     /// The peer's ISN (default 0x10000000).
@@ -724,6 +732,10 @@ fn parse_config(c: &mut StackConfig, value: &str) -> Result<(), String> {
                 })
             }
             "challenge_ack_limit" => c.challenge_ack_limit = Some(parse_num(v)?),
+            "tlp" => c.tlp = Some(parse_onoff(v)?),
+            "tlp_max_ack_delay" => c.tlp_max_ack_delay = Some(parse_seconds(v)?),
+            "abc" => c.abc = Some(parse_num(v)?),
+            "rack" => c.rack = Some(parse_onoff(v)?),
             "iss" => c.iss = Some(parse_num(v)?),
             "peer_isn" => c.peer_isn = Some(parse_num(v)?),
             _ => return Err(format!("unknown config key `{k}`")),

@@ -130,6 +130,27 @@ pub struct Config {
     pub congestion: CongestionAlgorithm,
     /// Initial window in segments (RFC 6928: 10).
     pub initial_window_segments: u32,
+    /// Appropriate Byte Counting in slow start (RFC 3465): an ACK grows cwnd by the bytes
+    /// it acknowledges, up to L = this many SMSS (2, the RFC's limit, as on Linux). 1 is the
+    /// plain RFC 5681 rule of at most one SMSS per ACK, which delayed and stretch ACKs slow
+    /// down. Slow start after an RTO always uses L = 1 (RFC 3465 section 2.3).
+    pub abc_limit_segments: u32,
+    /// Tail Loss Probe (RFC 8985 section 7): when an ACK is overdue (2 SRTT), send one
+    /// probe segment to draw the SACK or duplicate ACK that starts fast recovery, instead of
+    /// waiting for the RTO. Needs SACK. On by default, as on Linux.
+    pub tlp: bool,
+    /// WCDelAckT of RFC 8985 section 7.2: the worst-case delayed-ACK time added to the
+    /// probe timeout when a single segment is in flight (200 ms recommended).
+    pub tlp_max_ack_delay: Duration,
+    /// Time-based loss inference after RACK (RFC 8985 section 6), without per-segment
+    /// transmit times: the sender's SACK scoreboard orders what was sent. Two inferences,
+    /// each after a reordering window of max(SRTT/4, G) from the first evidence (the
+    /// section 6.3 timer): a hole below SACKed data outside recovery is lost (fast recovery
+    /// starts without waiting for DupThresh duplicate ACKs that a short flight cannot
+    /// produce), and in SACK recovery a retransmission is lost once data sent after it is
+    /// SACKed (at once when DupThresh segments of it are). Off, only RFC 6675's DupThresh
+    /// rules and the RTO detect losses.
+    pub rack: bool,
     /// Challenge ACKs sent per second at most (RFC 5961 section 7).
     pub challenge_ack_limit_per_sec: u32,
     /// Secret of the ISN and timestamp-offset PRF (RFC 6528). Give every host its own,
@@ -176,6 +197,10 @@ impl Default for Config {
             keep_alive: None,
             congestion: CongestionAlgorithm::NewReno,
             initial_window_segments: 10,
+            abc_limit_segments: 2,
+            tlp: true,
+            tlp_max_ack_delay: Duration::from_millis(200),
+            rack: true,
             challenge_ack_limit_per_sec: 1000,
             secret: SecretKey([0x5a; 16]),
             control_queue_len: 8,

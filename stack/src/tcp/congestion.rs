@@ -40,16 +40,51 @@ pub fn initial_window(segments: u32, smss: usize) -> usize {
     }
 }
 
-/// Builds the configured controller.
+/// Builds the configured controller; `abc_limit_segments` is L of RFC 3465.
 pub fn new_controller(
     alg: CongestionAlgorithm,
     iw_segments: u32,
     smss: usize,
+    abc_limit_segments: u32,
 ) -> Box<dyn CongestionControl> {
     let iw = initial_window(iw_segments, smss);
     match alg {
-        CongestionAlgorithm::NewReno => Box::new(NewReno::new(iw)),
-        CongestionAlgorithm::Cubic => Box::new(Cubic::new(iw)),
+        CongestionAlgorithm::NewReno => {
+            Box::new(NewReno::new(iw).with_abc_limit(abc_limit_segments))
+        }
+        CongestionAlgorithm::Cubic => Box::new(Cubic::new(iw).with_abc_limit(abc_limit_segments)),
+    }
+}
+
+/// Slow start with Appropriate Byte Counting (RFC 3465 section 2.2): cwnd grows by the
+/// bytes an ACK acknowledges, at most L * SMSS, so that an ACK covering two segments (a
+/// delayed ACK) or more (a stretch ACK) is worth what it covers. L = 1 is RFC 5681's rule.
+#[derive(Debug, Clone, Copy)]
+struct SlowStart {
+    /// L in segments.
+    limit_segments: usize,
+    /// Slow start follows an RTO: L = 1 until ssthresh is reached (RFC 3465 section 2.3:
+    /// the cumulative ACKs that follow a go-back-N resend cover data that had already
+    /// arrived, and say nothing about the path).
+    after_rto: bool,
+}
+
+impl SlowStart {
+    const fn new() -> Self {
+        SlowStart {
+            limit_segments: 2,
+            after_rto: false,
+        }
+    }
+
+    /// The increase for an ACK of `acked` bytes.
+    fn increase(&self, acked: usize, smss: usize) -> usize {
+        let l = if self.after_rto {
+            1
+        } else {
+            self.limit_segments
+        };
+        acked.min(l * smss)
     }
 }
 
@@ -62,17 +97,25 @@ pub struct NewReno {
     /// Bytes acknowledged since cwnd last grew in congestion avoidance (RFC 5681 eq. 3's
     /// byte counting, RFC 3465).
     ca_acked: usize,
+    slow_start: SlowStart,
 }
 
 impl NewReno {
-    /// Starts with cwnd = `initial_window` and an infinite ssthresh.
+    /// Starts with cwnd = `initial_window` and an infinite ssthresh; ABC with L = 2.
     pub fn new(initial_window: usize) -> Self {
         NewReno {
             cwnd: initial_window,
             ssthresh: usize::MAX,
             initial_window,
             ca_acked: 0,
+            slow_start: SlowStart::new(),
         }
+    }
+
+    /// Sets L of RFC 3465 in segments (1: RFC 5681's one SMSS per ACK).
+    pub fn with_abc_limit(mut self, segments: u32) -> Self {
+        self.slow_start.limit_segments = segments.max(1) as usize;
+        self
     }
 }
 
@@ -93,9 +136,10 @@ impl CongestionControl for NewReno {
     }
     fn on_ack(&mut self, _now: Instant, acked: usize, smss: usize, _srtt: Option<Duration>) {
         if self.cwnd < self.ssthresh {
-            // Slow start: at most SMSS per ACK (RFC 5681 equation 2).
-            self.cwnd += acked.min(smss);
+            // Slow start (RFC 5681 equation 2, with RFC 3465's L).
+            self.cwnd += self.slow_start.increase(acked, smss);
         } else {
+            self.slow_start.after_rto = false;
             // Congestion avoidance: one SMSS per cwnd of acknowledged bytes.
             self.ca_acked += acked;
             if self.ca_acked >= self.cwnd {
@@ -113,6 +157,7 @@ impl CongestionControl for NewReno {
         self.ssthresh = reduced_ssthresh(flight_size, smss);
         self.cwnd = smss;
         self.ca_acked = 0;
+        self.slow_start.after_rto = true;
     }
     fn on_idle_restart(&mut self, _smss: usize) {
         // RW = min(IW, cwnd).
@@ -136,10 +181,11 @@ pub struct Cubic {
     /// W_est of the Reno-friendly region, in bytes.
     w_est: usize,
     ca_acked: usize,
+    slow_start: SlowStart,
 }
 
 impl Cubic {
-    /// Starts with cwnd = `initial_window` and an infinite ssthresh.
+    /// Starts with cwnd = `initial_window` and an infinite ssthresh; ABC with L = 2.
     pub fn new(initial_window: usize) -> Self {
         Cubic {
             cwnd: initial_window,
@@ -150,7 +196,14 @@ impl Cubic {
             epoch_start: None,
             w_est: 0,
             ca_acked: 0,
+            slow_start: SlowStart::new(),
         }
+    }
+
+    /// Sets L of RFC 3465 in segments (1: RFC 5681's one SMSS per ACK).
+    pub fn with_abc_limit(mut self, segments: u32) -> Self {
+        self.slow_start.limit_segments = segments.max(1) as usize;
+        self
     }
 
     /// W_cubic(t) in bytes for t milliseconds into the epoch (RFC 9438 equation 1).
@@ -191,9 +244,10 @@ impl CongestionControl for Cubic {
     }
     fn on_ack(&mut self, now: Instant, acked: usize, smss: usize, srtt: Option<Duration>) {
         if self.cwnd < self.ssthresh {
-            self.cwnd += acked.min(smss);
+            self.cwnd += self.slow_start.increase(acked, smss);
             return;
         }
+        self.slow_start.after_rto = false;
         let epoch = *self.epoch_start.get_or_insert_with(|| {
             self.w_est = self.cwnd;
             now
@@ -238,6 +292,7 @@ impl CongestionControl for Cubic {
     fn on_rto(&mut self, now: Instant, flight_size: usize, smss: usize) {
         self.on_congestion_event(now, flight_size, smss);
         self.cwnd = smss;
+        self.slow_start.after_rto = true;
     }
     fn on_idle_restart(&mut self, _smss: usize) {
         self.cwnd = self.cwnd.min(self.initial_window);
@@ -270,6 +325,36 @@ mod tests {
             cc.on_ack(Instant::ZERO, SMSS, SMSS, None);
         }
         assert_eq!(cc.cwnd(), 6 * SMSS, "one SMSS per window of ACKed bytes");
+    }
+
+    #[test]
+    fn abc_counts_bytes_up_to_l_segments() {
+        // RFC 3465 section 2.2: cwnd += min(N, L*SMSS), L = 2.
+        let mut cc = NewReno::new(2 * SMSS);
+        cc.on_ack(Instant::ZERO, 2 * SMSS, SMSS, None);
+        assert_eq!(
+            cc.cwnd(),
+            4 * SMSS,
+            "a delayed ACK of two segments is worth two"
+        );
+        cc.on_ack(Instant::ZERO, 5 * SMSS, SMSS, None);
+        assert_eq!(cc.cwnd(), 6 * SMSS, "a stretch ACK is capped at L = 2 SMSS");
+        let mut rfc5681 = NewReno::new(2 * SMSS).with_abc_limit(1);
+        rfc5681.on_ack(Instant::ZERO, 2 * SMSS, SMSS, None);
+        assert_eq!(rfc5681.cwnd(), 3 * SMSS, "L = 1: one SMSS per ACK");
+    }
+
+    #[test]
+    fn abc_uses_one_segment_after_an_rto() {
+        // RFC 3465 section 2.3: L = 1*SMSS in slow start after a retransmission timeout.
+        let mut cc = NewReno::new(10 * SMSS);
+        cc.on_rto(Instant::ZERO, 10 * SMSS, SMSS);
+        cc.on_ack(Instant::ZERO, 2 * SMSS, SMSS, None);
+        assert_eq!(cc.cwnd(), 2 * SMSS);
+        let mut cubic = Cubic::new(10 * SMSS);
+        cubic.on_rto(Instant::ZERO, 10 * SMSS, SMSS);
+        cubic.on_ack(Instant::ZERO, 2 * SMSS, SMSS, None);
+        assert_eq!(cubic.cwnd(), 2 * SMSS);
     }
 
     #[test]

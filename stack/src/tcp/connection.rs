@@ -142,6 +142,10 @@ pub enum IcmpError {
 #[repr(usize)]
 enum Timer {
     Retransmit,
+    /// The tail loss probe's PTO (RFC 8985 section 7.2); never later than the RTO.
+    LossProbe,
+    /// The reordering window after evidence of a loss (RFC 8985 section 6.3).
+    Reorder,
     Persist,
     DelayedAck,
     KeepAlive,
@@ -149,7 +153,7 @@ enum Timer {
     GiveUp,
 }
 
-const TIMER_COUNT: usize = 6;
+const TIMER_COUNT: usize = 8;
 
 /// A RST waiting for `poll_transmit`.
 #[derive(Debug, Clone, Copy)]
@@ -261,6 +265,21 @@ pub struct Connection {
     high_rxt: SeqNumber,
     scoreboard: Scoreboard,
     last_send_at: Instant,
+    /// In SACK recovery: the lowest hole, if it was retransmitted, with SND.MAX at that
+    /// retransmission. Data above that mark SACKed means the retransmission is lost.
+    rexmit_mark: Option<(SeqNumber, SeqNumber)>,
+
+    // Tail loss probe (RFC 8985 section 7).
+    /// The PTO fired and a probe is due at the next `poll_transmit`.
+    tlp_due: bool,
+    /// TLP.end_seq: SND.MAX after the last probe, until its episode is settled.
+    tlp_end: Option<SeqNumber>,
+    /// TLP.is_retrans: the probe resent old data (it may repair a loss by itself).
+    tlp_is_retrans: bool,
+    /// FlightSize when the probe went out, for the congestion response if it repaired a loss.
+    tlp_flight: usize,
+    /// An RTT sample was taken since the last probe (section 7.3 condition 2).
+    tlp_rtt_sampled: bool,
 
     // ACK generation.
     ack_now: bool,
@@ -314,7 +333,12 @@ impl Connection {
         #[allow(unused_mut)]
         let mut rtt = RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max);
         let smss = usize::from(cfg.default_send_mss);
-        let cc = new_controller(cfg.congestion, cfg.initial_window_segments, smss);
+        let cc = new_controller(
+            cfg.congestion,
+            cfg.initial_window_segments,
+            smss,
+            cfg.abc_limit_segments,
+        );
         #[allow(unused_mut)]
         let mut recv = RecvBuffer::new(cfg.recv_buffer_bytes, cfg.reassembly_ranges);
         #[cfg(feature = "planted-bugs")]
@@ -368,6 +392,12 @@ impl Connection {
             high_rxt: SeqNumber(0),
             scoreboard,
             last_send_at: now,
+            rexmit_mark: None,
+            tlp_due: false,
+            tlp_end: None,
+            tlp_is_retrans: false,
+            tlp_flight: 0,
+            tlp_rtt_sampled: false,
             ack_now: false,
             ack_delayed: false,
             full_segments_unacked: 0,
@@ -831,6 +861,7 @@ impl Connection {
         self.probe_now = false;
         self.keepalive_now = false;
         self.rexmit_next = None;
+        self.tlp_due = false;
     }
 
     fn close_normally(&mut self) {
@@ -860,6 +891,16 @@ impl Connection {
             self.clear_timer(Timer::TimeWait);
             self.close_normally();
             return;
+        }
+        // The PTO first: when it falls on the RTO's instant, the probe replaces the RTO
+        // and re-arms it (RFC 8985 section 7.2: "at that RTO time").
+        if expired(self.timer(Timer::LossProbe)) {
+            self.clear_timer(Timer::LossProbe);
+            self.on_pto(now);
+        }
+        if expired(self.timer(Timer::Reorder)) {
+            self.clear_timer(Timer::Reorder);
+            self.on_reorder_timeout(now);
         }
         if expired(self.timer(Timer::Retransmit)) {
             self.clear_timer(Timer::Retransmit);
@@ -898,6 +939,12 @@ impl Connection {
         self.stats.rto_expirations += 1;
         self.rto_count += 1;
         self.rtt.on_timeout();
+        // The RTO ends any probe episode and lost-retransmission watch (RFC 8985 7.4).
+        self.clear_timer(Timer::LossProbe);
+        self.clear_timer(Timer::Reorder);
+        self.tlp_due = false;
+        self.tlp_end = None;
+        self.rexmit_mark = None;
         self.rtt_probe = None; // Karn's algorithm (MUST-18)
         if self.rto_count == self.cfg.r1_retries {
             self.push_event(Event::PathTrouble);
@@ -1104,7 +1151,12 @@ impl Connection {
         self.snd_wl1 = seg.seq_number;
         self.snd_wl2 = seg.ack_number;
         let smss = self.smss();
-        self.cc = new_controller(self.cfg.congestion, self.cfg.initial_window_segments, smss);
+        self.cc = new_controller(
+            self.cfg.congestion,
+            self.cfg.initial_window_segments,
+            smss,
+            self.cfg.abc_limit_segments,
+        );
         // The initial advertised edge.
         let wnd = self.recv.window_space().min(0xffff << self.rcv_wscale);
         self.rcv_adv = self.rcv_nxt + wnd;
@@ -1172,6 +1224,7 @@ impl Connection {
             // The SYN was sent once: its round trip is a valid sample.
             if let Some((_, sent)) = self.rtt_probe.take() {
                 self.rtt.on_sample(now - sent);
+                self.tlp_rtt_sampled = true;
             }
         } else if let Some(ts) = seg.timestamp {
             self.sample_rtt_from_tsecr(now, ts.tsecr);
@@ -1434,6 +1487,15 @@ impl Connection {
             self.maybe_enter_sack_recovery(now);
         }
         self.update_window(seg);
+        self.tlp_on_ack(now, seg);
+        self.watch_retransmission();
+        self.arm_reorder_timer(now);
+        if self.snd_una > prior_una {
+            // RFC 8985 section 7.2: (re)start the PTO on an ACK of new data.
+            self.schedule_loss_probe(now);
+        } else if self.timer(Timer::LossProbe).is_some() && !self.tlp_allowed() {
+            self.clear_timer(Timer::LossProbe);
+        }
 
         // State transitions driven by the ACK of our FIN.
         let fin_acked = self.fin_queued && self.snd_una == self.fin_seq() + 1;
@@ -1513,6 +1575,7 @@ impl Connection {
         } else if let Some((seq, sent)) = self.rtt_probe {
             if ack > seq {
                 self.rtt.on_sample(now - sent);
+                self.tlp_rtt_sampled = true;
                 self.rtt_probe = None;
             }
         }
@@ -1564,6 +1627,7 @@ impl Connection {
         let rtt_ms = now_ts.wrapping_sub(tsecr);
         if (rtt_ms as i32) >= 0 && rtt_ms < 600_000 {
             self.rtt.on_sample(Duration::from_millis(u64::from(rtt_ms)));
+            self.tlp_rtt_sampled = true;
         }
     }
 
@@ -1628,6 +1692,202 @@ impl Connection {
         self.rexmit_next = Some(self.snd_una);
         self.high_rxt = self.snd_una;
         self.rtt_probe = None;
+        // Fast recovery takes over from any probe (and its congestion response).
+        self.clear_timer(Timer::LossProbe);
+        self.clear_timer(Timer::Reorder);
+        self.tlp_due = false;
+        self.tlp_end = None;
+        self.rexmit_mark = None;
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Tail loss probe (RFC 8985 section 7) and lost retransmissions
+
+    /// Whether a PTO may be scheduled (RFC 8985 section 7.2): SACK negotiated, not in fast
+    /// recovery or in the go-back-N that follows an RTO, nothing SACKed, a data state, and
+    /// an open window (a zero window is the persist timer's business).
+    fn tlp_allowed(&self) -> bool {
+        self.cfg.tlp
+            && self.sack_ok
+            && matches!(
+                self.state,
+                State::Established
+                    | State::CloseWait
+                    | State::FinWait1
+                    | State::Closing
+                    | State::LastAck
+            )
+            && self.recovery.is_none()
+            && self.snd_una >= self.recover_floor
+            && self.snd_nxt == self.snd_max
+            && self.scoreboard.is_empty()
+            && self.snd_wnd > 0
+    }
+
+    /// Arms the PTO, or disarms it where section 7.2 allows none. PTO = 2 SRTT, at least the
+    /// clock granularity G (SRTT cannot be known more finely than the timestamp clock),
+    /// plus WCDelAckT when a single segment is in flight (its ACK may be delayed); 1 s
+    /// without an RTT sample; never later than the RTO would fire.
+    fn schedule_loss_probe(&mut self, now: Instant) {
+        if self.snd_una == self.snd_max || !self.tlp_allowed() {
+            self.clear_timer(Timer::LossProbe);
+            return;
+        }
+        let pto = match self.rtt.srtt() {
+            Some(srtt) => {
+                let mut pto = (srtt * 2).max(self.rtt.granularity());
+                if self.flight_size() <= self.smss() {
+                    pto += self.cfg.tlp_max_ack_delay;
+                }
+                pto
+            }
+            None => Duration::from_secs(1),
+        };
+        let rto_at = self
+            .timer(Timer::Retransmit)
+            .unwrap_or(now + self.rtt.rto());
+        self.set_timer(Timer::LossProbe, (now + pto).min(rto_at));
+    }
+
+    /// The PTO fired (section 7.3): a probe is due if none is in flight and an RTT sample
+    /// came since the last one. Either way the RTO is re-armed, the last resort.
+    fn on_pto(&mut self, now: Instant) {
+        if self.snd_una == self.snd_max || !self.tlp_allowed() {
+            return;
+        }
+        let probe_in_flight = self.tlp_end.is_some_and(|end| self.snd_una < end);
+        if !probe_in_flight && self.tlp_rtt_sampled {
+            self.tlp_due = true;
+        }
+        self.set_timer(Timer::Retransmit, now + self.rtt.rto());
+    }
+
+    /// What the probe sends (section 7.3): a new segment if there is unsent data and the
+    /// peer's window takes it (cwnd may be exceeded by this one segment), otherwise the
+    /// last segment sent (with the FIN if the FIN was sent). `true` for a retransmission.
+    fn loss_probe_range(&self, buf_len: usize) -> (SeqNumber, usize, bool) {
+        let fin_seq = self.fin_seq();
+        let limit = self.payload_limit().min(buf_len);
+        if self.snd_nxt == self.snd_max && self.snd_nxt < fin_seq {
+            let by_rwnd = (self.snd_una + self.snd_wnd) - self.snd_nxt;
+            let len = (fin_seq - self.snd_nxt).min(limit).min(by_rwnd);
+            if len > 0 {
+                return (self.snd_nxt, len, false);
+            }
+        }
+        let data_end = fin_seq.min(self.snd_max);
+        let len = (data_end - self.snd_una).min(limit);
+        (data_end - len, len, true)
+    }
+
+    /// Section 7.4: settles the probe's episode from an ACK. A probe of new data needs
+    /// nothing; a resent probe whose copy the peer reports as a duplicate (D-SACK) repaired
+    /// nothing; one followed by an ACK beyond it repaired a loss on its own, which is a
+    /// congestion signal like any other loss.
+    fn tlp_on_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let Some(end) = self.tlp_end else { return };
+        let ack = seg.ack_number;
+        if ack < end {
+            return;
+        }
+        if !self.tlp_is_retrans {
+            self.tlp_end = None;
+            return;
+        }
+        let dsack = seg
+            .sack_ranges
+            .as_slice()
+            .first()
+            .is_some_and(|&(l, r)| l < end && end <= r && r <= ack);
+        if dsack {
+            self.tlp_end = None;
+        } else if ack > end {
+            self.tlp_repaired_loss(now);
+        }
+        // ACK == end without D-SACK: the probe or the original arrived; wait for the next.
+    }
+
+    /// What the reordering timer would find lost now: the hole at SND.UNA outside
+    /// recovery (with data above it SACKed), or in recovery the retransmission watched by
+    /// `rexmit_mark` (with data sent after it SACKed).
+    fn reorder_evidence(&self) -> bool {
+        if !self.cfg.rack || !self.sack_ok || self.scoreboard.is_empty() {
+            return false;
+        }
+        if self.scoreboard.is_sacked(self.snd_una) {
+            return false;
+        }
+        match (self.recovery, self.rexmit_mark) {
+            (None, _) => self.snd_una >= self.recover_floor && self.snd_nxt == self.snd_max,
+            (Some(_), Some((start, mark))) => {
+                start == self.snd_una && self.scoreboard.sacked_above(mark) > 0
+            }
+            (Some(_), None) => false,
+        }
+    }
+
+    /// Arms the reordering timer at the first evidence, clears it when the evidence goes.
+    fn arm_reorder_timer(&mut self, now: Instant) {
+        if !self.reorder_evidence() {
+            self.clear_timer(Timer::Reorder);
+        } else if self.timer(Timer::Reorder).is_none() {
+            let srtt = self.rtt.srtt().unwrap_or(self.rtt.rto());
+            let wnd = (srtt / 4).max(self.rtt.granularity());
+            self.set_timer(Timer::Reorder, now + wnd);
+        }
+    }
+
+    /// The reordering window passed with the evidence intact: the segment is lost.
+    fn on_reorder_timeout(&mut self, now: Instant) {
+        if !self.reorder_evidence() {
+            return;
+        }
+        match self.recovery {
+            None => self.enter_recovery(now),
+            Some(_) => {
+                if let Some((start, _)) = self.rexmit_mark {
+                    self.stats.lost_retransmissions += 1;
+                    self.rexmit_next = Some(start);
+                    self.rexmit_mark = Some((start, self.snd_max));
+                }
+            }
+        }
+    }
+
+    fn tlp_repaired_loss(&mut self, now: Instant) {
+        self.tlp_end = None;
+        self.stats.tlp_losses_repaired += 1;
+        let smss = self.smss();
+        self.cc.on_congestion_event(now, self.tlp_flight, smss);
+    }
+
+    /// In SACK recovery, watches the lowest hole once retransmitted: when DupThresh
+    /// segments' worth of data sent after that retransmission is SACKed while the hole
+    /// stays, the retransmission is lost (RFC 8985 section 6's inference, in sequence
+    /// space) and is sent again now rather than at the RTO. Same recovery episode: no
+    /// second reduction (RFC 6582 section 3.2).
+    fn watch_retransmission(&mut self) {
+        if !self.cfg.rack || !self.sack_ok || self.recovery.is_none() {
+            self.rexmit_mark = None;
+            return;
+        }
+        match self.rexmit_mark {
+            Some((start, mark)) if start == self.snd_una => {
+                let smss = self.smss();
+                if !self.scoreboard.is_sacked(start)
+                    && self.scoreboard.sacked_above(mark) >= DUP_THRESH as usize * smss
+                {
+                    self.stats.lost_retransmissions += 1;
+                    self.rexmit_next = Some(start);
+                    self.rexmit_mark = Some((start, self.snd_max));
+                }
+            }
+            _ => {
+                // The lowest hole moved; if it was already resent, watch it from here.
+                self.rexmit_mark =
+                    (self.snd_una < self.high_rxt).then_some((self.snd_una, self.snd_max));
+            }
+        }
     }
 
     fn enter_time_wait(&mut self, now: Instant) {
@@ -2119,6 +2379,25 @@ impl Connection {
                 return Some(self.retransmit_at(now, seq, buf));
             }
         }
+        // 1b. A tail loss probe (RFC 8985 section 7.3).
+        if core::mem::take(&mut self.tlp_due) && self.snd_una != self.snd_max {
+            let (seq, len, retrans) = self.loss_probe_range(buf.len());
+            if self.tlp_end.is_some() && self.tlp_is_retrans {
+                // The last probe's episode never settled (acknowledged, but no D-SACK and
+                // no later ACK): count it as the loss it may have repaired.
+                self.tlp_repaired_loss(now);
+            }
+            self.stats.tlp_probes_sent += 1;
+            self.tlp_is_retrans = retrans;
+            self.tlp_flight = self.flight_size();
+            self.tlp_rtt_sampled = false;
+            let repr = self.emit_range(now, seq, len, buf);
+            self.tlp_end = Some(self.snd_max);
+            // No PTO after a probe (at most one in flight); the RTO stands behind it.
+            self.clear_timer(Timer::LossProbe);
+            self.set_timer(Timer::Retransmit, now + self.rtt.rto());
+            return Some(repr);
+        }
         if self.recovery.is_some() && self.sack_ok {
             if let Some((seq, len)) = self.sack_recovery_range(buf.len()) {
                 return Some(self.emit_range(now, seq, len, buf));
@@ -2301,8 +2580,12 @@ impl Connection {
             }
         }
         let seg_end = end + usize::from(with_fin);
+        let new_data = seq >= self.snd_max && seg_end > seq;
         if seq < self.snd_max {
             self.stats.retransmitted_segments += 1;
+            if seq == self.snd_una && self.recovery.is_some() {
+                self.rexmit_mark = Some((seq, self.snd_max));
+            }
             self.high_rxt = self.high_rxt.max(seg_end.min(self.snd_max));
             if self
                 .rtt_probe
@@ -2327,6 +2610,10 @@ impl Connection {
             if self.timer(Timer::GiveUp).is_none() && self.snd_una != self.snd_max {
                 self.set_timer(Timer::GiveUp, now + ut);
             }
+        }
+        if new_data {
+            // RFC 8985 section 7.2: (re)start the PTO after sending new data.
+            self.schedule_loss_probe(now);
         }
         self.clear_timer(Timer::Persist);
         self.sws_override = false;

@@ -102,6 +102,11 @@ impl RttEstimator {
         self.srtt_ns.map(Duration::from_nanos)
     }
 
+    /// G: the granularity of the RTT samples (the timestamp clock's tick).
+    pub fn granularity(&self) -> Duration {
+        Duration::from_nanos(self.granularity_ns)
+    }
+
     /// RTT variation.
     pub fn rttvar(&self) -> Duration {
         Duration::from_nanos(self.rttvar_ns)

@@ -115,6 +115,13 @@ pub struct Stats {
     pub rto_expirations: u64,
     /// Entries into fast recovery.
     pub fast_recoveries: u64,
+    /// Tail loss probes sent (RFC 8985 section 7.3).
+    pub tlp_probes_sent: u64,
+    /// Probes that repaired a loss on their own (RFC 8985 section 7.4: the probe was a
+    /// retransmission and no D-SACK said the original had arrived); each reduced cwnd.
+    pub tlp_losses_repaired: u64,
+    /// Retransmissions found lost in SACK recovery and sent again before the RTO.
+    pub lost_retransmissions: u64,
     /// Duplicate ACKs received (RFC 5681 definition).
     pub dup_acks_received: u64,
     /// Challenge ACKs sent (RFC 5961).

@@ -2,5 +2,6 @@
 
 mod harness;
 
+mod goodput;
 mod lossy_pipe;
 mod pair;

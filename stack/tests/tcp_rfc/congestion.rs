@@ -49,16 +49,49 @@ fn initial_window_is_ten_segments() {
 }
 
 // RFC 5681 3.1 (equation 2): in slow start "cwnd += min (N, SMSS)" per ACK: each ACK of a
-// segment opens room for two.
+// segment opens room for two. (`abc_limit_segments: 1` is that rule exactly.)
 #[test]
 fn slow_start_grows_one_smss_per_ack() {
-    let (mut c, _) = sender(quick(), 30);
+    let cfg = Config {
+        abc_limit_segments: 1,
+        ..quick()
+    };
+    let (mut c, _) = sender(cfg, 30);
     let out = exchange(&mut c, T0 + ms(50), seg(ACK, IRS1, s(1)));
     assert_eq!(c.cwnd(), 11 * SMSS);
     assert_eq!(seqs(&out), vec![s(10), s(11)]);
     // A stretch ACK of four segments still grows cwnd by one SMSS.
     exchange(&mut c, T0 + ms(60), seg(ACK, IRS1, s(5)));
     assert_eq!(c.cwnd(), 12 * SMSS);
+}
+
+// RFC 3465 2.2 (Appropriate Byte Counting, the default with L = 2): "cwnd += min(N, L*SMSS)"
+// per ACK in slow start: a delayed ACK of two segments grows cwnd by two, a stretch ACK of
+// four by L = 2 at most.
+#[test]
+fn slow_start_counts_acked_bytes_up_to_two_smss() {
+    let (mut c, _) = sender(quick(), 40);
+    let out = exchange(&mut c, T0 + ms(50), seg(ACK, IRS1, s(2)));
+    assert_eq!(c.cwnd(), 12 * SMSS, "an ACK of two segments is worth two");
+    assert_eq!(seqs(&out), vec![s(10), s(11), s(12), s(13)]);
+    exchange(&mut c, T0 + ms(60), seg(ACK, IRS1, s(6)));
+    assert_eq!(c.cwnd(), 14 * SMSS, "a stretch ACK of four: L = 2 SMSS");
+}
+
+// RFC 3465 2.3: after an RTO, slow start uses L = 1*SMSS: the ACKs that follow a go-back-N
+// resend cover data that had already arrived.
+#[test]
+fn slow_start_after_rto_counts_one_smss_per_ack() {
+    let (mut c, _) = sender(quick(), 10);
+    let at = fire_next(&mut c);
+    sent(&mut c, at);
+    assert_eq!(c.cwnd(), SMSS);
+    exchange(&mut c, at + ms(10), seg(ACK, IRS1, s(3)));
+    assert_eq!(
+        c.cwnd(),
+        2 * SMSS,
+        "three segments acked, one SMSS of growth"
+    );
 }
 
 // RFC 5681 3.1: in congestion avoidance cwnd grows by about one SMSS per RTT (per cwnd of

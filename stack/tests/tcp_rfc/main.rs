@@ -21,6 +21,7 @@ mod bad_input;
 mod congestion;
 mod flow;
 mod keepalive;
+mod loss_probe;
 mod options;
 mod rto;
 mod urgent;
