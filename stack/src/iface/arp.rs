@@ -114,7 +114,7 @@ impl Host {
         }
         if let Some(pending) = self.arp.pending.remove(&(nic, ip)) {
             for (packet, _) in pending.packets {
-                self.push_ip_frame(nic, mac, &packet);
+                self.push_ip_frame(nic, mac, packet);
             }
         }
     }

@@ -227,13 +227,26 @@ pub(crate) enum Origin {
 
 const LOOPBACK_MTU: usize = 65535;
 
+/// A frame waiting for `poll_transmit`.
+#[derive(Debug)]
+enum Outgoing {
+    /// A whole frame (ARP).
+    Frame(Vec<u8>),
+    /// An IP packet whose Ethernet header is written straight into the caller's buffer, so
+    /// that sending a packet costs no second allocation and copy.
+    Ip {
+        dst: EthernetAddress,
+        packet: Vec<u8>,
+    },
+}
+
 /// A host (or a router) with its sockets. See the module documentation for the call
 /// protocol.
 pub struct Host {
     cfg: HostConfig,
     routes: Vec<Route>,
     arp: arp::ArpTable,
-    tx_queue: VecDeque<(usize, Vec<u8>)>,
+    tx_queue: VecDeque<(usize, Outgoing)>,
     loopback: VecDeque<Vec<u8>>,
     reassembly: frag::Reassembler,
     /// Learned path MTUs (RFC 1191), with their expiry.
@@ -424,14 +437,38 @@ impl Host {
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
         self.last_now = now;
         loop {
-            if let Some((nic, frame)) = self.tx_queue.pop_front() {
-                if frame.len() > buf.len() {
-                    self.drop_packet(DropReason::TxBufferTooSmall);
-                    continue;
-                }
-                buf[..frame.len()].copy_from_slice(&frame);
+            if let Some((nic, out)) = self.tx_queue.pop_front() {
+                let len = match out {
+                    Outgoing::Frame(frame) => {
+                        if frame.len() > buf.len() {
+                            self.drop_packet(DropReason::TxBufferTooSmall);
+                            continue;
+                        }
+                        buf[..frame.len()].copy_from_slice(&frame);
+                        frame.len()
+                    }
+                    Outgoing::Ip { dst, packet } => {
+                        let eth = ethernet::Repr {
+                            src_addr: self.cfg.interfaces[nic].mac,
+                            dst_addr: dst,
+                            vlan: None,
+                            ethertype: EtherType::IPV4,
+                        };
+                        let hl = eth.buffer_len();
+                        // Padded to Ethernet's minimum frame (without FCS).
+                        let len = (hl + packet.len()).max(60);
+                        if len > buf.len() {
+                            self.drop_packet(DropReason::TxBufferTooSmall);
+                            continue;
+                        }
+                        eth.emit(&mut ethernet::Frame::new_unchecked(&mut buf[..len]));
+                        buf[hl..hl + packet.len()].copy_from_slice(&packet);
+                        buf[hl + packet.len()..len].fill(0);
+                        len
+                    }
+                };
                 self.counters.link.frames_out += 1;
-                return Some((nic, frame.len()));
+                return Some((nic, len));
             }
             if let Some(packet) = self.loopback.pop_front() {
                 self.ip_input(now, None, &packet, false);
@@ -615,33 +652,27 @@ impl Host {
         origin: Origin,
     ) {
         if self.is_broadcast_addr(next_hop) {
-            return self.push_ip_frame(nic, EthernetAddress::BROADCAST, &packet);
+            return self.push_ip_frame(nic, EthernetAddress::BROADCAST, packet);
         }
         match self.arp.lookup(now, nic, next_hop) {
-            Some(mac) => self.push_ip_frame(nic, mac, &packet),
+            Some(mac) => self.push_ip_frame(nic, mac, packet),
             None => self.arp_enqueue(now, nic, next_hop, packet, origin),
         }
     }
 
-    fn push_ip_frame(&mut self, nic: usize, dst: EthernetAddress, packet: &[u8]) {
-        let eth = ethernet::Repr {
-            src_addr: self.cfg.interfaces[nic].mac,
-            dst_addr: dst,
-            vlan: None,
-            ethertype: EtherType::IPV4,
-        };
-        let hl = eth.buffer_len();
-        let mut frame = vec![0u8; (hl + packet.len()).max(60)];
-        eth.emit(&mut ethernet::Frame::new_unchecked(&mut frame[..]));
-        frame[hl..hl + packet.len()].copy_from_slice(packet);
-        self.push_frame(nic, frame);
+    fn push_ip_frame(&mut self, nic: usize, dst: EthernetAddress, packet: Vec<u8>) {
+        self.push_outgoing(nic, Outgoing::Ip { dst, packet });
     }
 
     fn push_frame(&mut self, nic: usize, frame: Vec<u8>) {
+        self.push_outgoing(nic, Outgoing::Frame(frame));
+    }
+
+    fn push_outgoing(&mut self, nic: usize, out: Outgoing) {
         if self.tx_queue.len() >= self.cfg.limits.tx_queue_frames {
             return self.drop_packet(DropReason::TxQueueFull);
         }
-        self.tx_queue.push_back((nic, frame));
+        self.tx_queue.push_back((nic, out));
     }
 
     /// A packet from `origin` could not be delivered (ARP failed): tell its socket.
