@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::scenario::{self, Failure, FailureKind, Outcome, RunOptions, RunSpec, Workload};
 use crate::scenarios::required_plan;
+use crate::topology::Shape;
 
 /// The version and commit this build was made from, recorded in replay files.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -43,17 +44,83 @@ pub struct DrawOptions {
     pub planted: Option<String>,
 }
 
-/// The run a seed stands for: a fault profile drawn from the seed (which fault kinds are on
-/// and how strongly: swarm testing), a few timed events, and the scenario's workload.
+/// Which network each seed's run gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TopologyChoice {
+    /// The same shape for every seed.
+    Fixed(Shape),
+    /// A shape drawn from the seed (from its own random stream, so the faults a seed draws
+    /// depend on the shape only through the names they use): `direct`, `switched` or
+    /// `routed`, with 1 to 4 client hosts and 1 or 2 routers.
+    Swarm,
+}
+
+impl Default for TopologyChoice {
+    /// `direct` for every seed.
+    fn default() -> TopologyChoice {
+        TopologyChoice::Fixed(Shape::Direct)
+    }
+}
+
+impl From<Shape> for TopologyChoice {
+    fn from(shape: Shape) -> TopologyChoice {
+        TopologyChoice::Fixed(shape)
+    }
+}
+
+impl TopologyChoice {
+    /// The shape of `seed`'s run.
+    pub fn shape_for(&self, seed: u64) -> Shape {
+        match *self {
+            TopologyChoice::Fixed(shape) => shape,
+            TopologyChoice::Swarm => {
+                let mut rng = Seed(seed).stream("explore/topology");
+                let client_hosts = 1 + rng.below(4) as u32;
+                match rng.below(3) {
+                    0 => Shape::Direct,
+                    1 => Shape::Switched { client_hosts },
+                    _ => Shape::Routed {
+                        client_hosts,
+                        routers: 1 + rng.below(2) as u32,
+                    },
+                }
+            }
+        }
+    }
+
+    /// For command lines: a shape (`direct`, `switched:N`, `routed:N[:R]`) or `swarm`.
+    pub fn parse(text: &str) -> Result<TopologyChoice, String> {
+        match text {
+            "swarm" => Ok(TopologyChoice::Swarm),
+            _ => text.parse().map(TopologyChoice::Fixed),
+        }
+    }
+}
+
+/// The run a seed stands for on the default network (`direct`): see [`draw_on`].
 pub fn draw(scenario: &dyn scenario::Scenario, seed: u64, opts: &DrawOptions) -> RunSpec {
+    draw_on(scenario, seed, opts, &TopologyChoice::default())
+}
+
+/// The run a seed stands for: a fault profile drawn from the seed (which fault kinds are on
+/// and how strongly: swarm testing) on every link of the network `topology` gives it, a
+/// few timed events (a partition on one hop between the clients and the server, a clog of
+/// one link), and the scenario's workload.
+pub fn draw_on(
+    scenario: &dyn scenario::Scenario,
+    seed: u64,
+    opts: &DrawOptions,
+    topology: &TopologyChoice,
+) -> RunSpec {
+    let shape = topology.shape_for(seed);
     let workload = scenario.default_workload();
-    let topology = scenario.topology(&workload);
+    let topology = scenario.topology(&workload, &shape);
     let mut rng = Seed(seed).stream("explore/draw");
     let profile = match &opts.profile {
         Some(name) => FaultProfile::by_name(name).unwrap_or_else(FaultProfile::ideal),
         None => FaultProfile::random(&mut rng),
     };
-    let mut plan = required_plan(scenario.name());
+    let mut plan = required_plan(scenario.name(), &topology);
     for link in &topology.links {
         plan.push(
             Instant::ZERO,
@@ -73,6 +140,7 @@ pub fn draw(scenario: &dyn scenario::Scenario, seed: u64, opts: &DrawOptions) ->
         seed,
         profile: profile.name,
         workload,
+        topology: shape,
         plan,
         heal_at_ms: HEAL_AT_MS,
         progress_bound_ms: PROGRESS_BOUND_MS,
@@ -99,42 +167,52 @@ fn add_timed_events(rng: &mut SimRng, topology: &scenario::Topology, plan: &mut 
             Instant::from_millis(start + rng.range_inclusive(50, 6_000)),
         )
     };
+    // One choice among several costs a draw; a single choice (the default network) none,
+    // so that `direct` draws what it drew before there were other shapes.
+    let pick = |rng: &mut SimRng, n: usize| {
+        if n > 1 {
+            rng.below(n as u64) as usize
+        } else {
+            0
+        }
+    };
     if rng.below(3) == 0 {
         let (from, to) = window(rng);
         let two_way = rng.below(2) == 0;
+        let cuts = topology.partitions();
+        let (side_a, side_b) = cuts[pick(rng, cuts.len())].clone();
         plan.push(
             from,
             FaultChange::Partition {
-                from: topology.clients.clone(),
-                to: topology.servers.clone(),
+                from: side_a,
+                to: side_b,
                 two_way,
             },
         );
         plan.push(to, FaultChange::Heal);
     }
-    if rng.below(4) == 0 {
-        if let Some(link) = topology.links.first() {
-            let (from, to) = window(rng);
-            let direction = if rng.below(2) == 0 {
-                Direction::AToB
-            } else {
-                Direction::Both
-            };
-            plan.push(
-                from,
-                FaultChange::Clog {
-                    link: link.clone(),
-                    direction,
-                },
-            );
-            plan.push(
-                to,
-                FaultChange::Unclog {
-                    link: link.clone(),
-                    direction,
-                },
-            );
-        }
+    if rng.below(4) == 0 && !topology.links.is_empty() {
+        let (from, to) = window(rng);
+        let direction = if rng.below(2) == 0 {
+            Direction::AToB
+        } else {
+            Direction::Both
+        };
+        let link = &topology.links[pick(rng, topology.links.len())];
+        plan.push(
+            from,
+            FaultChange::Clog {
+                link: link.clone(),
+                direction,
+            },
+        );
+        plan.push(
+            to,
+            FaultChange::Unclog {
+                link: link.clone(),
+                direction,
+            },
+        );
     }
 }
 
@@ -213,6 +291,9 @@ pub fn one_line(spec: &RunSpec) -> String {
         "scenario={} seed={} profile={}",
         spec.scenario, spec.seed, spec.profile
     );
+    if !spec.topology.is_direct() {
+        let _ = write!(s, " topology={}", spec.topology);
+    }
     if let Some(p) = &spec.planted {
         let _ = write!(s, " planted={p}");
     }
@@ -225,6 +306,9 @@ pub fn replay_command(spec: &RunSpec) -> String {
         "cargo run --release -- replay --scenario {} --seed {}",
         spec.scenario, spec.seed
     );
+    if !spec.topology.is_direct() {
+        let _ = write!(s, " --topology {}", spec.topology);
+    }
     if let Some(p) = &spec.planted {
         let _ = write!(s, " --plant {p}");
     }
@@ -326,9 +410,14 @@ impl SweepReport {
     }
 }
 
-/// Runs every scenario over the seeds, in parallel, and checks every invariant (and
-/// determinism on a sample).
+/// Runs every scenario over the seeds, in parallel, on the default network (`direct`),
+/// and checks every invariant (and determinism on a sample).
 pub fn sweep(opts: &SweepOptions) -> SweepReport {
+    sweep_on(opts, &TopologyChoice::default())
+}
+
+/// [`sweep`] with each seed's network given by `topology`.
+pub fn sweep_on(opts: &SweepOptions, topology: &TopologyChoice) -> SweepReport {
     let scenarios: Vec<_> = opts
         .scenarios
         .iter()
@@ -358,7 +447,7 @@ pub fn sweep(opts: &SweepOptions) -> SweepReport {
                     return;
                 }
                 let (seed, sc) = (seeds[i / scenarios.len()], &scenarios[i % scenarios.len()]);
-                let spec = draw(sc.as_ref(), seed, &opts.draw);
+                let spec = draw_on(sc.as_ref(), seed, &opts.draw, topology);
                 let mut outcome = scenario::run(&spec);
                 if outcome.result.is_ok()
                     && opts.determinism_every > 0
@@ -628,6 +717,18 @@ fn simplify_link(f: &LinkFaults) -> Vec<(LinkFaults, &'static str)> {
 /// Every one-step simplification of a spec.
 fn candidates(spec: &RunSpec) -> Vec<(RunSpec, String)> {
     let mut out = Vec::new();
+    // A simpler network first: every later run is cheaper on it. The plan moves along,
+    // each fault to the link or node with the same role.
+    for shape in spec.topology.simpler() {
+        out.push((
+            RunSpec {
+                plan: spec.topology.translate_plan(&spec.plan, &shape),
+                topology: shape,
+                ..spec.clone()
+            },
+            format!("topology {} -> {shape}", spec.topology),
+        ));
+    }
     let changes = &spec.plan.changes;
     // Remove one change (a fault and, if it ends one, its end).
     for i in 0..changes.len() {
@@ -809,9 +910,20 @@ pub fn shrink(spec: &RunSpec, kind: FailureKind, budget: std::time::Duration) ->
 // ----------------------------------------------------------------------------------------
 // From Rust tests
 
-/// Runs `scenario` over `seeds` and panics, with the command that replays it, at the first
-/// failure. `SANSNET_SEED` replaces the range with that one seed.
+/// Runs `scenario` over `seeds` on the default network and panics, with the command that
+/// replays it, at the first failure. `SANSNET_SEED` replaces the range with that one seed.
 pub fn check_scenario(scenario: &str, seeds: std::ops::Range<u64>) {
+    check_scenario_on(scenario, Shape::Direct, seeds);
+}
+
+/// [`check_scenario`] on the network `topology` gives each seed (a [`Shape`] or
+/// [`TopologyChoice::Swarm`]).
+pub fn check_scenario_on(
+    scenario: &str,
+    topology: impl Into<TopologyChoice>,
+    seeds: std::ops::Range<u64>,
+) {
+    let topology = topology.into();
     let sc = scenario::lookup(scenario).unwrap_or_else(|| panic!("no scenario {scenario:?}"));
     let seeds: Vec<u64> = match std::env::var(sansnet_sim::rng::SEED_ENV_VAR)
         .ok()
@@ -825,7 +937,7 @@ pub fn check_scenario(scenario: &str, seeds: std::ops::Range<u64>) {
         planted: None,
     };
     for seed in seeds {
-        let spec = draw(sc.as_ref(), seed, &opts);
+        let spec = draw_on(sc.as_ref(), seed, &opts, &topology);
         if let Err(f) = scenario::run(&spec).result {
             panic!(
                 "{f}\nreplay: {}\n   or: SANSNET_SEED={seed} cargo test",

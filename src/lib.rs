@@ -16,3 +16,4 @@ pub mod explore;
 pub mod scenario;
 pub mod scenarios;
 pub mod strategies;
+pub mod topology;

@@ -1,7 +1,7 @@
 //! Scenarios, run specifications and the invariants every run is checked against.
 //!
 //! A [`RunSpec`] is everything one run depends on, as data: the scenario's name, the seed,
-//! the workload's size, the fault plan (link faults from time zero plus timed changes) and
+//! the workload's size, the network's [`Shape`], the fault plan (link faults from time zero plus timed changes) and
 //! when the network heals. [`run`] builds the simulation, drives it and checks:
 //! - **integrity**: every byte arrives once and in order, checked by content;
 //! - **progress**: the workload completes within `progress_bound` after the heal;
@@ -24,6 +24,8 @@ use sansnet_sim::{
 use sansnet_stack::iface::Host;
 use sansnet_stack::tcp;
 use serde::{Deserialize, Serialize};
+
+pub use crate::topology::Shape;
 
 /// The size of a workload. Each scenario says what the fields mean for it; the shrinker
 /// halves them.
@@ -50,6 +52,9 @@ pub struct RunSpec {
     pub profile: String,
     /// The workload's size.
     pub workload: Workload,
+    /// The network's shape (absent in replay files from before shapes: `direct`).
+    #[serde(default, skip_serializing_if = "Shape::is_direct")]
+    pub topology: Shape,
     /// Fault changes: link faults at time zero, partitions, clogs, in time order.
     pub plan: FaultPlan,
     /// From this simulated time on, every link is healthy and every partition healed.
@@ -141,7 +146,8 @@ pub struct Built {
     pub tasks: Vec<JoinHandle<TaskResult>>,
 }
 
-/// The topology a scenario builds, known before it is built (the fault plan needs it).
+/// The names a scenario's network has, known before it is built (the fault plan needs
+/// them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topology {
     /// Link names.
@@ -150,6 +156,24 @@ pub struct Topology {
     pub clients: Vec<String>,
     /// Server-side host names.
     pub servers: Vec<String>,
+    /// Routers between them, in order from the clients' side to the servers' (a
+    /// partition between nodes that do not exchange frames directly blocks nothing).
+    pub routers: Vec<String>,
+}
+
+impl Topology {
+    /// The partitions that cut the clients off from the servers, each `(from, to)` between
+    /// nodes that exchange frames directly: clients and servers when no router stands
+    /// between them, otherwise each hop of the router chain, the clients' side first.
+    pub fn partitions(&self) -> Vec<(Vec<String>, Vec<String>)> {
+        let mut sides = vec![self.clients.clone()];
+        sides.extend(self.routers.iter().map(|r| vec![r.clone()]));
+        sides.push(self.servers.clone());
+        sides
+            .windows(2)
+            .map(|w| (w[0].clone(), w[1].clone()))
+            .collect()
+    }
 }
 
 /// A workload on a small network. Register new ones with [`register`].
@@ -160,10 +184,16 @@ pub trait Scenario: Send + Sync {
     fn describe(&self) -> &'static str;
     /// The workload a sweep uses.
     fn default_workload(&self) -> Workload;
-    /// The names the fault plan may use.
-    fn topology(&self, workload: &Workload) -> Topology;
-    /// Builds hosts, links and tasks into `sim`. Every host's TCP uses `tcp` as template.
-    fn build(&self, sim: &mut Sim, workload: &Workload, tcp: &tcp::Config) -> Built;
+    /// The names the fault plan may use on `shape`. The default, [`Shape::topology`], is
+    /// right for every scenario that builds its network with
+    /// [`Network::build`](crate::topology::Network::build).
+    fn topology(&self, workload: &Workload, shape: &Shape) -> Topology {
+        let _ = workload;
+        shape.topology()
+    }
+    /// Builds hosts, links and tasks into `sim`, on a network of `shape` (a scenario with
+    /// a fixed network of its own may ignore it). Every host's TCP uses `tcp` as template.
+    fn build(&self, sim: &mut Sim, workload: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built;
 }
 
 type Registry = RwLock<BTreeMap<&'static str, Arc<dyn Scenario>>>;
@@ -324,7 +354,7 @@ fn run_inner(
         sim.trace_to(w);
     }
     sim.set_fcs_check(spec.fcs_check);
-    let built = scenario.build(&mut sim, &spec.workload, &tcp);
+    let built = scenario.build(&mut sim, &spec.workload, &spec.topology, &tcp);
     if let (Some(w), Some(first)) = (opts.pcap.take(), built.links.first()) {
         if let Some(link) = sim.link(first) {
             sim.capture_link(link, w)

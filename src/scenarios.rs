@@ -1,25 +1,34 @@
 //! The built-in scenarios: small networks with workloads whose every byte is checked.
 //!
-//! Each one names its hosts `client` (10.0.0.1) and `server` (10.0.0.2), joined by one link,
-//! so that fault plans read the same across scenarios.
+//! Each one runs on any [`Shape`] (built by [`Network::build`]): on the default, `direct`,
+//! the hosts are `client` (10.0.0.1) and `server` (10.0.0.2), joined by one link, so that
+//! fault plans read the same across scenarios. With several client hosts, a scenario whose
+//! workload is one client runs one such client on every client host (each with its own
+//! byte pattern), and many-clients spreads its `clients` over the hosts round-robin.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use sansnet_sim::exec;
-use sansnet_sim::{Duration, FaultChange, FaultPlan, Instant, LinkFaults, NodeId, Sim};
+use sansnet_sim::{Duration, FaultChange, FaultPlan, Instant, NodeId, Sim};
 use sansnet_sim::{TcpListener, TcpStream, UdpSocket};
-use sansnet_stack::iface::{HostConfig, InterfaceConfig};
 use sansnet_stack::tcp;
 
 use crate::scenario::{Built, Failure, FailureKind, Scenario, TaskResult, Topology, Workload};
+use crate::topology::{Network, Shape};
 
-const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const SERVER: SocketAddrV4 = SocketAddrV4::new(SERVER_ADDR, 7);
-/// The one link of every built-in topology, as the simulator names it.
-pub const LINK: &str = "client/nic0<->server/nic0";
+/// The port every built-in server listens on (slow-reader: this plus the client host's
+/// index).
+const PORT: u16 = 7;
+/// The one link of the default (`direct`) topology, as the simulator names it.
+pub const LINK: &str = crate::topology::DIRECT_LINK;
+
+/// The pattern of stream `base` of client host `host`: host 0 keeps the stream numbers
+/// the scenarios had before there were several client hosts.
+fn stream_of(base: u64, host: usize) -> u64 {
+    base | (host as u64) << 48
+}
 
 /// Every built-in scenario.
 pub fn builtin() -> Vec<Arc<dyn Scenario>> {
@@ -77,10 +86,10 @@ fn check_stream(what: &str, stream: u64, got: &[u8], expected_len: usize) -> Tas
 
 /// Connects, retrying as a real client would while the network is broken: a partition can
 /// make ARP fail (EHOSTUNREACH) or the handshake time out, and neither is a stack bug.
-async fn connect(node: NodeId) -> Result<TcpStream, Failure> {
+async fn connect(node: NodeId, server: SocketAddrV4) -> Result<TcpStream, Failure> {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match TcpStream::connect(node, SERVER).await {
+        match TcpStream::connect(node, server).await {
             Ok(conn) => return Ok(conn),
             Err(e)
                 if matches!(
@@ -100,55 +109,26 @@ fn io_failure(what: &str, e: std::io::Error) -> Failure {
     Failure::new(FailureKind::Io, format!("{what}: {e} at {}", exec::now()))
 }
 
-/// The two-host topology.
-fn two_hosts() -> Topology {
-    Topology {
-        links: vec![LINK.to_owned()],
-        clients: vec!["client".to_owned()],
-        servers: vec!["server".to_owned()],
-    }
-}
-
-fn add_host(sim: &mut Sim, name: &str, addr: Ipv4Addr, tcp: &tcp::Config) -> NodeId {
-    sim.set_addr(name, addr);
-    let tcp = tcp.clone();
-    sim.add_host_with(name, 1, move |ctx| HostConfig {
-        name: ctx.name.clone(),
-        interfaces: vec![InterfaceConfig {
-            mac: ctx.macs[0],
-            addr,
-            prefix_len: 24,
-            mtu: 1500,
-        }],
-        tcp: tcp.clone(),
-        ..HostConfig::default()
-    })
-}
-
-/// Client and server joined by one link; returns (client, server, built with link and hosts).
-fn build_pair(sim: &mut Sim, tcp: &tcp::Config) -> (NodeId, NodeId, Built) {
-    let client = add_host(sim, "client", CLIENT_ADDR, tcp);
-    let server = add_host(sim, "server", SERVER_ADDR, tcp);
-    let link = sim.connect(
-        sim.nic(client, 0),
-        sim.nic(server, 0),
-        LinkFaults::with_latency(Duration::from_millis(1)),
-    );
-    let built = Built {
-        links: vec![sim.link_name(link)],
-        hosts: vec![("client".to_owned(), client), ("server".to_owned(), server)],
-        tasks: Vec::new(),
-    };
-    (client, server, built)
+/// Builds `shape` and returns it with what `build` returns before tasks, and the server's
+/// socket address.
+fn network(sim: &mut Sim, shape: &Shape, tcp: &tcp::Config) -> (Network, Built, SocketAddrV4) {
+    let net = Network::build(sim, shape, tcp);
+    let built = net.built();
+    let server = SocketAddrV4::new(net.server_addr, PORT);
+    (net, built, server)
 }
 
 /// A server task that runs forever (it is not part of completion).
-fn spawn_server<F>(sim: &mut Sim, node: NodeId, serve: impl FnOnce(TcpListener) -> F + 'static)
-where
+fn spawn_server<F>(
+    sim: &mut Sim,
+    node: NodeId,
+    addr: SocketAddrV4,
+    serve: impl FnOnce(TcpListener) -> F + 'static,
+) where
     F: std::future::Future<Output = ()> + 'static,
 {
     sim.spawn_on(node, async move {
-        match TcpListener::bind(node, SERVER) {
+        match TcpListener::bind(node, addr) {
             Ok(listener) => serve(listener).await,
             Err(e) => panic!("server cannot listen: {e}"),
         }
@@ -161,9 +141,9 @@ where
 #[derive(Debug)]
 pub struct Bulk;
 
-async fn bulk_client(node: NodeId, bytes: usize) -> TaskResult {
-    let mut conn = connect(node).await?;
-    conn.write_all(&pattern(1, bytes))
+async fn bulk_client(node: NodeId, server: SocketAddrV4, host: usize, bytes: usize) -> TaskResult {
+    let mut conn = connect(node, server).await?;
+    conn.write_all(&pattern(stream_of(1, host), bytes))
         .await
         .map_err(|e| io_failure("client write", e))?;
     conn.close()
@@ -173,23 +153,36 @@ async fn bulk_client(node: NodeId, bytes: usize) -> TaskResult {
     conn.read_to_end(&mut back)
         .await
         .map_err(|e| io_failure("client read", e))?;
-    check_stream("server -> client", 2, &back, bytes)
+    check_stream(
+        &format!("server -> client host {host}"),
+        stream_of(2, host),
+        &back,
+        bytes,
+    )
 }
 
+/// Knows each client host by its address, to check the pattern that host sends.
 fn bulk_server(
     bytes: usize,
+    clients: Vec<Ipv4Addr>,
 ) -> impl FnOnce(TcpListener) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
     move |listener| {
         Box::pin(async move {
-            while let Ok((mut conn, _)) = listener.accept().await {
+            while let Ok((mut conn, peer)) = listener.accept().await {
+                let host = clients.iter().position(|a| a == peer.ip());
                 exec::spawn(async move {
                     let mut got = Vec::with_capacity(bytes);
                     if conn.read_to_end(&mut got).await.is_err() {
                         return;
                     }
-                    // A damaged upload is reported by sending nothing back.
-                    if check_stream("client -> server", 1, &got, bytes).is_ok() {
-                        let _ = conn.write_all(&pattern(2, bytes)).await;
+                    // A damaged upload (or one from a stranger) is reported by sending
+                    // nothing back.
+                    let Some(host) = host else {
+                        let _ = conn.close().await;
+                        return;
+                    };
+                    if check_stream("client -> server", stream_of(1, host), &got, bytes).is_ok() {
+                        let _ = conn.write_all(&pattern(stream_of(2, host), bytes)).await;
                     }
                     let _ = conn.close().await;
                 });
@@ -213,16 +206,20 @@ impl Scenario for Bulk {
             message_bytes: 0,
         }
     }
-    fn topology(&self, _: &Workload) -> Topology {
-        two_hosts()
-    }
-    fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
-        let (client, server, mut built) = build_pair(sim, tcp);
+    fn build(&self, sim: &mut Sim, w: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built {
+        let (net, mut built, server) = network(sim, shape, tcp);
         let bytes = w.bytes as usize;
-        spawn_server(sim, server, bulk_server(bytes));
-        built
-            .tasks
-            .push(sim.spawn_on(client, bulk_client(client, bytes)));
+        spawn_server(
+            sim,
+            net.server,
+            server,
+            bulk_server(bytes, net.client_addrs.clone()),
+        );
+        for (host, &client) in net.clients.iter().enumerate() {
+            built
+                .tasks
+                .push(sim.spawn_on(client, bulk_client(client, server, host, bytes)));
+        }
         built
     }
 }
@@ -278,7 +275,7 @@ impl Scenario for RequestResponse {
         "request-response"
     }
     fn describe(&self) -> &'static str {
-        "one kept-alive connection, `exchanges` request/response pairs of `message_bytes`"
+        "one kept-alive connection per client host, `exchanges` request/response pairs of `message_bytes`"
     }
     fn default_workload(&self) -> Workload {
         Workload {
@@ -288,16 +285,14 @@ impl Scenario for RequestResponse {
             message_bytes: 200,
         }
     }
-    fn topology(&self, _: &Workload) -> Topology {
-        two_hosts()
-    }
-    fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
-        // One kept-alive connection is many-clients with a single client.
+    fn build(&self, sim: &mut Sim, w: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built {
+        // One kept-alive connection (per client host) is many-clients with one client per
+        // host.
         let one = Workload {
-            clients: 1,
+            clients: shape.client_hosts(),
             ..w.clone()
         };
-        ManyClients.build(sim, &one, tcp)
+        ManyClients.build(sim, &one, shape, tcp)
     }
 }
 
@@ -312,7 +307,7 @@ impl Scenario for ManyClients {
         "many-clients"
     }
     fn describe(&self) -> &'static str {
-        "`clients` concurrent connections to one echo server, `exchanges` each"
+        "`clients` concurrent connections (round-robin over the client hosts) to one echo server, `exchanges` each"
     }
     fn default_workload(&self) -> Workload {
         Workload {
@@ -322,16 +317,14 @@ impl Scenario for ManyClients {
             message_bytes: 100,
         }
     }
-    fn topology(&self, _: &Workload) -> Topology {
-        two_hosts()
-    }
-    fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
-        let (client, server, mut built) = build_pair(sim, tcp);
+    fn build(&self, sim: &mut Sim, w: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built {
+        let (net, mut built, server) = network(sim, shape, tcp);
         let (message, exchanges) = (w.message_bytes.max(1) as usize, w.exchanges);
-        spawn_server(sim, server, echo_server(message));
+        spawn_server(sim, net.server, server, echo_server(message));
         for c in 0..w.clients {
+            let client = net.clients[c as usize % net.clients.len()];
             built.tasks.push(sim.spawn_on(client, async move {
-                let mut conn = connect(client).await?;
+                let mut conn = connect(client, server).await?;
                 for i in 0..exchanges {
                     exchange(&mut conn, u64::from(c) << 32 | u64::from(i), message).await?;
                 }
@@ -353,7 +346,7 @@ impl Scenario for Churn {
         "churn"
     }
     fn describe(&self) -> &'static str {
-        "`exchanges` connections one after another: connect, one exchange, close"
+        "`exchanges` connections one after another (per client host): connect, one exchange, close"
     }
     fn default_workload(&self) -> Workload {
         Workload {
@@ -363,21 +356,20 @@ impl Scenario for Churn {
             message_bytes: 64,
         }
     }
-    fn topology(&self, _: &Workload) -> Topology {
-        two_hosts()
-    }
-    fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
-        let (client, server, mut built) = build_pair(sim, tcp);
+    fn build(&self, sim: &mut Sim, w: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built {
+        let (net, mut built, server) = network(sim, shape, tcp);
         let (message, exchanges) = (w.message_bytes.max(1) as usize, w.exchanges);
-        spawn_server(sim, server, echo_server(message));
-        built.tasks.push(sim.spawn_on(client, async move {
-            for i in 0..exchanges {
-                let mut conn = connect(client).await?;
-                exchange(&mut conn, u64::from(i), message).await?;
-                conn.close().await.map_err(|e| io_failure("close", e))?;
-            }
-            Ok(())
-        }));
+        spawn_server(sim, net.server, server, echo_server(message));
+        for (host, &client) in net.clients.iter().enumerate() {
+            built.tasks.push(sim.spawn_on(client, async move {
+                for i in 0..exchanges {
+                    let mut conn = connect(client, server).await?;
+                    exchange(&mut conn, stream_of(u64::from(i), host), message).await?;
+                    conn.close().await.map_err(|e| io_failure("close", e))?;
+                }
+                Ok(())
+            }));
+        }
         built
     }
 }
@@ -403,61 +395,74 @@ impl Scenario for UdpRetry {
             message_bytes: 100,
         }
     }
-    fn topology(&self, _: &Workload) -> Topology {
-        two_hosts()
-    }
-    fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
-        let (client, server, mut built) = build_pair(sim, tcp);
+    fn build(&self, sim: &mut Sim, w: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built {
+        let (net, mut built, server_addr) = network(sim, shape, tcp);
         let (message, exchanges) = (w.message_bytes.clamp(8, 1400) as usize, w.exchanges);
+        let server = net.server;
         sim.spawn_on(server, async move {
-            let socket = UdpSocket::bind(server, SERVER).expect("server binds");
+            let socket = UdpSocket::bind(server, server_addr).expect("server binds");
             let mut buf = vec![0u8; 2048];
             while let Ok((n, from)) = socket.recv_from(&mut buf).await {
                 buf[8..n].iter_mut().for_each(|b| *b = b.wrapping_add(1));
                 let _ = socket.send_to(&buf[..n], from).await;
             }
         });
-        built.tasks.push(sim.spawn_on(client, async move {
-            let local = SocketAddrV4::new(CLIENT_ADDR, 5000);
-            let socket = UdpSocket::bind(client, local).map_err(|e| io_failure("bind", e))?;
-            let mut buf = vec![0u8; 2048];
-            for i in 0..u64::from(exchanges) {
-                let mut request = pattern(i, message);
-                request[..8].copy_from_slice(&i.to_be_bytes());
-                'retry: loop {
-                    socket
-                        .send_to(&request, SERVER)
-                        .await
-                        .map_err(|e| io_failure("send", e))?;
-                    let deadline = exec::now() + Duration::from_millis(250);
-                    loop {
-                        let left = deadline.saturating_duration_since(exec::now());
-                        match exec::timeout(left, socket.recv_from(&mut buf)).await {
-                            Err(_) => continue 'retry,
-                            Ok(Err(e)) => return Err(io_failure("recv", e)),
-                            Ok(Ok((n, _))) => {
-                                let id = u64::from_be_bytes(buf[..8].try_into().unwrap_or([0; 8]));
-                                if id != i {
-                                    continue; // a late reply to an earlier request
-                                }
-                                let ok = n == message
-                                    && (8..n).all(|k| buf[k] == request[k].wrapping_add(1));
-                                if !ok {
-                                    return Err(Failure::new(
-                                        FailureKind::Integrity,
-                                        format!("reply {i} damaged ({n} bytes)"),
-                                    ));
-                                }
-                                break 'retry;
-                            }
+        for (host, (&client, &addr)) in net.clients.iter().zip(&net.client_addrs).enumerate() {
+            built.tasks.push(sim.spawn_on(
+                client,
+                udp_client(client, addr, server_addr, host, exchanges, message),
+            ));
+        }
+        built
+    }
+}
+
+/// Sends `exchanges` requests from `addr`:5000, each until its own reply arrives.
+async fn udp_client(
+    client: NodeId,
+    addr: Ipv4Addr,
+    server: SocketAddrV4,
+    host: usize,
+    exchanges: u32,
+    message: usize,
+) -> TaskResult {
+    let local = SocketAddrV4::new(addr, 5000);
+    let socket = UdpSocket::bind(client, local).map_err(|e| io_failure("bind", e))?;
+    let mut buf = vec![0u8; 2048];
+    for i in 0..u64::from(exchanges) {
+        let mut request = pattern(stream_of(i, host), message);
+        request[..8].copy_from_slice(&i.to_be_bytes());
+        'retry: loop {
+            socket
+                .send_to(&request, server)
+                .await
+                .map_err(|e| io_failure("send", e))?;
+            let deadline = exec::now() + Duration::from_millis(250);
+            loop {
+                let left = deadline.saturating_duration_since(exec::now());
+                match exec::timeout(left, socket.recv_from(&mut buf)).await {
+                    Err(_) => continue 'retry,
+                    Ok(Err(e)) => return Err(io_failure("recv", e)),
+                    Ok(Ok((n, _))) => {
+                        let id = u64::from_be_bytes(buf[..8].try_into().unwrap_or([0; 8]));
+                        if id != i {
+                            continue; // a late reply to an earlier request
                         }
+                        let ok =
+                            n == message && (8..n).all(|k| buf[k] == request[k].wrapping_add(1));
+                        if !ok {
+                            return Err(Failure::new(
+                                FailureKind::Integrity,
+                                format!("client host {host}: reply {i} damaged ({n} bytes)"),
+                            ));
+                        }
+                        break 'retry;
                     }
                 }
             }
-            Ok(())
-        }));
-        built
+        }
     }
+    Ok(())
 }
 
 // ----------------------------------------------------------------------------------------
@@ -467,11 +472,16 @@ impl Scenario for UdpRetry {
 pub struct PartitionHeals;
 
 impl PartitionHeals {
-    /// The partition every run of this scenario starts with: 2 s in, for 5 s, both ways.
-    pub fn plan() -> FaultPlan {
+    /// The partition every run of this scenario starts with: 0.2 s in, for 5 s, both ways,
+    /// on the hop next to the server (the clients from the server, or the last router from
+    /// the server), so that every client host loses its server at once.
+    pub fn plan(topology: &Topology) -> FaultPlan {
+        let Some((from, to)) = topology.partitions().pop() else {
+            return FaultPlan::new();
+        };
         let partition = FaultChange::Partition {
-            from: vec!["client".to_owned()],
-            to: vec!["server".to_owned()],
+            from,
+            to,
             two_way: true,
         };
         FaultPlan::new()
@@ -495,11 +505,8 @@ impl Scenario for PartitionHeals {
             message_bytes: 0,
         }
     }
-    fn topology(&self, _: &Workload) -> Topology {
-        two_hosts()
-    }
-    fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
-        Bulk.build(sim, w, tcp)
+    fn build(&self, sim: &mut Sim, w: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built {
+        Bulk.build(sim, w, shape, tcp)
     }
 }
 
@@ -514,7 +521,7 @@ impl Scenario for SlowReader {
         "slow-reader"
     }
     fn describe(&self) -> &'static str {
-        "the server reads 1 KiB every 5 ms through an 8 KiB window: zero windows, persist, updates"
+        "per client host, the server reads 1 KiB every 5 ms through an 8 KiB window: zero windows, persist, updates"
     }
     fn default_workload(&self) -> Workload {
         Workload {
@@ -524,54 +531,70 @@ impl Scenario for SlowReader {
             message_bytes: 1024,
         }
     }
-    fn topology(&self, _: &Workload) -> Topology {
-        two_hosts()
-    }
-    fn build(&self, sim: &mut Sim, w: &Workload, tcp: &tcp::Config) -> Built {
+    fn build(&self, sim: &mut Sim, w: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built {
         let small = tcp::Config {
             recv_buffer_bytes: 8 * 1024,
             ..tcp.clone()
         };
-        let (client, server, mut built) = build_pair(sim, &small);
+        let (net, mut built, server_addr) = network(sim, shape, &small);
         let (bytes, chunk) = (w.bytes as usize, w.message_bytes.max(1) as usize);
-        built.tasks.push(sim.spawn_on(server, async move {
-            let listener =
-                TcpListener::bind(server, SERVER).map_err(|e| io_failure("listen", e))?;
-            let (mut conn, _) = listener
-                .accept()
-                .await
-                .map_err(|e| io_failure("accept", e))?;
-            let mut got = Vec::with_capacity(bytes);
-            let mut buf = vec![0u8; chunk];
-            loop {
-                let n = conn
-                    .read(&mut buf)
+        let server = net.server;
+        // One slow reader per client host, each on its own port.
+        let ports: Vec<SocketAddrV4> = (0..net.clients.len())
+            .map(|host| SocketAddrV4::new(*server_addr.ip(), PORT + host as u16))
+            .collect();
+        for (host, &port) in ports.iter().enumerate() {
+            built
+                .tasks
+                .push(sim.spawn_on(server, slow_reader(server, port, host, bytes, chunk)));
+        }
+        for (host, (&client, &port)) in net.clients.iter().zip(&ports).enumerate() {
+            built.tasks.push(sim.spawn_on(client, async move {
+                let mut conn = connect(client, port).await?;
+                conn.write_all(&pattern(stream_of(3, host), bytes))
                     .await
-                    .map_err(|e| io_failure("slow read", e))?;
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n]);
-                exec::sleep(Duration::from_millis(5)).await;
-            }
-            check_stream("client -> slow server", 3, &got, bytes)
-        }));
-        built.tasks.push(sim.spawn_on(client, async move {
-            let mut conn = connect(client).await?;
-            conn.write_all(&pattern(3, bytes))
-                .await
-                .map_err(|e| io_failure("write", e))?;
-            conn.close().await.map_err(|e| io_failure("close", e))
-        }));
+                    .map_err(|e| io_failure("write", e))?;
+                conn.close().await.map_err(|e| io_failure("close", e))
+            }));
+        }
         built
     }
 }
 
+/// Accepts one connection on `addr` and reads it `chunk` bytes every 5 ms.
+async fn slow_reader(
+    server: NodeId,
+    addr: SocketAddrV4,
+    host: usize,
+    bytes: usize,
+    chunk: usize,
+) -> TaskResult {
+    let listener = TcpListener::bind(server, addr).map_err(|e| io_failure("listen", e))?;
+    let (mut conn, _) = listener
+        .accept()
+        .await
+        .map_err(|e| io_failure("accept", e))?;
+    let mut got = Vec::with_capacity(bytes);
+    let mut buf = vec![0u8; chunk];
+    loop {
+        let n = conn
+            .read(&mut buf)
+            .await
+            .map_err(|e| io_failure("slow read", e))?;
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        exec::sleep(Duration::from_millis(5)).await;
+    }
+    check_stream("client -> slow server", stream_of(3, host), &got, bytes)
+}
+
 /// The timed changes a scenario always includes in its plan (only `partition-heals` has
-/// any), before the drawn faults.
-pub fn required_plan(scenario: &str) -> FaultPlan {
+/// any), before the drawn faults, on `topology`'s names.
+pub fn required_plan(scenario: &str, topology: &Topology) -> FaultPlan {
     match scenario {
-        "partition-heals" => PartitionHeals::plan(),
+        "partition-heals" => PartitionHeals::plan(topology),
         _ => FaultPlan::new(),
     }
 }

@@ -1,19 +1,21 @@
-//! proptest strategies for fault plans, link faults, profiles, workloads and whole run
-//! specs, for users who want proptest's shrinking and regression files over sansnet runs.
+//! proptest strategies for fault plans, link faults, profiles, network shapes, workloads
+//! and whole run specs, for users who want proptest's shrinking and regression files over
+//! sansnet runs.
 //!
 //! Every value they produce stays within what a correct TCP must survive before the heal,
 //! so a failing case is a bug, not an impossible network. Shrinking works on them as on
-//! any proptest value: fewer changes, smaller rates, shorter windows.
+//! any proptest value: fewer changes, smaller rates, shorter windows, simpler networks.
 
 use proptest::prelude::*;
 use sansnet_sim::{
     Direction, Duration, FaultChange, FaultPlan, FaultProfile, Instant, LatencyDist, LinkFaults,
-    LossModel, PlannedChange, Probability,
+    LossModel, Probability,
 };
 
 use crate::explore::{HEAL_AT_MS, PROGRESS_BOUND_MS};
-use crate::scenario::{RunSpec, Workload};
-use crate::scenarios::LINK;
+use crate::scenario::{RunSpec, Topology, Workload};
+use crate::scenarios::required_plan;
+use crate::topology::Shape;
 
 fn probability(max_ppm: u32) -> impl Strategy<Value = Probability> {
     prop_oneof![
@@ -78,77 +80,108 @@ pub fn profile() -> impl Strategy<Value = FaultProfile> {
     ]
 }
 
-/// A timed fault on the built-in two-host topology: a partition or a clog window, ending
-/// before the heal.
-fn timed_window() -> impl Strategy<Value = Vec<PlannedChange>> {
-    (0u64..10_000, 50u64..6_000, any::<bool>(), any::<bool>()).prop_map(
-        |(start, len, partition, two_way)| {
-            let (from, to) = (
-                Instant::from_millis(start),
-                Instant::from_millis(start + len),
-            );
-            let (begin, end) = if partition {
-                let p = FaultChange::Partition {
-                    from: vec!["client".to_owned()],
-                    to: vec!["server".to_owned()],
-                    two_way,
-                };
-                (p, FaultChange::Heal)
-            } else {
-                let direction = if two_way {
-                    Direction::Both
-                } else {
-                    Direction::AToB
-                };
-                (
-                    FaultChange::Clog {
-                        link: LINK.to_owned(),
-                        direction,
-                    },
-                    FaultChange::Unclog {
-                        link: LINK.to_owned(),
-                        direction,
-                    },
-                )
-            };
-            vec![
-                PlannedChange {
-                    at: from,
-                    change: begin,
-                },
-                PlannedChange {
-                    at: to,
-                    change: end,
-                },
-            ]
-        },
-    )
+/// A network shape: `direct`, or `switched` / `routed` with 1 to 4 client hosts and 1 or
+/// 2 routers. Shrinks toward `direct`, then fewer client hosts and routers.
+pub fn topology() -> impl Strategy<Value = Shape> {
+    prop_oneof![
+        Just(Shape::Direct),
+        (1u32..=4).prop_map(|client_hosts| Shape::Switched { client_hosts }),
+        (1u32..=4, 1u32..=2).prop_map(|(client_hosts, routers)| Shape::Routed {
+            client_hosts,
+            routers
+        }),
+    ]
 }
 
-/// A fault plan for the built-in topology: link faults from time zero, then up to three
-/// windows of partition or clogging.
-pub fn fault_plan() -> impl Strategy<Value = FaultPlan> {
+/// A timed fault before it is put on a network: a partition of one hop between clients
+/// and servers, or a clog of one link, chosen by `which` (which shrinks toward the first).
+#[derive(Clone, Debug)]
+struct Window {
+    start_ms: u64,
+    len_ms: u64,
+    partition: bool,
+    two_way: bool,
+    which: proptest::sample::Index,
+}
+
+fn window() -> impl Strategy<Value = Window> {
     (
-        link_faults(),
-        proptest::collection::vec(timed_window(), 0..=3),
+        0u64..10_000,
+        50u64..6_000,
+        any::<bool>(),
+        any::<bool>(),
+        any::<proptest::sample::Index>(),
     )
-        .prop_map(|(faults, windows)| {
-            let mut plan = FaultPlan::new().at(
-                Instant::ZERO,
-                FaultChange::SetLink {
-                    link: LINK.to_owned(),
-                    direction: Direction::Both,
-                    faults,
+        .prop_map(|(start_ms, len_ms, partition, two_way, which)| Window {
+            start_ms,
+            len_ms,
+            partition,
+            two_way,
+            which,
+        })
+}
+
+/// `faults` on every link of `topology` from time zero, then the windows, in time order.
+fn plan_on(topology: &Topology, faults: &LinkFaults, windows: &[Window]) -> FaultPlan {
+    let mut plan = FaultPlan::new();
+    for link in &topology.links {
+        plan.push(
+            Instant::ZERO,
+            FaultChange::SetLink {
+                link: link.clone(),
+                direction: Direction::Both,
+                faults: faults.clone(),
+            },
+        );
+    }
+    let cuts = topology.partitions();
+    for w in windows {
+        let (from, to) = (
+            Instant::from_millis(w.start_ms),
+            Instant::from_millis(w.start_ms + w.len_ms),
+        );
+        if w.partition && !cuts.is_empty() {
+            let (a, b) = cuts[w.which.index(cuts.len())].clone();
+            let p = FaultChange::Partition {
+                from: a,
+                to: b,
+                two_way: w.two_way,
+            };
+            plan.push(from, p);
+            plan.push(to, FaultChange::Heal);
+        } else if !w.partition && !topology.links.is_empty() {
+            let link = topology.links[w.which.index(topology.links.len())].clone();
+            let direction = if w.two_way {
+                Direction::Both
+            } else {
+                Direction::AToB
+            };
+            plan.push(
+                from,
+                FaultChange::Clog {
+                    link: link.clone(),
+                    direction,
                 },
             );
-            for w in windows {
-                for c in w {
-                    plan.push(c.at, c.change);
-                }
-            }
-            plan.changes.sort_by_key(|c| c.at);
-            plan
-        })
+            plan.push(to, FaultChange::Unclog { link, direction });
+        }
+    }
+    plan.changes.sort_by_key(|c| c.at);
+    plan
+}
+
+/// A fault plan for the default (`direct`) network: link faults from time zero, then up
+/// to three windows of partition or clogging.
+pub fn fault_plan() -> impl Strategy<Value = FaultPlan> {
+    fault_plan_on(Shape::Direct.topology())
+}
+
+/// A fault plan on `topology`'s names: the same link faults on every link from time zero,
+/// then up to three windows, each a partition of one hop between clients and servers or a
+/// clog of one link.
+pub fn fault_plan_on(topology: Topology) -> impl Strategy<Value = FaultPlan> {
+    (link_faults(), proptest::collection::vec(window(), 0..=3))
+        .prop_map(move |(faults, windows)| plan_on(&topology, &faults, &windows))
 }
 
 /// A workload small enough for a property test.
@@ -163,19 +196,37 @@ pub fn workload() -> impl Strategy<Value = Workload> {
     )
 }
 
-/// A whole run of `scenario`: seed, workload, fault plan.
+/// A whole run of `scenario`: seed, workload, network shape ([`topology`]) and a fault
+/// plan on that network's names (with what the scenario always includes, such as
+/// partition-heals' partition).
 pub fn run_spec(scenario: &'static str) -> impl Strategy<Value = RunSpec> {
-    (any::<u64>(), workload(), fault_plan(), any::<bool>()).prop_map(
-        move |(seed, workload, plan, fcs_check)| RunSpec {
-            scenario: scenario.to_owned(),
-            seed,
-            profile: "proptest".to_owned(),
-            workload,
-            plan,
-            heal_at_ms: HEAL_AT_MS,
-            progress_bound_ms: PROGRESS_BOUND_MS,
-            fcs_check,
-            planted: None,
-        },
+    (
+        any::<u64>(),
+        workload(),
+        topology(),
+        link_faults(),
+        proptest::collection::vec(window(), 0..=3),
+        any::<bool>(),
     )
+        .prop_map(move |(seed, workload, shape, faults, windows, fcs_check)| {
+            let names = crate::scenario::lookup(scenario)
+                .map_or_else(|| shape.topology(), |s| s.topology(&workload, &shape));
+            let mut plan = required_plan(scenario, &names);
+            for c in plan_on(&names, &faults, &windows).changes {
+                plan.push(c.at, c.change);
+            }
+            plan.changes.sort_by_key(|c| c.at);
+            RunSpec {
+                scenario: scenario.to_owned(),
+                seed,
+                profile: "proptest".to_owned(),
+                workload,
+                topology: shape,
+                plan,
+                heal_at_ms: HEAL_AT_MS,
+                progress_bound_ms: PROGRESS_BOUND_MS,
+                fcs_check,
+                planted: None,
+            }
+        })
 }
