@@ -165,6 +165,22 @@ fn main() {
             w.goodput_bps / m,
             w.goodput_bps / m * 100.0
         );
+        if stack == Stack::Sansnet {
+            // How often the sink acknowledges: RFC 5681 4.2 asks for an ACK per two full
+            // segments at least; a larger ratio means stretch ACKs, which slow recovery.
+            let mut out = |node| {
+                sim.with_node::<support::HostApp, _>(node, |h, _| {
+                    h.host.counters().tcp.segments_out
+                })
+                .expect("node is up")
+            };
+            let (data, acks) = (out(_a), out(b));
+            println!(
+                "quality/mathis_200us:   sender sent {data} segments, sink {acks}: one ACK per \
+                 {:.1} segments",
+                data as f64 / acks.max(1) as f64
+            );
+        }
     }
     println!("quality: wall time {:.1} s", wall.elapsed().as_secs_f64());
 }
