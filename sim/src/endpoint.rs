@@ -43,6 +43,15 @@ pub trait Endpoint: AsAny {
     fn poll_timeout(&self) -> Option<Instant>;
     /// Time has reached (or passed) the deadline from `poll_timeout`.
     fn handle_timeout(&mut self, now: Instant);
+
+    /// Appends the keys of whatever became ready since the last call (sockets, for a host)
+    /// and returns `true`; tasks waiting on a key are then woken only when it is reported.
+    /// The default, `false`, says the endpoint does not track readiness, and every waiter
+    /// on the node is woken after each activity.
+    fn drain_changed(&mut self, out: &mut Vec<u64>) -> bool {
+        let _ = out;
+        false
+    }
 }
 
 /// What a node factory knows when it builds (or rebuilds, after a crash) its node.

@@ -37,6 +37,11 @@ impl Endpoint for Host {
     fn handle_timeout(&mut self, now: Instant) {
         Host::handle_timeout(self, now);
     }
+
+    fn drain_changed(&mut self, out: &mut Vec<u64>) -> bool {
+        Host::drain_changed(self, out);
+        true
+    }
 }
 
 /// A host secret from a node's seed: every host, and every incarnation of one, gets its own
@@ -106,24 +111,42 @@ fn call<R>(
     exec::with_node::<Host, _>(node, f).unwrap_or(Err(Errno::ECONNRESET))
 }
 
-/// A socket call that parks the task on "would block" until the node's next activity.
+/// A socket call on `fd` that parks the task on "would block" until the host reports the
+/// socket's readiness changed (see `Host::drain_changed`): a host with a thousand waiting
+/// tasks wakes the one whose socket a frame was for, not all of them.
 fn poll_call<R>(
     node: NodeId,
+    fd: Fd,
     cx: &mut Context<'_>,
     f: impl FnOnce(&mut Host, Instant) -> Result<R, Errno>,
 ) -> Poll<io::Result<R>> {
     // A "would block" changed nothing: it wakes no other task (two tasks blocked on one
     // host would otherwise wake each other forever without time advancing).
-    let result = exec::with_node_waking::<Host, _>(node, f, |r| !matches!(r, Err(Errno::EAGAIN)))
-        .unwrap_or(Err(Errno::ECONNRESET));
+    let result = exec::with_node_waking::<Host, _>(
+        node,
+        |h, now| {
+            let r = f(h, now);
+            let key = match r {
+                Err(Errno::EAGAIN) | Err(Errno::EINPROGRESS) => h.readiness_key(fd).ok(),
+                _ => None,
+            };
+            (r, key)
+        },
+        |(r, _)| !matches!(r, Err(Errno::EAGAIN)),
+    )
+    .unwrap_or((Err(Errno::ECONNRESET), None));
     match result {
-        Err(Errno::EAGAIN) | Err(Errno::EINPROGRESS) => {
+        (Err(Errno::EAGAIN) | Err(Errno::EINPROGRESS), key) => {
             let (world, _) = exec::current();
-            world.borrow_mut().wait_on_node(node, cx.waker());
+            let mut w = world.borrow_mut();
+            match key {
+                Some(key) => w.wait_on_key(node, key, cx.waker()),
+                None => w.wait_on_node(node, cx.waker()),
+            }
             Poll::Pending
         }
-        Ok(r) => Poll::Ready(Ok(r)),
-        Err(e) => Poll::Ready(Err(to_io(e))),
+        (Ok(r), _) => Poll::Ready(Ok(r)),
+        (Err(e), _) => Poll::Ready(Err(to_io(e))),
     }
 }
 
@@ -155,7 +178,8 @@ impl TcpListener {
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddrV4)> {
         let (node, fd) = (self.node, self.fd);
         let (conn, peer) =
-            futures::future::poll_fn(|cx| poll_call(node, cx, |h, now| h.accept(now, fd))).await?;
+            futures::future::poll_fn(|cx| poll_call(node, fd, cx, |h, now| h.accept(now, fd)))
+                .await?;
         Ok((TcpStream { node, fd: conn }, peer))
     }
 
@@ -189,7 +213,7 @@ impl TcpStream {
             Err(e) => return Err(to_io(e)),
         }
         futures::future::poll_fn(|cx| {
-            poll_call(node, cx, |h, _| {
+            poll_call(node, fd, cx, |h, _| {
                 let ready = h.readiness(fd)?;
                 if ready.error {
                     return Err(h.take_error(fd)?.unwrap_or(Errno::ECONNREFUSED));
@@ -224,12 +248,12 @@ impl TcpStream {
 
     fn read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let fd = self.fd;
-        poll_call(self.node, cx, |h, now| h.recv(now, fd, buf))
+        poll_call(self.node, fd, cx, |h, now| h.recv(now, fd, buf))
     }
 
     fn write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let fd = self.fd;
-        poll_call(self.node, cx, |h, now| h.send(now, fd, buf))
+        poll_call(self.node, fd, cx, |h, now| h.send(now, fd, buf))
     }
 
     fn shutdown_write(&self) -> Poll<io::Result<()>> {
@@ -327,14 +351,17 @@ impl UdpSocket {
     /// Sends one datagram.
     pub async fn send_to(&self, data: &[u8], addr: SocketAddrV4) -> io::Result<usize> {
         let (node, fd) = (self.node, self.fd);
-        futures::future::poll_fn(|cx| poll_call(node, cx, |h, now| h.send_to(now, fd, data, addr)))
-            .await
+        futures::future::poll_fn(|cx| {
+            poll_call(node, fd, cx, |h, now| h.send_to(now, fd, data, addr))
+        })
+        .await
     }
 
     /// Receives one datagram.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddrV4)> {
         let (node, fd) = (self.node, self.fd);
-        futures::future::poll_fn(|cx| poll_call(node, cx, |h, now| h.recv_from(now, fd, buf))).await
+        futures::future::poll_fn(|cx| poll_call(node, fd, cx, |h, now| h.recv_from(now, fd, buf)))
+            .await
     }
 
     /// The bound address.

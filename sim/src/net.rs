@@ -292,6 +292,10 @@ pub(crate) struct World {
     /// Wakers of tasks waiting for something on a node to change.
     /// (Indexed by node: every socket call and frame looks here, so no tree walk.)
     node_waiters: Vec<Vec<Waker>>,
+    /// Wakers of tasks waiting for one key (a socket) on a node to change, by node.
+    key_waiters: Vec<BTreeMap<u64, Vec<Waker>>>,
+    /// Scratch for `Endpoint::drain_changed`.
+    changed_keys: Vec<u64>,
     /// Nodes that crashed since the executor last looked (their tasks must go).
     pub(crate) crashed: Vec<NodeId>,
     /// Tasks spawned from inside tasks, picked up by the executor.
@@ -337,6 +341,8 @@ impl World {
             task_timers: BTreeMap::new(),
             next_timer_key: 0,
             node_waiters: Vec::new(),
+            key_waiters: Vec::new(),
+            changed_keys: Vec::new(),
             crashed: Vec::new(),
             spawned: Vec::new(),
         }
@@ -712,6 +718,9 @@ impl World {
             }
         }
         let deadline = ep.poll_timeout();
+        let mut changed = std::mem::take(&mut self.changed_keys);
+        changed.clear();
+        let tracked = ep.drain_changed(&mut changed);
         if deadline != slot.timer_deadline {
             slot.timer_generation += 1;
             slot.timer_deadline = deadline;
@@ -739,9 +748,17 @@ impl World {
         }
         self.tx_frames = out;
         self.tx_per_nic = per_nic;
+        // After a call that would block, what changed is the caller's own attempt: nobody
+        // is woken (see `with_endpoint_waking`).
         if wake {
             self.wake_node_waiters(node);
+            if tracked {
+                self.wake_key_waiters(node, &changed);
+            } else {
+                self.wake_all_key_waiters(node);
+            }
         }
+        self.changed_keys = changed;
     }
 
     fn new_frame(&mut self, origin: NodeId, bytes: Rc<[u8]>) -> Frame {
@@ -828,6 +845,7 @@ impl World {
             },
         );
         self.wake_node_waiters(node);
+        self.wake_all_key_waiters(node);
     }
 
     pub(crate) fn restart(&mut self, node: NodeId) -> Result<(), NameError> {
@@ -1357,6 +1375,46 @@ impl World {
         let waiters = &mut self.node_waiters[node.0];
         if !waiters.iter().any(|w| w.will_wake(waker)) {
             waiters.push(waker.clone());
+        }
+    }
+
+    pub(crate) fn wait_on_key(&mut self, node: NodeId, key: u64, waker: &Waker) {
+        if self.key_waiters.len() <= node.0 {
+            self.key_waiters.resize_with(node.0 + 1, BTreeMap::new);
+        }
+        let waiters = self.key_waiters[node.0].entry(key).or_default();
+        if !waiters.iter().any(|w| w.will_wake(waker)) {
+            waiters.push(waker.clone());
+        }
+    }
+
+    /// Wakes the waiters of each key in `keys`, in that order.
+    fn wake_key_waiters(&mut self, node: NodeId, keys: &[u64]) {
+        let Some(map) = self.key_waiters.get_mut(node.0) else {
+            return;
+        };
+        if map.is_empty() {
+            return;
+        }
+        for key in keys {
+            if let Some(waiters) = map.remove(key) {
+                for w in waiters {
+                    w.wake();
+                }
+            }
+        }
+    }
+
+    /// Wakes every key waiter of `node`, by key (a crash, or an endpoint that does not
+    /// track readiness).
+    fn wake_all_key_waiters(&mut self, node: NodeId) {
+        let Some(map) = self.key_waiters.get_mut(node.0) else {
+            return;
+        };
+        for (_, waiters) in std::mem::take(map) {
+            for w in waiters {
+                w.wake();
+            }
         }
     }
 

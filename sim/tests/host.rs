@@ -146,3 +146,56 @@ fn two_tasks_blocked_on_one_host_let_time_advance() {
     sim.run_until_complete(&client).unwrap();
     assert_eq!(client.take(), Some(vec![*b"hi", *b"hi"]));
 }
+
+/// Server tasks wait per socket: a request on one connection polls the task that reads it,
+/// not every task blocked on the host (which would make a busy server's cost grow with the
+/// square of its connections).
+#[test]
+fn a_segment_wakes_only_the_task_whose_socket_it_changed() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    const CONNS: usize = 20;
+    let (mut sim, a, b) = two_hosts(LinkFaults::with_latency(Duration::from_micros(100)));
+    let polls: Rc<Vec<Cell<u32>>> = Rc::new((0..CONNS).map(|_| Cell::new(0)).collect());
+    let server_polls = polls.clone();
+    sim.spawn_on(b, async move {
+        let listener = TcpListener::bind(b, SERVER).unwrap();
+        for i in 0..CONNS {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let polls = server_polls.clone();
+            sansnet_sim::exec::spawn(async move {
+                let mut buf = [0u8; 1];
+                let n = futures::future::poll_fn(|cx| {
+                    polls[i].set(polls[i].get() + 1);
+                    futures::io::AsyncRead::poll_read(std::pin::Pin::new(&mut conn), cx, &mut buf)
+                })
+                .await
+                .unwrap();
+                assert_eq!(n, 1);
+            });
+        }
+    });
+    let client = sim.spawn_on(a, async move {
+        let mut conns = Vec::new();
+        for _ in 0..CONNS {
+            conns.push(TcpStream::connect(a, SERVER).await.unwrap());
+        }
+        // Everyone is connected and waiting well before then.
+        sansnet_sim::exec::sleep(Duration::from_millis(50)).await;
+        conns[7].write_all(b"x").await.unwrap();
+        conns
+    });
+    sim.run_for(Duration::from_millis(40)).unwrap();
+    let before: Vec<u32> = polls.iter().map(Cell::get).collect();
+    assert!(
+        before.iter().all(|&p| p >= 1),
+        "every reader is waiting: {before:?}"
+    );
+    sim.run_for(Duration::from_millis(60)).unwrap();
+    assert!(client.is_finished());
+    let woken: Vec<usize> = (0..CONNS)
+        .filter(|&i| polls[i].get() != before[i])
+        .collect();
+    assert_eq!(woken, vec![7]);
+}

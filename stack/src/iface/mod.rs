@@ -262,6 +262,13 @@ pub struct Host {
     sockets: Vec<Option<socket::Socket>>,
     free_sockets: Vec<usize>,
     registered: BTreeMap<Fd, Interest>,
+    /// Sockets whose readiness may have changed since `drain_changed`, each once (its flag
+    /// in `changed_mark`, by socket slot): bounded by the socket table.
+    changed: Vec<socket::SockId>,
+    changed_mark: Vec<bool>,
+    /// Sockets whose `connect` found the connection table full: they change when a
+    /// connection is freed.
+    starved_connects: Vec<socket::SockId>,
     udp_binds: BTreeMap<u16, Vec<(Ipv4Addr, socket::SockId)>>,
     // TCP.
     conns: Vec<Option<stream::ConnEntry>>,
@@ -338,6 +345,9 @@ impl Host {
             sockets: Vec::new(),
             free_sockets: Vec::new(),
             registered: BTreeMap::new(),
+            changed: Vec::new(),
+            changed_mark: Vec::new(),
+            starved_connects: Vec::new(),
             udp_binds: BTreeMap::new(),
             conns: Vec::new(),
             free_conns: Vec::new(),

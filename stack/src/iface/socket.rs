@@ -116,6 +116,38 @@ impl Host {
         self.sockets[id.0].as_mut().expect("live socket id")
     }
 
+    /// Notes that socket `id` may have become ready for something (see
+    /// [`drain_changed`](Self::drain_changed)). Marking too often costs a spurious wake-up;
+    /// marking too rarely would leave a waiter asleep, so every path that can make a
+    /// socket more ready marks it.
+    pub(super) fn mark_changed(&mut self, id: SockId) {
+        if self.changed_mark.len() <= id.0 {
+            self.changed_mark.resize(id.0 + 1, false);
+        }
+        if !self.changed_mark[id.0] {
+            self.changed_mark[id.0] = true;
+            self.changed.push(id);
+        }
+    }
+
+    /// The key under which [`drain_changed`](Self::drain_changed) reports the socket
+    /// behind `fd`. Descriptors of one socket (`dup`) share it; a closed socket's key may be
+    /// reused by a later one.
+    pub fn readiness_key(&self, fd: Fd) -> Result<u64, Errno> {
+        self.sock(fd).map(|id| id.0 as u64)
+    }
+
+    /// Appends the keys of the sockets whose readiness may have changed since the last call
+    /// (each once, in the order they changed) and forgets them. A socket not reported has
+    /// not become readable, writable, acceptable, connected or failed, so an event loop
+    /// can wake only the waiters of reported sockets instead of every waiter on the host.
+    pub fn drain_changed(&mut self, out: &mut Vec<u64>) {
+        for id in self.changed.drain(..) {
+            self.changed_mark[id.0] = false;
+            out.push(id.0 as u64);
+        }
+    }
+
     /// The lowest free descriptor, or EMFILE.
     fn free_fd(&self) -> Result<usize, Errno> {
         match self.free_fds.first() {
@@ -296,6 +328,7 @@ impl Host {
             self.free_fds.remove(&self.fds.len());
         }
         self.registered.remove(&fd);
+        self.mark_changed(id);
         let s = self.socket_mut(id);
         s.refs -= 1;
         if s.refs > 0 {
@@ -465,6 +498,7 @@ impl Host {
     /// end of stream.
     pub fn shutdown(&mut self, now: Instant, fd: Fd, how: Shutdown) -> Result<(), Errno> {
         let id = self.sock(fd)?;
+        self.mark_changed(id);
         let s = self.socket_mut(id);
         let conn = match s.kind {
             Kind::TcpConn { id, .. } => Some(id),

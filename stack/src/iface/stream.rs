@@ -189,6 +189,10 @@ impl Host {
             self.conns[id.0] = None;
             self.free_conns.push(id.0);
             self.conn_count -= 1;
+            // A connection slot is free: a `connect` that found none may now succeed.
+            for sid in core::mem::take(&mut self.starved_connects) {
+                self.mark_changed(sid);
+            }
         }
     }
 
@@ -231,6 +235,14 @@ impl Host {
     /// Drains a connection's events into socket and listener state.
     fn conn_events(&mut self, now: Instant, id: ConnId) {
         let mut events: Vec<Event> = Vec::new();
+        let Some(e) = self.conn_mut(id) else {
+            return;
+        };
+        // Anything that touched the connection may have changed what its socket is ready
+        // for (data, window, state, error).
+        if let Owner::Socket(s) = e.owner {
+            self.mark_changed(s);
+        }
         let Some(e) = self.conn_mut(id) else {
             return;
         };
@@ -318,6 +330,7 @@ impl Host {
         if li.accept_queue.len() < li.backlog {
             li.accept_queue.push_back(id);
             self.counters.tcp.established_queued += 1;
+            self.mark_changed(l);
             return;
         }
         self.counters.tcp.accept_queue_overflows += 1;
@@ -788,6 +801,9 @@ impl Host {
             self.sync_conn(now, id);
         } else {
             e.soft_error = Some(errno);
+            if let Owner::Socket(s) = e.owner {
+                self.mark_changed(s);
+            }
         }
     }
 
@@ -1024,6 +1040,9 @@ impl Host {
             return Err(Errno::EADDRINUSE);
         }
         if self.conn_count >= self.cfg.limits.max_connections {
+            if !self.starved_connects.contains(&sid) {
+                self.starved_connects.push(sid);
+            }
             return Err(Errno::EAGAIN);
         }
         let opts = self.socket_ref(sid).opts;

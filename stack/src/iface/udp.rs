@@ -172,6 +172,7 @@ impl Host {
             }
             u.queue.push_back((from, repr.payload.to_vec()));
             self.counters.udp.datagrams_in += 1;
+            self.mark_changed(sid);
         }
     }
 
@@ -204,7 +205,10 @@ impl Host {
                 .map(|&(_, sid)| sid)
         });
         match target {
-            Some(sid) => self.socket_mut(sid).so_error = Some(errno),
+            Some(sid) => {
+                self.socket_mut(sid).so_error = Some(errno);
+                self.mark_changed(sid);
+            }
             None => self.drop_packet(DropReason::IcmpErrorNoMatch),
         }
     }
@@ -214,6 +218,7 @@ impl Host {
         if let Some(s) = self.sockets.get_mut(sid.0).and_then(Option::as_mut) {
             if matches!(&s.kind, Kind::Udp(u) if u.remote.is_some()) {
                 s.so_error = Some(errno);
+                self.mark_changed(sid);
             }
         }
     }
