@@ -485,7 +485,10 @@ impl Host {
                 continue;
             }
             if let Some(id) = self.dirty.pop_front() {
-                self.tcp_transmit(now, id);
+                // Already sent from `tcp_input` if no longer marked.
+                if self.conn_ref(id).is_some_and(|e| e.in_dirty) {
+                    self.tcp_transmit(now, id);
+                }
                 continue;
             }
             return None;
