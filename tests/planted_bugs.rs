@@ -11,8 +11,20 @@ use sansnet::explore::{self, fault_count, DrawOptions, SweepOptions};
 use sansnet::scenario;
 use sansnet_stack::tcp::PlantedBug;
 
-/// Seeds a default sweep (every scenario, random profiles) needs to find each bug.
+/// Seeds a default sweep (every scenario, random profiles) is given to find each bug.
 const SEEDS: u64 = 40;
+
+/// The budget for `bug`. An RTO that never resets only hurts a connection that has backed
+/// off and then loses again; since tail loss probes, RACK-style detection and one ACK per
+/// two segments repair most losses without a timeout, that takes a long partition: 4 of
+/// the 1400 runs over seeds 0-199 fail, the first at seed 25. Twice the budget keeps the
+/// test from hanging on where exactly the first one falls.
+fn seeds_for(bug: PlantedBug) -> u64 {
+    match bug {
+        PlantedBug::RtoNeverResets => 2 * SEEDS,
+        _ => SEEDS,
+    }
+}
 
 fn sweep_for(bug: PlantedBug) -> explore::SweepReport {
     explore::sweep(&SweepOptions {
@@ -21,7 +33,7 @@ fn sweep_for(bug: PlantedBug) -> explore::SweepReport {
             .map(|s| s.name().to_owned())
             .collect(),
         start: 0,
-        count: SEEDS,
+        count: seeds_for(bug),
         shard: (0, 1),
         jobs: 2,
         determinism_every: 0,
@@ -39,8 +51,9 @@ fn found_and_shrunk(bug: PlantedBug) {
     let report = sweep_for(bug);
     let first = report.failures.first().unwrap_or_else(|| {
         panic!(
-            "{} not found in {SEEDS} seeds:\n{}",
+            "{} not found in {} seeds:\n{}",
             bug.name(),
+            seeds_for(bug),
             report.table()
         )
     });

@@ -190,7 +190,7 @@ pub(crate) struct Nic {
 struct DirState {
     name: String,
     faults: LinkFaults,
-    rng: SimRng,
+    rng: FaultRngs,
     /// Gilbert-Elliott: in the bad state.
     burst_bad: bool,
     /// Serialiser: end times and sizes of frames not yet fully sent.
@@ -613,7 +613,7 @@ impl World {
         };
         let ends = [attach(self, a, 0), attach(self, b, 1)];
         let dir = |label: String| DirState {
-            rng: self.seed.stream(&format!("link/{name}/{label}")),
+            rng: FaultRngs::new(self.seed, &format!("link/{name}/{label}")),
             name: format!("{name}:{label}"),
             faults: faults.clone(),
             burst_bad: false,
@@ -896,8 +896,8 @@ impl World {
     }
 
     /// A frame enters one direction of a link: MTU, queue and serialisation, loss,
-    /// corruption, latency, reordering, duplication, in that order (and the RNG draws in
-    /// that order, which is part of the replay contract).
+    /// corruption, latency, reordering, duplication, in that order. Each kind draws from
+    /// its own stream (`FaultRngs`), in frame order: part of the replay contract.
     fn link_ingress(&mut self, link: LinkId, dir: usize, mut frame: Frame) {
         let now = self.now;
         if !self.links[link.0].captures.is_empty() {
@@ -945,7 +945,7 @@ impl World {
         };
         let lost = match d.faults.loss {
             LossModel::None => false,
-            LossModel::Independent { rate } => d.rng.chance(rate),
+            LossModel::Independent { rate } => d.rng.loss.chance(rate),
             LossModel::GilbertElliott {
                 good_to_bad,
                 bad_to_good,
@@ -957,10 +957,10 @@ impl World {
                 } else {
                     good_to_bad
                 };
-                if d.rng.chance(flip) {
+                if d.rng.loss.chance(flip) {
                     d.burst_bad = !d.burst_bad;
                 }
-                d.rng.chance(if d.burst_bad {
+                d.rng.loss.chance(if d.burst_bad {
                     loss_in_bad
                 } else {
                     loss_in_good
@@ -972,8 +972,8 @@ impl World {
             return self.count_drop(Place::Dir(link, dir), frame.id, DropReason::Lost);
         }
         let mut corrupted_bit = None;
-        if len > 0 && d.rng.chance(d.faults.corrupt) {
-            let bit = d.rng.below(len * 8);
+        if len > 0 && d.rng.corrupt.chance(d.faults.corrupt) {
+            let bit = d.rng.corrupt.below(len * 8);
             let mut bytes = frame.bytes.to_vec();
             bytes[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
             frame.bytes = bytes.into();
@@ -981,11 +981,12 @@ impl World {
             d.counters.corrupted += 1;
             corrupted_bit = Some(bit);
         }
-        let duplicate = d.rng.chance(d.faults.duplicate);
-        let mut arrive =
-            depart + d.faults.latency.sample(&mut d.rng) + jitter(&mut d.rng, d.faults.jitter);
+        let duplicate = d.rng.duplicate.chance(d.faults.duplicate);
+        let mut arrive = depart
+            + d.faults.latency.sample(&mut d.rng.latency)
+            + jitter(&mut d.rng.latency, d.faults.jitter);
         let mut reordered = None;
-        if d.rng.chance(d.faults.reorder) {
+        if d.rng.reorder.chance(d.faults.reorder) {
             arrive += d.faults.reorder_delay;
             d.counters.reordered += 1;
             reordered = Some(d.faults.reorder_delay);
@@ -995,8 +996,10 @@ impl World {
         }
         let copy_arrive = duplicate.then(|| {
             d.counters.duplicated += 1;
-            (depart + d.faults.latency.sample(&mut d.rng) + jitter(&mut d.rng, d.faults.jitter))
-                .max(d.fifo_floor)
+            (depart
+                + d.faults.latency.sample(&mut d.rng.duplicate)
+                + jitter(&mut d.rng.duplicate, d.faults.jitter))
+            .max(d.fifo_floor)
         });
         let name = dir_named(&self.links, link, dir);
         if let Some(bit) = corrupted_bit {
@@ -1426,6 +1429,31 @@ impl World {
         // its allocation for the next waits.
         for w in waiters.drain(..) {
             w.wake();
+        }
+    }
+}
+
+/// One link direction's random streams, one per fault kind. Turning one kind off (as the
+/// shrinker does) then leaves every other kind's decisions frame by frame as they were:
+/// with one shared stream, dropping reordering would shift which frames are lost, and a
+/// failure that needs a particular loss would vanish for reasons unrelated to reordering.
+struct FaultRngs {
+    loss: SimRng,
+    corrupt: SimRng,
+    duplicate: SimRng,
+    latency: SimRng,
+    reorder: SimRng,
+}
+
+impl FaultRngs {
+    fn new(seed: Seed, name: &str) -> FaultRngs {
+        let stream = |kind: &str| seed.stream(&format!("{name}/{kind}"));
+        FaultRngs {
+            loss: stream("loss"),
+            corrupt: stream("corrupt"),
+            duplicate: stream("duplicate"),
+            latency: stream("latency"),
+            reorder: stream("reorder"),
         }
     }
 }
