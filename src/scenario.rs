@@ -18,8 +18,8 @@ use std::sync::{Arc, RwLock};
 
 use sansnet_sim::exec::JoinHandle;
 use sansnet_sim::{
-    Direction, Duration, FaultChange, FaultPlan, Instant, LinkFaults, NodeId, RunError, Seed, Sim,
-    TraceHash,
+    Direction, Duration, FaultChange, FaultPlan, Instant, LinkFaults, NicId, NodeId, RunError,
+    Seed, Sim, TraceHash,
 };
 use sansnet_stack::iface::Host;
 use sansnet_stack::tcp;
@@ -61,7 +61,8 @@ pub struct RunSpec {
     pub heal_at_ms: u64,
     /// The workload must complete this long after the heal.
     pub progress_bound_ms: u64,
-    /// Whether NICs check the frame check sequence (off: checksums must catch corruption).
+    /// Whether the end hosts' NICs check the frame check sequence (off: checksums must
+    /// catch corruption). Switches and routers always check it.
     pub fcs_check: bool,
     /// A planted bug to switch on (only with the `planted-bugs` feature).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -144,6 +145,10 @@ pub struct Built {
     pub hosts: Vec<(String, NodeId)>,
     /// Tasks whose completion is the workload's completion.
     pub tasks: Vec<JoinHandle<TaskResult>>,
+    /// The end hosts' NICs: [`RunSpec::fcs_check`] applies to them, and every other NIC
+    /// and switch (routers, switches: store-and-forward) always checks the FCS. `None`:
+    /// `fcs_check` applies to every NIC and switch.
+    pub host_nics: Option<Vec<NicId>>,
 }
 
 /// The names a scenario's network has, known before it is built (the fault plan needs
@@ -353,8 +358,21 @@ fn run_inner(
     if let Some(w) = opts.trace.take() {
         sim.trace_to(w);
     }
-    sim.set_fcs_check(spec.fcs_check);
+    // Switches and routers are store-and-forward: they always check the frame check
+    // sequence. `fcs_check` is about the end hosts' NICs only, so that a damaged frame
+    // reaching a host was damaged on its last link alone: one flipped bit, which the IP,
+    // UDP and TCP checksums always catch. (Two links each flipping a bit can cancel out in
+    // a 16-bit ones' complement sum: no stack could tell.)
+    sim.set_fcs_check(true);
     let built = scenario.build(&mut sim, &spec.workload, &spec.topology, &tcp);
+    match &built.host_nics {
+        Some(nics) => {
+            for &nic in nics {
+                sim.set_nic_fcs_check(nic, spec.fcs_check);
+            }
+        }
+        None => sim.set_fcs_check(spec.fcs_check),
+    }
     if let (Some(w), Some(first)) = (opts.pcap.take(), built.links.first()) {
         if let Some(link) = sim.link(first) {
             sim.capture_link(link, w)

@@ -12,7 +12,9 @@
 //! | `routed:N[:R]` | `client*` 10.0.1.10.. behind switch `lan`, routers `router0`..`router{R-1}`, `server` 10.0.2.2 | client ports, `lan` to `router0`, router to router, last router to `server` |
 //!
 //! `direct` is the default and is exactly the network every scenario built before shapes
-//! existed, so old replay files replay to the same trace hash.
+//! existed, so old replay files replay to the same trace hash. Switches and routers are
+//! store-and-forward (they check the frame check sequence whatever the run's `fcs_check`,
+//! which is about the end hosts).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,7 +22,7 @@ use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 use sansnet_sim::host::secret_from_seed;
-use sansnet_sim::{Duration, FaultChange, FaultPlan, LinkFaults, NodeId, Sim, SwitchId};
+use sansnet_sim::{Duration, FaultChange, FaultPlan, LinkFaults, NicId, NodeId, Sim, SwitchId};
 use sansnet_stack::iface::{Host, HostConfig, InterfaceConfig, Route};
 use sansnet_stack::tcp;
 use serde::{Deserialize, Serialize};
@@ -406,6 +408,8 @@ pub struct Network {
     pub links: Vec<String>,
     /// Every host (clients, routers, server), for the memory check and the `ss` tables.
     pub hosts: Vec<(String, NodeId)>,
+    /// The client hosts' and the server's NICs (not the routers').
+    pub host_nics: Vec<NicId>,
 }
 
 /// The faults of every link when it is built (a plan changes them).
@@ -504,9 +508,12 @@ impl Parts {
         self.hosts.push((name, node));
     }
 
-    fn finish(mut self, server: NodeId, server_addr: Ipv4Addr) -> Network {
+    fn finish(mut self, sim: &Sim, server: NodeId, server_addr: Ipv4Addr) -> Network {
         self.hosts.push(("server".to_owned(), server));
+        let mut host_nics: Vec<NicId> = self.clients.iter().map(|&c| sim.nic(c, 0)).collect();
+        host_nics.push(sim.nic(server, 0));
         Network {
+            host_nics,
             clients: self.clients,
             client_addrs: self.client_addrs,
             server,
@@ -548,6 +555,7 @@ impl Network {
                     server_addr: sa,
                     links: vec![sim.link_name(link)],
                     hosts: vec![("client".to_owned(), client), ("server".to_owned(), server)],
+                    host_nics: vec![sim.nic(client, 0), sim.nic(server, 0)],
                 }
             }
             Shape::Switched { .. } => {
@@ -561,7 +569,7 @@ impl Network {
                 let server = add_end_host(sim, "server", server_addr, None, tcp);
                 let link = sim.connect(sim.nic(server, 0), sw, wire());
                 parts.links.push(sim.link_name(link));
-                parts.finish(server, server_addr)
+                parts.finish(sim, server, server_addr)
             }
             Shape::Routed { .. } => {
                 let r = shape.routers();
@@ -626,7 +634,7 @@ impl Network {
                 let last = routers[routers.len() - 1];
                 let link = sim.connect(sim.nic(last, 1), sim.nic(server, 0), wire());
                 parts.links.push(sim.link_name(link));
-                parts.finish(server, server_addr)
+                parts.finish(sim, server, server_addr)
             }
         }
     }
@@ -642,6 +650,7 @@ impl Network {
             links: self.links.clone(),
             hosts: self.hosts.clone(),
             tasks: Vec::new(),
+            host_nics: Some(self.host_nics.clone()),
         }
     }
 }

@@ -495,3 +495,62 @@ fn shapes_parse_from_and_print_to_the_command_line_form() {
         "cargo run --release -- replay --scenario bulk --seed 1 --topology routed:2"
     );
 }
+
+/// A `Write` whose bytes the test can read after the run has taken the writer.
+#[derive(Clone, Default)]
+struct SharedBuf(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn switches_and_routers_check_the_fcs_and_end_hosts_follow_the_spec() {
+    // Corruption everywhere, the FCS check off: a damaged frame must reach an end host only
+    // from its last link (one flipped bit, which a checksum catches), so the switch and
+    // the router drop every frame damaged before them, and the hosts drop none by FCS.
+    let mut spec = clean("bulk", ROUTED);
+    spec.fcs_check = false;
+    for link in ROUTED.topology().links {
+        let faults = LinkFaults {
+            corrupt: sansnet_sim::Probability::percent(5),
+            ..LinkFaults::with_latency(Duration::from_millis(1))
+        };
+        spec.plan.push(
+            Instant::ZERO,
+            FaultChange::SetLink {
+                link,
+                direction: Direction::Both,
+                faults,
+            },
+        );
+    }
+    let trace = SharedBuf::default();
+    let outcome = scenario::run_with(
+        &spec,
+        RunOptions {
+            trace: Some(Box::new(trace.clone())),
+            ..RunOptions::default()
+        },
+    );
+    assert_eq!(outcome.result, Ok(()));
+    let text = String::from_utf8(trace.0.borrow().clone()).unwrap();
+    let mut fcs_drops_at = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let ev: serde_json::Value = serde_json::from_str(line).unwrap();
+        if ev["ev"] == "dropped" && ev["reason"] == "fcs_error" {
+            let at = ev["at"].as_str().unwrap().to_owned();
+            fcs_drops_at.insert(at.split('/').next().unwrap().to_owned());
+        }
+    }
+    assert_eq!(
+        fcs_drops_at.into_iter().collect::<Vec<_>>(),
+        vec!["lan".to_owned(), "router0".to_owned()]
+    );
+}
