@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sansnet::decode::{describe_frame, parse_hex};
-use sansnet::explore::{self, DrawOptions, ReplayFile, SweepOptions};
+use sansnet::explore::{self, DrawOptions, ReplayFile, SweepOptions, TopologyChoice};
 use sansnet::scenario::{self, RunOptions};
 use sansnet_sim::Instant;
 
@@ -15,16 +15,21 @@ sansnet: deterministic network simulation testing over a real TCP/IP stack
 usage:
   sansnet sweep [--seeds N] [--start S] [--scenario NAME]... [--shard K/N] [--jobs J]
                 [--out DIR] [--profile NAME] [--plant BUG] [--determinism-every N]
-                [--max-failures N] [--quiet]
+                [--topology SHAPE] [--max-failures N] [--quiet]
       run the scenarios over N seeds (default 200), each seed drawing its own faults;
       failures keep replay.json, capture.pcap, trace.jsonl and log.txt in DIR
-      (default sansnet-out); exit status 1 if anything failed
+      (default sansnet-out); exit status 1 if anything failed. SHAPE is the network:
+      direct (default: one client host and the server on one link), switched:N (N client
+      hosts and the server on a switch), routed:N or routed:N:R (N client hosts on one
+      subnet, the server on another, R routers between), or swarm (drawn per seed)
   sansnet replay FILE [--at SECONDS] [--out DIR]
-  sansnet replay --scenario NAME --seed S [--profile NAME] [--plant BUG] [--at SECONDS] [--out DIR]
+  sansnet replay --scenario NAME --seed S [--profile NAME] [--plant BUG] [--topology SHAPE]
+                 [--at SECONDS] [--out DIR]
       rerun one run exactly, check its trace hash, write its artefacts; with --at, stop
       there and print every host's ss table and counters
   sansnet shrink FILE [--out FILE] [--budget SECONDS]
-      reduce a failing run to a smaller one that fails the same way
+      reduce a failing run to a smaller one that fails the same way (fewer faults,
+      shorter windows, lower rates, a smaller workload, a simpler network)
   sansnet scenarios
       list the scenarios
   sansnet conformance [DIR]
@@ -140,6 +145,14 @@ fn check_plant(plant: Option<&str>) -> Result<Option<String>, CmdError> {
     }
 }
 
+/// `--topology SHAPE`, or `direct`.
+fn topology_arg(a: &Args) -> Result<TopologyChoice, CmdError> {
+    match a.get("--topology") {
+        None => Ok(TopologyChoice::default()),
+        Some(t) => TopologyChoice::parse(t).map_err(|e| CmdError(e, 2)),
+    }
+}
+
 fn sweep(args: &[String]) -> Result<(), CmdError> {
     let a = Args::parse(args)?;
     let mut scenarios = a.all("--scenario");
@@ -182,6 +195,7 @@ fn sweep(args: &[String]) -> Result<(), CmdError> {
             ));
         }
     }
+    let topology = topology_arg(&a)?;
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let opts = SweepOptions {
         scenarios,
@@ -198,7 +212,7 @@ fn sweep(args: &[String]) -> Result<(), CmdError> {
         progress: !a.has("--quiet"),
         max_failures: a.num("--max-failures", 0)?,
     };
-    let report = explore::sweep(&opts);
+    let report = explore::sweep_on(&opts, &topology);
     print!("{}", report.table());
     for f in &report.failures {
         println!("FAIL {} -> {}", explore::one_line(&f.spec), f.failure);
@@ -243,7 +257,11 @@ fn replay(args: &[String]) -> Result<(), CmdError> {
                 profile: a.get("--profile").map(str::to_owned),
                 planted: check_plant(a.get("--plant"))?,
             };
-            (explore::draw(sc.as_ref(), seed.0, &draw), None)
+            let topology = topology_arg(&a)?;
+            (
+                explore::draw_on(sc.as_ref(), seed.0, &draw, &topology),
+                None,
+            )
         }
     };
     println!("replaying {}", explore::one_line(&spec));
@@ -332,6 +350,9 @@ fn scenarios() -> Result<(), CmdError> {
     for s in scenario::all() {
         println!("{:<18} {}", s.name(), s.describe());
     }
+    println!(
+        "\nevery scenario runs on every --topology: direct (default), switched:N, routed:N[:R], swarm"
+    );
     Ok(())
 }
 
