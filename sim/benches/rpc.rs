@@ -96,8 +96,9 @@ fn sansnet(n: usize, r: usize, seed: u64, layout: Layout) -> (f64, Duration) {
                         mtu: 1500,
                     });
                 }
-                // Every client's SYN waits for the server's address at once (Linux queues
-                // about 200 KB per neighbour; the default of 3 packets is for hosts).
+                // Every client's SYN waits for the server's address at once: a thousand
+                // SYNs, more than the default 64 packets per address (Linux queues about
+                // 200 KB per neighbour).
                 let limits = Limits {
                     arp_pending_packets_per_addr: 4096,
                     ..Limits::default()

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use host_support::*;
 use pretty_assertions::assert_eq;
-use sansnet_stack::iface::{DropReason, Errno, HostConfig, SocketType};
+use sansnet_stack::iface::{DropReason, Errno, HostConfig, Limits, SocketType};
 use sansnet_stack::time::Duration;
 use sansnet_stack::wire::ipv4::IpProtocol;
 use sansnet_stack::wire::EthernetAddress;
@@ -62,7 +62,8 @@ fn arp_pending_queue_is_bounded() {
     let mut net = Net::lan(&[1]);
     let u = net.h(0).socket(SocketType::Datagram).unwrap();
     let now = net.now;
-    for _ in 0..10 {
+    let limit = Limits::default().arp_pending_packets_per_addr;
+    for _ in 0..limit + 7 {
         net.h(0).send_to(now, u, b"x", addr(9, 9)).unwrap();
     }
     assert_eq!(net.h(0).counters().drops(DropReason::ArpPendingFull), 7);

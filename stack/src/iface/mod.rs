@@ -139,7 +139,10 @@ impl Default for Limits {
             max_backlog: 4096,
             syn_cookies: true,
             arp_cache_entries: 1024,
-            arp_pending_packets_per_addr: 3,
+            // Linux bounds this queue by bytes (about 200 KB per neighbour) since 3.3;
+            // the old 3 packets dropped the SYNs of every client but three that retried at
+            // the same instant after an entry expired (found by a topology sweep).
+            arp_pending_packets_per_addr: 64,
             arp_pending_addrs: 256,
             arp_cache_timeout: Duration::from_secs(60),
             arp_retry_interval: Duration::from_secs(1),
