@@ -428,16 +428,9 @@ fn add_end_host(
     sim.set_addr(name, addr);
     let tcp = tcp.clone();
     sim.add_host_with(name, 1, move |ctx| HostConfig {
-        name: ctx.name.clone(),
-        interfaces: vec![InterfaceConfig {
-            mac: ctx.macs[0],
-            addr,
-            prefix_len: 24,
-            mtu: 1500,
-        }],
         default_gateway: gateway,
         tcp: tcp.clone(),
-        ..HostConfig::default()
+        ..sansnet_sim::one_nic_config(ctx, addr, 24)
     })
 }
 

@@ -12,7 +12,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant as WallInstant;
 
-use sansnet_sim::stack::iface::{Errno, Host, HostConfig, InterfaceConfig, SockOpt, SocketType};
+use sansnet_sim::stack::iface::{Errno, Host, HostConfig, SockOpt, SocketType};
 use sansnet_sim::stack::tcp::KeepAlive;
 use sansnet_sim::{Duration, LinkFaults, Seed, Sim};
 
@@ -21,16 +21,7 @@ const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
 fn config(ctx: &sansnet_sim::NodeCtx, addr: Ipv4Addr) -> HostConfig {
-    let mut cfg = HostConfig {
-        name: ctx.name.clone(),
-        interfaces: vec![InterfaceConfig {
-            mac: ctx.macs[0],
-            addr,
-            prefix_len: 24,
-            mtu: 1500,
-        }],
-        ..HostConfig::default()
-    };
+    let mut cfg = sansnet_sim::one_nic_config(ctx, addr, 24);
     cfg.limits.max_descriptors = CONNS + 64;
     cfg.limits.max_backlog = CONNS;
     cfg

@@ -23,7 +23,9 @@ use std::time::Instant as WallInstant;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use sansnet_sim::stack::iface::{Fd, Host, HostConfig, InterfaceConfig, Limits};
-use sansnet_sim::{exec, Duration, LinkFaults, NodeId, Seed, Sim, TcpListener, TcpStream};
+use sansnet_sim::{
+    exec, one_nic_config, Duration, LinkFaults, NodeId, Seed, Sim, TcpListener, TcpStream,
+};
 
 const MSG: usize = 64;
 const PORT: u16 = 7;
@@ -41,15 +43,8 @@ enum Layout {
 fn add_routed_host(sim: &mut Sim, name: &str, addr: Ipv4Addr, gateway: Ipv4Addr) -> NodeId {
     sim.set_addr(name, addr);
     sim.add_host_with(name, 1, move |ctx| HostConfig {
-        name: ctx.name.clone(),
-        interfaces: vec![InterfaceConfig {
-            mac: ctx.macs[0],
-            addr,
-            prefix_len: 24,
-            mtu: 1500,
-        }],
         default_gateway: Some(gateway),
-        ..HostConfig::default()
+        ..one_nic_config(ctx, addr, 24)
     })
 }
 

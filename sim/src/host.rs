@@ -53,22 +53,29 @@ pub fn secret_from_seed(seed: u64) -> SecretKey {
     SecretKey(key)
 }
 
+/// The configuration of a host with one NIC at `addr/prefix_len` (MTU 1500) and every other
+/// setting at its default: the starting point of most simulated hosts
+/// (`HostConfig { default_gateway: .., ..one_nic_config(ctx, addr, 24) }`).
+pub fn one_nic_config(ctx: &NodeCtx, addr: Ipv4Addr, prefix_len: u8) -> HostConfig {
+    HostConfig {
+        name: ctx.name.clone(),
+        interfaces: vec![InterfaceConfig {
+            mac: ctx.macs[0],
+            addr,
+            prefix_len,
+            mtu: 1500,
+        }],
+        ..HostConfig::default()
+    }
+}
+
 impl Sim {
     /// Adds a sansnet host with one NIC at `addr/prefix_len` (MTU 1500), seeded from the
     /// run's seed, and restartable (a restart rebuilds it from the same configuration with a
     /// new secret). Records `addr` under `name`.
     pub fn add_host(&mut self, name: &str, addr: Ipv4Addr, prefix_len: u8) -> NodeId {
         self.set_addr(name, addr);
-        self.add_host_with(name, 1, move |ctx| HostConfig {
-            name: ctx.name.clone(),
-            interfaces: vec![InterfaceConfig {
-                mac: ctx.macs[0],
-                addr,
-                prefix_len,
-                mtu: 1500,
-            }],
-            ..HostConfig::default()
-        })
+        self.add_host_with(name, 1, move |ctx| one_nic_config(ctx, addr, prefix_len))
     }
 
     /// Adds a sansnet host built from the configuration `configure` returns (called again

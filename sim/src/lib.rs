@@ -48,7 +48,7 @@ pub use fault::{
     Direction, FaultChange, FaultPlan, FaultProfile, LatencyDist, LinkFaults, LossModel,
     PlannedChange,
 };
-pub use host::{TcpListener, TcpStream, UdpSocket};
+pub use host::{one_nic_config, TcpListener, TcpStream, UdpSocket};
 pub use net::{
     Attach, LinkCounters, LinkId, NameError, NicCounters, NicId, NodeId, SwitchCounters, SwitchId,
 };

@@ -112,15 +112,8 @@ pub fn patient_arp() -> HostLimits {
 pub fn add_lan_host(sim: &mut Sim, name: &str, addr: Ipv4Addr) -> NodeId {
     sim.set_addr(name, addr);
     sim.add_host_with(name, 1, move |ctx| HostConfig {
-        name: ctx.name.clone(),
-        interfaces: vec![InterfaceConfig {
-            mac: ctx.macs[0],
-            addr,
-            prefix_len: 24,
-            mtu: 1500,
-        }],
         limits: patient_arp(),
-        ..HostConfig::default()
+        ..sansnet_sim::one_nic_config(ctx, addr, 24)
     })
 }
 

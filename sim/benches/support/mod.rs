@@ -10,9 +10,7 @@
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use sansnet_sim::stack::iface::{
-    Errno, Fd, Host, HostConfig, InterfaceConfig, SockOpt, SocketType,
-};
+use sansnet_sim::stack::iface::{Errno, Fd, Host, HostConfig, SockOpt, SocketType};
 use sansnet_sim::{Duration, Endpoint, Instant, LinkFaults, LinkId, NodeCtx, NodeId, Seed, Sim};
 
 pub const A_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -160,16 +158,7 @@ impl Endpoint for HostApp {
 }
 
 pub fn host_config(ctx: &NodeCtx, addr: Ipv4Addr) -> HostConfig {
-    HostConfig {
-        name: ctx.name.clone(),
-        interfaces: vec![InterfaceConfig {
-            mac: ctx.macs[0],
-            addr,
-            prefix_len: 24,
-            mtu: 1500,
-        }],
-        ..HostConfig::default()
-    }
+    sansnet_sim::one_nic_config(ctx, addr, 24)
 }
 
 // ---- smoltcp -------------------------------------------------------------------------------
