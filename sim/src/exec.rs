@@ -12,7 +12,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -28,7 +28,15 @@ pub(crate) struct NewTask {
     pub(crate) future: Pin<Box<dyn Future<Output = ()>>>,
 }
 
-type ReadyQueue = Arc<Mutex<VecDeque<u64>>>;
+/// Tasks to poll, in wake order. Wakers must be `Send + Sync`, hence the lock, although a
+/// simulation runs on one thread; `len` lets the loop ask "anything ready?" after every
+/// event without taking it.
+struct Ready {
+    queue: Mutex<VecDeque<u64>>,
+    len: AtomicUsize,
+}
+
+type ReadyQueue = Arc<Ready>;
 
 struct TaskWaker {
     id: u64,
@@ -44,8 +52,9 @@ impl Wake for TaskWaker {
     fn wake_by_ref(self: &Arc<Self>) {
         if !self.queued.swap(true, Ordering::SeqCst) {
             // A poisoned lock can only come from a panic while pushing; the queue is intact.
-            let mut q = self.ready.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = self.ready.queue.lock().unwrap_or_else(|e| e.into_inner());
             q.push_back(self.id);
+            self.ready.len.fetch_add(1, Ordering::SeqCst);
         }
     }
 }
@@ -103,7 +112,10 @@ impl Executor {
     pub(crate) fn new() -> Executor {
         Executor {
             tasks: BTreeMap::new(),
-            ready: Arc::new(Mutex::new(VecDeque::new())),
+            ready: Arc::new(Ready {
+                queue: Mutex::new(VecDeque::new()),
+                len: AtomicUsize::new(0),
+            }),
             next_id: 0,
         }
     }
@@ -129,11 +141,7 @@ impl Executor {
     }
 
     pub(crate) fn has_ready(&self) -> bool {
-        !self
-            .ready
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
+        self.ready.len.load(Ordering::SeqCst) != 0
     }
 
     pub(crate) fn task_count(&self) -> usize {
@@ -141,10 +149,19 @@ impl Executor {
     }
 
     fn pop_ready(&self) -> Option<u64> {
-        self.ready
+        if !self.has_ready() {
+            return None;
+        }
+        let id = self
+            .ready
+            .queue
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .pop_front()
+            .pop_front();
+        if id.is_some() {
+            self.ready.len.fetch_sub(1, Ordering::SeqCst);
+        }
+        id
     }
 
     /// Adopts tasks spawned from inside tasks and drops those of crashed nodes.

@@ -214,7 +214,9 @@ pub(crate) struct Switch {
     pub(crate) name: String,
     /// Outgoing link direction of each port.
     ports: Vec<(LinkId, usize)>,
-    mac_table: BTreeMap<EthernetAddress, (usize, Instant)>,
+    /// By `mac_key` (a MAC as a big-endian integer: the same order as the bytes, and a
+    /// cheaper comparison on the per-frame lookups).
+    mac_table: BTreeMap<u64, (usize, Instant)>,
     mac_table_limit: usize,
     fcs_check: bool,
     pub(crate) counters: SwitchCounters,
@@ -258,6 +260,8 @@ impl std::error::Error for NameError {}
 
 /// Bounds that keep one misbehaving endpoint from stalling a step.
 const MAX_TX_POLLS_SLACK: usize = 64;
+/// Emptied waiter lists kept for reuse.
+const SPARE_WAITER_LISTS: usize = 256;
 /// Largest frame an endpoint can hand over (jumbo frames and then some).
 const TX_BUF_LEN: usize = 65_536 + 18;
 
@@ -294,6 +298,8 @@ pub(crate) struct World {
     node_waiters: Vec<Vec<Waker>>,
     /// Wakers of tasks waiting for one key (a socket) on a node to change, by node.
     key_waiters: Vec<BTreeMap<u64, Vec<Waker>>>,
+    /// Emptied waiter lists, reused so that waiting allocates nothing in a steady run.
+    spare_waiter_lists: Vec<Vec<Waker>>,
     /// Scratch for `Endpoint::drain_changed`.
     changed_keys: Vec<u64>,
     /// Nodes that crashed since the executor last looked (their tasks must go).
@@ -342,6 +348,7 @@ impl World {
             next_timer_key: 0,
             node_waiters: Vec::new(),
             key_waiters: Vec::new(),
+            spare_waiter_lists: Vec::new(),
             changed_keys: Vec::new(),
             crashed: Vec::new(),
             spawned: Vec::new(),
@@ -668,7 +675,7 @@ impl World {
         self.switches[sw.0]
             .mac_table
             .iter()
-            .map(|(mac, (port, _))| (*mac, *port))
+            .map(|(&mac, &(port, _))| (mac_from_key(mac), port))
             .collect()
     }
 
@@ -1163,8 +1170,12 @@ impl World {
             return self.count_drop(Place::Switch(sw), frame.id, DropReason::FcsError);
         };
         let (src, dst) = (eth.src_addr(), eth.dst_addr());
-        if src.is_unicast() {
-            if !s.mac_table.contains_key(&src) && s.mac_table.len() >= s.mac_table_limit {
+        let (src_key, dst_key) = (mac_key(src), mac_key(dst));
+        if let Some(entry) = s.mac_table.get_mut(&src_key).filter(|_| src.is_unicast()) {
+            // A known station: refresh in place (the per-frame case).
+            *entry = (port, now);
+        } else if src.is_unicast() {
+            if s.mac_table.len() >= s.mac_table_limit {
                 // Evict the stalest entry (ties by address): bounded and deterministic.
                 if let Some(victim) = s
                     .mac_table
@@ -1176,10 +1187,10 @@ impl World {
                     s.counters.evicted += 1;
                 }
             }
-            s.mac_table.insert(src, (port, now));
+            s.mac_table.insert(src_key, (port, now));
         }
         let known = if dst.is_unicast() {
-            s.mac_table.get(&dst).map(|&(p, _)| p)
+            s.mac_table.get(&dst_key).map(|&(p, _)| p)
         } else {
             None
         };
@@ -1189,8 +1200,20 @@ impl World {
                 return self.count_drop(Place::Switch(sw), frame.id, DropReason::Filtered);
             }
             Some(p) => {
+                // The common case, without the vectors a flood needs.
                 s.counters.forwarded += 1;
-                vec![p]
+                let (link, dir) = s.ports[p];
+                self.tracer.record(
+                    now.as_nanos(),
+                    &Rec::Switched {
+                        switch: Named::new(sw.0, &self.switches[sw.0].name),
+                        frame: frame.id,
+                        from_port: port,
+                        to_ports: &[p],
+                        flood: false,
+                    },
+                );
+                return self.link_ingress(link, dir, frame);
             }
             None => {
                 s.counters.flooded += 1;
@@ -1385,7 +1408,10 @@ impl World {
         if self.key_waiters.len() <= node.0 {
             self.key_waiters.resize_with(node.0 + 1, BTreeMap::new);
         }
-        let waiters = self.key_waiters[node.0].entry(key).or_default();
+        let spare = &mut self.spare_waiter_lists;
+        let waiters = self.key_waiters[node.0]
+            .entry(key)
+            .or_insert_with(|| spare.pop().unwrap_or_default());
         if !waiters.iter().any(|w| w.will_wake(waker)) {
             waiters.push(waker.clone());
         }
@@ -1400,9 +1426,12 @@ impl World {
             return;
         }
         for key in keys {
-            if let Some(waiters) = map.remove(key) {
-                for w in waiters {
+            if let Some(mut waiters) = map.remove(key) {
+                for w in waiters.drain(..) {
                     w.wake();
+                }
+                if self.spare_waiter_lists.len() < SPARE_WAITER_LISTS {
+                    self.spare_waiter_lists.push(waiters);
                 }
             }
         }
@@ -1456,6 +1485,17 @@ impl FaultRngs {
             reorder: stream("reorder"),
         }
     }
+}
+
+/// A MAC address as an integer that orders like its bytes.
+fn mac_key(mac: EthernetAddress) -> u64 {
+    mac.0.iter().fold(0, |k, &b| (k << 8) | u64::from(b))
+}
+
+/// The inverse of [`mac_key`].
+fn mac_from_key(key: u64) -> EthernetAddress {
+    let b = key.to_be_bytes();
+    EthernetAddress([b[2], b[3], b[4], b[5], b[6], b[7]])
 }
 
 fn jitter(rng: &mut SimRng, max: Duration) -> Duration {

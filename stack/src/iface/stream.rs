@@ -247,7 +247,11 @@ impl Host {
             return;
         };
         while let Some(ev) = e.conn.poll_event() {
-            events.push(ev);
+            // Only these change socket or listener state (readiness is read, not stored);
+            // keeping the rest would cost an allocation for almost every segment.
+            if matches!(ev, Event::PeerClosed | Event::Connected | Event::Failed(_)) {
+                events.push(ev);
+            }
         }
         for ev in events {
             let Some(e) = self.conn_mut(id) else {
