@@ -504,14 +504,16 @@ impl Host {
         if !self.tx_queue.is_empty() || !self.loopback.is_empty() || !self.dirty.is_empty() {
             return Some(self.last_now);
         }
-        [
-            self.timers.first().map(|(t, _)| *t),
-            self.arp.poll_timeout(),
-            self.reassembly.poll_timeout(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        // Called after every input: the TCP timer first, then the two rarely set ones,
+        // folded by hand (an iterator over all three showed in profiles).
+        let mut next = self.timers.first().map(|(t, _)| *t);
+        for t in [self.arp.poll_timeout(), self.reassembly.poll_timeout()]
+            .into_iter()
+            .flatten()
+        {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        next
     }
 
     /// Fires every timer due at `now`: TCP connections, ARP retries, reassembly.

@@ -530,11 +530,11 @@ impl Host {
                     return;
                 };
                 e.conn.handle_segment(now, &seg);
-                self.sync_conn(now, id);
                 // Answer each segment before the next is read, as a kernel does per packet:
                 // left for `poll_transmit`, a burst of N segments that arrived together
                 // would get one ACK for all of them (a stretch ACK), which slows the peer's
-                // window growth and loss recovery.
+                // window growth and loss recovery. (`tcp_transmit` does what `sync_conn`
+                // would: events, then the timer.)
                 self.tcp_transmit(now, id);
                 return;
             }
