@@ -1171,10 +1171,12 @@ impl World {
         };
         let (src, dst) = (eth.src_addr(), eth.dst_addr());
         let (src_key, dst_key) = (mac_key(src), mac_key(dst));
-        if let Some(entry) = s.mac_table.get_mut(&src_key).filter(|_| src.is_unicast()) {
+        if !src.is_unicast() {
+            // Nothing to learn from a group source address.
+        } else if let Some(entry) = s.mac_table.get_mut(&src_key) {
             // A known station: refresh in place (the per-frame case).
             *entry = (port, now);
-        } else if src.is_unicast() {
+        } else {
             if s.mac_table.len() >= s.mac_table_limit {
                 // Evict the stalest entry (ties by address): bounded and deterministic.
                 if let Some(victim) = s
@@ -1194,49 +1196,43 @@ impl World {
         } else {
             None
         };
-        let to_ports: Vec<usize> = match known {
+        // A known destination (the per-frame case) needs no vector; only a flood builds one.
+        let one: [usize; 1];
+        let all: Vec<usize>;
+        let to_ports: &[usize] = match known {
             Some(p) if p == port => {
                 s.counters.filtered += 1;
                 return self.count_drop(Place::Switch(sw), frame.id, DropReason::Filtered);
             }
             Some(p) => {
-                // The common case, without the vectors a flood needs.
                 s.counters.forwarded += 1;
-                let (link, dir) = s.ports[p];
-                self.tracer.record(
-                    now.as_nanos(),
-                    &Rec::Switched {
-                        switch: Named::new(sw.0, &self.switches[sw.0].name),
-                        frame: frame.id,
-                        from_port: port,
-                        to_ports: &[p],
-                        flood: false,
-                    },
-                );
-                return self.link_ingress(link, dir, frame);
+                one = [p];
+                &one
             }
             None => {
                 s.counters.flooded += 1;
-                (0..s.ports.len()).filter(|&p| p != port).collect()
+                all = (0..s.ports.len()).filter(|&p| p != port).collect();
+                &all
             }
         };
-        let outs: Vec<(LinkId, usize)> = to_ports.iter().map(|&p| s.ports[p]).collect();
         self.tracer.record(
             now.as_nanos(),
             &Rec::Switched {
                 switch: Named::new(sw.0, &self.switches[sw.0].name),
                 frame: frame.id,
                 from_port: port,
-                to_ports: &to_ports,
+                to_ports,
                 flood: known.is_none(),
             },
         );
-        // The last port takes the frame itself; the others get copies.
-        if let Some((&(last, last_dir), rest)) = outs.split_last() {
-            for &(link, dir) in rest {
+        // The last port takes the frame itself; the others get copies (which share bytes).
+        if let Some((&last, rest)) = to_ports.split_last() {
+            for &p in rest {
+                let (link, dir) = self.switches[sw.0].ports[p];
                 self.link_ingress(link, dir, frame.clone());
             }
-            self.link_ingress(last, last_dir, frame);
+            let (link, dir) = self.switches[sw.0].ports[last];
+            self.link_ingress(link, dir, frame);
         }
     }
 
@@ -1398,10 +1394,7 @@ impl World {
         if self.node_waiters.len() <= node.0 {
             self.node_waiters.resize_with(node.0 + 1, Vec::new);
         }
-        let waiters = &mut self.node_waiters[node.0];
-        if !waiters.iter().any(|w| w.will_wake(waker)) {
-            waiters.push(waker.clone());
-        }
+        add_waker(&mut self.node_waiters[node.0], waker);
     }
 
     pub(crate) fn wait_on_key(&mut self, node: NodeId, key: u64, waker: &Waker) {
@@ -1412,9 +1405,7 @@ impl World {
         let waiters = self.key_waiters[node.0]
             .entry(key)
             .or_insert_with(|| spare.pop().unwrap_or_default());
-        if !waiters.iter().any(|w| w.will_wake(waker)) {
-            waiters.push(waker.clone());
-        }
+        add_waker(waiters, waker);
     }
 
     /// Wakes the waiters of each key in `keys`, in that order.
@@ -1484,6 +1475,13 @@ impl FaultRngs {
             latency: stream("latency"),
             reorder: stream("reorder"),
         }
+    }
+}
+
+/// Adds `waker` to a wait list unless it (or one that wakes the same task) is there already.
+fn add_waker(waiters: &mut Vec<Waker>, waker: &Waker) {
+    if !waiters.iter().any(|w| w.will_wake(waker)) {
+        waiters.push(waker.clone());
     }
 }
 
