@@ -12,8 +12,9 @@
 //!   node partitions, clogging, crashes and restarts, as serialisable data.
 //! - [`rng`]: ChaCha8 streams named by stable strings, so adding a host does not shift
 //!   another link's draws.
-//! - [`trace`], [`pcap`], [`log`]: a JSON-lines event trace with a rolling hash, pcap
-//!   captures with virtual timestamps, `tracing` lines stamped with simulated time.
+//! - [`trace`], [`pcap`], [`pcapng`], [`log`]: a JSON-lines event trace with a rolling
+//!   hash, pcap and pcapng captures with virtual timestamps (pcapng: many links in one
+//!   file, one interface each), `tracing` lines stamped with simulated time.
 //! - [`exec`]: async tasks on a deterministic single-threaded executor, with simulated
 //!   `sleep` and `timeout`.
 //!
@@ -35,6 +36,7 @@ pub mod log;
 pub mod naming;
 mod net;
 pub mod pcap;
+pub mod pcapng;
 mod queue;
 pub mod rng;
 pub mod scripted;
