@@ -17,6 +17,7 @@ use crate::endpoint::{Endpoint, NodeCtx, NodeFactory};
 use crate::fault::{FaultChange, LinkFaults, LossModel};
 use crate::log::set_sim_time;
 use crate::pcap::PcapWriter;
+use crate::pcapng::{self, PcapngWriter};
 use crate::queue::EventQueue;
 use crate::rng::{Seed, SimRng};
 use crate::trace::{At, DropReason, Named, Rec, TraceHash, Tracer};
@@ -183,7 +184,7 @@ pub(crate) struct Nic {
     pub(crate) rx_ring_frames: usize,
     pub(crate) tx_ring_frames: usize,
     pub(crate) fcs_check: bool,
-    captures: Vec<usize>,
+    captures: Vec<Tap>,
     pub(crate) counters: NicCounters,
 }
 
@@ -207,7 +208,7 @@ pub(crate) struct LinkState {
     pub(crate) name: String,
     ends: [Port; 2],
     dirs: [DirState; 2],
-    captures: Vec<usize>,
+    captures: Vec<Tap>,
 }
 
 pub(crate) struct Switch {
@@ -222,9 +223,31 @@ pub(crate) struct Switch {
     pub(crate) counters: SwitchCounters,
 }
 
+/// One capture output: a classic pcap file, or a pcapng stream with an interface per
+/// captured NIC or link.
+enum CaptureWriter {
+    Pcap(PcapWriter<Box<dyn Write>>),
+    Pcapng(PcapngWriter<Box<dyn Write>>),
+}
+
 struct Capture {
-    writer: PcapWriter<Box<dyn Write>>,
+    writer: CaptureWriter,
     error: Option<std::io::Error>,
+}
+
+/// A NIC's or link's feed into a capture: which output, and as which pcapng interface
+/// (0 for classic pcap).
+#[derive(Clone, Copy)]
+struct Tap {
+    capture: usize,
+    interface: u32,
+}
+
+/// What a pcapng capture records, one interface each.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum CapturePoint {
+    Nic(NicId),
+    Link(LinkId),
 }
 
 /// A name already in use, or a name that names nothing.
@@ -418,7 +441,10 @@ impl World {
             if let Some(e) = c.error.take() {
                 return Err(e);
             }
-            c.writer.flush()?;
+            match &mut c.writer {
+                CaptureWriter::Pcap(w) => w.flush()?,
+                CaptureWriter::Pcapng(w) => w.flush()?,
+            }
         }
         Ok(())
     }
@@ -435,12 +461,19 @@ impl World {
             .record(self.now.as_nanos(), &Rec::Dropped { at, frame, reason });
     }
 
-    fn capture(&mut self, ids: &[usize], bytes: &[u8]) {
+    /// Records a frame on every tap; `direction` is the NIC's (links pass `Unknown`).
+    fn capture(&mut self, taps: &[Tap], bytes: &[u8], direction: pcapng::Direction) {
         let now = self.now;
-        for &id in ids {
-            let c = &mut self.captures[id];
+        for tap in taps {
+            let c = &mut self.captures[tap.capture];
             if c.error.is_none() {
-                if let Err(e) = c.writer.write_frame(now, bytes) {
+                let written = match &mut c.writer {
+                    CaptureWriter::Pcap(w) => w.write_frame(now, bytes),
+                    CaptureWriter::Pcapng(w) => {
+                        w.write_packet(tap.interface, now, bytes, direction)
+                    }
+                };
+                if let Err(e) = written {
                     c.error = Some(e);
                 }
             }
@@ -452,8 +485,8 @@ impl World {
         nic: NicId,
         out: Box<dyn Write>,
     ) -> std::io::Result<()> {
-        let id = self.new_capture(out)?;
-        self.nics[nic.0].captures.push(id);
+        let tap = self.new_capture(CaptureWriter::Pcap(PcapWriter::new(out)?));
+        self.nics[nic.0].captures.push(tap);
         Ok(())
     }
 
@@ -462,17 +495,74 @@ impl World {
         link: LinkId,
         out: Box<dyn Write>,
     ) -> std::io::Result<()> {
-        let id = self.new_capture(out)?;
-        self.links[link.0].captures.push(id);
+        let tap = self.new_capture(CaptureWriter::Pcap(PcapWriter::new(out)?));
+        self.links[link.0].captures.push(tap);
         Ok(())
     }
 
-    fn new_capture(&mut self, out: Box<dyn Write>) -> std::io::Result<usize> {
+    /// One pcapng stream for all of `points`, interface `i` being `points[i]`. Unknown or
+    /// repeated points are an `InvalidInput` error, and nothing is written then.
+    pub(crate) fn add_capture_pcapng(
+        &mut self,
+        points: &[CapturePoint],
+        out: Box<dyn Write>,
+    ) -> std::io::Result<()> {
+        let invalid = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+        let mut seen = BTreeSet::new();
+        for &p in points {
+            let (exists, key) = match p {
+                CapturePoint::Nic(n) => (n.0 < self.nics.len(), (0, n.0)),
+                CapturePoint::Link(l) => (l.0 < self.links.len(), (1, l.0)),
+            };
+            if !exists {
+                return Err(invalid(format!("no such capture point: {p:?}")));
+            }
+            if !seen.insert(key) {
+                return Err(invalid(format!("captured twice in one pcapng: {p:?}")));
+            }
+        }
+        let mut w = PcapngWriter::new(out)?;
+        let mut taps = Vec::with_capacity(points.len());
+        for &p in points {
+            let interface = match p {
+                CapturePoint::Nic(n) => w.add_interface(&self.attach_name(Attach::Nic(n)), None)?,
+                CapturePoint::Link(l) => {
+                    let link = &self.links[l.0];
+                    let ends = link.ends.map(|e| self.port_name(e));
+                    let ends = format!("{} <-> {}", ends[0], ends[1]);
+                    w.add_interface(&link.name, Some(&ends))?
+                }
+            };
+            taps.push((p, interface));
+        }
+        let capture = self.new_capture(CaptureWriter::Pcapng(w)).capture;
+        for (p, interface) in taps {
+            let tap = Tap { capture, interface };
+            match p {
+                CapturePoint::Nic(n) => self.nics[n.0].captures.push(tap),
+                CapturePoint::Link(l) => self.links[l.0].captures.push(tap),
+            }
+        }
+        Ok(())
+    }
+
+    /// A link end's name, as in default link names (`node/nic0`, `switch/port2`).
+    fn port_name(&self, port: Port) -> String {
+        match port {
+            Port::Nic(n) => self.attach_name(Attach::Nic(n)),
+            Port::Switch(s, index) => format!("{}/port{index}", self.switches[s.0].name),
+        }
+    }
+
+    fn new_capture(&mut self, writer: CaptureWriter) -> Tap {
         self.captures.push(Capture {
-            writer: PcapWriter::new(out)?,
+            writer,
             error: None,
         });
-        Ok(self.captures.len() - 1)
+        Tap {
+            capture: self.captures.len() - 1,
+            interface: 0,
+        }
     }
 
     // ----- topology -----
@@ -894,7 +984,7 @@ impl World {
         );
         if !self.nics[nic.0].captures.is_empty() {
             let captures = self.nics[nic.0].captures.clone();
-            self.capture(&captures, &frame.bytes);
+            self.capture(&captures, &frame.bytes, pcapng::Direction::Outbound);
         }
         match link {
             Some((link, dir)) => self.link_ingress(link, dir, frame),
@@ -909,7 +999,7 @@ impl World {
         let now = self.now;
         if !self.links[link.0].captures.is_empty() {
             let captures = self.links[link.0].captures.clone();
-            self.capture(&captures, &frame.bytes);
+            self.capture(&captures, &frame.bytes, pcapng::Direction::Unknown);
         }
         let d = &mut self.links[link.0].dirs[dir];
         d.counters.offered += 1;
@@ -1146,7 +1236,7 @@ impl World {
                 },
             );
             if !captures.is_empty() {
-                self.capture(&captures, &frame.bytes);
+                self.capture(&captures, &frame.bytes, pcapng::Direction::Inbound);
             }
             if let Some(ep) = self.nodes[node.0].endpoint.as_mut() {
                 let _entered = span.enter();

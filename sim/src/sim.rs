@@ -15,8 +15,8 @@ use crate::endpoint::{Endpoint, NodeCtx};
 use crate::exec::{new_task, Executor, JoinHandle, TaskPanic};
 use crate::fault::{Direction, FaultChange, FaultPlan, FaultProfile, LinkFaults};
 use crate::net::{
-    Attach, LinkCounters, LinkId, NameError, NicCounters, NicId, NodeId, SwitchCounters, SwitchId,
-    World,
+    Attach, CapturePoint, LinkCounters, LinkId, NameError, NicCounters, NicId, NodeId,
+    SwitchCounters, SwitchId, World,
 };
 use crate::rng::{Seed, SEED_ENV_VAR};
 use crate::trace::{DropReason, TraceHash};
@@ -407,16 +407,65 @@ impl Sim {
         self.world.borrow_mut().set_trace_writer(Box::new(out));
     }
 
-    /// Captures what a NIC sends and receives, as pcap.
+    /// Captures what a NIC sends and receives, as classic pcap (one file per NIC; see
+    /// [`capture_nics_pcapng`](Self::capture_nics_pcapng) for several in one file).
     pub fn capture_nic(&mut self, nic: NicId, out: impl Write + 'static) -> std::io::Result<()> {
         self.world.borrow_mut().add_capture_nic(nic, Box::new(out))
     }
 
-    /// Captures every frame entering a link (both directions), as pcap.
+    /// Captures every frame entering a link (both directions), as classic pcap (one file
+    /// per link; see [`capture_links_pcapng`](Self::capture_links_pcapng) for several in
+    /// one file).
     pub fn capture_link(&mut self, link: LinkId, out: impl Write + 'static) -> std::io::Result<()> {
         self.world
             .borrow_mut()
             .add_capture_link(link, Box::new(out))
+    }
+
+    /// Captures every frame entering any of `links` (both directions) into one pcapng
+    /// stream written to `out`, with an interface per link in the order given: interface
+    /// `i` is `links[i]`, its `if_name` the link's name and its `if_description` the
+    /// link's two ends (`"client/nic0 <-> sw/port0"`). Timestamps are simulated
+    /// nanoseconds and frames are written as they enter their link, so the file is in
+    /// simulated-time order and the same seed writes the same bytes.
+    ///
+    /// Captures only from now on: call it after the links exist and before running. A
+    /// link given twice, or one this `Sim` does not have, is an `InvalidInput` error
+    /// (and nothing is written). Read the file back with
+    /// [`pcapng::read`](crate::pcapng::read); write errors surface from
+    /// [`flush`](Self::flush).
+    pub fn capture_links_pcapng(
+        &mut self,
+        links: &[LinkId],
+        out: impl Write + 'static,
+    ) -> std::io::Result<()> {
+        let points: Vec<CapturePoint> = links.iter().map(|&l| CapturePoint::Link(l)).collect();
+        self.world
+            .borrow_mut()
+            .add_capture_pcapng(&points, Box::new(out))
+    }
+
+    /// [`capture_links_pcapng`](Self::capture_links_pcapng) of every link that exists
+    /// now, in the order they were connected.
+    pub fn capture_all_links_pcapng(&mut self, out: impl Write + 'static) -> std::io::Result<()> {
+        let links: Vec<LinkId> = (0..self.world.borrow().links.len()).map(LinkId).collect();
+        self.capture_links_pcapng(&links, out)
+    }
+
+    /// Captures what each of `nics` sends and receives into one pcapng stream, with an
+    /// interface per NIC in the order given (`if_name` `"node/nic0"`), each packet flagged
+    /// outbound or inbound (`epb_flags`): a frame is recorded when its node hands it over
+    /// and when the node reads it. Otherwise as
+    /// [`capture_links_pcapng`](Self::capture_links_pcapng).
+    pub fn capture_nics_pcapng(
+        &mut self,
+        nics: &[NicId],
+        out: impl Write + 'static,
+    ) -> std::io::Result<()> {
+        let points: Vec<CapturePoint> = nics.iter().map(|&n| CapturePoint::Nic(n)).collect();
+        self.world
+            .borrow_mut()
+            .add_capture_pcapng(&points, Box::new(out))
     }
 
     /// The rolling hash of the trace so far.
