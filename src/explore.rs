@@ -245,8 +245,9 @@ impl ReplayFile {
     }
 }
 
-/// Re-runs `spec` writing its artefacts into `dir`: `trace.jsonl`, `capture.pcap`,
-/// `log.txt` (the `ss` tables and counters at the end) and `replay.json`.
+/// Re-runs `spec` writing its artefacts into `dir`: `trace.jsonl`, `capture.pcapng` (every
+/// link, one interface each), `capture.pcap` (the first link only, as classic pcap, for
+/// older tools), `log.txt` (the `ss` tables and counters at the end) and `replay.json`.
 pub fn write_artefacts(spec: &RunSpec, dir: &Path) -> Result<(Outcome, PathBuf), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let open = |name: &str| -> Result<Box<dyn std::io::Write>, String> {
@@ -256,6 +257,7 @@ pub fn write_artefacts(spec: &RunSpec, dir: &Path) -> Result<(Outcome, PathBuf),
     let opts = RunOptions {
         trace: Some(open("trace.jsonl")?),
         pcap: Some(open("capture.pcap")?),
+        pcapng: Some(open("capture.pcapng")?),
         stop_at: None,
         collect_tables: true,
     };

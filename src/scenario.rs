@@ -252,8 +252,11 @@ pub struct Outcome {
 pub struct RunOptions {
     /// JSON-lines trace.
     pub trace: Option<Box<dyn std::io::Write>>,
-    /// pcap of the first link.
+    /// Classic pcap of the first link (kept for tools that read only pcap).
     pub pcap: Option<Box<dyn std::io::Write>>,
+    /// pcapng of every link of the built network, one interface per link in the order the
+    /// links were made, each named after its link.
+    pub pcapng: Option<Box<dyn std::io::Write>>,
     /// Stop at this simulated time (and report the tables there).
     pub stop_at: Option<Instant>,
     /// Collect every host's `ss` table and counters at the end (or at `stop_at`).
@@ -265,6 +268,7 @@ impl fmt::Debug for RunOptions {
         f.debug_struct("RunOptions")
             .field("trace", &self.trace.is_some())
             .field("pcap", &self.pcap.is_some())
+            .field("pcapng", &self.pcapng.is_some())
             .field("stop_at", &self.stop_at)
             .field("collect_tables", &self.collect_tables)
             .finish()
@@ -378,6 +382,10 @@ fn run_inner(
             sim.capture_link(link, w)
                 .map_err(|e| Failure::new(FailureKind::BadSpec, format!("pcap: {e}")))?;
         }
+    }
+    if let Some(w) = opts.pcapng.take() {
+        sim.capture_all_links_pcapng(w)
+            .map_err(|e| Failure::new(FailureKind::BadSpec, format!("pcapng: {e}")))?;
     }
     sim.apply_plan(&spec.plan)
         .map_err(|e| Failure::new(FailureKind::BadSpec, format!("fault plan: {e}")))?;
