@@ -80,7 +80,9 @@ fn conn_errno(e: &ConnEntry, err: ConnectionError) -> Errno {
 
 /// Builds an IP packet with a TCP segment (free of `self` so that it can run while the
 /// segment borrows the host's scratch buffer).
+/// `packet` is a recycled buffer (see `Host::packet_pool`); its old contents are discarded.
 fn tcp_packet(
+    mut packet: Vec<u8>,
     ident: u16,
     ttl: u8,
     dont_frag: bool,
@@ -102,7 +104,8 @@ fn tcp_packet(
         frag_offset: 0,
         options: ipv4::Ipv4Options::EMPTY,
     };
-    let mut packet = alloc::vec![0u8; ip.buffer_len()];
+    packet.clear();
+    packet.resize(ip.buffer_len(), 0);
     ip.emit(&mut ipv4::Packet::new_unchecked(&mut packet[..]));
     let hl = ip.header_len();
     seg.emit(
@@ -213,22 +216,31 @@ impl Host {
         let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
             return;
         };
-        let next = if e.linked {
-            match (e.conn.poll_timeout(), e.orphan_deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
+        let next = Self::conn_deadline(e);
+        // The entry only ever moves earlier. Nearly every segment re-arms the
+        // retransmission timer a little later; moving the entry each time cost a BTreeSet
+        // removal and insertion per segment. A later deadline is found when the early entry
+        // fires (one empty wake-up), and a cancelled one lets its entry fire for nothing.
+        if let Some(n) = next {
+            if e.timer_at.is_none_or(|t| n < t) {
+                if let Some(t) = e.timer_at {
+                    self.timers.remove(&(t, id));
+                }
+                self.timers.insert((n, id));
+                e.timer_at = Some(n);
             }
-        } else {
-            None
-        };
-        if next != e.timer_at {
-            if let Some(t) = e.timer_at {
-                self.timers.remove(&(t, id));
-            }
-            if let Some(t) = next {
-                self.timers.insert((t, id));
-            }
-            e.timer_at = next;
+        }
+    }
+
+    /// When a connection next has timer work: its engine's timer and, once orphaned in
+    /// FIN-WAIT-2, the orphan deadline. `None` once unlinked.
+    fn conn_deadline(e: &ConnEntry) -> Option<Instant> {
+        if !e.linked {
+            return None;
+        }
+        match (e.conn.poll_timeout(), e.orphan_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -353,6 +365,12 @@ impl Host {
         };
         e.in_dirty = false;
         let key = e.key;
+        // The engine never sends more than its effective MSS; the buffer grows to it once,
+        // so that a host never used for bulk data does not carry 64 KiB it never touches.
+        let need = e.conn.effective_mss().max(1);
+        if self.tcp_scratch.len() < need {
+            self.tcp_scratch.resize(need, 0);
+        }
         let mtu = self.mtu_for(now, *key.remote.ip());
         let ttl = self.cfg.tcp.ttl;
         loop {
@@ -366,7 +384,7 @@ impl Host {
             // TCP sets DF (RFC 1191). A segment larger than a path MTU learned after the
             // engine chose its MSS is sent without DF, to be fragmented, rather than lost.
             let df = seg.buffer_len() + ipv4::HEADER_LEN <= mtu;
-            let packet = tcp_packet(self.ip_ident, ttl, df, key, &seg);
+            let packet = tcp_packet(self.packet_pool.pop().unwrap_or_default(), self.ip_ident, ttl, df, key, &seg);
             self.counters.tcp.segments_out += 1;
             let _ = self.ip_output(now, packet, Origin::Tcp(key));
         }
@@ -401,10 +419,23 @@ impl Host {
                 break;
             }
             self.timers.pop_first();
-            if let Some(e) = self.conn_mut(id) {
-                e.timer_at = None;
+            let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
+                continue;
+            };
+            if e.timer_at != Some(t) {
+                continue; // a freed connection's entry, its slot since reused
             }
-            due.push(id);
+            e.timer_at = None;
+            // Entries fire early (see `update_timer`): re-file one whose deadline moved.
+            match Self::conn_deadline(e) {
+                Some(d) if d <= now => due.push(id),
+                Some(d) => {
+                    // Later than `now`, so this loop will not meet it again.
+                    e.timer_at = Some(d);
+                    self.timers.insert((d, id));
+                }
+                None => {}
+            }
         }
         for id in due {
             let Some(e) = self.conn_mut(id) else {
@@ -571,7 +602,7 @@ impl Host {
             ..wire_tcp::Repr::default()
         };
         let ident = self.next_ident();
-        let packet = tcp_packet(ident, self.cfg.tcp.ttl, true, key, &rst);
+        let packet = tcp_packet(Vec::new(), ident, self.cfg.tcp.ttl, true, key, &rst);
         self.counters.tcp.rsts_out += 1;
         self.counters.tcp.segments_out += 1;
         let _ = self.ip_output(now, packet, Origin::None);
@@ -737,7 +768,7 @@ impl Host {
             return;
         };
         self.ip_ident = self.ip_ident.wrapping_add(1);
-        let packet = tcp_packet(self.ip_ident, self.cfg.tcp.ttl, true, key, &syn_ack);
+        let packet = tcp_packet(Vec::new(), self.ip_ident, self.cfg.tcp.ttl, true, key, &syn_ack);
         self.counters.tcp.syn_cookies_sent += 1;
         self.counters.tcp.segments_out += 1;
         let _ = self.ip_output(now, packet, Origin::None);
