@@ -22,6 +22,14 @@ use crate::queue::EventQueue;
 use crate::rng::{Seed, SimRng};
 use crate::trace::{At, DropReason, Named, Rec, TraceHash, Tracer};
 
+use sansnet_stack::iface::fxhash::FxBuildHasher;
+
+/// A switch's learning table (see `Switch::mac_table`).
+type MacTable = hashbrown::HashMap<u64, (usize, Instant), FxBuildHasher>;
+/// The tasks waiting on each readiness key of one node, looked up by key only (see
+/// `wake_all_key_waiters` for the one walk over it).
+type KeyWaiters = hashbrown::HashMap<u64, Vec<Waker>, FxBuildHasher>;
+
 /// A node (anything implementing [`Endpoint`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub(crate) usize);
@@ -217,7 +225,10 @@ pub(crate) struct Switch {
     ports: Vec<(LinkId, usize)>,
     /// By `mac_key` (a MAC as a big-endian integer: the same order as the bytes, and a
     /// cheaper comparison on the per-frame lookups).
-    mac_table: BTreeMap<u64, (usize, Instant)>,
+    /// Station (as `mac_key`) -> (port, last seen). Looked up twice per frame; iterated
+    /// only where order cannot matter (eviction takes a total minimum, `switch_table`
+    /// sorts).
+    mac_table: MacTable,
     mac_table_limit: usize,
     fcs_check: bool,
     pub(crate) counters: SwitchCounters,
@@ -320,7 +331,7 @@ pub(crate) struct World {
     /// (Indexed by node: every socket call and frame looks here, so no tree walk.)
     node_waiters: Vec<Vec<Waker>>,
     /// Wakers of tasks waiting for one key (a socket) on a node to change, by node.
-    key_waiters: Vec<BTreeMap<u64, Vec<Waker>>>,
+    key_waiters: Vec<KeyWaiters>,
     /// Emptied waiter lists, reused so that waiting allocates nothing in a steady run.
     spare_waiter_lists: Vec<Vec<Waker>>,
     /// Scratch for `Endpoint::drain_changed`.
@@ -660,7 +671,7 @@ impl World {
         self.switches.push(Switch {
             name: name.to_owned(),
             ports: Vec::new(),
-            mac_table: BTreeMap::new(),
+            mac_table: MacTable::with_hasher(FxBuildHasher::with_seed(0)),
             mac_table_limit: self.default_mac_table_limit,
             fcs_check: self.default_fcs_check,
             counters: SwitchCounters::default(),
@@ -762,10 +773,15 @@ impl World {
     }
 
     pub(crate) fn switch_table(&self, sw: SwitchId) -> Vec<(EthernetAddress, usize)> {
-        self.switches[sw.0]
+        let mut table: Vec<(u64, usize)> = self.switches[sw.0]
             .mac_table
             .iter()
-            .map(|(&mac, &(port, _))| (mac_from_key(mac), port))
+            .map(|(&mac, &(port, _))| (mac, port))
+            .collect();
+        table.sort_unstable();
+        table
+            .into_iter()
+            .map(|(mac, port)| (mac_from_key(mac), port))
             .collect()
     }
 
@@ -1489,7 +1505,8 @@ impl World {
 
     pub(crate) fn wait_on_key(&mut self, node: NodeId, key: u64, waker: &Waker) {
         if self.key_waiters.len() <= node.0 {
-            self.key_waiters.resize_with(node.0 + 1, BTreeMap::new);
+            self.key_waiters
+                .resize_with(node.0 + 1, || KeyWaiters::with_hasher(FxBuildHasher::with_seed(0)));
         }
         let spare = &mut self.spare_waiter_lists;
         let waiters = self.key_waiters[node.0]
@@ -1524,7 +1541,10 @@ impl World {
         let Some(map) = self.key_waiters.get_mut(node.0) else {
             return;
         };
-        for (_, waiters) in std::mem::take(map) {
+        // By key, not in the table's order: wake order is task order.
+        let mut all: Vec<(u64, Vec<Waker>)> = map.drain().collect();
+        all.sort_unstable_by_key(|(key, _)| *key);
+        for (_, waiters) in all {
             for w in waiters {
                 w.wake();
             }

@@ -1163,7 +1163,11 @@ impl Host {
             return Err(Errno::ENOTCONN);
         };
         let r = e.conn.recv(buf);
-        self.sync_conn(now, id);
+        // Nothing to read changed nothing: no events, nothing to send, no timer (an
+        // event loop polls every socket this way).
+        if !matches!(r, Err(engine::Error::WouldBlock)) {
+            self.sync_conn(now, id);
+        }
         match r {
             Ok(n) => Ok(n),
             Err(engine::Error::ReadClosed) => Ok(0),
