@@ -371,23 +371,29 @@ impl Host {
         if self.tcp_scratch.len() < need {
             self.tcp_scratch.resize(need, 0);
         }
-        let mtu = self.mtu_for(now, *key.remote.ip());
+        // Looked up with the first segment: most calls (after a read, say) send nothing.
+        let mut mtu = None;
         let ttl = self.cfg.tcp.ttl;
+        // Taken for the loop, so that a segment borrowing it leaves `self` free.
+        let mut scratch = core::mem::take(&mut self.tcp_scratch);
         loop {
             let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
-                return;
+                break;
             };
-            let Some(seg) = e.conn.poll_transmit(now, &mut self.tcp_scratch) else {
+            let Some(seg) = e.conn.poll_transmit(now, &mut scratch) else {
                 break;
             };
             self.ip_ident = self.ip_ident.wrapping_add(1);
             // TCP sets DF (RFC 1191). A segment larger than a path MTU learned after the
             // engine chose its MSS is sent without DF, to be fragmented, rather than lost.
+            let mtu = *mtu.get_or_insert_with(|| self.mtu_for(now, *key.remote.ip()));
             let df = seg.buffer_len() + ipv4::HEADER_LEN <= mtu;
-            let packet = tcp_packet(self.packet_pool.pop().unwrap_or_default(), self.ip_ident, ttl, df, key, &seg);
+            let buf = self.packet_pool.pop().unwrap_or_default();
+            let packet = tcp_packet(buf, self.ip_ident, ttl, df, key, &seg);
             self.counters.tcp.segments_out += 1;
             let _ = self.ip_output(now, packet, Origin::Tcp(key));
         }
+        self.tcp_scratch = scratch;
         self.conn_events(now, id);
         let Some(e) = self.conn_mut(id) else {
             return;
@@ -768,7 +774,14 @@ impl Host {
             return;
         };
         self.ip_ident = self.ip_ident.wrapping_add(1);
-        let packet = tcp_packet(Vec::new(), self.ip_ident, self.cfg.tcp.ttl, true, key, &syn_ack);
+        let packet = tcp_packet(
+            Vec::new(),
+            self.ip_ident,
+            self.cfg.tcp.ttl,
+            true,
+            key,
+            &syn_ack,
+        );
         self.counters.tcp.syn_cookies_sent += 1;
         self.counters.tcp.segments_out += 1;
         let _ = self.ip_output(now, packet, Origin::None);
