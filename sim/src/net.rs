@@ -1505,8 +1505,9 @@ impl World {
 
     pub(crate) fn wait_on_key(&mut self, node: NodeId, key: u64, waker: &Waker) {
         if self.key_waiters.len() <= node.0 {
-            self.key_waiters
-                .resize_with(node.0 + 1, || KeyWaiters::with_hasher(FxBuildHasher::with_seed(0)));
+            self.key_waiters.resize_with(node.0 + 1, || {
+                KeyWaiters::with_hasher(FxBuildHasher::with_seed(0))
+            });
         }
         let spare = &mut self.spare_waiter_lists;
         let waiters = self.key_waiters[node.0]

@@ -376,10 +376,7 @@ impl Host {
         let ttl = self.cfg.tcp.ttl;
         // Taken for the loop, so that a segment borrowing it leaves `self` free.
         let mut scratch = core::mem::take(&mut self.tcp_scratch);
-        loop {
-            let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
-                break;
-            };
+        while let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) {
             let Some(seg) = e.conn.poll_transmit(now, &mut scratch) else {
                 break;
             };
