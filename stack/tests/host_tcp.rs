@@ -409,3 +409,60 @@ fn syn_flood_with_cookies_still_serves_a_legitimate_client() {
     // Memory stays bounded: four embryonic connections, the accepted one.
     assert!(net.h(1).ss().len() <= 1 + 4 + 1, "{}", net.h(1).ss().len());
 }
+
+/// The TCP payload of an Ethernet frame, if it carries TCP.
+fn tcp_payload(frame: &[u8]) -> Option<Vec<u8>> {
+    let (ip, tcp) = parse_ip(frame)?;
+    if ip.protocol != sansnet_stack::wire::ipv4::IpProtocol::TCP || tcp.len() < 20 {
+        return None;
+    }
+    Some(tcp[usize::from(tcp[12] >> 4) * 4..].to_vec())
+}
+
+#[test]
+fn a_retransmission_timer_pushed_later_fires_at_its_new_deadline() {
+    // The host files a connection's timer once and, when the engine pushes the deadline
+    // later, re-files it only when the old instant comes: the re-filed one must still fire.
+    let mut configs = vec![host_config(1), host_config(2)];
+    configs[0].tcp.tlp = false; // only the retransmission timer, no probe before it
+    configs[0].tcp.rack = false;
+    configs[0].tcp.nagle = false; // "b" goes at once, not when "a" is acknowledged
+    let mut net = Net::new(configs);
+    net.segment(vec![(0, 0), (1, 0)]);
+    let l = net.tcp_listener(1, 80, 16);
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    net.accept(1, l).expect("accepted");
+    net.run_for(SEC);
+    // "a" arrives; "b", sent just after it, is lost every time. The ACK of "a" re-arms the
+    // retransmission timer later than the instant first filed for it.
+    net.hook = Some(Box::new(|h, frame| match tcp_payload(frame) {
+        Some(p) if h == 0 && p == b"b" => Verdict::Drop,
+        _ => Verdict::Deliver,
+    }));
+    let t0 = net.now;
+    net.send_all(0, c, b"a");
+    net.run_for(Duration::from_micros(500));
+    net.send_all(0, c, b"b");
+    net.run_for(SEC);
+    let sent_by = |h: usize| -> Vec<(sansnet_stack::time::Instant, Vec<u8>)> {
+        let log = net.log.iter().filter(|(t, host, _)| *host == h && *t >= t0);
+        log.map(|(t, _, f)| (*t, tcp_payload(f).unwrap_or_default()))
+            .collect()
+    };
+    let acked_at = sent_by(1)[0].0 + LATENCY;
+    assert!(acked_at < t0 + Duration::from_millis(200), "{acked_at:?}");
+    // RTO is rto_min (200 ms) at this 2 ms RTT. Nothing is sent at t0 + 200 ms, the
+    // instant first filed; "b" goes again 200 ms after the ACK, then backed off.
+    let rto = Duration::from_millis(200);
+    let b = b"b".to_vec();
+    assert_eq!(
+        sent_by(0),
+        vec![
+            (t0, b"a".to_vec()),
+            (t0 + Duration::from_micros(500), b.clone()),
+            (acked_at + rto, b.clone()),
+            (acked_at + rto + rto * 2, b),
+        ]
+    );
+}
