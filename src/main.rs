@@ -17,8 +17,9 @@ usage:
                 [--out DIR] [--profile NAME] [--plant BUG] [--determinism-every N]
                 [--topology SHAPE] [--max-failures N] [--quiet]
       run the scenarios over N seeds (default 200), each seed drawing its own faults;
-      failures keep replay.json, capture.pcap, trace.jsonl and log.txt in DIR
-      (default sansnet-out); exit status 1 if anything failed. SHAPE is the network:
+      failures keep replay.json, capture.pcapng (every link), capture.pcap (the first
+      link), trace.jsonl and log.txt in DIR (default sansnet-out); exit status 1 if
+      anything failed. SHAPE is the network:
       direct (default: one client host and the server on one link), switched:N (N client
       hosts and the server on a switch), routed:N or routed:N:R (N client hosts on one
       subnet, the server on another, R routers between), or swarm (drawn per seed)
