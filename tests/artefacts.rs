@@ -11,7 +11,7 @@ use std::process::Command;
 use pretty_assertions::assert_eq;
 use sansnet::explore;
 use sansnet::scenario::{self, RunSpec, Shape};
-use sansnet_sim::{pcap, pcapng};
+use sansnet_sim::{pcap, pcapng, testing};
 
 const SWITCHED: Shape = Shape::Switched { client_hosts: 3 };
 
@@ -124,23 +124,6 @@ fn the_capture_of_a_rerun_is_byte_identical() {
     let _ = std::fs::remove_dir_all(&two);
 }
 
-/// Whether tshark runs here. Without it the Wireshark check skips, unless
-/// `SANSNET_REQUIRE_TSHARK=1` (CI sets it), which turns a missing tshark into a failure.
-fn tshark_available() -> bool {
-    let runs = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !runs {
-        assert!(
-            std::env::var("SANSNET_REQUIRE_TSHARK").as_deref() != Ok("1"),
-            "SANSNET_REQUIRE_TSHARK=1 but tshark does not run"
-        );
-        eprintln!("tshark is not installed; skipping the Wireshark check");
-    }
-    runs
-}
-
 #[test]
 fn sansnet_replay_writes_a_pcapng_of_every_link_that_tshark_reads() {
     let out = scratch("cli");
@@ -174,7 +157,7 @@ fn sansnet_replay_writes_a_pcapng_of_every_link_that_tshark_reads() {
     assert_eq!(names, Shape::Switched { client_hosts: 2 }.topology().links);
     let counts = per_interface(&file);
     assert!(counts.values().all(|&n| n > 0), "{counts:?}");
-    if tshark_available() {
+    if testing::tshark_available() {
         let tshark = |args: &[&str]| {
             let o = Command::new("tshark")
                 .args(["-n", "-r"])

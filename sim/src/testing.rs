@@ -1,4 +1,5 @@
-//! Helpers for simulation tests: determinism checks and the replay line.
+//! Helpers for simulation tests: determinism checks, the replay line, and whether tshark
+//! can check a capture.
 
 use crate::rng::{seed_from_env_or, Seed};
 use crate::sim::replay_line;
@@ -26,4 +27,22 @@ pub fn assert_deterministic_with_seed(
         replay_line(seed)
     );
     first
+}
+
+/// Whether tshark runs here, for tests that have Wireshark dissect a capture. Without it
+/// such a check skips (with a note on stderr), unless `SANSNET_REQUIRE_TSHARK=1` (CI sets
+/// it), which turns a missing tshark into a failure: a check that skips on CI is no check.
+pub fn tshark_available() -> bool {
+    let runs = std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !runs {
+        assert!(
+            std::env::var("SANSNET_REQUIRE_TSHARK").as_deref() != Ok("1"),
+            "SANSNET_REQUIRE_TSHARK=1 but tshark does not run"
+        );
+        eprintln!("tshark is not installed; skipping the Wireshark check");
+    }
+    runs
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 use pretty_assertions::assert_eq;
 use sansnet_sim::pcap::{self, SharedBuffer};
 use sansnet_sim::scripted::{udp_frame, Scripted};
-use sansnet_sim::{Duration, Instant, LinkFaults, Seed, Sim};
+use sansnet_sim::{testing, Duration, Instant, LinkFaults, Seed, Sim};
 
 fn udp_exchange() -> (SharedBuffer, SharedBuffer, Vec<Vec<u8>>) {
     let mut sim = Sim::new(Seed(40));
@@ -67,26 +67,9 @@ fn a_nic_capture_reads_back_with_virtual_nanosecond_timestamps() {
     assert_eq!(link_records[0].at, Instant::from_millis(1));
 }
 
-/// Whether tshark runs here. Without it the Wireshark check skips, unless
-/// `SANSNET_REQUIRE_TSHARK=1` (CI sets it), which turns a missing tshark into a failure.
-fn tshark_available() -> bool {
-    let runs = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !runs {
-        assert!(
-            std::env::var("SANSNET_REQUIRE_TSHARK").as_deref() != Ok("1"),
-            "SANSNET_REQUIRE_TSHARK=1 but tshark does not run"
-        );
-        eprintln!("tshark is not installed; skipping the Wireshark check");
-    }
-    runs
-}
-
 #[test]
 fn tshark_dissects_the_capture_without_malformed_packets() {
-    if !tshark_available() {
+    if !testing::tshark_available() {
         return;
     }
     let (nic_cap, _, _) = udp_exchange();

@@ -11,7 +11,9 @@ use sansnet_sim::pcap::{self, SharedBuffer};
 use sansnet_sim::pcapng::{self, Direction, PcapngError, PcapngWriter};
 use sansnet_sim::scripted::{udp_frame, Scripted};
 use sansnet_sim::stack::wire::EthernetAddress;
-use sansnet_sim::{Duration, Instant, LinkFaults, LinkId, LossModel, Probability, Seed, Sim};
+use sansnet_sim::{
+    testing, Duration, Instant, LinkFaults, LinkId, LossModel, Probability, Seed, Sim,
+};
 
 fn mac(node: &str) -> EthernetAddress {
     sansnet_sim::naming::mac_for(node, 0)
@@ -567,23 +569,6 @@ proptest! {
 
 // ----- Wireshark -----
 
-/// Whether tshark runs here. Without it the Wireshark checks skip, unless
-/// `SANSNET_REQUIRE_TSHARK=1` (CI sets it), which turns a missing tshark into a failure.
-fn tshark_available() -> bool {
-    let runs = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !runs {
-        assert!(
-            std::env::var("SANSNET_REQUIRE_TSHARK").as_deref() != Ok("1"),
-            "SANSNET_REQUIRE_TSHARK=1 but tshark does not run"
-        );
-        eprintln!("tshark is not installed; skipping the Wireshark check");
-    }
-    runs
-}
-
 /// `tshark -n -r <capture> <args>`: stdout, and stdout and stderr together.
 fn tshark(capture: &[u8], name: &str, args: &[&str]) -> (String, String) {
     let path = std::env::temp_dir().join(format!("sansnet-{name}-{}.pcapng", std::process::id()));
@@ -603,7 +588,7 @@ fn tshark(capture: &[u8], name: &str, args: &[&str]) -> (String, String) {
 
 #[test]
 fn tshark_shows_every_link_as_its_own_interface_and_nothing_malformed() {
-    if !tshark_available() {
+    if !testing::tshark_available() {
         return;
     }
     let run = switched(41, ideal());
@@ -650,7 +635,7 @@ fn tshark_shows_every_link_as_its_own_interface_and_nothing_malformed() {
 
 #[test]
 fn tshark_reads_the_direction_of_nic_packets() {
-    if !tshark_available() {
+    if !testing::tshark_available() {
         return;
     }
     let mut sim = Sim::new(Seed(44));
