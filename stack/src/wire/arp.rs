@@ -11,6 +11,7 @@ use core::fmt;
 use core::net::Ipv4Addr;
 
 use super::ethernet::{EtherType, EthernetAddress};
+use super::view::define_view;
 use super::{read_u16, write_u16, Error, Result};
 
 /// The ARP hardware type of Ethernet.
@@ -53,27 +54,21 @@ pub const FIXED_LEN: usize = 8;
 /// Length of an Ethernet/IPv4 packet.
 pub const ETHERNET_IPV4_LEN: usize = 28;
 
-/// A read/write view of an ARP packet.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
+define_view! {
+    /// A read/write view of an ARP packet.
+    #[derive(Debug, Clone)]
+    pub struct Packet<T: AsRef<[u8]>>;
 
-impl<T: AsRef<[u8]>> Packet<T> {
     /// Wraps a buffer without checking it. Accessors may panic if it is too short: use this
     /// only on buffers sized with [`Repr::buffer_len`].
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
+    pub const fn new_unchecked;
 
     /// Wraps a buffer after checking that the fixed part and the four addresses it announces
     /// fit, so that no accessor can panic.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
+    pub fn new_checked;
+}
 
+impl<T: AsRef<[u8]>> Packet<T> {
     /// Checks that the fixed part fits, then that `8 + 2 * (hlen + plen)` bytes do.
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
@@ -86,11 +81,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::Truncated);
         }
         Ok(())
-    }
-
-    /// Unwraps the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Hardware type ([`HARDWARE_ETHERNET`] for Ethernet).

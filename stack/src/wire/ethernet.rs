@@ -7,6 +7,7 @@
 
 use core::fmt;
 
+use super::view::define_view;
 use super::{read_u16, write_u16, Error, Result};
 
 /// A 48-bit MAC address.
@@ -124,27 +125,21 @@ pub const HEADER_LEN: usize = 14;
 /// Length of a header with one 802.1Q tag.
 pub const TAGGED_HEADER_LEN: usize = 18;
 
-/// A read/write view of an Ethernet II frame.
-#[derive(Debug, Clone)]
-pub struct Frame<T: AsRef<[u8]>> {
-    buffer: T,
-}
+define_view! {
+    /// A read/write view of an Ethernet II frame.
+    #[derive(Debug, Clone)]
+    pub struct Frame<T: AsRef<[u8]>>;
 
-impl<T: AsRef<[u8]>> Frame<T> {
     /// Wraps a buffer without checking it. Accessors may panic if it is too short: use this
     /// only on buffers sized with [`Repr::buffer_len`].
-    pub const fn new_unchecked(buffer: T) -> Frame<T> {
-        Frame { buffer }
-    }
+    pub const fn new_unchecked;
 
     /// Wraps a buffer after checking that the header (including a VLAN tag, if the EtherType
     /// announces one) fits, so that no accessor can panic.
-    pub fn new_checked(buffer: T) -> Result<Frame<T>> {
-        let frame = Self::new_unchecked(buffer);
-        frame.check_len()?;
-        Ok(frame)
-    }
+    pub fn new_checked;
+}
 
+impl<T: AsRef<[u8]>> Frame<T> {
     /// Checks that the header fits in the buffer.
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
@@ -155,11 +150,6 @@ impl<T: AsRef<[u8]>> Frame<T> {
             return Err(Error::Truncated);
         }
         Ok(())
-    }
-
-    /// Unwraps the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     fn is_tagged(&self) -> bool {

@@ -16,6 +16,7 @@
 use core::fmt;
 
 use super::ipv4;
+use super::view::define_view;
 use super::{checksum, read_u16, write_u16, ChecksumMode, Error, Result};
 
 /// An ICMP message type. Known values have constants; any other value is kept as it is.
@@ -182,38 +183,27 @@ mod field {
 /// Length of the fixed part of every message (type, code, checksum, four bytes).
 pub const HEADER_LEN: usize = 8;
 
-/// A read/write view of an ICMPv4 message. The message is the whole buffer.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
+define_view! {
+    /// A read/write view of an ICMPv4 message. The message is the whole buffer.
+    #[derive(Debug, Clone)]
+    pub struct Packet<T: AsRef<[u8]>>;
 
-impl<T: AsRef<[u8]>> Packet<T> {
     /// Wraps a buffer without checking it. Accessors may panic if it is too short: use this
     /// only on buffers sized with [`Repr::buffer_len`].
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
+    pub const fn new_unchecked;
 
     /// Wraps a buffer after checking that the 8-byte header fits, so that no accessor can
     /// panic.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
+    pub fn new_checked;
+}
 
+impl<T: AsRef<[u8]>> Packet<T> {
     /// Checks that the header fits in the buffer.
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < HEADER_LEN {
             return Err(Error::Truncated);
         }
         Ok(())
-    }
-
-    /// Unwraps the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Message type.

@@ -15,6 +15,7 @@ use core::fmt;
 use core::hash::{Hash, Hasher};
 use core::net::Ipv4Addr;
 
+use super::view::define_view;
 use super::{checksum, read_u16, write_u16, ChecksumMode, Error, Result};
 
 /// An IP protocol number (the IPv4 "protocol" field). Known values have constants; any other
@@ -154,27 +155,21 @@ const FLAG_DF: u16 = 0x4000;
 const FLAG_MF: u16 = 0x2000;
 const OFFSET_MASK: u16 = 0x1fff;
 
-/// A read/write view of an IPv4 packet.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
+define_view! {
+    /// A read/write view of an IPv4 packet.
+    #[derive(Debug, Clone)]
+    pub struct Packet<T: AsRef<[u8]>>;
 
-impl<T: AsRef<[u8]>> Packet<T> {
     /// Wraps a buffer without checking it. Accessors may panic if it is too short: use this
     /// only on buffers sized with [`Repr::buffer_len`].
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
+    pub const fn new_unchecked;
 
     /// Wraps a buffer after checking the version and that the header and the total length
     /// fit, so that no accessor can panic.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
+    pub fn new_checked;
+}
 
+impl<T: AsRef<[u8]>> Packet<T> {
     /// Checks, in order: 20 bytes are present (`Truncated`), the version is 4 (`BadVersion`),
     /// the IHL is at least 5 (`BadLength`), the header with its options fits (`Truncated`),
     /// the total length covers the header (`BadLength`), and the total length fits
@@ -208,11 +203,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::BadLength);
         }
         Ok(())
-    }
-
-    /// Unwraps the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// IP version (4 for a checked packet).

@@ -26,6 +26,7 @@ pub mod ipv4;
 pub mod seq;
 pub mod tcp;
 pub mod udp;
+mod view;
 
 pub use ethernet::{EtherType, EthernetAddress, Frame as EthernetFrame, Repr as EthernetRepr};
 pub use seq::SeqNumber;

@@ -39,6 +39,7 @@ use core::net::Ipv4Addr;
 use core::ops::{BitAnd, BitOr, BitOrAssign};
 
 use super::checksum::{self, protocol};
+use super::view::define_view;
 use super::{read_u16, read_u32, write_u16, write_u32, ChecksumMode, Error, Result, SeqNumber};
 
 /// The control bits of a TCP header: the eight flag bits of byte 13 and the NS bit (RFC 3540,
@@ -197,27 +198,21 @@ pub const MAX_OPTIONS_LEN: usize = 40;
 /// of `NOP,NOP,TS` plus 4 + 8 * 3 of SACK fill the 40 bytes.
 pub const MAX_SACK_BLOCKS_WITH_TIMESTAMPS: usize = 3;
 
-/// A read/write view of a TCP segment.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
+define_view! {
+    /// A read/write view of a TCP segment.
+    #[derive(Debug, Clone)]
+    pub struct Packet<T: AsRef<[u8]>>;
 
-impl<T: AsRef<[u8]>> Packet<T> {
     /// Wraps a buffer without checking it. Accessors may panic if it is too short or the
     /// data offset is wrong: use this only on buffers sized with [`Repr::buffer_len`].
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
+    pub const fn new_unchecked;
 
     /// Wraps a buffer after checking that the fixed header fits, that the data offset is at
     /// least 5 and that the header it announces fits, so that no accessor can panic.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
+    pub fn new_checked;
+}
 
+impl<T: AsRef<[u8]>> Packet<T> {
     /// Checks the lengths: `Truncated` if the buffer is shorter than 20 bytes or than the
     /// header the data offset announces, `BadLength` if the data offset is below 5.
     pub fn check_len(&self) -> Result<()> {
@@ -233,11 +228,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::Truncated);
         }
         Ok(())
-    }
-
-    /// Unwraps the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Source port.

@@ -9,6 +9,7 @@
 use core::net::Ipv4Addr;
 
 use super::checksum::{self, protocol};
+use super::view::define_view;
 use super::{read_u16, write_u16, ChecksumMode, Error, Result};
 
 mod field {
@@ -21,27 +22,21 @@ mod field {
 /// Length of the header.
 pub const HEADER_LEN: usize = 8;
 
-/// A read/write view of a UDP datagram.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
+define_view! {
+    /// A read/write view of a UDP datagram.
+    #[derive(Debug, Clone)]
+    pub struct Packet<T: AsRef<[u8]>>;
 
-impl<T: AsRef<[u8]>> Packet<T> {
     /// Wraps a buffer without checking it. Accessors may panic if it is too short or the
     /// length field is wrong: use this only on buffers sized with [`Repr::buffer_len`].
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
+    pub const fn new_unchecked;
 
     /// Wraps a buffer after checking that the header fits, that the length field is at least
     /// 8 and that the datagram it announces fits, so that no accessor can panic.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
+    pub fn new_checked;
+}
 
+impl<T: AsRef<[u8]>> Packet<T> {
     /// Checks the lengths: `Truncated` if the buffer is shorter than 8 bytes or than the
     /// length field, `BadLength` if the length field is below 8.
     pub fn check_len(&self) -> Result<()> {
@@ -57,11 +52,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::Truncated);
         }
         Ok(())
-    }
-
-    /// Unwraps the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Source port (0 when the sender expects no reply).
