@@ -22,7 +22,7 @@
 //!
 //! No wall clock, no OS randomness, no threads, no hash-map iteration (every map is a
 //! `BTreeMap`), and floating point only through IEEE basic operations (the logarithm and
-//! exponential behind heavy-tailed latencies are computed in [`detmath`] from `+ - * /`).
+//! exponential behind heavy-tailed latencies are computed in `detmath` from `+ - * /`).
 #![forbid(unsafe_code)]
 
 pub use sansnet_stack as stack;
