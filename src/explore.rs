@@ -121,16 +121,11 @@ pub fn draw_on(
         None => FaultProfile::random(&mut rng),
     };
     let mut plan = required_plan(scenario.name(), &topology);
-    for link in &topology.links {
-        plan.push(
-            Instant::ZERO,
-            FaultChange::SetLink {
-                link: link.clone(),
-                direction: Direction::Both,
-                faults: tame(profile.faults.clone()),
-            },
-        );
-    }
+    plan.set_links(
+        Instant::ZERO,
+        &topology.links,
+        &tame(profile.faults.clone()),
+    );
     if opts.profile.is_none() {
         add_timed_events(&mut rng, &topology, &mut plan);
     }

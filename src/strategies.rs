@@ -124,16 +124,7 @@ fn window() -> impl Strategy<Value = Window> {
 /// `faults` on every link of `topology` from time zero, then the windows, in time order.
 fn plan_on(topology: &Topology, faults: &LinkFaults, windows: &[Window]) -> FaultPlan {
     let mut plan = FaultPlan::new();
-    for link in &topology.links {
-        plan.push(
-            Instant::ZERO,
-            FaultChange::SetLink {
-                link: link.clone(),
-                direction: Direction::Both,
-                faults: faults.clone(),
-            },
-        );
-    }
+    plan.set_links(Instant::ZERO, &topology.links, faults);
     let cuts = topology.partitions();
     for w in windows {
         let (from, to) = (

@@ -522,6 +522,20 @@ impl FaultPlan {
         self.changes.push(PlannedChange { at, change });
     }
 
+    /// Sets each of `links`, both directions, to `faults` at `at`.
+    pub fn set_links(&mut self, at: Instant, links: &[String], faults: &LinkFaults) {
+        for link in links {
+            self.push(
+                at,
+                FaultChange::SetLink {
+                    link: link.clone(),
+                    direction: Direction::Both,
+                    faults: faults.clone(),
+                },
+            );
+        }
+    }
+
     /// The plan as JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()

@@ -78,9 +78,9 @@ fn conn_errno(e: &ConnEntry, err: ConnectionError) -> Errno {
     }
 }
 
-/// Builds an IP packet with a TCP segment (free of `self` so that it can run while the
-/// segment borrows the host's scratch buffer).
-/// `packet` is a recycled buffer (see `Host::packet_pool`); its old contents are discarded.
+/// Builds an IP packet with a TCP segment in `packet`, a recycled buffer (see
+/// `Host::packet_pool`) whose old contents are discarded. Free of `self`, so that it can run
+/// while the segment borrows the host's scratch buffer.
 fn tcp_packet(
     mut packet: Vec<u8>,
     ident: u16,
@@ -425,9 +425,9 @@ impl Host {
             let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
                 continue;
             };
-            if e.timer_at != Some(t) {
-                continue; // a freed connection's entry, its slot since reused
-            }
+            // A connection has one entry, at `timer_at` (`update_timer` and `unlink_conn`
+            // keep it so).
+            debug_assert_eq!(e.timer_at, Some(t));
             e.timer_at = None;
             // Entries fire early (see `update_timer`): re-file one whose deadline moved.
             match Self::conn_deadline(e) {
