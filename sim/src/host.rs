@@ -18,8 +18,8 @@ use sansnet_stack::time::Instant;
 
 use crate::endpoint::{Endpoint, NodeCtx};
 use crate::exec;
-use crate::net::NodeId;
 use crate::sim::Sim;
+use crate::world::NodeId;
 
 impl Endpoint for Host {
     fn handle_frame(&mut self, now: Instant, nic: usize, frame: &[u8]) {
@@ -145,10 +145,11 @@ fn poll_call<R>(
     match result {
         (Err(Errno::EAGAIN) | Err(Errno::EINPROGRESS), key) => {
             let (world, _) = exec::current();
+            let waiter = exec::waiter(cx.waker());
             let mut w = world.borrow_mut();
             match key {
-                Some(key) => w.wait_on_key(node, key, cx.waker()),
-                None => w.wait_on_node(node, cx.waker()),
+                Some(key) => w.waits.on_key(node, key, waiter),
+                None => w.waits.on_node(node, waiter),
             }
             Poll::Pending
         }

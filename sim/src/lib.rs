@@ -34,7 +34,6 @@ pub mod fault;
 pub mod host;
 pub mod log;
 pub mod naming;
-mod net;
 pub mod pcap;
 pub mod pcapng;
 mod queue;
@@ -44,6 +43,7 @@ mod serde_ns;
 mod sim;
 pub mod testing;
 pub mod trace;
+mod world;
 
 pub use endpoint::{Endpoint, NodeCtx, NodeFactory};
 pub use fault::{
@@ -51,11 +51,11 @@ pub use fault::{
     PlannedChange,
 };
 pub use host::{one_nic_config, TcpListener, TcpStream, UdpSocket};
-pub use net::{
-    Attach, LinkCounters, LinkId, NameError, NicCounters, NicId, NodeId, SwitchCounters, SwitchId,
-};
 pub use rng::{seed_from_env_or, Probability, Seed, SimRng};
 pub use sansnet_stack::time::{Duration, Instant};
 pub use sim::{replay_line, Limits, RunError, Sim};
 pub use testing::assert_deterministic;
 pub use trace::{DropReason, TraceEvent, TraceHash};
+pub use world::{
+    Attach, LinkCounters, LinkId, NameError, NicCounters, NicId, NodeId, SwitchCounters, SwitchId,
+};

@@ -14,12 +14,12 @@ use sansnet_stack::wire::EthernetAddress;
 use crate::endpoint::{Endpoint, NodeCtx};
 use crate::exec::{new_task, Executor, JoinHandle, TaskPanic};
 use crate::fault::{Direction, FaultChange, FaultPlan, FaultProfile, LinkFaults};
-use crate::net::{
+use crate::rng::{Seed, SEED_ENV_VAR};
+use crate::trace::{DropReason, TraceHash};
+use crate::world::{
     Attach, CapturePoint, LinkCounters, LinkId, NameError, NicCounters, NicId, NodeId,
     SwitchCounters, SwitchId, World,
 };
-use crate::rng::{Seed, SEED_ENV_VAR};
-use crate::trace::{DropReason, TraceHash};
 
 /// Bounds on one run call, so a stuck simulation ends with a typed error instead of hanging.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,7 +160,7 @@ impl Sim {
     pub fn new(seed: Seed) -> Sim {
         Sim {
             world: Rc::new(RefCell::new(World::new(seed))),
-            exec: Executor::new(),
+            exec: Executor::new(seed.0),
             limits: Limits::default(),
             steps: 0,
             addrs: BTreeMap::new(),
@@ -578,13 +578,43 @@ impl Sim {
         e
     }
 
-    /// One step: polls ready tasks if there are any, else handles the next event (moving the
-    /// clock to it) and then polls the tasks it woke. `Ok(false)` when nothing is left.
+    /// One step: polls ready tasks and drives woken hosts if there are any, else handles
+    /// whatever comes first: the next event, or the next tick of a host whose tasks may
+    /// wait on a tokio timer (moving the clock to it). `Ok(false)` when nothing is left.
     pub fn step(&mut self) -> Result<bool, RunError> {
+        let limit = self.limits.max_time;
+        self.step_within(limit)
+    }
+
+    /// The next thing that will happen: an event or a host's tick.
+    fn next_time(&self) -> Option<Instant> {
+        let event = self.world.borrow().next_event_time();
+        let tick = self.exec.next_tick().map(|(at, _)| at);
+        match (event, tick) {
+            (Some(e), Some(t)) => Some(e.min(t)),
+            (e, t) => e.or(t),
+        }
+    }
+
+    /// [`step`](Self::step), where nothing may happen after `limit` (a lone ticking host
+    /// may jump ahead to its next tokio timer, but not past it).
+    fn step_within(&mut self, limit: Instant) -> Result<bool, RunError> {
         self.steps += 1;
         if !self.exec.has_pending(&self.world) {
-            if !self.world.borrow_mut().process_next() {
-                return Ok(false);
+            let event = self.world.borrow().next_event_time();
+            match (event, self.exec.next_tick()) {
+                (None, None) => return Ok(false),
+                (event, Some((at, _))) if event.is_none_or(|e| at < e) => {
+                    self.world.borrow_mut().set_now(at);
+                    let limit = event.map_or(limit, |e| e.min(limit));
+                    self.exec
+                        .run_tick(&self.world, limit)
+                        .map_err(|p| self.panicked(p))?;
+                    return Ok(true);
+                }
+                _ => {
+                    self.world.borrow_mut().process_next();
+                }
             }
             // Most events (a frame crossing a link, a switch forwarding) wake no task.
             if !self.exec.has_pending(&self.world) {
@@ -606,13 +636,13 @@ impl Sim {
         idle_is_error: bool,
     ) -> Result<(), RunError> {
         let start = self.steps;
+        let limit = deadline.unwrap_or(self.limits.max_time);
         loop {
             if done(self) {
                 return Ok(());
             }
             if !self.exec.has_pending(&self.world) {
-                let next = self.world.borrow().next_event_time();
-                match next {
+                match self.next_time() {
                     None => {
                         if let Some(d) = deadline {
                             self.world.borrow_mut().set_now(d);
@@ -649,7 +679,7 @@ impl Sim {
                     seed: self.seed(),
                 });
             }
-            self.step()?;
+            self.step_within(limit)?;
         }
     }
 

@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::io::Write;
 use std::rc::Rc;
-use std::task::Waker;
 
 use sansnet_stack::time::{Duration, Instant};
 use sansnet_stack::wire::{EthernetAddress, EthernetFrame};
@@ -26,9 +25,6 @@ use sansnet_stack::iface::fxhash::FxBuildHasher;
 
 /// A switch's learning table (see `Switch::mac_table`).
 type MacTable = hashbrown::HashMap<u64, (usize, Instant), FxBuildHasher>;
-/// The tasks waiting on each readiness key of one node, looked up by key only (see
-/// `wake_all_key_waiters` for the one walk over it).
-type KeyWaiters = hashbrown::HashMap<u64, Vec<Waker>, FxBuildHasher>;
 
 /// A node (anything implementing [`Endpoint`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -294,8 +290,6 @@ impl std::error::Error for NameError {}
 
 /// Bounds that keep one misbehaving endpoint from stalling a step.
 const MAX_TX_POLLS_SLACK: usize = 64;
-/// Emptied waiter lists kept for reuse.
-const SPARE_WAITER_LISTS: usize = 256;
 /// Largest frame an endpoint can hand over (jumbo frames and then some).
 const TX_BUF_LEN: usize = 65_536 + 18;
 
@@ -324,16 +318,8 @@ pub(crate) struct World {
     pub(crate) default_fcs_check: bool,
     pub(crate) default_ring_frames: usize,
     pub(crate) default_mac_table_limit: usize,
-    /// Wakers of tasks sleeping until a deadline, by key.
-    task_timers: BTreeMap<u64, Waker>,
-    next_timer_key: u64,
-    /// Wakers of tasks waiting for something on a node to change.
-    /// (Indexed by node: every socket call and frame looks here, so no tree walk.)
-    node_waiters: Vec<Vec<Waker>>,
-    /// Wakers of tasks waiting for one key (a socket) on a node to change, by node.
-    key_waiters: Vec<KeyWaiters>,
-    /// Emptied waiter lists, reused so that waiting allocates nothing in a steady run.
-    spare_waiter_lists: Vec<Vec<Waker>>,
+    /// The tasks waiting on the world (the executor's tables, woken from here).
+    pub(crate) waits: crate::exec::Waits,
     /// Scratch for `Endpoint::drain_changed`.
     changed_keys: Vec<u64>,
     /// Nodes that crashed since the executor last looked (their tasks must go).
@@ -378,11 +364,7 @@ impl World {
             default_fcs_check: true,
             default_ring_frames: 1024,
             default_mac_table_limit: 1024,
-            task_timers: BTreeMap::new(),
-            next_timer_key: 0,
-            node_waiters: Vec::new(),
-            key_waiters: Vec::new(),
-            spare_waiter_lists: Vec::new(),
+            waits: crate::exec::Waits::default(),
             changed_keys: Vec::new(),
             crashed: Vec::new(),
             spawned: Vec::new(),
@@ -412,11 +394,7 @@ impl World {
             Event::Arrive { link, dir, frame } => self.on_arrive(link, dir, frame),
             Event::RxDrain { nic } => self.on_rx_drain(nic),
             Event::Fault { change } => self.apply_change(&change),
-            Event::TaskTimer { key } => {
-                if let Some(w) = self.task_timers.remove(&key) {
-                    w.wake();
-                }
-            }
+            Event::TaskTimer { key } => self.waits.fire_timer(key),
         }
         true
     }
@@ -864,11 +842,11 @@ impl World {
         // After a call that would block, what changed is the caller's own attempt: nobody
         // is woken (see `with_endpoint_waking`).
         if wake {
-            self.wake_node_waiters(node);
+            self.waits.wake_node(node);
             if tracked {
-                self.wake_key_waiters(node, &changed);
+                self.waits.wake_keys(node, &changed);
             } else {
-                self.wake_all_key_waiters(node);
+                self.waits.wake_all_keys(node);
             }
         }
         self.changed_keys = changed;
@@ -957,8 +935,8 @@ impl World {
                 node: node_named(&self.nodes, node),
             },
         );
-        self.wake_node_waiters(node);
-        self.wake_all_key_waiters(node);
+        self.waits.wake_node(node);
+        self.waits.wake_all_keys(node);
     }
 
     pub(crate) fn restart(&mut self, node: NodeId) -> Result<(), NameError> {
@@ -1476,91 +1454,11 @@ impl World {
 
     // ----- task support -----
 
-    pub(crate) fn register_task_timer(&mut self, at: Instant, waker: Waker) -> u64 {
-        self.next_timer_key += 1;
-        let key = self.next_timer_key;
-        self.task_timers.insert(key, waker);
+    /// Queues a task timer for `waiter` at `at`; its key cancels or updates it.
+    pub(crate) fn register_task_timer(&mut self, at: Instant, waiter: crate::exec::Waiter) -> u64 {
+        let key = self.waits.add_timer(waiter);
         self.schedule(at, Event::TaskTimer { key });
         key
-    }
-
-    pub(crate) fn update_task_timer(&mut self, key: u64, waker: &Waker) {
-        if let Some(w) = self.task_timers.get_mut(&key) {
-            if !w.will_wake(waker) {
-                *w = waker.clone();
-            }
-        }
-    }
-
-    pub(crate) fn cancel_task_timer(&mut self, key: u64) {
-        self.task_timers.remove(&key);
-    }
-
-    pub(crate) fn wait_on_node(&mut self, node: NodeId, waker: &Waker) {
-        if self.node_waiters.len() <= node.0 {
-            self.node_waiters.resize_with(node.0 + 1, Vec::new);
-        }
-        add_waker(&mut self.node_waiters[node.0], waker);
-    }
-
-    pub(crate) fn wait_on_key(&mut self, node: NodeId, key: u64, waker: &Waker) {
-        if self.key_waiters.len() <= node.0 {
-            self.key_waiters.resize_with(node.0 + 1, || {
-                KeyWaiters::with_hasher(FxBuildHasher::with_seed(0))
-            });
-        }
-        let spare = &mut self.spare_waiter_lists;
-        let waiters = self.key_waiters[node.0]
-            .entry(key)
-            .or_insert_with(|| spare.pop().unwrap_or_default());
-        add_waker(waiters, waker);
-    }
-
-    /// Wakes the waiters of each key in `keys`, in that order.
-    fn wake_key_waiters(&mut self, node: NodeId, keys: &[u64]) {
-        let Some(map) = self.key_waiters.get_mut(node.0) else {
-            return;
-        };
-        if map.is_empty() {
-            return;
-        }
-        for key in keys {
-            if let Some(mut waiters) = map.remove(key) {
-                for w in waiters.drain(..) {
-                    w.wake();
-                }
-                if self.spare_waiter_lists.len() < SPARE_WAITER_LISTS {
-                    self.spare_waiter_lists.push(waiters);
-                }
-            }
-        }
-    }
-
-    /// Wakes every key waiter of `node`, by key (a crash, or an endpoint that does not
-    /// track readiness).
-    fn wake_all_key_waiters(&mut self, node: NodeId) {
-        let Some(map) = self.key_waiters.get_mut(node.0) else {
-            return;
-        };
-        // By key, not in the table's order: wake order is task order.
-        let mut all: Vec<(u64, Vec<Waker>)> = map.drain().collect();
-        all.sort_unstable_by_key(|(key, _)| *key);
-        for (_, waiters) in all {
-            for w in waiters {
-                w.wake();
-            }
-        }
-    }
-
-    fn wake_node_waiters(&mut self, node: NodeId) {
-        let Some(waiters) = self.node_waiters.get_mut(node.0) else {
-            return;
-        };
-        // Wakers are queued, not run, so waking cannot re-enter this list; the list keeps
-        // its allocation for the next waits.
-        for w in waiters.drain(..) {
-            w.wake();
-        }
     }
 }
 
@@ -1586,13 +1484,6 @@ impl FaultRngs {
             latency: stream("latency"),
             reorder: stream("reorder"),
         }
-    }
-}
-
-/// Adds `waker` to a wait list unless it (or one that wakes the same task) is there already.
-fn add_waker(waiters: &mut Vec<Waker>, waker: &Waker) {
-    if !waiters.iter().any(|w| w.will_wake(waker)) {
-        waiters.push(waker.clone());
     }
 }
 

@@ -1,12 +1,22 @@
-//! A deterministic single-threaded executor for application tasks, and the simulated-time
-//! functions tasks use (`now`, `sleep`, `timeout`, `spawn`).
+//! A deterministic single-threaded executor for application tasks, with tokio inside every
+//! simulated host, and the simulated-time functions tasks use (`now`, `sleep`, `timeout`,
+//! `spawn`).
 //!
-//! Tasks are polled in the order they were woken (a FIFO of task ids; a task woken twice
-//! before it runs is queued once). Nothing here reads a clock or starts a thread: time is the
-//! simulator's, and a task waits for it through a timer event in the one event queue.
+//! Two kinds of task run here, and both see the host they run on:
+//! - sansnet's own tasks (`Sim::spawn_on`, [`spawn`], the host software of the builder),
+//!   polled by this executor in the order they were woken (a FIFO of task ids; a task woken
+//!   twice before it runs is queued once), each poll inside its host's tokio runtime;
+//! - tokio's tasks, which those tasks (or the libraries they call) start with
+//!   `tokio::spawn` or `spawn_local`: they live in the host's runtime (`runtime.rs`) and
+//!   run when the executor *drives* it.
+//!
+//! Nothing here reads a clock or starts a thread: time is the simulator's, and tokio's
+//! paused clock in each host is moved to it before anything in the host runs. A task
+//! waits for simulated time through a timer event in the one event queue ([`sleep`],
+//! nanosecond precision) or through tokio's timers (millisecond ticks, see `runtime.rs`).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -19,7 +29,13 @@ use std::task::{Context, Poll, Wake, Waker};
 use sansnet_stack::time::{Duration, Instant};
 
 use crate::endpoint::Endpoint;
-use crate::net::{NodeId, World};
+use crate::world::{NodeId, World};
+
+mod runtime;
+mod waits;
+
+use runtime::{DriveRequests, HostRuntime};
+pub(crate) use waits::{Waiter, Waits};
 
 /// A task not yet handed to the executor.
 pub(crate) struct NewTask {
@@ -38,18 +54,14 @@ struct Ready {
 
 type ReadyQueue = Arc<Ready>;
 
-struct TaskWaker {
+pub(crate) struct TaskWaker {
     id: u64,
     ready: ReadyQueue,
     queued: AtomicBool,
 }
 
-impl Wake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
+impl TaskWaker {
+    pub(crate) fn wake_task(&self) {
         if !self.queued.swap(true, Ordering::SeqCst) {
             // A poisoned lock can only come from a panic while pushing; the queue is intact.
             let mut q = self.ready.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -59,11 +71,24 @@ impl Wake for TaskWaker {
     }
 }
 
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_task();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake_task();
+    }
+}
+
 struct TaskSlot {
     name: String,
     node: Option<NodeId>,
     future: Pin<Box<dyn Future<Output = ()>>>,
     waker: Arc<TaskWaker>,
+    /// Something besides the executor holds the task's waker (a tokio timer or channel):
+    /// its host must follow tokio's tick grid while this lasts.
+    foreign: bool,
 }
 
 /// A task panicked: the run is over.
@@ -90,26 +115,50 @@ impl fmt::Display for TaskPanic {
     }
 }
 
-/// Polls per `run_ready` call: a task that wakes itself forever cannot hang a step; the
-/// simulator's step limit ends the run instead.
+/// Polls and drives per `run_ready` call: a task that wakes itself forever cannot hang a
+/// step; the simulator's step limit ends the run instead.
 const MAX_POLLS_PER_RUN: usize = 10_000;
+
+/// The runtime slot of a node: 0 for tasks on no node, `n + 1` for node `n`.
+fn slot_of(node: Option<NodeId>) -> usize {
+    node.map_or(0, |n| n.0 + 1)
+}
+
+fn node_of(slot: usize) -> Option<NodeId> {
+    slot.checked_sub(1).map(NodeId)
+}
 
 pub(crate) struct Executor {
     tasks: BTreeMap<u64, TaskSlot>,
     ready: ReadyQueue,
     next_id: u64,
+    /// The tokio runtime of each slot (see [`slot_of`]), made when its first task runs.
+    runtimes: Vec<Option<HostRuntime>>,
+    /// Per slot: sansnet tasks whose waker something else holds.
+    foreign: Vec<u32>,
+    /// The next tick of every ticking slot, and per slot the tick it has there.
+    ticks: BTreeSet<(Instant, usize)>,
+    tick_at: Vec<Option<Instant>>,
+    /// Slots to drive, in request order, each queued once.
+    to_drive: VecDeque<usize>,
+    drive_queued: Vec<bool>,
+    requests: Arc<DriveRequests>,
+    scratch: Vec<usize>,
+    seed: u64,
 }
 
 impl fmt::Debug for Executor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Executor")
             .field("tasks", &self.tasks.len())
+            .field("runtimes", &self.runtimes.iter().flatten().count())
+            .field("ticking", &self.ticks.len())
             .finish()
     }
 }
 
 impl Executor {
-    pub(crate) fn new() -> Executor {
+    pub(crate) fn new(seed: u64) -> Executor {
         Executor {
             tasks: BTreeMap::new(),
             ready: Arc::new(Ready {
@@ -117,6 +166,24 @@ impl Executor {
                 len: AtomicUsize::new(0),
             }),
             next_id: 0,
+            runtimes: Vec::new(),
+            foreign: Vec::new(),
+            ticks: BTreeSet::new(),
+            tick_at: Vec::new(),
+            to_drive: VecDeque::new(),
+            drive_queued: Vec::new(),
+            requests: Arc::new(DriveRequests::default()),
+            scratch: Vec::new(),
+            seed,
+        }
+    }
+
+    fn grow(&mut self, slot: usize) {
+        if self.runtimes.len() <= slot {
+            self.runtimes.resize_with(slot + 1, || None);
+            self.foreign.resize(slot + 1, 0);
+            self.tick_at.resize(slot + 1, None);
+            self.drive_queued.resize(slot + 1, false);
         }
     }
 
@@ -128,7 +195,7 @@ impl Executor {
             ready: self.ready.clone(),
             queued: AtomicBool::new(false),
         });
-        waker.wake_by_ref();
+        waker.wake_task();
         self.tasks.insert(
             id,
             TaskSlot {
@@ -136,6 +203,7 @@ impl Executor {
                 node: task.node,
                 future: task.future,
                 waker,
+                foreign: false,
             },
         );
     }
@@ -164,15 +232,31 @@ impl Executor {
         id
     }
 
-    /// Adopts tasks spawned from inside tasks and drops those of crashed nodes.
+    fn request_drive(&mut self, slot: usize) {
+        self.grow(slot);
+        if !self.drive_queued[slot] {
+            self.drive_queued[slot] = true;
+            self.to_drive.push_back(slot);
+        }
+    }
+
+    /// Adopts tasks spawned from inside tasks, drops those of crashed nodes (and their
+    /// runtimes), and queues the runtimes that wake-ups asked to drive.
     fn sync_with_world(&mut self, world: &Rc<RefCell<World>>) {
         let (spawned, crashed) = {
             let mut w = world.borrow_mut();
+            self.scratch.append(&mut w.waits.to_drive);
             (
                 std::mem::take(&mut w.spawned),
                 std::mem::take(&mut w.crashed),
             )
         };
+        self.requests.drain_into(&mut self.scratch);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        for slot in scratch.drain(..) {
+            self.request_drive(slot);
+        }
+        self.scratch = scratch;
         for t in spawned {
             self.spawn(t);
         }
@@ -188,55 +272,202 @@ impl Executor {
                 .iter()
                 .filter_map(|id| self.tasks.remove(id))
                 .collect();
+            for node in crashed {
+                let slot = slot_of(Some(node));
+                self.grow(slot);
+                self.foreign[slot] = 0;
+                self.set_tick(slot, None);
+                // tokio's tasks go with the runtime.
+                let _dropped = self.runtimes[slot].take();
+            }
         }
     }
 
     pub(crate) fn has_pending(&self, world: &Rc<RefCell<World>>) -> bool {
         let w = world.borrow();
-        self.has_ready() || !w.spawned.is_empty() || !w.crashed.is_empty()
+        self.has_ready()
+            || !self.to_drive.is_empty()
+            || !self.requests.is_empty()
+            || !w.spawned.is_empty()
+            || !w.crashed.is_empty()
+            || !w.waits.to_drive.is_empty()
     }
 
-    /// Polls ready tasks until none is ready (or the per-call bound is reached).
-    pub(crate) fn run_ready(&mut self, world: &Rc<RefCell<World>>) -> Result<(), TaskPanic> {
-        for _ in 0..MAX_POLLS_PER_RUN {
-            self.sync_with_world(world);
-            let Some(id) = self.pop_ready() else {
-                return Ok(());
-            };
-            let Some(slot) = self.tasks.get_mut(&id) else {
-                continue; // finished or dropped since it was woken
-            };
-            slot.waker.queued.store(false, Ordering::SeqCst);
-            let waker = Waker::from(slot.waker.clone());
-            let mut cx = Context::from_waker(&waker);
-            let node = slot.node;
-            let polled = {
-                let _context = enter(world, node);
-                catch_unwind(AssertUnwindSafe(|| slot.future.as_mut().poll(&mut cx)))
-            };
-            match polled {
-                Ok(Poll::Pending) => {}
-                Ok(Poll::Ready(())) => {
-                    self.tasks.remove(&id);
-                }
-                Err(payload) => {
-                    let slot = self.tasks.remove(&id);
-                    let message = payload
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| payload.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "(non-string panic payload)".to_owned());
-                    let w = world.borrow();
-                    let node = node.map(|n| w.nodes[n.0].name.clone());
-                    return Err(TaskPanic {
-                        task: slot.map(|s| s.name).unwrap_or_default(),
-                        node,
-                        message,
-                    });
+    /// The next tick of a ticking host, and its slot.
+    pub(crate) fn next_tick(&self) -> Option<(Instant, usize)> {
+        self.ticks.first().copied()
+    }
+
+    /// Whether the slot's host may wait on a tokio timer: tokio's tasks alive in it, or a
+    /// sansnet task whose waker something else holds.
+    fn is_ticking(&self, slot: usize) -> bool {
+        self.foreign[slot] > 0
+            || self.runtimes[slot]
+                .as_ref()
+                .is_some_and(HostRuntime::has_tasks)
+    }
+
+    fn set_tick(&mut self, slot: usize, at: Option<Instant>) {
+        if self.tick_at[slot] == at {
+            return;
+        }
+        if let Some(old) = self.tick_at[slot] {
+            self.ticks.remove(&(old, slot));
+        }
+        if let Some(new) = at {
+            self.ticks.insert((new, slot));
+        }
+        self.tick_at[slot] = at;
+    }
+
+    /// Re-files the slot's next tick after it ran at `now`.
+    fn retick(&mut self, slot: usize, now: Instant) {
+        let at = if self.is_ticking(slot) {
+            self.runtimes[slot]
+                .as_ref()
+                .map(|hr| hr.next_tick_after(now))
+        } else {
+            None
+        };
+        self.set_tick(slot, at);
+    }
+
+    /// The host at the first tick: drives it there (the world's clock is already there).
+    /// If it is the only ticking host and nothing else happens before `limit`, lets tokio
+    /// jump to its next timer, no later than `limit`.
+    pub(crate) fn run_tick(
+        &mut self,
+        world: &Rc<RefCell<World>>,
+        limit: Instant,
+    ) -> Result<(), TaskPanic> {
+        let Some((at, slot)) = self.ticks.pop_first() else {
+            return Ok(());
+        };
+        self.tick_at[slot] = None;
+        self.drive(world, slot, at, None);
+        self.run_ready(world)?;
+        // Alone on the tick grid: nobody else's timer can come first.
+        if self.ticks.len() == 1 && self.tick_at[slot].is_some() && !self.has_ready() {
+            let now = world.borrow().now;
+            if let Some(hr) = self.runtimes[slot].as_ref() {
+                let to = hr.tick_at_or_before(limit);
+                if to > hr.next_tick_after(now) {
+                    self.drive(world, slot, now, Some(to));
                 }
             }
         }
+        Ok(())
+    }
+
+    fn drive(
+        &mut self,
+        world: &Rc<RefCell<World>>,
+        slot: usize,
+        now: Instant,
+        limit: Option<Instant>,
+    ) {
+        self.grow(slot);
+        let Some(hr) = self.runtimes[slot].as_mut() else {
+            return;
+        };
+        {
+            let _context = enter(world, node_of(slot), None, Some(slot));
+            hr.drive(world, now, limit);
+        }
+        let now = world.borrow().now;
+        self.retick(slot, now);
+    }
+
+    /// Polls ready tasks and drives woken runtimes until nothing is ready (or the per-call
+    /// bound is reached).
+    pub(crate) fn run_ready(&mut self, world: &Rc<RefCell<World>>) -> Result<(), TaskPanic> {
+        for _ in 0..MAX_POLLS_PER_RUN {
+            self.sync_with_world(world);
+            if let Some(id) = self.pop_ready() {
+                self.poll_task(world, id)?;
+                continue;
+            }
+            if let Some(slot) = self.to_drive.pop_front() {
+                self.drive_queued[slot] = false;
+                let now = world.borrow().now;
+                self.drive(world, slot, now, None);
+                continue;
+            }
+            return Ok(());
+        }
         self.sync_with_world(world);
+        Ok(())
+    }
+
+    fn poll_task(&mut self, world: &Rc<RefCell<World>>, id: u64) -> Result<(), TaskPanic> {
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return Ok(()); // finished or dropped since it was woken
+        };
+        task.waker.queued.store(false, Ordering::SeqCst);
+        let node = task.node;
+        let slot = slot_of(node);
+        if self.runtimes.len() <= slot {
+            self.runtimes.resize_with(slot + 1, || None);
+            self.foreign.resize(slot + 1, 0);
+            self.tick_at.resize(slot + 1, None);
+            self.drive_queued.resize(slot + 1, false);
+        }
+        let now = world.borrow().now;
+        let seed = self.seed ^ (slot as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let requests = &self.requests;
+        let hr = self.runtimes[slot]
+            .get_or_insert_with(|| HostRuntime::new(slot, now, seed, requests.clone()));
+        hr.sync_clock(now);
+        let waker = Waker::from(task.waker.clone());
+        let mut cx = Context::from_waker(&waker);
+        let polled = {
+            let _context = enter(world, node, Some((&waker, &task.waker)), None);
+            let _runtime = hr.enter();
+            catch_unwind(AssertUnwindSafe(|| task.future.as_mut().poll(&mut cx)))
+        };
+        drop(waker);
+        let queued = hr.has_queued();
+        let was_foreign = task.foreign;
+        match polled {
+            Ok(Poll::Pending) => {
+                task.foreign = Arc::strong_count(&task.waker) > 1;
+                if task.foreign != was_foreign {
+                    if task.foreign {
+                        self.foreign[slot] += 1;
+                    } else {
+                        self.foreign[slot] -= 1;
+                    }
+                }
+            }
+            Ok(Poll::Ready(())) => {
+                if was_foreign {
+                    self.foreign[slot] -= 1;
+                }
+                self.tasks.remove(&id);
+            }
+            Err(payload) => {
+                if was_foreign {
+                    self.foreign[slot] -= 1;
+                }
+                let task = self.tasks.remove(&id);
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(non-string panic payload)".to_owned());
+                let w = world.borrow();
+                let node = node.map(|n| w.nodes[n.0].name.clone());
+                return Err(TaskPanic {
+                    task: task.map(|s| s.name).unwrap_or_default(),
+                    node,
+                    message,
+                });
+            }
+        }
+        if queued {
+            self.request_drive(slot);
+        }
+        self.retick(slot, now);
         Ok(())
     }
 }
@@ -246,6 +477,10 @@ impl Executor {
 struct Current {
     world: Weak<RefCell<World>>,
     node: Option<NodeId>,
+    /// The waker of the sansnet task being polled, if one is, and its shared part.
+    task: Option<(Waker, std::sync::Weak<TaskWaker>)>,
+    /// The runtime slot being driven, if a drive is under way.
+    drive: Option<usize>,
 }
 
 thread_local! {
@@ -263,10 +498,17 @@ impl Drop for EnterGuard {
     }
 }
 
-fn enter(world: &Rc<RefCell<World>>, node: Option<NodeId>) -> EnterGuard {
+fn enter(
+    world: &Rc<RefCell<World>>,
+    node: Option<NodeId>,
+    task: Option<(&Waker, &Arc<TaskWaker>)>,
+    drive: Option<usize>,
+) -> EnterGuard {
     let current = Current {
         world: Rc::downgrade(world),
         node,
+        task: task.map(|(w, t)| (w.clone(), Arc::downgrade(t))),
+        drive,
     };
     EnterGuard {
         previous: CURRENT.with(|c| c.borrow_mut().replace(current)),
@@ -276,26 +518,35 @@ fn enter(world: &Rc<RefCell<World>>, node: Option<NodeId>) -> EnterGuard {
 /// The world and node of the running task. Panics outside a simulation task: these
 /// functions have no meaning without a simulated clock.
 pub(crate) fn current() -> (Rc<RefCell<World>>, Option<NodeId>) {
-    CURRENT.with(|c| {
-        let c = c.borrow();
-        let cur = c
-            .as_ref()
-            .expect("sansnet-sim: called outside a simulation task");
-        let world = cur
-            .world
-            .upgrade()
-            .expect("sansnet-sim: the simulation is gone");
-        (world, cur.node)
-    })
+    try_current().expect("sansnet-sim: called outside a simulation task")
 }
 
 /// Like [`current`], but `None` outside a task or after the simulation is gone, for
-/// destructors that must not panic.
+/// callers that must not panic.
 pub(crate) fn try_current() -> Option<(Rc<RefCell<World>>, Option<NodeId>)> {
     CURRENT.with(|c| {
         let c = c.try_borrow().ok()?;
         let cur = c.as_ref()?;
         Some((cur.world.upgrade()?, cur.node))
+    })
+}
+
+/// How the world should remember a task that waits with `waker`: weakly if it is the waker
+/// of the sansnet task being polled; otherwise the waker itself, with the runtime to drive
+/// when it fires if a drive is under way (the waker is then a tokio task's).
+pub(crate) fn waiter(waker: &Waker) -> Waiter {
+    CURRENT.with(|c| {
+        let c = c.borrow();
+        let cur = c.as_ref();
+        if let Some((task, shared)) = cur.and_then(|cur| cur.task.as_ref()) {
+            if task.will_wake(waker) {
+                return Waiter::Task(shared.clone());
+            }
+        }
+        Waiter::Other {
+            waker: waker.clone(),
+            drive: cur.and_then(|cur| cur.drive),
+        }
     })
 }
 
@@ -337,7 +588,7 @@ pub(crate) fn new_task<T: 'static>(
             s.waker.take()
         };
         if let Some(w) = waker {
-            w.wake();
+            w.wake_in_world();
         }
     };
     (
@@ -353,7 +604,7 @@ pub(crate) fn new_task<T: 'static>(
 struct JoinState<T> {
     value: Option<T>,
     finished: bool,
-    waker: Option<Waker>,
+    waker: Option<Waiter>,
 }
 
 /// The result of a spawned task: await it from another task, or read it with
@@ -390,7 +641,7 @@ impl<T> Future for JoinHandle<T> {
         match s.value.take() {
             Some(v) => Poll::Ready(v),
             None => {
-                s.waker = Some(cx.waker().clone());
+                s.waker = Some(waiter(cx.waker()));
                 Poll::Pending
             }
         }
@@ -460,7 +711,8 @@ impl Future for NodeActivity {
             return Poll::Ready(());
         }
         let (world, _) = current();
-        world.borrow_mut().wait_on_node(self.node, cx.waker());
+        let waiter = waiter(cx.waker());
+        world.borrow_mut().waits.on_node(self.node, waiter);
         self.registered = true;
         Poll::Pending
     }
@@ -488,14 +740,14 @@ impl Future for Sleep {
         let mut w = world.borrow_mut();
         if w.now >= self.deadline {
             if let Some((_, key)) = self.timer.take() {
-                w.cancel_task_timer(key);
+                w.waits.cancel_timer(key);
             }
             return Poll::Ready(());
         }
         match &self.timer {
-            Some((_, key)) => w.update_task_timer(*key, cx.waker()),
+            Some((_, key)) => w.waits.update_timer(*key, waiter(cx.waker())),
             None => {
-                let key = w.register_task_timer(self.deadline, cx.waker().clone());
+                let key = w.register_task_timer(self.deadline, waiter(cx.waker()));
                 drop(w);
                 self.timer = Some((Rc::downgrade(&world), key));
             }
@@ -509,7 +761,7 @@ impl Drop for Sleep {
         if let Some((world, key)) = self.timer.take() {
             if let Some(world) = world.upgrade() {
                 if let Ok(mut w) = world.try_borrow_mut() {
-                    w.cancel_task_timer(key);
+                    w.waits.cancel_timer(key);
                 }
             }
         }

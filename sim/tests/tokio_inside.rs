@@ -1,0 +1,215 @@
+//! tokio inside simulated hosts: its spawn, time, sync and `select!` work unchanged in a
+//! task on a host, on the simulator's clock, to the nanosecond between events and on
+//! tokio's millisecond ticks for its own timers.
+
+use std::cell::RefCell;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+use pretty_assertions::assert_eq;
+use sansnet_sim::exec;
+use sansnet_sim::{Duration, Instant, LinkFaults, Seed, Sim, TcpListener, TcpStream};
+
+/// Simulated milliseconds, as tokio reports them relative to `start`.
+fn ms_since(start: tokio::time::Instant) -> u128 {
+    start.elapsed().as_millis()
+}
+
+#[test]
+fn tokio_time_follows_the_simulated_clock_in_every_task() {
+    let mut sim = Sim::new(Seed(1));
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    let h = sim.spawn(async move {
+        let start = tokio::time::Instant::now();
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        l.borrow_mut()
+            .push(("slept", ms_since(start), exec::now().as_millis()));
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+        for _ in 0..3 {
+            tick.tick().await;
+            l.borrow_mut()
+                .push(("tick", ms_since(start), exec::now().as_millis()));
+        }
+        let late = tokio::time::timeout(
+            std::time::Duration::from_millis(40),
+            tokio::time::sleep(std::time::Duration::from_secs(3600)),
+        )
+        .await;
+        l.borrow_mut()
+            .push(("timeout", ms_since(start), u64::from(late.is_err())));
+    });
+    sim.run_until_complete(&h).unwrap();
+    assert_eq!(
+        *log.borrow(),
+        vec![
+            ("slept", 250, 250),
+            ("tick", 250, 250),
+            ("tick", 350, 350),
+            ("tick", 450, 450),
+            ("timeout", 490, 1),
+        ]
+    );
+    assert_eq!(sim.now(), Instant::from_millis(490));
+}
+
+#[test]
+fn tokio_reads_nanoseconds_between_the_simulators_own_timers() {
+    let mut sim = Sim::new(Seed(2));
+    let h = sim.spawn(async {
+        let start = tokio::time::Instant::now();
+        exec::sleep(Duration::from_nanos(1_500)).await;
+        start.elapsed()
+    });
+    sim.run_until_complete(&h).unwrap();
+    assert_eq!(h.take(), Some(std::time::Duration::from_nanos(1_500)));
+}
+
+#[test]
+fn tokio_spawn_join_set_spawn_local_and_channels_run_on_the_host() {
+    let mut sim = Sim::new(Seed(3));
+    let node = sim.add_host("a", Ipv4Addr::new(10, 0, 0, 1), 24);
+    let h = sim.spawn_on(node, async move {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(4);
+        let mut set = tokio::task::JoinSet::new();
+        for k in 1..=3u64 {
+            let tx = tx.clone();
+            set.spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(10 * k)).await;
+                // The spawned task is on the same host as its parent.
+                assert_eq!(exec::current_node(), Some(node));
+                tx.send(k).await.unwrap();
+                k * 100
+            });
+        }
+        drop(tx);
+        let local = tokio::task::spawn_local(async { exec::now().as_millis() });
+        let mut got = Vec::new();
+        while let Some(k) = rx.recv().await {
+            got.push((k, exec::now().as_millis()));
+        }
+        let mut joined = Vec::new();
+        while let Some(r) = set.join_next().await {
+            joined.push(r.unwrap());
+        }
+        joined.sort_unstable();
+        (got, joined, local.await.unwrap())
+    });
+    sim.run_until_complete(&h).unwrap();
+    assert_eq!(
+        h.take(),
+        Some((vec![(1, 10), (2, 20), (3, 30)], vec![100, 200, 300], 0))
+    );
+}
+
+#[test]
+fn select_between_a_socket_and_a_tokio_timer_sees_both_in_simulated_time() {
+    let mut sim = Sim::new(Seed(4));
+    let server = sim.add_host("server", Ipv4Addr::new(10, 0, 0, 1), 24);
+    let client = sim.add_host("client", Ipv4Addr::new(10, 0, 0, 2), 24);
+    sim.connect(
+        sim.nic(server, 0),
+        sim.nic(client, 0),
+        LinkFaults::with_latency(Duration::from_millis(5)),
+    );
+    let addr = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80);
+    sim.spawn_on(server, async move {
+        let listener = TcpListener::bind(server, addr).unwrap();
+        loop {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            // A tokio task per connection, as servers do.
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut b = [0u8; 1];
+                while conn.read_exact(&mut b).await.is_ok() {
+                    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                    conn.write_all(&b).await.unwrap();
+                }
+            });
+        }
+    });
+    let h = sim.spawn_on(client, async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut conn = TcpStream::connect(client, addr).await.unwrap();
+        let mut out = Vec::new();
+        for limit_ms in [100u64, 20] {
+            conn.write_all(b"x").await.unwrap();
+            let mut b = [0u8; 1];
+            tokio::select! {
+                r = conn.read_exact(&mut b) => { r.unwrap(); out.push(("echo", exec::now().as_millis())); }
+                _ = tokio::time::sleep(std::time::Duration::from_millis(limit_ms)) => {
+                    out.push(("timeout", exec::now().as_millis()));
+                }
+            }
+        }
+        out
+    });
+    sim.run_until_complete(&h).unwrap();
+    // Handshake 10 ms (ARP first: 2 more crossings), then each echo: 5 + 30 + 5 ms.
+    let out = h.take().unwrap();
+    assert_eq!(out[0].0, "echo");
+    assert_eq!(out[1].0, "timeout");
+    assert_eq!(out[1].1 - out[0].1, 20);
+}
+
+#[test]
+fn a_crash_drops_the_hosts_tokio_tasks() {
+    let mut sim = Sim::new(Seed(5));
+    let node = sim.add_host("a", Ipv4Addr::new(10, 0, 0, 1), 24);
+    let ticks = Rc::new(RefCell::new(0u32));
+    let t = ticks.clone();
+    sim.spawn_on(node, async move {
+        tokio::task::spawn_local(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                *t.borrow_mut() += 1;
+            }
+        });
+        std::future::pending::<()>().await;
+    });
+    sim.run_for(Duration::from_millis(55)).unwrap();
+    assert_eq!(*ticks.borrow(), 5);
+    sim.crash(node);
+    sim.run_for(Duration::from_millis(100)).unwrap();
+    assert_eq!(*ticks.borrow(), 5);
+}
+
+#[test]
+fn a_lone_ticking_host_skips_idle_time_in_one_step() {
+    let mut sim = Sim::new(Seed(6));
+    let h = sim.spawn(async {
+        tokio::time::sleep(std::time::Duration::from_secs(7200)).await;
+        exec::now()
+    });
+    sim.run_until_complete(&h).unwrap();
+    assert_eq!(h.take(), Some(Instant::from_secs(7200)));
+    assert!(sim.steps() < 20, "{} steps for one sleep", sim.steps());
+}
+
+#[test]
+fn runs_with_tokio_tasks_replay_to_the_same_trace() {
+    let run = || {
+        let mut sim = Sim::new(Seed(7));
+        let log = Rc::new(RefCell::new(Vec::new()));
+        for k in 0..4u64 {
+            let l = log.clone();
+            sim.spawn(async move {
+                let mut set = tokio::task::JoinSet::new();
+                for j in 0..3u64 {
+                    set.spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_millis(k * 7 + j * 3)).await;
+                        j
+                    });
+                }
+                while let Some(j) = set.join_next().await {
+                    l.borrow_mut()
+                        .push((k, j.unwrap(), exec::now().as_millis()));
+                }
+            });
+        }
+        sim.run_until_idle().unwrap();
+        let log = log.borrow().clone();
+        log
+    };
+    assert_eq!(run(), run());
+}
