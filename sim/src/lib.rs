@@ -27,6 +27,7 @@
 
 pub use sansnet_stack as stack;
 
+pub mod builder;
 mod detmath;
 pub mod endpoint;
 pub mod exec;
@@ -45,7 +46,9 @@ pub mod testing;
 pub mod trace;
 mod world;
 
+pub use builder::{Builder, Simulation};
 pub use endpoint::{Endpoint, NodeCtx, NodeFactory};
+pub use exec::{BoxError, TaskFailure, TaskPanic, TaskResult};
 pub use fault::{
     Direction, FaultChange, FaultPlan, FaultProfile, LatencyDist, LinkFaults, LossModel,
     PlannedChange,

@@ -6,13 +6,14 @@ use std::fmt;
 use std::future::Future;
 use std::io::Write;
 use std::net::Ipv4Addr;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use sansnet_stack::time::{Duration, Instant};
 use sansnet_stack::wire::EthernetAddress;
 
 use crate::endpoint::{Endpoint, NodeCtx};
-use crate::exec::{new_task, Executor, JoinHandle, TaskPanic};
+use crate::exec::{new_task, Executor, JoinHandle, TaskError, TaskFailure, TaskPanic, TaskResult};
 use crate::fault::{Direction, FaultChange, FaultPlan, FaultProfile, LinkFaults};
 use crate::rng::{Seed, SEED_ENV_VAR};
 use crate::trace::{DropReason, TraceHash};
@@ -77,6 +78,15 @@ pub enum RunError {
         /// The run's seed.
         seed: Seed,
     },
+    /// Host software or a client returned an error.
+    TaskFailed {
+        /// Which, where, and the error.
+        failure: TaskFailure,
+        /// Simulated time when it stopped.
+        now: Instant,
+        /// The run's seed.
+        seed: Seed,
+    },
 }
 
 impl RunError {
@@ -86,7 +96,8 @@ impl RunError {
             RunError::StepLimit { seed, .. }
             | RunError::TimeLimit { seed, .. }
             | RunError::Idle { seed, .. }
-            | RunError::TaskPanicked { seed, .. } => *seed,
+            | RunError::TaskPanicked { seed, .. }
+            | RunError::TaskFailed { seed, .. } => *seed,
         }
     }
 }
@@ -106,6 +117,7 @@ impl fmt::Display for RunError {
                 "idle: nothing left to happen and the condition is false (at {now})"
             )?,
             RunError::TaskPanicked { panic, now, .. } => write!(f, "{panic} (at {now})")?,
+            RunError::TaskFailed { failure, now, .. } => write!(f, "{failure} (at {now})")?,
         }
         write!(f, "\n{}", replay_line(self.seed()))
     }
@@ -142,7 +154,6 @@ pub struct Sim {
     exec: Executor,
     limits: Limits,
     steps: u64,
-    addrs: BTreeMap<String, Ipv4Addr>,
 }
 
 impl fmt::Debug for Sim {
@@ -163,7 +174,6 @@ impl Sim {
             exec: Executor::new(seed.0),
             limits: Limits::default(),
             steps: 0,
-            addrs: BTreeMap::new(),
         }
     }
 
@@ -289,14 +299,16 @@ impl Sim {
         self.world.borrow().switch_by_name(name)
     }
 
-    /// Records that `name` has address `addr` (for [`addr`](Self::addr) lookups).
+    /// Records that `name` has address `addr`, in the simulation's DNS: [`addr`](Self::addr)
+    /// and tasks (`net::lookup_host`, `TcpStream::connect("name:port")`) resolve it. Also
+    /// how an alias is registered: any number of names may have one address.
     pub fn set_addr(&mut self, name: &str, addr: Ipv4Addr) {
-        self.addrs.insert(name.to_owned(), addr);
+        self.world.borrow_mut().dns.insert(name.to_owned(), addr);
     }
 
     /// The address recorded for `name`.
     pub fn addr(&self, name: &str) -> Option<Ipv4Addr> {
-        self.addrs.get(name).copied()
+        self.world.borrow().dns.get(name).copied()
     }
 
     /// Turns the frame check sequence on or off for every NIC and switch, now and later.
@@ -561,6 +573,50 @@ impl Sim {
         handle
     }
 
+    /// Installs `node`'s software: `software()` runs as a task on the node now, and again
+    /// after every restart (a crash loses it with every task and socket of the node). An
+    /// `Err` it returns, like a panic, fails the run with the replay line.
+    pub fn set_software<F, Fut>(&mut self, node: NodeId, mut software: F)
+    where
+        F: FnMut() -> Fut + 'static,
+        Fut: Future<Output = TaskResult> + 'static,
+    {
+        let name = self.node_name(node);
+        self.exec.set_software(
+            node,
+            name,
+            Box::new(move || Box::pin(software()) as Pin<Box<dyn Future<Output = TaskResult>>>),
+        );
+    }
+
+    /// Spawns a task on `node` whose `Err` fails the run (a client, in turmoil's words).
+    pub fn spawn_fallible<Fut>(&mut self, node: NodeId, future: Fut) -> JoinHandle<()>
+    where
+        Fut: Future<Output = TaskResult> + 'static,
+    {
+        let name = self.node_name(node);
+        let (task, handle) = self.exec.fallible_task(name, Some(node), future);
+        self.exec.spawn(task);
+        handle
+    }
+
+    /// Ends every partition between `a` and `b`, both ways (a `FaultChange::Heal` ends
+    /// them all).
+    pub fn repair(&mut self, a: NodeId, b: NodeId) {
+        self.world.borrow_mut().unblock(a, b);
+    }
+
+    /// Holds every frame between `a` and `b`, both ways, from now until
+    /// [`release`](Self::release): none is lost; all arrive, late, in order.
+    pub fn hold(&mut self, a: NodeId, b: NodeId) {
+        self.world.borrow_mut().hold(a, b);
+    }
+
+    /// Ends a [`hold`](Self::hold): what was held between `a` and `b` arrives now.
+    pub fn release(&mut self, a: NodeId, b: NodeId) {
+        self.world.borrow_mut().release(a, b);
+    }
+
     /// Live tasks.
     pub fn task_count(&self) -> usize {
         self.exec.task_count()
@@ -568,11 +624,11 @@ impl Sim {
 
     // ----- running -----
 
-    fn panicked(&self, panic: TaskPanic) -> RunError {
-        let e = RunError::TaskPanicked {
-            panic,
-            now: self.now(),
-            seed: self.seed(),
+    fn panicked(&self, error: TaskError) -> RunError {
+        let (now, seed) = (self.now(), self.seed());
+        let e = match error {
+            TaskError::Panicked(panic) => RunError::TaskPanicked { panic, now, seed },
+            TaskError::Failed(failure) => RunError::TaskFailed { failure, now, seed },
         };
         tracing::error!("{e}");
         e

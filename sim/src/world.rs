@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::io::Write;
+use std::net::Ipv4Addr;
 use std::rc::Rc;
 
 use sansnet_stack::time::{Duration, Instant};
@@ -306,6 +307,10 @@ pub(crate) struct World {
     switch_names: BTreeMap<String, SwitchId>,
     /// Node partitions: frames from `.0` to `.1` are dropped on arrival.
     blocked: BTreeSet<(NodeId, NodeId)>,
+    /// Held pairs: frames from `.0` to `.1` wait at the receiving NIC until released.
+    held_pairs: BTreeSet<(NodeId, NodeId)>,
+    /// The frames held for a pair, with the NIC they arrived at, in arrival order.
+    pair_held: Vec<(NicId, Frame)>,
     next_frame_id: u64,
     tracer: Tracer,
     captures: Vec<Capture>,
@@ -318,12 +323,17 @@ pub(crate) struct World {
     pub(crate) default_fcs_check: bool,
     pub(crate) default_ring_frames: usize,
     pub(crate) default_mac_table_limit: usize,
+    /// The simulation's DNS: host names (and aliases) to addresses, for `Sim::addr` and
+    /// for tasks resolving names (`net::lookup_host`).
+    pub(crate) dns: BTreeMap<String, Ipv4Addr>,
     /// The tasks waiting on the world (the executor's tables, woken from here).
     pub(crate) waits: crate::exec::Waits,
     /// Scratch for `Endpoint::drain_changed`.
     changed_keys: Vec<u64>,
     /// Nodes that crashed since the executor last looked (their tasks must go).
     pub(crate) crashed: Vec<NodeId>,
+    /// Nodes restarted since the executor last looked (their software must start again).
+    pub(crate) restarted: Vec<NodeId>,
     /// Tasks spawned from inside tasks, picked up by the executor.
     pub(crate) spawned: Vec<crate::exec::NewTask>,
 }
@@ -354,6 +364,8 @@ impl World {
             link_names: BTreeMap::new(),
             switch_names: BTreeMap::new(),
             blocked: BTreeSet::new(),
+            held_pairs: BTreeSet::new(),
+            pair_held: Vec::new(),
             next_frame_id: 0,
             tracer: Tracer::new(),
             captures: Vec::new(),
@@ -364,9 +376,11 @@ impl World {
             default_fcs_check: true,
             default_ring_frames: 1024,
             default_mac_table_limit: 1024,
+            dns: BTreeMap::new(),
             waits: crate::exec::Waits::default(),
             changed_keys: Vec::new(),
             crashed: Vec::new(),
+            restarted: Vec::new(),
             spawned: Vec::new(),
         }
     }
@@ -946,6 +960,7 @@ impl World {
         self.crash(node);
         self.nodes[node.0].incarnation += 1;
         self.build_node(node);
+        self.restarted.push(node);
         self.tracer.record(
             self.now.as_nanos(),
             &Rec::Restarted {
@@ -955,6 +970,35 @@ impl World {
         );
         self.service_node(node);
         Ok(())
+    }
+
+    /// Ends every partition between `a` and `b`, both ways.
+    pub(crate) fn unblock(&mut self, a: NodeId, b: NodeId) {
+        self.blocked.remove(&(a, b));
+        self.blocked.remove(&(b, a));
+    }
+
+    /// Holds every frame from `a` to `b` (and back) at the receiving NIC from now on, until
+    /// [`release`](Self::release): none is lost, all arrive late.
+    pub(crate) fn hold(&mut self, a: NodeId, b: NodeId) {
+        self.held_pairs.insert((a, b));
+        self.held_pairs.insert((b, a));
+    }
+
+    /// Ends a [`hold`](Self::hold): the frames held between `a` and `b` arrive now, in the
+    /// order they first arrived.
+    pub(crate) fn release(&mut self, a: NodeId, b: NodeId) {
+        self.held_pairs.remove(&(a, b));
+        self.held_pairs.remove(&(b, a));
+        let held = std::mem::take(&mut self.pair_held);
+        for (nic, frame) in held {
+            let pair = (frame.origin, self.nics[nic.0].node);
+            if self.held_pairs.contains(&pair) {
+                self.pair_held.push((nic, frame));
+            } else {
+                self.nic_receive(nic, frame);
+            }
+        }
     }
 
     pub(crate) fn is_up(&self, node: NodeId) -> bool {
@@ -1174,6 +1218,14 @@ impl World {
     }
 
     fn nic_receive(&mut self, nic: NicId, frame: Frame) {
+        if !self.held_pairs.is_empty()
+            && self
+                .held_pairs
+                .contains(&(frame.origin, self.nics[nic.0].node))
+        {
+            self.pair_held.push((nic, frame));
+            return;
+        }
         let n = &self.nics[nic.0];
         let node = n.node;
         let index = n.index;

@@ -115,6 +115,42 @@ impl fmt::Display for TaskPanic {
     }
 }
 
+/// A task's error, boxed as turmoil's host and client results are.
+pub type BoxError = Box<dyn std::error::Error>;
+
+/// What host software or a client returns: `Err` fails the run.
+pub type TaskResult = Result<(), BoxError>;
+
+/// A task returned an error: the run is over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskFailure {
+    /// The task's name.
+    pub task: String,
+    /// The node it ran on, if any.
+    pub node: Option<String>,
+    /// The error, as it displays.
+    pub error: String,
+}
+
+impl fmt::Display for TaskFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.node {
+            Some(node) => write!(f, "task {:?} on {node} failed: {}", self.task, self.error),
+            None => write!(f, "task {:?} failed: {}", self.task, self.error),
+        }
+    }
+}
+
+/// Why running tasks stopped the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum TaskError {
+    Panicked(TaskPanic),
+    Failed(TaskFailure),
+}
+
+/// Host software: called at start and again after every restart, for a fresh future.
+pub(crate) type Software = Box<dyn FnMut() -> Pin<Box<dyn Future<Output = TaskResult>>>>;
+
 /// Polls and drives per `run_ready` call: a task that wakes itself forever cannot hang a
 /// step; the simulator's step limit ends the run instead.
 const MAX_POLLS_PER_RUN: usize = 10_000;
@@ -145,6 +181,10 @@ pub(crate) struct Executor {
     requests: Arc<DriveRequests>,
     scratch: Vec<usize>,
     seed: u64,
+    /// Each node's software, started again after every restart.
+    software: BTreeMap<NodeId, (String, Software)>,
+    /// Tasks that returned an error since the executor last looked.
+    failed: Rc<RefCell<Vec<(String, Option<NodeId>, String)>>>,
 }
 
 impl fmt::Debug for Executor {
@@ -175,7 +215,36 @@ impl Executor {
             requests: Arc::new(DriveRequests::default()),
             scratch: Vec::new(),
             seed,
+            software: BTreeMap::new(),
+            failed: Rc::new(RefCell::new(Vec::new())),
         }
+    }
+
+    /// A task whose `Err` fails the run (host software, clients).
+    pub(crate) fn fallible_task<F>(
+        &self,
+        name: String,
+        node: Option<NodeId>,
+        future: F,
+    ) -> (NewTask, JoinHandle<()>)
+    where
+        F: Future<Output = TaskResult> + 'static,
+    {
+        let failed = self.failed.clone();
+        let task_name = name.clone();
+        new_task(name, node, async move {
+            if let Err(e) = future.await {
+                failed.borrow_mut().push((task_name, node, e.to_string()));
+            }
+        })
+    }
+
+    /// Installs `node`'s software and starts it: it runs again from `software()` after
+    /// every restart, and is lost with its tasks at every crash.
+    pub(crate) fn set_software(&mut self, node: NodeId, name: String, mut software: Software) {
+        let (task, _handle) = self.fallible_task(name.clone(), Some(node), software());
+        self.spawn(task);
+        self.software.insert(node, (name, software));
     }
 
     fn grow(&mut self, slot: usize) {
@@ -243,12 +312,13 @@ impl Executor {
     /// Adopts tasks spawned from inside tasks, drops those of crashed nodes (and their
     /// runtimes), and queues the runtimes that wake-ups asked to drive.
     fn sync_with_world(&mut self, world: &Rc<RefCell<World>>) {
-        let (spawned, crashed) = {
+        let (spawned, crashed, restarted) = {
             let mut w = world.borrow_mut();
             self.scratch.append(&mut w.waits.to_drive);
             (
                 std::mem::take(&mut w.spawned),
                 std::mem::take(&mut w.crashed),
+                std::mem::take(&mut w.restarted),
             )
         };
         self.requests.drain_into(&mut self.scratch);
@@ -281,6 +351,28 @@ impl Executor {
                 let _dropped = self.runtimes[slot].take();
             }
         }
+        // After the crash handling: a restart is a crash and a start in one step.
+        for node in restarted {
+            if let Some((name, software)) = self.software.get_mut(&node) {
+                let (name, future) = (name.clone(), software());
+                let (task, _handle) = self.fallible_task(name, Some(node), future);
+                self.spawn(task);
+            }
+        }
+    }
+
+    fn take_failure(&self, world: &Rc<RefCell<World>>) -> Option<TaskFailure> {
+        let mut failed = self.failed.borrow_mut();
+        if failed.is_empty() {
+            return None;
+        }
+        let (task, node, error) = failed.remove(0);
+        let w = world.borrow();
+        Some(TaskFailure {
+            task,
+            node: node.map(|n| w.nodes[n.0].name.clone()),
+            error,
+        })
     }
 
     pub(crate) fn has_pending(&self, world: &Rc<RefCell<World>>) -> bool {
@@ -339,7 +431,7 @@ impl Executor {
         &mut self,
         world: &Rc<RefCell<World>>,
         limit: Instant,
-    ) -> Result<(), TaskPanic> {
+    ) -> Result<(), TaskError> {
         let Some((at, slot)) = self.ticks.pop_first() else {
             return Ok(());
         };
@@ -380,11 +472,14 @@ impl Executor {
 
     /// Polls ready tasks and drives woken runtimes until nothing is ready (or the per-call
     /// bound is reached).
-    pub(crate) fn run_ready(&mut self, world: &Rc<RefCell<World>>) -> Result<(), TaskPanic> {
+    pub(crate) fn run_ready(&mut self, world: &Rc<RefCell<World>>) -> Result<(), TaskError> {
         for _ in 0..MAX_POLLS_PER_RUN {
             self.sync_with_world(world);
             if let Some(id) = self.pop_ready() {
-                self.poll_task(world, id)?;
+                self.poll_task(world, id).map_err(TaskError::Panicked)?;
+                if let Some(f) = self.take_failure(world) {
+                    return Err(TaskError::Failed(f));
+                }
                 continue;
             }
             if let Some(slot) = self.to_drive.pop_front() {

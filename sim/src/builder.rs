@@ -1,0 +1,341 @@
+//! A simulation that turmoil users can read at a glance: [`Builder`] and [`Simulation`].
+//!
+//! turmoil's verbs, with the meaning they have there: [`Simulation::host`] installs
+//! restartable software on a new host, [`Simulation::client`] a task whose end the run
+//! waits for, [`Simulation::run`] runs until every client has finished, and `crash`,
+//! `bounce`, `partition`, `repair`, `hold` and `release` act on hosts by name. Under it
+//! is a [`Sim`] with real TCP/IP: hosts are sansnet stacks on one switched network, and
+//! every fault knob, topology and capture of the low-level API stays reachable through
+//! [`Simulation::sim_mut`].
+//!
+//! See `sim/tests/builder.rs` for whole runs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::net::Ipv4Addr;
+
+use sansnet_stack::time::{Duration, Instant};
+
+use crate::exec::{JoinHandle, TaskResult};
+use crate::fault::{FaultChange, LatencyDist, LinkFaults, LossModel};
+use crate::rng::{seed_from_env_or, Probability, Seed};
+use crate::sim::{Limits, RunError, Sim};
+use crate::world::{LinkId, NodeId, SwitchId};
+
+/// The settings of a [`Simulation`], with turmoil's names where the meaning is the same.
+#[derive(Clone, Debug)]
+pub struct Builder {
+    seed: u64,
+    duration: Duration,
+    min_latency: Duration,
+    max_latency: Duration,
+    faults: LinkFaults,
+    max_steps: u64,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+/// A probability as the simulator's fixed-point [`Probability`].
+fn probability(p: f64) -> Probability {
+    let ppm = (p.clamp(0.0, 1.0) * f64::from(Probability::SCALE)).round();
+    // Clamped to [0, SCALE] just above, so the cast is exact.
+    Probability::per_million(ppm as u32)
+}
+
+impl Builder {
+    /// Defaults: seed 0 (or `SANSNET_SEED`), 10 simulated seconds as in turmoil, 1 ms
+    /// one-way between two hosts, no loss, no reordering.
+    pub fn new() -> Builder {
+        Builder {
+            seed: 0,
+            duration: Duration::from_secs(10),
+            min_latency: Duration::from_millis(1),
+            max_latency: Duration::from_millis(1),
+            faults: LinkFaults::default(),
+            max_steps: 100_000_000,
+        }
+    }
+
+    /// The run's seed. `SANSNET_SEED` in the environment overrides it, so that the replay
+    /// line a failure prints reruns exactly that run.
+    pub fn rng_seed(&mut self, seed: u64) -> &mut Self {
+        self.seed = seed;
+        self
+    }
+
+    /// How much simulated time the run may take before it fails with a time limit.
+    pub fn simulation_duration(&mut self, duration: Duration) -> &mut Self {
+        self.duration = duration;
+        self
+    }
+
+    /// The least one-way latency between two hosts.
+    pub fn min_message_latency(&mut self, latency: Duration) -> &mut Self {
+        self.min_latency = latency;
+        self.max_latency = self.max_latency.max(latency);
+        self
+    }
+
+    /// The most one-way latency between two hosts (uniform between the two bounds).
+    pub fn max_message_latency(&mut self, latency: Duration) -> &mut Self {
+        self.max_latency = latency;
+        self.min_latency = self.min_latency.min(latency);
+        self
+    }
+
+    /// The chance that a frame is lost on each link it crosses (host to switch, switch to
+    /// host). turmoil's `fail_rate` takes whole links down for a while and its TCP never
+    /// retransmits; here a frame is lost and sansnet's TCP recovers, as a kernel's would.
+    pub fn fail_rate(&mut self, p: f64) -> &mut Self {
+        self.faults.loss = LossModel::Independent {
+            rate: probability(p),
+        };
+        self
+    }
+
+    /// The chance that a frame is held back on a link and overtaken by later ones.
+    pub fn reorder_rate(&mut self, p: f64) -> &mut Self {
+        self.faults.reorder = probability(p);
+        if self.faults.reorder_delay.is_zero() {
+            self.faults.reorder_delay = Duration::from_millis(2);
+        }
+        self
+    }
+
+    /// Every other fault of each link (duplication, corruption, bandwidth, queue, MTU),
+    /// as the low-level API has them; latency stays the builder's.
+    pub fn link_faults(&mut self, faults: LinkFaults) -> &mut Self {
+        self.faults = faults;
+        self
+    }
+
+    /// The step limit (events and task polls) of a run.
+    pub fn max_steps(&mut self, steps: u64) -> &mut Self {
+        self.max_steps = steps;
+        self
+    }
+
+    /// One link's faults: each host's link to the switch carries half the one-way latency.
+    fn link(&self) -> LinkFaults {
+        let (min, max) = (self.min_latency / 2, self.max_latency / 2);
+        let latency = if min == max {
+            LatencyDist::Constant { latency: min }
+        } else {
+            LatencyDist::Uniform { min, max }
+        };
+        LinkFaults {
+            latency,
+            ..self.faults.clone()
+        }
+    }
+
+    /// The simulation: an empty switched network 192.168.0.0/16 to add hosts to.
+    pub fn build(&self) -> Simulation {
+        let mut sim = Sim::new(seed_from_env_or(self.seed));
+        sim.set_limits(Limits {
+            max_steps: self.max_steps,
+            max_time: Instant::ZERO + self.duration,
+        });
+        let switch = sim.add_switch("lan");
+        Simulation {
+            sim,
+            switch,
+            link: self.link(),
+            hosts: BTreeMap::new(),
+            clients: Vec::new(),
+        }
+    }
+}
+
+/// A simulated network of hosts running async software, driven by one seed.
+pub struct Simulation {
+    sim: Sim,
+    switch: SwitchId,
+    link: LinkFaults,
+    hosts: BTreeMap<String, (NodeId, LinkId)>,
+    clients: Vec<(String, JoinHandle<()>)>,
+}
+
+impl fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulation")
+            .field("hosts", &self.hosts.keys().collect::<Vec<_>>())
+            .field("clients", &self.clients.len())
+            .field("now", &self.sim.now())
+            .finish()
+    }
+}
+
+impl Simulation {
+    fn add(&mut self, name: &str) -> NodeId {
+        assert!(
+            !self.hosts.contains_key(name),
+            "sansnet: a host named {name:?} exists already"
+        );
+        let index = self.hosts.len() + 1;
+        let addr = Ipv4Addr::new(192, 168, (index / 250) as u8, (index % 250) as u8 + 1);
+        let node = self.sim.add_host(name, addr, 16);
+        let link = self.sim.connect_named(
+            &format!("{name}-lan"),
+            self.sim.nic(node, 0),
+            self.switch,
+            self.link.clone(),
+        );
+        self.hosts.insert(name.to_owned(), (node, link));
+        node
+    }
+
+    fn node(&self, name: &str) -> NodeId {
+        match self.hosts.get(name) {
+            Some(&(node, _)) => node,
+            None => panic!("sansnet: no host named {name:?}"),
+        }
+    }
+
+    /// Adds a host running `software`: it starts now, and again from `software()` after
+    /// every [`bounce`](Self::bounce) or restart. An `Err` it returns fails the run.
+    pub fn host<F, Fut>(&mut self, name: impl Into<String>, software: F)
+    where
+        F: Fn() -> Fut + 'static,
+        Fut: Future<Output = TaskResult> + 'static,
+    {
+        let name = name.into();
+        let node = self.add(&name);
+        self.sim.set_software(node, software);
+    }
+
+    /// Adds a host running `client` once: [`run`](Self::run) returns when every client has
+    /// finished; an `Err` it returns, or a panic, fails the run.
+    pub fn client<Fut>(&mut self, name: impl Into<String>, client: Fut)
+    where
+        Fut: Future<Output = TaskResult> + 'static,
+    {
+        let name = name.into();
+        let node = self.add(&name);
+        let handle = self.sim.spawn_fallible(node, client);
+        self.clients.push((name, handle));
+    }
+
+    fn clients_done(&self) -> bool {
+        self.clients.iter().all(|(_, h)| h.is_finished())
+    }
+
+    /// Runs until every client has finished. Fails with the replay line if a client or a
+    /// host's software returns an error or panics, or when the simulation duration or the
+    /// step limit is reached first.
+    pub fn run(&mut self) -> Result<(), RunError> {
+        let clients = std::mem::take(&mut self.clients);
+        let result = self
+            .sim
+            .run_until_condition(|_| clients.iter().all(|(_, h)| h.is_finished()));
+        self.clients = clients;
+        result
+    }
+
+    /// One step of the simulation; `Ok(true)` once every client has finished.
+    pub fn step(&mut self) -> Result<bool, RunError> {
+        self.sim.step()?;
+        Ok(self.clients_done())
+    }
+
+    /// Runs for `duration` of simulated time (clients need not finish).
+    pub fn run_for(&mut self, duration: Duration) -> Result<(), RunError> {
+        self.sim.run_for(duration)
+    }
+
+    /// Simulated time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.sim.now() - Instant::ZERO
+    }
+
+    /// The address of a host.
+    pub fn lookup(&self, name: &str) -> Ipv4Addr {
+        self.sim
+            .addr(name)
+            .unwrap_or_else(|| panic!("sansnet: no host named {name:?}"))
+    }
+
+    /// Whether the host is up.
+    pub fn is_host_running(&self, name: &str) -> bool {
+        self.sim.is_up(self.node(name))
+    }
+
+    /// Crashes a host: its tasks, sockets and connections are gone; peers see nothing
+    /// until they time out or are reset.
+    pub fn crash(&mut self, name: &str) {
+        let node = self.node(name);
+        self.sim.crash(node);
+    }
+
+    /// Crashes a host and starts it again: a fresh stack, and its software from the start.
+    pub fn bounce(&mut self, name: &str) {
+        let node = self.node(name);
+        self.sim
+            .restart(node)
+            .unwrap_or_else(|e| panic!("sansnet: {e}"));
+    }
+
+    /// Drops every frame between `a` and `b`, both ways, until [`repair`](Self::repair).
+    pub fn partition(&mut self, a: &str, b: &str) {
+        let change = FaultChange::Partition {
+            from: vec![a.to_owned()],
+            to: vec![b.to_owned()],
+            two_way: true,
+        };
+        self.sim
+            .apply(change)
+            .unwrap_or_else(|e| panic!("sansnet: {e}"));
+    }
+
+    /// Ends a [`partition`](Self::partition) between `a` and `b`.
+    pub fn repair(&mut self, a: &str, b: &str) {
+        let (a, b) = (self.node(a), self.node(b));
+        self.sim.repair(a, b);
+    }
+
+    /// Holds every frame between `a` and `b`, both ways, until [`release`](Self::release):
+    /// none is lost, all arrive late.
+    pub fn hold(&mut self, a: &str, b: &str) {
+        let (a, b) = (self.node(a), self.node(b));
+        self.sim.hold(a, b);
+    }
+
+    /// Ends a [`hold`](Self::hold): what was held arrives now, in order.
+    pub fn release(&mut self, a: &str, b: &str) {
+        let (a, b) = (self.node(a), self.node(b));
+        self.sim.release(a, b);
+    }
+
+    /// The link between a host and the switch, for per-link faults and captures.
+    pub fn host_link(&self, name: &str) -> LinkId {
+        match self.hosts.get(name) {
+            Some(&(_, link)) => link,
+            None => panic!("sansnet: no host named {name:?}"),
+        }
+    }
+
+    /// The node of a host, for the low-level API.
+    pub fn host_node(&self, name: &str) -> NodeId {
+        self.node(name)
+    }
+
+    /// The seed of this run.
+    pub fn seed(&self) -> Seed {
+        self.sim.seed()
+    }
+
+    /// The simulator underneath.
+    pub fn sim(&self) -> &Sim {
+        &self.sim
+    }
+
+    /// The simulator underneath: fault plans, captures, traces, counters.
+    pub fn sim_mut(&mut self) -> &mut Sim {
+        &mut self.sim
+    }
+}

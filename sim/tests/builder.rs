@@ -1,0 +1,239 @@
+//! The turmoil-shaped front door: hosts with restartable software, clients, `run`, and the
+//! verbs that act on hosts by name.
+
+use std::cell::RefCell;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+use pretty_assertions::assert_eq;
+use sansnet_sim::exec;
+use sansnet_sim::{Builder, Duration, RunError, TcpListener, TcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const PORT: u16 = 7;
+
+/// An echo server on the current host, a task per connection.
+async fn echo_server() -> sansnet_sim::TaskResult {
+    let node = exec::current_node().expect("on a host");
+    let listener = TcpListener::bind(node, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT))?;
+    loop {
+        let (mut conn, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            loop {
+                match conn.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if conn.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Connects from the current host to `server` by its address.
+async fn connect(server: Ipv4Addr) -> std::io::Result<TcpStream> {
+    let node = exec::current_node().expect("on a host");
+    TcpStream::connect(node, SocketAddrV4::new(server, PORT)).await
+}
+
+#[test]
+fn run_returns_when_every_client_has_finished() {
+    let mut sim = Builder::new().build();
+    sim.host("server", echo_server);
+    let server = sim.lookup("server");
+    let done = Rc::new(RefCell::new(Vec::new()));
+    for i in 0..3u8 {
+        let done = done.clone();
+        sim.client(format!("client{i}"), async move {
+            let mut conn = connect(server).await?;
+            conn.write_all(&[i; 10]).await?;
+            let mut back = [0u8; 10];
+            conn.read_exact(&mut back).await?;
+            assert_eq!(back, [i; 10]);
+            done.borrow_mut().push(i);
+            Ok(())
+        });
+    }
+    sim.run().unwrap();
+    let mut done = done.borrow().clone();
+    done.sort_unstable();
+    assert_eq!(done, vec![0, 1, 2]);
+}
+
+#[test]
+fn a_client_error_fails_the_run_with_the_replay_line() {
+    let mut sim = Builder::new().build();
+    sim.client("client", async { Err("the answer was wrong".into()) });
+    let err = sim.run().unwrap_err();
+    let RunError::TaskFailed { failure, .. } = &err else {
+        panic!("not a task failure: {err}");
+    };
+    assert_eq!(failure.node.as_deref(), Some("client"));
+    assert_eq!(failure.error, "the answer was wrong");
+    assert!(err.to_string().contains("SANSNET_SEED="), "{err}");
+}
+
+#[test]
+fn host_software_errors_and_panics_fail_the_run() {
+    let mut sim = Builder::new().build();
+    sim.host("server", || async { Err("bind failed".into()) });
+    sim.client("client", async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok(())
+    });
+    let err = sim.run().unwrap_err();
+    assert!(err.to_string().contains("bind failed"), "{err}");
+
+    let mut sim = Builder::new().build();
+    sim.client("client", async { panic!("boom") });
+    let err = sim.run().unwrap_err();
+    assert!(matches!(err, RunError::TaskPanicked { .. }), "{err}");
+}
+
+#[test]
+fn a_client_stuck_for_good_fails_as_idle_and_a_busy_one_at_the_duration() {
+    // Nothing can ever wake it: the run knows at once.
+    let mut sim = Builder::new().build();
+    sim.client("client", async {
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    let err = sim.run().unwrap_err();
+    assert!(matches!(err, RunError::Idle { .. }), "{err}");
+
+    // A tokio timer keeps it going: the run ends at the simulation duration.
+    let mut sim = Builder::new()
+        .simulation_duration(Duration::from_secs(3))
+        .build();
+    sim.client("client", async {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+        }
+    });
+    let err = sim.run().unwrap_err();
+    assert!(matches!(err, RunError::TimeLimit { .. }), "{err}");
+    assert!(
+        sim.elapsed() <= Duration::from_secs(3),
+        "{:?}",
+        sim.elapsed()
+    );
+}
+
+#[test]
+fn bounce_restarts_the_software_and_crash_stops_it() {
+    let mut sim = Builder::new().build();
+    let starts = Rc::new(RefCell::new(0u32));
+    let s = starts.clone();
+    sim.host("server", move || {
+        *s.borrow_mut() += 1;
+        echo_server()
+    });
+    sim.run_for(Duration::from_millis(10)).unwrap();
+    assert_eq!(*starts.borrow(), 1);
+    sim.bounce("server");
+    sim.run_for(Duration::from_millis(10)).unwrap();
+    assert_eq!(*starts.borrow(), 2);
+    assert!(sim.is_host_running("server"));
+    // The restarted software serves again.
+    let server = sim.lookup("server");
+    sim.client("client", async move {
+        let mut conn = connect(server).await?;
+        conn.write_all(b"again").await?;
+        let mut back = [0u8; 5];
+        conn.read_exact(&mut back).await?;
+        assert_eq!(&back, b"again");
+        Ok(())
+    });
+    sim.run().unwrap();
+    sim.crash("server");
+    assert!(!sim.is_host_running("server"));
+}
+
+#[test]
+fn partition_and_repair_cut_and_restore_a_pair() {
+    let mut sim = Builder::new().build();
+    sim.host("server", echo_server);
+    let server = sim.lookup("server");
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    sim.client("client", async move {
+        let mut conn = connect(server).await?;
+        for round in 0..2u8 {
+            conn.write_all(&[round]).await?;
+            let mut b = [0u8; 1];
+            conn.read_exact(&mut b).await?;
+            l.borrow_mut().push((round, exec::now().as_millis()));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    });
+    // The handshake and first echo take a few ms; cut during the sleep, repair 2 s later.
+    sim.run_for(Duration::from_millis(50)).unwrap();
+    sim.partition("client", "server");
+    sim.run_for(Duration::from_secs(2)).unwrap();
+    assert_eq!(log.borrow().len(), 1);
+    sim.repair("client", "server");
+    sim.run().unwrap();
+    let log = log.borrow();
+    assert_eq!(log.len(), 2);
+    // The second echo came only after the repair, by retransmission.
+    assert!(log[1].1 > 2050, "{log:?}");
+}
+
+#[test]
+fn hold_delays_without_loss_and_release_delivers() {
+    let mut sim = Builder::new().build();
+    sim.host("server", echo_server);
+    let server = sim.lookup("server");
+    let at = Rc::new(RefCell::new(None));
+    let a = at.clone();
+    sim.client("client", async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut conn = connect(server).await?;
+        conn.write_all(b"x").await?;
+        let mut b = [0u8; 1];
+        conn.read_exact(&mut b).await?;
+        *a.borrow_mut() = Some(exec::now().as_millis());
+        Ok(())
+    });
+    sim.hold("client", "server");
+    sim.run_for(Duration::from_millis(150)).unwrap();
+    assert_eq!(*at.borrow(), None);
+    sim.release("client", "server");
+    sim.run().unwrap();
+    let t = at.borrow().unwrap();
+    assert!((150..1100).contains(&t), "echo at {t} ms");
+}
+
+#[test]
+fn a_seed_replays_to_the_same_trace() {
+    let run = || {
+        let mut sim = Builder::new()
+            .rng_seed(9)
+            .fail_rate(0.02)
+            .reorder_rate(0.02)
+            .build();
+        sim.host("server", echo_server);
+        let server = sim.lookup("server");
+        for i in 0..4u8 {
+            sim.client(format!("c{i}"), async move {
+                let mut conn = connect(server).await?;
+                for _ in 0..20 {
+                    conn.write_all(&[i; 32]).await?;
+                    let mut back = [0u8; 32];
+                    conn.read_exact(&mut back).await?;
+                    assert_eq!(back, [i; 32]);
+                }
+                Ok(())
+            });
+        }
+        sim.run().unwrap();
+        (sim.sim().trace_hash(), sim.elapsed())
+    };
+    assert_eq!(run(), run());
+}
