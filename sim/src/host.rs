@@ -94,7 +94,8 @@ impl Sim {
     }
 }
 
-fn to_io(e: Errno) -> io::Error {
+/// The `io::Error` a socket call's errno becomes (its kind, the errno's name as message).
+pub(crate) fn to_io(e: Errno) -> io::Error {
     let kind = match e {
         Errno::EAGAIN => io::ErrorKind::WouldBlock,
         Errno::ECONNREFUSED => io::ErrorKind::ConnectionRefused,
@@ -111,7 +112,7 @@ fn to_io(e: Errno) -> io::Error {
 }
 
 /// One socket call on `node`'s host, from a task. A crashed host answers `ECONNRESET`.
-fn call<R>(
+pub(crate) fn call<R>(
     node: NodeId,
     f: impl FnOnce(&mut Host, Instant) -> Result<R, Errno>,
 ) -> Result<R, Errno> {
@@ -121,7 +122,7 @@ fn call<R>(
 /// A socket call on `fd` that parks the task on "would block" until the host reports the
 /// socket's readiness changed (see `Host::drain_changed`): a host with a thousand waiting
 /// tasks wakes the one whose socket a frame was for, not all of them.
-fn poll_call<R>(
+pub(crate) fn poll_call<R>(
     node: NodeId,
     fd: Fd,
     cx: &mut Context<'_>,
@@ -159,10 +160,36 @@ fn poll_call<R>(
 }
 
 /// Closes `fd` if the simulation is still there (a drop may run after it is gone).
-fn close_quietly(node: NodeId, fd: Fd) {
+pub(crate) fn close_quietly(node: NodeId, fd: Fd) {
     if exec::try_current().is_some() {
         let _already_closed_or_crashed = call(node, |h, now| h.close(now, fd));
     }
+}
+
+/// Connects the stream socket `fd` on `node` to `addr` and waits for the handshake's end:
+/// the one place that turns a non-blocking `connect` and its readiness into an outcome, for
+/// this module's streams and `net`'s.
+pub(crate) async fn connect_fd(node: NodeId, fd: Fd, addr: SocketAddrV4) -> io::Result<()> {
+    match call(node, |h, now| h.connect(now, fd, addr)) {
+        Ok(()) | Err(Errno::EINPROGRESS) => {}
+        Err(e) => return Err(to_io(e)),
+    }
+    futures::future::poll_fn(|cx| {
+        poll_call(node, fd, cx, |h, _| {
+            let ready = h.readiness(fd)?;
+            if ready.error {
+                return Err(h.take_error(fd)?.unwrap_or(Errno::ECONNREFUSED));
+            }
+            if ready.writable {
+                return Ok(());
+            }
+            if ready.hang_up {
+                return Err(Errno::ECONNREFUSED);
+            }
+            Err(Errno::EAGAIN)
+        })
+    })
+    .await
 }
 
 /// A listening TCP socket on a simulated host.
@@ -216,26 +243,7 @@ impl TcpStream {
     pub async fn connect(node: NodeId, addr: SocketAddrV4) -> io::Result<TcpStream> {
         let fd = call(node, |h, _| h.socket(SocketType::Stream)).map_err(to_io)?;
         let stream = TcpStream { node, fd };
-        match call(node, |h, now| h.connect(now, fd, addr)) {
-            Ok(()) | Err(Errno::EINPROGRESS) => {}
-            Err(e) => return Err(to_io(e)),
-        }
-        futures::future::poll_fn(|cx| {
-            poll_call(node, fd, cx, |h, _| {
-                let ready = h.readiness(fd)?;
-                if ready.error {
-                    return Err(h.take_error(fd)?.unwrap_or(Errno::ECONNREFUSED));
-                }
-                if ready.writable {
-                    return Ok(());
-                }
-                if ready.hang_up {
-                    return Err(Errno::ECONNREFUSED);
-                }
-                Err(Errno::EAGAIN)
-            })
-        })
-        .await?;
+        connect_fd(node, fd, addr).await?;
         Ok(stream)
     }
 

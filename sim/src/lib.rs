@@ -17,6 +17,9 @@
 //!   file, one interface each), `tracing` lines stamped with simulated time.
 //! - [`exec`]: async tasks on a deterministic single-threaded executor, with simulated
 //!   `sleep` and `timeout`.
+//! - [`net`]: `tokio::net` on the current task's host (`TcpListener`, `TcpStream`,
+//!   `UdpSocket`, `lookup_host` through the simulation's DNS), so tokio services switch
+//!   with one `#[cfg(test)] use sansnet_sim::net;`.
 //!
 //! # Determinism rules kept here
 //!
@@ -35,6 +38,7 @@ pub mod fault;
 pub mod host;
 pub mod log;
 pub mod naming;
+pub mod net;
 pub mod pcap;
 pub mod pcapng;
 mod queue;

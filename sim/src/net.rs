@@ -1,0 +1,782 @@
+//! `tokio::net`, shaped the same, on the simulated host the calling task runs on.
+//!
+//! Service code written against tokio runs in the simulation by swapping one import, as
+//! turmoil users do with `turmoil::net`:
+//!
+//! ```no_run
+//! // In the service: `#[cfg(not(test))] use tokio::net;` next to this line.
+//! use sansnet_sim::net;
+//! use tokio::io::AsyncWriteExt;
+//!
+//! async fn serve() -> std::io::Result<()> {
+//!     let listener = net::TcpListener::bind("0.0.0.0:8080").await?;
+//!     let (mut stream, _peer) = listener.accept().await?;
+//!     stream.write_all(b"hello").await
+//! }
+//!
+//! async fn call() -> std::io::Result<net::TcpStream> {
+//!     net::TcpStream::connect(("server", 8080)).await
+//! }
+//! ```
+//!
+//! There is no host argument: the host is always the current task's node
+//! ([`exec::current_node`]), which is what lets the same code run unchanged on every host
+//! it is started on (tasks that `tokio::spawn` starts on a host see that host too). Names
+//! resolve through the simulation's DNS (`Sim::add_host`, `Sim::set_addr`), instantly,
+//! because a lookup is not something the simulation models.
+//!
+//! The handles hold only a node id, a descriptor and `Arc`s, so they are `Send + Sync +
+//! Unpin + 'static` like tokio's: hyper and axum hand connections to `tokio::spawn`. They
+//! still only work on the thread of the simulation, inside a task: anywhere else (outside
+//! any task, in a task on no node, after the simulation is gone) every call returns an
+//! `io::Error` of kind `Other` that says so, instead of panicking inside a library that
+//! cannot expect one. A host that crashed, or restarted since a socket was made, answers
+//! `ConnectionReset`: a restarted host's descriptors are not the old ones.
+//!
+//! Departures from tokio: sansnet is IPv4 only (IPv6 addresses are an `InvalidInput`
+//! error); there are no `set_ttl`/`ttl` (the stack has no per-socket TTL) and no
+//! `from_std`/`into_std` (there is no OS socket behind these).
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use sansnet_stack::iface::{Errno, Fd, Host, Shutdown, SockOpt, SocketType};
+use sansnet_stack::time::Instant;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::exec;
+use crate::host::{call, close_quietly, connect_fd, poll_call, to_io};
+use crate::world::NodeId;
+
+/// Connections that may wait to be accepted: generous, as a server tuned for load would
+/// ask, so that a burst of clients in one instant is not refused (the host clamps it to its
+/// own limit).
+const LISTEN_BACKLOG: usize = 1024;
+
+const NOT_ON_HOST: &str = "sansnet::net: not called from a task on a simulated host";
+
+fn not_on_host() -> io::Error {
+    io::Error::other(NOT_ON_HOST)
+}
+
+fn ipv4_only() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "sansnet is IPv4 only")
+}
+
+fn no_addresses() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "could not resolve to any address",
+    )
+}
+
+// ----- where a call runs -----
+
+/// The node of the current task, if there is a current task and it is on a node.
+fn current_node() -> io::Result<NodeId> {
+    exec::try_current()
+        .and_then(|(_, node)| node)
+        .ok_or_else(not_on_host)
+}
+
+/// The host a new socket is made on: the current task's node, up and a sansnet [`Host`],
+/// with the incarnation the socket will belong to.
+#[derive(Clone, Copy, Debug)]
+struct Here {
+    node: NodeId,
+    incarnation: u32,
+}
+
+fn here() -> io::Result<Here> {
+    let (world, node) = exec::try_current().ok_or_else(not_on_host)?;
+    let node = node.ok_or_else(not_on_host)?;
+    let w = world.try_borrow().map_err(|_| not_on_host())?;
+    let slot = &w.nodes[node.0];
+    match &slot.endpoint {
+        None => Err(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            format!("sansnet::net: host {:?} is crashed", slot.name),
+        )),
+        Some(ep) if ep.as_any().is::<Host>() => Ok(Here {
+            node,
+            incarnation: slot.incarnation,
+        }),
+        Some(_) => Err(io::Error::other(format!(
+            "sansnet::net: node {:?} is not a sansnet host",
+            slot.name
+        ))),
+    }
+}
+
+/// One descriptor on one incarnation of a host, closed when dropped. Every call checks
+/// first that it can be made (a task, the host up and not restarted), so that misuse is an
+/// error, never a panic nor a call on a restarted host's unrelated descriptor.
+#[derive(Debug)]
+struct Socket {
+    node: NodeId,
+    fd: Fd,
+    incarnation: u32,
+}
+
+impl Socket {
+    fn open(here: Here, ty: SocketType) -> io::Result<Socket> {
+        let fd = call(here.node, |h, _| h.socket(ty)).map_err(to_io)?;
+        Ok(Socket {
+            node: here.node,
+            fd,
+            incarnation: here.incarnation,
+        })
+    }
+
+    fn check(&self) -> io::Result<()> {
+        let (world, _) = exec::try_current().ok_or_else(not_on_host)?;
+        let w = world.try_borrow().map_err(|_| not_on_host())?;
+        let slot = w.nodes.get(self.node.0).ok_or_else(not_on_host)?;
+        if slot.endpoint.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                format!("sansnet::net: host {:?} crashed", slot.name),
+            ));
+        }
+        if slot.incarnation != self.incarnation {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                format!(
+                    "sansnet::net: host {:?} restarted since this socket was made",
+                    slot.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn call<R>(&self, f: impl FnOnce(&mut Host, Instant, Fd) -> Result<R, Errno>) -> io::Result<R> {
+        self.check()?;
+        let fd = self.fd;
+        call(self.node, |h, now| f(h, now, fd)).map_err(to_io)
+    }
+
+    fn poll<R>(
+        &self,
+        cx: &mut Context<'_>,
+        f: impl FnOnce(&mut Host, Instant, Fd) -> Result<R, Errno>,
+    ) -> Poll<io::Result<R>> {
+        if let Err(e) = self.check() {
+            return Poll::Ready(Err(e));
+        }
+        let fd = self.fd;
+        poll_call(self.node, fd, cx, |h, now| f(h, now, fd))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.call(|h, _, fd| h.local_addr(fd)).map(SocketAddr::V4)
+    }
+
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.call(|h, _, fd| h.peer_addr(fd)).map(SocketAddr::V4)
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if self.check().is_ok() {
+            close_quietly(self.node, self.fd);
+        }
+    }
+}
+
+// ----- names -----
+
+mod sealed {
+    use std::net::SocketAddr;
+
+    /// What an address argument names, before any lookup.
+    #[derive(Debug)]
+    pub enum Target<'a> {
+        Addr(SocketAddr),
+        Addrs(&'a [SocketAddr]),
+        HostPort(&'a str, u16),
+        /// `"host:port"` or `"1.2.3.4:port"`.
+        Str(&'a str),
+    }
+
+    /// Keeps [`ToSocketAddrs`](super::ToSocketAddrs) closed to other crates, as tokio's
+    /// is, so that how it resolves can change without breaking anyone.
+    pub trait Sealed {
+        fn target(&self) -> Target<'_>;
+    }
+}
+
+use sealed::Target;
+
+/// What `bind`, `connect`, `send_to` and [`lookup_host`] accept, as `tokio::net` does, so
+/// that calls written for tokio compile unchanged. Host names resolve through the
+/// simulation's DNS (`Sim::add_host`, `Sim::set_addr`; `localhost` is `127.0.0.1` unless
+/// registered); an unknown name is `NotFound`, an IPv6 address `InvalidInput`.
+///
+/// Sealed: implemented here for the same types as tokio's trait, and nowhere else.
+pub trait ToSocketAddrs: sealed::Sealed {}
+
+macro_rules! to_socket_addrs {
+    ($($ty:ty => |$s:ident| $target:expr;)*) => {$(
+        impl sealed::Sealed for $ty {
+            fn target(&self) -> Target<'_> {
+                let $s = self;
+                $target
+            }
+        }
+        impl ToSocketAddrs for $ty {}
+    )*};
+}
+
+to_socket_addrs! {
+    SocketAddr => |s| Target::Addr(*s);
+    SocketAddrV4 => |s| Target::Addr(SocketAddr::V4(*s));
+    SocketAddrV6 => |s| Target::Addr(SocketAddr::V6(*s));
+    (IpAddr, u16) => |s| Target::Addr(SocketAddr::new(s.0, s.1));
+    (Ipv4Addr, u16) => |s| Target::Addr(SocketAddr::from(*s));
+    (Ipv6Addr, u16) => |s| Target::Addr(SocketAddr::from(*s));
+    [SocketAddr] => |s| Target::Addrs(s);
+    (&str, u16) => |s| Target::HostPort(s.0, s.1);
+    (String, u16) => |s| Target::HostPort(&s.0, s.1);
+    str => |s| Target::Str(s);
+    String => |s| Target::Str(s);
+}
+
+impl<T: ToSocketAddrs + ?Sized> sealed::Sealed for &T {
+    fn target(&self) -> Target<'_> {
+        (**self).target()
+    }
+}
+
+impl<T: ToSocketAddrs + ?Sized> ToSocketAddrs for &T {}
+
+/// The address of `name` in the simulation's DNS.
+fn lookup_name(name: &str) -> io::Result<Ipv4Addr> {
+    let (world, _) = exec::try_current().ok_or_else(not_on_host)?;
+    let found = world
+        .try_borrow()
+        .map_err(|_| not_on_host())?
+        .dns
+        .get(name)
+        .copied();
+    match found {
+        Some(ip) => Ok(ip),
+        None if name.eq_ignore_ascii_case("localhost") => Ok(Ipv4Addr::LOCALHOST),
+        None => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no such host: {name}"),
+        )),
+    }
+}
+
+fn host_port(host: &str, port: u16) -> io::Result<SocketAddrV4> {
+    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        return Ok(SocketAddrV4::new(ip, port));
+    }
+    if host.parse::<Ipv6Addr>().is_ok() || host.starts_with('[') {
+        return Err(ipv4_only());
+    }
+    lookup_name(host).map(|ip| SocketAddrV4::new(ip, port))
+}
+
+fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
+    match addr {
+        SocketAddr::V4(a) => Ok(a),
+        SocketAddr::V6(_) => Err(ipv4_only()),
+    }
+}
+
+/// Every address `addr` names, in order, looked up at once: a lookup takes no simulated
+/// time, so there is nothing to await (the async [`lookup_host`] is only tokio's shape).
+fn resolve<A: ToSocketAddrs + ?Sized>(addr: &A) -> io::Result<Vec<SocketAddrV4>> {
+    match addr.target() {
+        Target::Addr(a) => Ok(vec![v4(a)?]),
+        Target::Addrs(list) => list.iter().map(|&a| v4(a)).collect(),
+        Target::HostPort(host, port) => Ok(vec![host_port(host, port)?]),
+        Target::Str(s) => {
+            if let Ok(a) = s.parse::<SocketAddr>() {
+                return Ok(vec![v4(a)?]);
+            }
+            let (host, port) = s.rsplit_once(':').ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "invalid socket address")
+            })?;
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "invalid port value"))?;
+            Ok(vec![host_port(host, port)?])
+        }
+    }
+}
+
+/// Resolves `host` the way `tokio::net::lookup_host` does, from the simulation's DNS:
+/// for code that resolves once and connects later, or picks among addresses itself.
+pub async fn lookup_host<T: ToSocketAddrs>(
+    host: T,
+) -> io::Result<impl Iterator<Item = SocketAddr>> {
+    current_node()?;
+    let addrs = resolve(&host)?;
+    Ok(addrs.into_iter().map(SocketAddr::V4))
+}
+
+/// Runs `attempt` on each address in turn until one succeeds, as tokio does, returning
+/// the last failure: a name may stand for several addresses, and only one need answer.
+fn first_that_works<T>(
+    addrs: Vec<SocketAddrV4>,
+    mut attempt: impl FnMut(SocketAddrV4) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for a in addrs {
+        match attempt(a) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(no_addresses))
+}
+
+// ----- TCP -----
+
+/// A listening TCP socket on the current task's host, as `tokio::net::TcpListener`.
+/// Dropping it closes the socket (connections not yet accepted are reset).
+#[derive(Debug)]
+pub struct TcpListener {
+    sock: Socket,
+}
+
+impl TcpListener {
+    /// Listens on the first of `addr`'s addresses that can be bound (`0.0.0.0` for every
+    /// interface; port 0 for an ephemeral one), with a backlog of 1024.
+    pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        let here = here()?;
+        first_that_works(resolve(&addr)?, |a| {
+            let sock = Socket::open(here, SocketType::Stream)?;
+            sock.call(|h, _, fd| h.bind(fd, a))?;
+            sock.call(|h, _, fd| h.listen(fd, LISTEN_BACKLOG))?;
+            Ok(TcpListener { sock })
+        })
+    }
+
+    /// Waits for the next connection, and returns it with its peer's address.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// The poll form of [`accept`](Self::accept), for accept loops that are futures or
+    /// streams themselves (hyper-util's and axum's serve loops): on `Pending`, the task is
+    /// woken when a connection may be waiting.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let (fd, peer) = ready!(self.sock.poll(cx, |h, now, fd| h.accept(now, fd)))?;
+        let sock = Socket {
+            node: self.sock.node,
+            fd,
+            incarnation: self.sock.incarnation,
+        };
+        Poll::Ready(Ok((TcpStream::new(sock), SocketAddr::V4(peer))))
+    }
+
+    /// The address it listens on: the port the host chose when bound to port 0.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.local_addr()
+    }
+}
+
+/// What a stream and its halves share: the descriptor, closed when the last of them goes,
+/// and the options the stack cannot be asked for.
+#[derive(Debug)]
+struct Shared {
+    sock: Socket,
+    /// `TCP_NODELAY` as last set: the host has `setsockopt` but no `getsockopt`.
+    nodelay: AtomicBool,
+}
+
+impl Shared {
+    fn poll_read(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let n =
+            ready!(self
+                .sock
+                .poll(cx, |h, now, fd| h.recv(now, fd, buf.initialize_unfilled())))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.sock.poll(cx, |h, now, fd| h.send(now, fd, data))
+    }
+
+    /// FIN after the queued data: what `poll_shutdown` means for TCP in tokio.
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.sock
+            .call(|h, now, fd| h.shutdown(now, fd, Shutdown::Write))
+    }
+}
+
+/// A TCP connection on a simulated host, as `tokio::net::TcpStream`: tokio's
+/// `AsyncRead`/`AsyncWrite`, where `shutdown` sends FIN and dropping closes the socket.
+#[derive(Debug)]
+pub struct TcpStream {
+    shared: Arc<Shared>,
+}
+
+impl TcpStream {
+    fn new(sock: Socket) -> TcpStream {
+        TcpStream {
+            shared: Arc::new(Shared {
+                sock,
+                nodelay: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Connects from the current task's host, trying each of `addr`'s addresses in turn
+    /// and returning the last error if none answers (`ConnectionRefused` when nothing
+    /// listens, `TimedOut` when the handshake's retries run out).
+    pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        let here = here()?;
+        let mut last = None;
+        for a in resolve(&addr)? {
+            let sock = match Socket::open(here, SocketType::Stream) {
+                Ok(sock) => sock,
+                Err(e) => {
+                    last = Some(e);
+                    continue;
+                }
+            };
+            // The socket was just made in this poll, on this host: no need to check it.
+            match connect_fd(sock.node, sock.fd, a).await {
+                Ok(()) => return Ok(TcpStream::new(sock)),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(no_addresses))
+    }
+
+    /// The local address, with the ephemeral port the host picked.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.shared.sock.local_addr()
+    }
+
+    /// The peer's address (`NotConnected` once the connection is gone).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.shared.sock.peer_addr()
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or back on, for request/response traffic that
+    /// must not wait for an ACK before a small write leaves.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.shared
+            .sock
+            .call(|h, now, fd| h.setsockopt(now, fd, SockOpt::NoDelay(nodelay)))?;
+        self.shared.nodelay.store(nodelay, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// `TCP_NODELAY` as this socket last set it (off until [`set_nodelay`]): the
+    /// per-socket option, not a host-wide Nagle setting of the host's configuration.
+    ///
+    /// [`set_nodelay`]: Self::set_nodelay
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.shared.sock.check()?;
+        Ok(self.shared.nodelay.load(Ordering::Relaxed))
+    }
+
+    /// Borrows the stream as a reader and a writer that can be used at once (in one
+    /// `select!` or `join!`), without the `Arc` of [`into_split`](Self::into_split).
+    pub fn split(&mut self) -> (tcp::ReadHalf<'_>, tcp::WriteHalf<'_>) {
+        (tcp::ReadHalf(self), tcp::WriteHalf(self))
+    }
+
+    /// Splits the stream into halves that can move to different tasks. The socket closes
+    /// when both are gone; dropping the write half sends FIN first, as tokio's does.
+    pub fn into_split(self) -> (tcp::OwnedReadHalf, tcp::OwnedWriteHalf) {
+        let read = tcp::OwnedReadHalf {
+            shared: self.shared.clone(),
+        };
+        let write = tcp::OwnedWriteHalf {
+            shared: self.shared,
+            shutdown_on_drop: true,
+        };
+        (read, write)
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.shared.poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.shared.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Written bytes are already the stack's to deliver: there is no buffer to flush.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shared.shutdown_write())
+    }
+}
+
+/// The halves of a [`TcpStream`], as `tokio::net::tcp`.
+pub mod tcp {
+    use super::*;
+
+    /// The reading half of [`TcpStream::split`].
+    #[derive(Debug)]
+    pub struct ReadHalf<'a>(pub(super) &'a TcpStream);
+
+    /// The writing half of [`TcpStream::split`]; its `shutdown` sends FIN.
+    #[derive(Debug)]
+    pub struct WriteHalf<'a>(pub(super) &'a TcpStream);
+
+    /// The reading half of [`TcpStream::into_split`], owned so it can move to its own
+    /// task.
+    #[derive(Debug)]
+    pub struct OwnedReadHalf {
+        pub(super) shared: Arc<Shared>,
+    }
+
+    /// The writing half of [`TcpStream::into_split`]. Dropping it sends FIN (as tokio's
+    /// does), so a writer task that ends tells the peer; [`forget`](Self::forget) does not.
+    #[derive(Debug)]
+    pub struct OwnedWriteHalf {
+        pub(super) shared: Arc<Shared>,
+        pub(super) shutdown_on_drop: bool,
+    }
+
+    /// [`OwnedReadHalf::reunite`] was given halves of two different streams; both are
+    /// handed back.
+    #[derive(Debug)]
+    pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+    impl fmt::Display for ReuniteError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("tried to reunite halves that are not from the same socket")
+        }
+    }
+
+    impl std::error::Error for ReuniteError {}
+
+    impl ReadHalf<'_> {
+        /// The peer's address.
+        pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+            self.0.peer_addr()
+        }
+
+        /// The local address.
+        pub fn local_addr(&self) -> io::Result<SocketAddr> {
+            self.0.local_addr()
+        }
+    }
+
+    impl WriteHalf<'_> {
+        /// The peer's address.
+        pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+            self.0.peer_addr()
+        }
+
+        /// The local address.
+        pub fn local_addr(&self) -> io::Result<SocketAddr> {
+            self.0.local_addr()
+        }
+    }
+
+    impl OwnedReadHalf {
+        /// Puts the stream back together, for code that splits only for a while; halves of
+        /// different streams are an error that returns them.
+        pub fn reunite(self, other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
+            if !Arc::ptr_eq(&self.shared, &other.shared) {
+                return Err(ReuniteError(self, other));
+            }
+            other.forget();
+            Ok(TcpStream {
+                shared: self.shared,
+            })
+        }
+
+        /// The peer's address.
+        pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+            self.shared.sock.peer_addr()
+        }
+
+        /// The local address.
+        pub fn local_addr(&self) -> io::Result<SocketAddr> {
+            self.shared.sock.local_addr()
+        }
+    }
+
+    impl OwnedWriteHalf {
+        /// Drops the half without sending FIN, for a writer that stops while the stream
+        /// should stay open for writing (after a reunite, say).
+        pub fn forget(mut self) {
+            self.shutdown_on_drop = false;
+        }
+
+        /// The peer's address.
+        pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+            self.shared.sock.peer_addr()
+        }
+
+        /// The local address.
+        pub fn local_addr(&self) -> io::Result<SocketAddr> {
+            self.shared.sock.local_addr()
+        }
+    }
+
+    impl Drop for OwnedWriteHalf {
+        fn drop(&mut self) {
+            if self.shutdown_on_drop {
+                let _gone_or_already_shut = self.shared.shutdown_write();
+            }
+        }
+    }
+
+    impl AsyncRead for ReadHalf<'_> {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            self.0.shared.poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncRead for OwnedReadHalf {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            self.shared.poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for WriteHalf<'_> {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.0.shared.poll_write(cx, buf)
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(self.0.shared.shutdown_write())
+        }
+    }
+
+    impl AsyncWrite for OwnedWriteHalf {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.shared.poll_write(cx, buf)
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(self.shared.shutdown_write())
+        }
+    }
+}
+
+// ----- UDP -----
+
+/// A UDP socket on the current task's host, as `tokio::net::UdpSocket`. Dropping it
+/// closes the socket.
+#[derive(Debug)]
+pub struct UdpSocket {
+    sock: Socket,
+}
+
+impl UdpSocket {
+    /// Binds the first of `addr`'s addresses that can be bound (port 0 for an ephemeral
+    /// one).
+    pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        let here = here()?;
+        first_that_works(resolve(&addr)?, |a| {
+            let sock = Socket::open(here, SocketType::Datagram)?;
+            sock.call(|h, _, fd| h.bind(fd, a))?;
+            Ok(UdpSocket { sock })
+        })
+    }
+
+    /// Sets the peer that [`send`](Self::send) sends to and the only source
+    /// [`recv`](Self::recv) accepts datagrams from (the first of `addr`'s addresses the host
+    /// accepts).
+    pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+        first_that_works(resolve(&addr)?, |a| {
+            self.sock.call(|h, now, fd| h.connect(now, fd, a))
+        })
+    }
+
+    /// Sends one datagram to the connected peer (`NotConnected` before
+    /// [`connect`](Self::connect)).
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.sock.poll(cx, |h, now, fd| h.send(now, fd, buf))).await
+    }
+
+    /// Receives one datagram from the connected peer; a datagram longer than `buf` is
+    /// truncated, as with a real socket.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.sock.poll(cx, |h, now, fd| h.recv(now, fd, buf))).await
+    }
+
+    /// Sends one datagram to the first of `target`'s addresses, as tokio does.
+    pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
+        let to = resolve(&target)?
+            .into_iter()
+            .next()
+            .ok_or_else(no_addresses)?;
+        poll_fn(|cx| self.sock.poll(cx, |h, now, fd| h.send_to(now, fd, buf, to))).await
+    }
+
+    /// Receives one datagram and its sender; a datagram longer than `buf` is truncated.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let (n, from) =
+            poll_fn(|cx| self.sock.poll(cx, |h, now, fd| h.recv_from(now, fd, buf))).await?;
+        Ok((n, SocketAddr::V4(from)))
+    }
+
+    /// The bound address, with the port the host chose for port 0.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.local_addr()
+    }
+
+    /// The connected peer (`NotConnected` before [`connect`](Self::connect)).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.peer_addr()
+    }
+}
