@@ -8,7 +8,32 @@
 //! every fault knob, topology and capture of the low-level API stays reachable through
 //! [`Simulation::sim_mut`].
 //!
-//! See `sim/tests/builder.rs` for whole runs.
+//! ```
+//! use sansnet_sim::{net, Builder};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! let mut sim = Builder::new().build();
+//! sim.host("server", || async {
+//!     let listener = net::TcpListener::bind(("0.0.0.0", 7)).await?;
+//!     loop {
+//!         let (mut conn, _) = listener.accept().await?;
+//!         tokio::spawn(async move {
+//!             let mut buf = [0u8; 5];
+//!             conn.read_exact(&mut buf).await?;
+//!             conn.write_all(&buf).await
+//!         });
+//!     }
+//! });
+//! sim.client("client", async {
+//!     let mut conn = net::TcpStream::connect("server:7").await?;
+//!     conn.write_all(b"hello").await?;
+//!     let mut back = [0u8; 5];
+//!     conn.read_exact(&mut back).await?;
+//!     assert_eq!(&back, b"hello");
+//!     Ok(())
+//! });
+//! sim.run().unwrap();
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;

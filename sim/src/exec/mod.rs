@@ -184,8 +184,11 @@ pub(crate) struct Executor {
     /// Each node's software, started again after every restart.
     software: BTreeMap<NodeId, (String, Software)>,
     /// Tasks that returned an error since the executor last looked.
-    failed: Rc<RefCell<Vec<(String, Option<NodeId>, String)>>>,
+    failed: Rc<RefCell<Vec<Failed>>>,
 }
+
+/// A task's error as its wrapper records it: task name, node, error text.
+type Failed = (String, Option<NodeId>, String);
 
 impl fmt::Debug for Executor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
