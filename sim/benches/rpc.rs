@@ -24,7 +24,7 @@ use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use sansnet_sim::stack::iface::{Fd, Host, HostConfig, InterfaceConfig, Limits};
 use sansnet_sim::{
-    exec, one_nic_config, Duration, LinkFaults, NodeId, Seed, Sim, TcpListener, TcpStream,
+    exec, net, one_nic_config, Duration, LinkFaults, NodeId, Seed, Sim, TcpListener, TcpStream,
 };
 
 const MSG: usize = 64;
@@ -32,6 +32,17 @@ const PORT: u16 = 7;
 
 /// Clients per rack in the `Racks` layout.
 const RACK_HOSTS: usize = 100;
+
+/// How the applications are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Api {
+    /// Node-explicit sockets, a sansnet task per connection (`exec::spawn`).
+    Node,
+    /// As a tokio service is written: `sansnet_sim::net` (the host implicit, the server
+    /// bound by address), a `tokio::spawn`ed task per connection, tokio's I/O traits: the
+    /// same code as the turmoil side.
+    Tokio,
+}
 
 #[derive(Clone, Copy, Debug)]
 enum Layout {
@@ -51,6 +62,10 @@ fn add_routed_host(sim: &mut Sim, name: &str, addr: Ipv4Addr, gateway: Ipv4Addr)
 /// sansnet: wall seconds for `n` clients x `r` exchanges, and the simulated time it took.
 /// One-way latency between a client and the server is 1 ms in both layouts.
 fn sansnet(n: usize, r: usize, seed: u64, layout: Layout) -> (f64, Duration) {
+    sansnet_with(n, r, seed, layout, Api::Node)
+}
+
+fn sansnet_with(n: usize, r: usize, seed: u64, layout: Layout, api: Api) -> (f64, Duration) {
     let start = WallInstant::now();
     let mut sim = Sim::new(Seed(seed));
     let mut limits = sim.limits();
@@ -127,29 +142,47 @@ fn sansnet(n: usize, r: usize, seed: u64, layout: Layout) -> (f64, Duration) {
     // handshake's last ACK and first request arrive at one instant, 2000 frames.
     sim.set_nic_rings(sim.nic(server, 0), 4096, 4096);
     let to = SocketAddrV4::new(server_ip, PORT);
-    sim.spawn_on(server, async move {
-        let listener = TcpListener::bind(server, to).unwrap();
-        // `TcpListener::bind` listens with a backlog of 128; with hundreds of clients
-        // connecting at the same instant the accept queue overflows, and the host then
-        // resets the connection (Linux, with `tcp_abort_on_overflow` = 0, would drop the
-        // ACK instead). A backlog like Linux's SOMAXCONN: the listener is the server's
-        // first descriptor.
-        exec::with_node::<Host, _>(server, |h, _| h.listen(Fd(0), 4096))
-            .unwrap()
-            .unwrap();
-        loop {
-            let (mut conn, _) = listener.accept().await.unwrap();
-            exec::spawn(async move {
-                let mut buf = [0u8; MSG];
-                loop {
-                    match conn.read_exact(&mut buf).await {
-                        Ok(()) => conn.write_all(&buf).await.unwrap(),
-                        Err(_) => return,
+    if api == Api::Tokio {
+        sim.set_software(server, || async {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            let listener = net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+            loop {
+                let (mut conn, _) = listener.accept().await?;
+                tokio::spawn(async move {
+                    let mut buf = [0u8; MSG];
+                    while conn.read_exact(&mut buf).await.is_ok() {
+                        if conn.write_all(&buf).await.is_err() {
+                            return;
+                        }
                     }
-                }
-            });
-        }
-    });
+                });
+            }
+        });
+    } else {
+        sim.spawn_on(server, async move {
+            let listener = TcpListener::bind(server, to).unwrap();
+            // `TcpListener::bind` listens with a backlog of 128; with hundreds of clients
+            // connecting at the same instant the accept queue overflows, and the host then
+            // resets the connection (Linux, with `tcp_abort_on_overflow` = 0, would drop the
+            // ACK instead). A backlog like Linux's SOMAXCONN: the listener is the server's
+            // first descriptor.
+            exec::with_node::<Host, _>(server, |h, _| h.listen(Fd(0), 4096))
+                .unwrap()
+                .unwrap();
+            loop {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                exec::spawn(async move {
+                    let mut buf = [0u8; MSG];
+                    loop {
+                        match conn.read_exact(&mut buf).await {
+                            Ok(()) => conn.write_all(&buf).await.unwrap(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            }
+        });
+    }
     let mut clients = Vec::with_capacity(n);
     for (i, (sw, ip, gateway)) in attach.into_iter().enumerate() {
         let name = format!("client{i}");
@@ -158,6 +191,22 @@ fn sansnet(n: usize, r: usize, seed: u64, layout: Layout) -> (f64, Duration) {
             None => sim.add_host(&name, ip, 16),
         };
         sim.connect(sim.nic(c, 0), sw, client_link.clone());
+        if api == Api::Tokio {
+            clients.push(sim.spawn_fallible(c, async move {
+                use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+                let mut conn = net::TcpStream::connect(to).await?;
+                let msg = [i as u8; MSG];
+                let mut back = [0u8; MSG];
+                for _ in 0..r {
+                    conn.write_all(&msg).await?;
+                    conn.read_exact(&mut back).await?;
+                    assert_eq!(back, msg);
+                }
+                conn.shutdown().await?;
+                Ok(())
+            }));
+            continue;
+        }
         clients.push(sim.spawn_on(c, async move {
             let mut conn = TcpStream::connect(c, to).await.unwrap();
             let msg = [i as u8; MSG];
@@ -249,6 +298,20 @@ fn report(c: &mut Criterion) {
         sim_ours,
         sim_theirs
     );
+    // The same, with the applications written as tokio services (`sansnet_sim::net`,
+    // `tokio::spawn`): the code of the turmoil side.
+    let (mut ours, mut theirs) = (vec![], vec![]);
+    for round in 0..3 {
+        ours.push(sansnet_with(100, 100, 10 + round, Layout::OneSwitch, Api::Tokio).0);
+        theirs.push(turmoil_run(100, 100, 10 + round).0);
+    }
+    let (o, t) = (median(ours), median(theirs));
+    println!(
+        "rpc/100x100/tokio-api: sansnet {o:.3} s, turmoil {t:.3} s (median of 3): {:.1}x \
+         (goal >= 10x: {})",
+        t / o,
+        if t / o >= 10.0 { "met" } else { "MISSED" }
+    );
     // 300 x 10, both.
     let (mut ours, mut theirs) = (vec![], vec![]);
     for round in 0..3 {
@@ -260,19 +323,29 @@ fn report(c: &mut Criterion) {
         "rpc/300x10: sansnet {o:.3} s, turmoil {t:.3} s (median of 3): {:.1}x",
         t / o
     );
-    // Scaling in clients, sansnet only, both layouts.
-    for layout in [Layout::Racks, Layout::OneSwitch] {
+    // Scaling in clients, sansnet only, both layouts, and the racks with tokio services.
+    for (layout, api) in [
+        (Layout::Racks, Api::Node),
+        (Layout::Racks, Api::Tokio),
+        (Layout::OneSwitch, Api::Node),
+    ] {
         let mut per_client = Vec::new();
         for n in [100, 300, 1000] {
-            let w = median((0..5).map(|k| sansnet(n, 10, 30 + k, layout).0).collect());
+            let w = median(
+                (0..5)
+                    .map(|k| sansnet_with(n, 10, 30 + k, layout, api).0)
+                    .collect(),
+            );
             per_client.push(w / n as f64);
             println!(
-                "rpc/scaling/{layout:?}: sansnet {n} clients x 10: {w:.3} s, {:.1} us per client",
+                "rpc/scaling/{layout:?}/{api:?}: sansnet {n} clients x 10: {w:.3} s, {:.1} us \
+                 per client",
                 w / n as f64 * 1e6
             );
         }
         println!(
-            "rpc/scaling/{layout:?}: cost per client at 1000 / at 100 = {:.2} (1.0 is linear)",
+            "rpc/scaling/{layout:?}/{api:?}: cost per client at 1000 / at 100 = {:.2} (1.0 is \
+             linear; goal <= 1.5)",
             per_client[2] / per_client[0]
         );
     }
@@ -286,6 +359,9 @@ fn report(c: &mut Criterion) {
     });
     g.bench_function("sansnet/racks/1000x10", |b| {
         b.iter(|| sansnet(1000, 10, 1, Layout::Racks))
+    });
+    g.bench_function("sansnet/tokio-api/100x100", |b| {
+        b.iter(|| sansnet_with(100, 100, 1, Layout::OneSwitch, Api::Tokio))
     });
     g.finish();
 }
