@@ -660,6 +660,9 @@ impl Sim {
             let event = self.world.borrow().next_event_time();
             match (event, self.exec.next_tick()) {
                 (None, None) => return Ok(false),
+                // Only a host's tick is left, and it is past the limit: nothing will
+                // happen in time (a task waiting forever on a host that keeps tokio tasks).
+                (None, Some((at, _))) if at > limit => return Ok(false),
                 (event, Some((at, _))) if event.is_none_or(|e| at < e) => {
                     self.world.borrow_mut().set_now(at);
                     let limit = event.map_or(limit, |e| e.min(limit));

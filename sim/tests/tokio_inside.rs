@@ -213,3 +213,78 @@ fn runs_with_tokio_tasks_replay_to_the_same_trace() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn two_hosts_with_tokio_timers_see_each_others_frames_at_the_right_time() {
+    // Both hosts keep tokio timers (so both are on the tick grid): the server a long idle
+    // timer, the client an interval. Neither may run ahead of the other: each byte must
+    // arrive one one-way latency (1 ms) after the client's tokio clock sent it, and the
+    // server's tokio clock must agree with the simulator's.
+    use sansnet_sim::{net, Builder};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sim = Builder::new().build();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let g = got.clone();
+    sim.host("server", move || {
+        let g = g.clone();
+        async move {
+            let start = tokio::time::Instant::now();
+            let listener = net::TcpListener::bind(("0.0.0.0", 9)).await?;
+            let (mut conn, _) = listener.accept().await?;
+            let mut b = [0u8; 1];
+            loop {
+                tokio::select! {
+                    biased;
+                    r = conn.read(&mut b) => {
+                        if r? == 0 { return Ok(()); }
+                        let tokio_ns = start.elapsed().as_nanos() as u64;
+                        g.borrow_mut().push((b[0], tokio_ns, exec::now().as_nanos()));
+                    }
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+                }
+            }
+        }
+    });
+    let sent = Rc::new(RefCell::new(Vec::new()));
+    let s = sent.clone();
+    sim.client("client", async move {
+        let mut conn = net::TcpStream::connect("server:9").await?;
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(700));
+        for k in 0..5u8 {
+            tick.tick().await;
+            conn.write_all(&[k]).await?;
+            s.borrow_mut().push(exec::now().as_nanos());
+        }
+        Ok(())
+    });
+    sim.run().unwrap();
+    sim.run_for(Duration::from_millis(10)).unwrap();
+    let got = got.borrow();
+    let sent = sent.borrow();
+    assert_eq!(got.len(), 5);
+    for (k, &(byte, tokio_ns, sim_ns)) in got.iter().enumerate() {
+        assert_eq!(byte as usize, k);
+        assert_eq!(sim_ns, sent[k] + 1_000_000, "byte {k}");
+        assert_eq!(tokio_ns, sim_ns, "byte {k}: the server's tokio clock");
+    }
+}
+
+#[test]
+fn step_reports_nothing_left_when_only_a_tick_past_the_limit_remains() {
+    let mut sim = Sim::new(Seed(8));
+    let mut limits = sim.limits();
+    limits.max_time = Instant::from_secs(2);
+    sim.set_limits(limits);
+    sim.spawn(async {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+        }
+    });
+    let mut steps = 0;
+    while sim.step().unwrap() {
+        steps += 1;
+        assert!(steps < 1_000_000, "step never ends");
+    }
+    assert!(sim.now() <= Instant::from_secs(2), "{}", sim.now());
+}
