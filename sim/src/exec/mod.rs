@@ -520,8 +520,8 @@ impl Executor {
         let mut cx = Context::from_waker(&waker);
         let polled = {
             let _context = enter(world, node, Some((&waker, &task.waker)), None);
-            let _runtime = hr.enter();
-            catch_unwind(AssertUnwindSafe(|| task.future.as_mut().poll(&mut cx)))
+            let future = &mut task.future;
+            hr.run_in(|| catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))))
         };
         drop(waker);
         let queued = hr.has_queued();

@@ -276,10 +276,27 @@ impl HostRuntime {
             .poll(&mut Context::from_waker(Waker::noop()));
     }
 
-    /// Enters the runtime and the local set, for polling one of sansnet's tasks: tokio's
-    /// functions then find this host's runtime.
-    pub(crate) fn enter(&self) -> (tokio::runtime::EnterGuard<'_>, tokio::task::LocalEnterGuard) {
-        (self.rt.enter(), self.local.enter())
+    /// Runs `f` (a poll of one of sansnet's tasks) inside the runtime and the local set:
+    /// tokio's functions then find this host's runtime.
+    ///
+    /// In a `tokio_unstable` build it runs inside `block_on`, which is where tokio seeds the
+    /// generator that `select!` draws from (from the runtime's seeded sequence); `block_on`
+    /// polls its future first, so nothing else runs. Elsewhere that generator is random
+    /// whatever sansnet does, and entering the runtime is enough (and cheaper).
+    pub(crate) fn run_in<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _local = self.local.enter();
+        #[cfg(tokio_unstable)]
+        {
+            let mut f = Some(f);
+            self.rt.block_on(std::future::poll_fn(|_| {
+                Poll::Ready(f.take().expect("block_on polls its future once here")())
+            }))
+        }
+        #[cfg(not(tokio_unstable))]
+        {
+            let _rt = self.rt.enter();
+            f()
+        }
     }
 
     /// Runs the runtime and the local set at `now` until neither has anything to do.
