@@ -401,7 +401,11 @@ impl World {
         let Some((at, event)) = self.queue.pop() else {
             return false;
         };
-        debug_assert!(at >= self.now, "the clock never goes backwards");
+        debug_assert!(
+            at >= self.now,
+            "the clock never goes backwards: an event at {at} with the clock at {}",
+            self.now
+        );
         self.set_now(at);
         match event {
             Event::NodeTimer { node, generation } => self.on_node_timer(node, generation),

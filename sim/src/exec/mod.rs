@@ -441,9 +441,14 @@ impl Executor {
         self.tick_at[slot] = None;
         self.drive(world, slot, at, None);
         self.run_ready(world)?;
-        // Alone on the tick grid: nobody else's timer can come first.
+        // Alone on the tick grid: nobody else's timer can come first. What ran at the
+        // tick may have queued events sooner than the caller's limit.
         if self.ticks.len() == 1 && self.tick_at[slot].is_some() && !self.has_ready() {
-            let now = world.borrow().now;
+            let (now, next_event) = {
+                let w = world.borrow();
+                (w.now, w.next_event_time())
+            };
+            let limit = next_event.map_or(limit, |e| e.min(limit));
             if let Some(hr) = self.runtimes[slot].as_ref() {
                 let to = hr.tick_at_or_before(limit);
                 if to > hr.next_tick_after(now) {

@@ -252,10 +252,16 @@ impl HostRuntime {
         self.metrics.num_alive_tasks() > 0 || !self.local_empty
     }
 
-    /// Work queued in the runtime from outside a drive (`tokio::spawn` from one of
-    /// sansnet's tasks, a tokio task woken from another host).
+    /// Whether the runtime may have work queued after one of sansnet's tasks ran in it
+    /// (`tokio::spawn`, a tokio task woken through a channel, or woken from another host).
+    ///
+    /// Outside `block_on` such work lands in the runtime's shared queue, which tokio counts.
+    /// In a `tokio_unstable` build sansnet's tasks run inside `block_on` (see
+    /// [`run_in`](Self::run_in)), where it lands in the scheduler's own queue, which tokio
+    /// does not count until it parks: then any live tokio task means a drive.
     pub(crate) fn has_queued(&self) -> bool {
         self.metrics.global_queue_depth() > 0
+            || (cfg!(tokio_unstable) && self.metrics.num_alive_tasks() > 0)
     }
 
     /// Moves tokio's clock to `now` without running anything: before one of sansnet's own
@@ -332,8 +338,13 @@ impl HostRuntime {
         let local_wake = &self.local_wake;
         let local_waker = &self.local_waker;
         let mut local_empty = self.local_empty;
+        let mut first_poll = true;
         self.rt.block_on(std::future::poll_fn(|cx| {
-            set_waker(&signal.waker, Some(cx.waker()));
+            // `block_on` polls with one waker throughout: hand it out once.
+            if std::mem::take(&mut first_poll) {
+                set_waker(&signal.waker, Some(cx.waker()));
+                set_waker(&local_wake.outer, Some(cx.waker()));
+            }
             if let Some(a) = advance.as_mut() {
                 if a.as_mut().poll(cx).is_pending() {
                     return Poll::Pending;
@@ -356,7 +367,6 @@ impl HostRuntime {
                     let _registered = s.as_mut().poll(cx);
                 }
             }
-            set_waker(&local_wake.outer, Some(cx.waker()));
             local_empty = Pin::new(&mut *local)
                 .poll(&mut Context::from_waker(local_waker))
                 .is_ready();
