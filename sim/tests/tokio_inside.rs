@@ -288,3 +288,23 @@ fn step_reports_nothing_left_when_only_a_tick_past_the_limit_remains() {
     }
     assert!(sim.now() <= Instant::from_secs(2), "{}", sim.now());
 }
+
+#[test]
+fn a_tokio_task_spawned_from_a_sansnet_task_runs_at_the_same_instant() {
+    let mut sim = Sim::new(Seed(9));
+    let node = sim.add_host("a", Ipv4Addr::new(10, 0, 0, 1), 24);
+    let h = sim.spawn_on(node, async {
+        // Off tokio's millisecond grid, so a child that waited for a tick would show it.
+        exec::sleep(Duration::from_nanos(1_234_567)).await;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let _ = tx.send(exec::now());
+        });
+        let child_ran_at = rx.await.unwrap();
+        (exec::now(), child_ran_at)
+    });
+    sim.run_until_complete(&h).unwrap();
+    let (now, child) = h.take().unwrap();
+    assert_eq!(now, Instant::from_nanos(1_234_567));
+    assert_eq!(child, now);
+}
