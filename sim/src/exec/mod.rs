@@ -503,18 +503,15 @@ impl Executor {
     }
 
     fn poll_task(&mut self, world: &Rc<RefCell<World>>, id: u64) -> Result<(), TaskPanic> {
-        let Some(task) = self.tasks.get_mut(&id) else {
+        let Some(node) = self.tasks.get(&id).map(|t| t.node) else {
             return Ok(()); // finished or dropped since it was woken
         };
-        task.waker.queued.store(false, Ordering::SeqCst);
-        let node = task.node;
         let slot = slot_of(node);
-        if self.runtimes.len() <= slot {
-            self.runtimes.resize_with(slot + 1, || None);
-            self.foreign.resize(slot + 1, 0);
-            self.tick_at.resize(slot + 1, None);
-            self.drive_queued.resize(slot + 1, false);
-        }
+        self.grow(slot);
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return Ok(());
+        };
+        task.waker.queued.store(false, Ordering::SeqCst);
         let now = world.borrow().now;
         let seed = self.seed ^ (slot as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let requests = &self.requests;

@@ -252,16 +252,10 @@ impl HostRuntime {
         self.metrics.num_alive_tasks() > 0 || !self.local_empty
     }
 
-    /// Whether the runtime may have work queued after one of sansnet's tasks ran in it
-    /// (`tokio::spawn`, a tokio task woken through a channel, or woken from another host).
-    ///
-    /// Outside `block_on` such work lands in the runtime's shared queue, which tokio counts.
-    /// In a `tokio_unstable` build sansnet's tasks run inside `block_on` (see
-    /// [`run_in`](Self::run_in)), where it lands in the scheduler's own queue, which tokio
-    /// does not count until it parks: then any live tokio task means a drive.
+    /// Work queued in the runtime from outside a drive (`tokio::spawn` from one of
+    /// sansnet's tasks, a tokio task woken through a channel or from another host).
     pub(crate) fn has_queued(&self) -> bool {
         self.metrics.global_queue_depth() > 0
-            || (cfg!(tokio_unstable) && self.metrics.num_alive_tasks() > 0)
     }
 
     /// Moves tokio's clock to `now` without running anything: before one of sansnet's own
@@ -285,16 +279,17 @@ impl HostRuntime {
     /// Runs `f` (a poll of one of sansnet's tasks) inside the runtime and the local set:
     /// tokio's functions then find this host's runtime.
     ///
-    /// In a `tokio_unstable` build it runs inside `block_on`, which is where tokio seeds the
-    /// generator that `select!` draws from (from the runtime's seeded sequence); `block_on`
-    /// polls its future first, so nothing else runs. Elsewhere that generator is random
-    /// whatever sansnet does, and entering the runtime is enough (and cheaper).
+    /// In a `tokio_unstable` build it runs inside `Handle::block_on`, which seeds the
+    /// generator that `select!` draws from (from the runtime's seeded sequence) and runs
+    /// no scheduler: work it queues (`tokio::spawn`, a woken tokio task) lands in the
+    /// runtime's shared queue, as from outside. Elsewhere that generator is random whatever
+    /// sansnet does, and entering the runtime is enough (and cheaper).
     pub(crate) fn run_in<R>(&self, f: impl FnOnce() -> R) -> R {
         let _local = self.local.enter();
         #[cfg(tokio_unstable)]
         {
             let mut f = Some(f);
-            self.rt.block_on(std::future::poll_fn(|_| {
+            self.rt.handle().block_on(std::future::poll_fn(|_| {
                 Poll::Ready(f.take().expect("block_on polls its future once here")())
             }))
         }
