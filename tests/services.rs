@@ -11,7 +11,6 @@
 mod common;
 
 use std::convert::Infallible;
-use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -41,8 +40,9 @@ use tonic::transport::server::{Connected, TcpConnectInfo};
 use tonic_prost::ProstCodec;
 use tower::ServiceExt;
 
-/// Errors of tasks that `tokio::spawn` runs, which must be `Send`.
-type SendError = Box<dyn StdError + Send + Sync>;
+/// Errors of tasks that `tokio::spawn` runs, which must be `Send`: the simulator's own
+/// `BoxError` is.
+type SendError = BoxError;
 
 // ----- runs, counts and payloads -----
 
@@ -119,16 +119,6 @@ fn run_twice(name: &str, seed: u64, setup: impl Fn(&mut Simulation, &Arc<Tally>)
     let second = run_once(name, seed, &setup);
     assert_eq!(first, second, "{name}: seed {seed} did not replay");
     first
-}
-
-/// `sim.client` for a client whose errors are `Send + Sync`, as tokio's, hyper's and tower's
-/// are: `TaskResult`'s `Box<dyn Error>` does not take those through `?`.
-fn client(
-    sim: &mut Simulation,
-    name: &str,
-    client: impl Future<Output = Result<(), SendError>> + 'static,
-) {
-    sim.client(name, async move { client.await.map_err(|e| e as BoxError) });
 }
 
 /// `len` bytes of stream `stream`'s own pattern: a swapped, lost or repeated segment shows.
@@ -282,7 +272,7 @@ fn hyper_server_and_client_echo_requests_over_one_keep_alive_connection() {
             hyper_server(t.clone(), Duration::from_secs(5))
         });
         let tally = tally.clone();
-        client(sim, "client", async move {
+        sim.client("client", async move {
             let mut sender = http1_connect(HTTP_ADDR).await?;
             for i in 0..REQUESTS {
                 sender.ready().await?;
@@ -310,7 +300,7 @@ fn hyper_header_read_timeout_closes_stalled_connections_in_simulated_time() {
         sim.host("server", move || hyper_server(t.clone(), TIMEOUT));
         // One client says nothing, the other stops halfway through its request line.
         for (name, sends) in [("silent", &b""[..]), ("stalled", &b"GET /echo/0 HT"[..])] {
-            client(sim, name, async move {
+            sim.client(name, async move {
                 let mut stream = net::TcpStream::connect(HTTP_ADDR).await?;
                 let start = tokio::time::Instant::now();
                 stream.write_all(sends).await?;
@@ -402,7 +392,7 @@ fn axum_router_serves_text_and_echo_routes_to_a_hyper_client() {
         let t = tally.clone();
         sim.host("server", move || axum_server(t.clone()));
         let tally = tally.clone();
-        client(sim, "client", async move {
+        sim.client("client", async move {
             let mut sender = http1_connect(HTTP_ADDR).await?;
             let get = |path: &str| {
                 Request::get(path)
@@ -756,7 +746,7 @@ where
         let t = tally.clone();
         sim.host("server", move || server(t.clone()));
         let (tally, dates) = (tally.clone(), dates.clone());
-        client(sim, "client", async move {
+        sim.client("client", async move {
             let seen = grpc_client(tally, wall_pause).await?;
             *dates.lock().expect("not poisoned") = seen;
             Ok(())
@@ -850,7 +840,7 @@ fn hyper_util_pooled_client_reuses_connections_and_expires_idle_ones() {
             hyper_server(t.clone(), Duration::from_secs(30))
         });
         let tally = tally.clone();
-        client(sim, "client", async move {
+        sim.client("client", async move {
             let client: PooledClient =
                 hyper_util::client::legacy::Client::builder(TokioExecutor::new())
                     .pool_timer(TokioTimer::new())
@@ -933,7 +923,7 @@ fn framed_lines_then_length_delimited_conversation_between_two_hosts() {
         let t = tally.clone();
         sim.host("server", move || codec_server(t.clone()));
         let tally = tally.clone();
-        client(sim, "client", async move {
+        sim.client("client", async move {
             let stream = net::TcpStream::connect(("server", CODEC_PORT)).await?;
             let mut lines = Framed::new(stream, LinesCodec::new());
             lines.send(HELLO).await?;

@@ -115,8 +115,10 @@ impl fmt::Display for TaskPanic {
     }
 }
 
-/// A task's error, boxed as turmoil's host and client results are.
-pub type BoxError = Box<dyn std::error::Error>;
+/// A task's error, boxed as turmoil's host and client results are, and `Send + Sync` as
+/// tower's `BoxError` and most of tokio's ecosystem return it, so that `?` works on both
+/// `std::io::Error` and the errors of hyper, tonic and tower.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What host software or a client returns: `Err` fails the run.
 pub type TaskResult = Result<(), BoxError>;
