@@ -19,7 +19,7 @@ const REQUESTS_PER_CONNECTION: usize = 50;
 const BODY: usize = 4096;
 const PORT: u16 = 80;
 
-type BoxError = Box<dyn std::error::Error>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The body of request `k` on connection `c`: every byte depends on both.
 fn body(c: usize, k: usize) -> Vec<u8> {
@@ -85,7 +85,10 @@ fn turmoil_run(seed: u64) -> f64 {
     for c in 0..CONNECTIONS {
         sim.client(format!("client{c}"), async move {
             let stream = turmoil::net::TcpStream::connect(("server", PORT)).await?;
-            client(stream, c).await
+            // turmoil's results are `Box<dyn Error>`, without `Send + Sync`.
+            client(stream, c)
+                .await
+                .map_err(|e| e as Box<dyn std::error::Error>)
         });
     }
     sim.run().unwrap();
