@@ -4,9 +4,10 @@ mod host_support;
 
 use host_support::*;
 use pretty_assertions::assert_eq;
-use sansnet_stack::iface::{DropReason, Errno, Interest, Readiness, SockOpt, SocketState};
+use sansnet_stack::iface::{DropReason, Errno, Fd, Interest, Readiness, SockOpt, SocketState};
 use sansnet_stack::tcp::State;
 use sansnet_stack::time::Duration;
+use sansnet_stack::wire::tcp::TcpFlags;
 
 const SEC: Duration = Duration::from_secs(1);
 
@@ -465,4 +466,270 @@ fn a_retransmission_timer_pushed_later_fires_at_its_new_deadline() {
             (acked_at + rto + rto * 2, b),
         ]
     );
+}
+
+/// A TCP segment from `src` to host 2 (10.0.0.2), framed as if from host 1's NIC, for
+/// injecting what no socket of ours would send (spoofed sources, replayed SYNs).
+fn tcp_frame(src: std::net::SocketAddrV4, seg: &sansnet_stack::wire::tcp::Repr<'_>) -> Vec<u8> {
+    use sansnet_stack::wire::{ethernet, ipv4, tcp as wtcp, EtherType};
+    let ip = ipv4::Repr {
+        src_addr: *src.ip(),
+        dst_addr: std::net::Ipv4Addr::new(10, 0, 0, 2),
+        protocol: ipv4::IpProtocol::TCP,
+        payload_len: seg.buffer_len(),
+        ttl: 64,
+        dscp: 0,
+        ecn: 0,
+        ident: 0,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+        options: ipv4::Ipv4Options::EMPTY,
+    };
+    let eth = ethernet::Repr {
+        src_addr: mac(1, 0),
+        dst_addr: mac(2, 0),
+        vlan: None,
+        ethertype: EtherType::IPV4,
+    };
+    let mut frame = vec![0u8; 14 + ip.buffer_len()];
+    eth.emit(&mut ethernet::Frame::new_unchecked(&mut frame[..]));
+    ip.emit(&mut ipv4::Packet::new_unchecked(&mut frame[14..]));
+    seg.emit(
+        &mut wtcp::Packet::new_unchecked(&mut frame[34..]),
+        ip.src_addr,
+        ip.dst_addr,
+    );
+    frame
+}
+
+/// TCP header flag bits, for looking at raw frames.
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+
+/// The TCP header flags of an Ethernet frame, if it carries TCP.
+fn tcp_flags(frame: &[u8]) -> Option<u8> {
+    let (ip, tcp) = parse_ip(frame)?;
+    (ip.protocol == sansnet_stack::wire::ipv4::IpProtocol::TCP && tcp.len() >= 20).then(|| tcp[13])
+}
+
+/// The spoofed source whose SYN fills the SYN queue in `full_syn_queue`.
+const SPOOFED: std::net::SocketAddrV4 =
+    std::net::SocketAddrV4::new(std::net::Ipv4Addr::new(10, 0, 0, 100), 1000);
+
+/// Host 2 listening on port 80 with a backlog of one, that one place in its SYN queue taken
+/// by a SYN from `SPOOFED` (which never answers): the next SYN is answered with a cookie.
+/// Both hosts know each other's MAC.
+fn full_syn_queue() -> (Net, Fd) {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 1);
+    let u = net
+        .h(0)
+        .socket(sansnet_stack::iface::SocketType::Datagram)
+        .unwrap();
+    let now = net.now;
+    net.h(0).send_to(now, u, b"x", addr(2, 9)).unwrap();
+    net.run_for(Duration::from_millis(10));
+    let now = net.now;
+    net.h(1)
+        .handle_frame(now, 0, &tcp_frame(SPOOFED, &spoofed(TcpFlags::SYN, 0)));
+    (net, l)
+}
+
+/// A segment from `SPOOFED` to port 80.
+fn spoofed(flags: TcpFlags, seq: u32) -> sansnet_stack::wire::tcp::Repr<'static> {
+    sansnet_stack::wire::tcp::Repr {
+        src_port: SPOOFED.port(),
+        dst_port: 80,
+        flags,
+        seq_number: sansnet_stack::wire::SeqNumber(seq),
+        window_len: 1000,
+        max_seg_size: Some(1460),
+        ..sansnet_stack::wire::tcp::Repr::default()
+    }
+}
+
+/// Whether a frame is a TCP segment with all of `flags` and none of `not`.
+fn has_flags(frame: &[u8], flags: u8, not: u8) -> bool {
+    tcp_flags(frame).is_some_and(|f| f & flags == flags && f & not == 0)
+}
+
+// RFC 4987 section 3.6 with RFC 9293 section 3.10.7.4: one SYN answered twice. The client's
+// SYN reaches a full SYN queue and is answered with a cookie (no TSopt); a retransmission of
+// it finds room and creates an ordinary SYN-RECEIVED connection (TSopt, another ISS). The
+// client completed the handshake with the cookie, so everything it sends acknowledges the
+// cookie, which that connection never sent. Before: its segments, lacking the TSopt the
+// connection expected, were dropped as MissingTimestamp and both ends exchanged SYN-ACKs and
+// ACKs until the retries ran out; answered by the SYN-RECEIVED rule alone ("form a reset
+// segment <SEQ=SEG.ACK><CTL=RST>"), the client would be reset. The listener recognises its
+// cookie for the connection's IRS, and the cookie's connection replaces the embryonic one.
+#[test]
+fn a_cookie_handshake_survives_a_duplicate_syn_that_found_room() {
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+    let (mut net, l) = full_syn_queue();
+    // The client's SYN is answered with a cookie; its ACK is lost, and its SYN is kept to
+    // arrive again later.
+    let client_syn: Rc<RefCell<Option<Vec<u8>>>> = Rc::default();
+    let lose_client = Rc::new(Cell::new(true));
+    let (syn_slot, lose) = (client_syn.clone(), lose_client.clone());
+    net.hook = Some(Box::new(move |h, frame| {
+        if h == 0 && has_flags(frame, SYN, ACK) {
+            syn_slot.borrow_mut().get_or_insert_with(|| frame.to_vec());
+            Verdict::Deliver
+        } else if h == 0 && lose.get() {
+            Verdict::Drop
+        } else {
+            Verdict::Deliver
+        }
+    }));
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    assert_eq!(net.h(1).counters().tcp.syn_cookies_sent, 1);
+    // The spoofed connection goes (an exact RST returns it to LISTEN), and the client's SYN
+    // arrives again: now it finds room.
+    let now = net.now;
+    net.h(1)
+        .handle_frame(now, 0, &tcp_frame(SPOOFED, &spoofed(TcpFlags::RST, 1)));
+    let syn = client_syn
+        .borrow()
+        .clone()
+        .expect("the client's SYN was seen");
+    net.h(1).handle_frame(now, 0, &syn);
+    let states: Vec<_> = net.h(1).ss().iter().map(|r| r.state).collect();
+    assert_eq!(
+        states,
+        vec![SocketState::Listen, SocketState::Tcp(State::SynReceived)]
+    );
+    lose_client.set(false);
+    net.send_all(0, c, b"hello");
+    let (s, _) = net
+        .accept(1, l)
+        .expect("the client's connection is accepted");
+    assert_eq!(net.recv_n(1, s, 5), Ok(b"hello".to_vec()));
+    net.send_all(1, s, b"world");
+    assert_eq!(net.recv_n(0, c, 5), Ok(b"world".to_vec()));
+    let counters = net.h(1).counters().clone();
+    assert_eq!(counters.tcp.syn_cookies_accepted, 1);
+    assert_eq!(counters.tcp.syn_recv_replaced_by_cookie, 1);
+    assert_eq!(counters.drops(DropReason::TcpMissingTimestamp), 0);
+    assert_eq!(counters.tcp.rsts_out, 0);
+}
+
+// RFC 4987 section 3.6: the listener rebuilds the connection from the returning ACK, whose
+// SEG.SEQ - 1 is the client's ISN and SEG.ACK - 1 the cookie. The ACK may carry data (here
+// the bare ACK was lost and the request carries the ACK), as Linux also accepts: the
+// connection opens and the data is delivered.
+#[test]
+fn a_cookie_returned_on_the_first_data_segment_opens_the_connection() {
+    let (mut net, l) = full_syn_queue();
+    net.hook = Some(Box::new(|h, frame| {
+        if h == 0 && has_flags(frame, ACK, SYN) && tcp_payload(frame).is_some_and(|p| p.is_empty())
+        {
+            Verdict::Drop
+        } else {
+            Verdict::Deliver
+        }
+    }));
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    net.send_all(0, c, b"request");
+    let (s, _) = net.accept(1, l).expect("accepted");
+    assert_eq!(net.recv_n(1, s, 7), Ok(b"request".to_vec()));
+    let counters = net.h(1).counters();
+    assert_eq!(counters.tcp.syn_cookies_sent, 1);
+    assert_eq!(counters.tcp.syn_cookies_accepted, 1);
+}
+
+// RFC 4987 section 3.6 and RFC 9293 section 3.10.7.2: when the ACK that returns the cookie
+// and the data after it are lost, the next segment has SEG.SEQ = ISN + 1 + what was sent
+// since, and nothing tells the listener the client's ISN: the cookie, a MAC over it, does
+// not validate (Linux's `__cookie_v4_check` makes the same assumption, SEG.SEQ - 1), and the
+// segment is what RFC 9293 says of any ACK in LISTEN: "Any acknowledgment is bad if it
+// arrives on a connection still in the LISTEN state. An acceptable reset segment should be
+// formed for any arriving ACK-bearing segment. The RST should be formatted as follows:
+// <SEQ=SEG.ACK><CTL=RST>". The client is reset. (Accepting it would set RCV.NXT past the
+// lost bytes, which the client then retransmits as old data, never delivered.) Here the
+// later segment is the client's answer to a duplicate of the cookie SYN-ACK, as in the run
+// `many-clients-500c-38-cookie-reset`.
+#[test]
+fn a_cookie_returned_after_lost_segments_is_reset() {
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+    let (mut net, _l) = full_syn_queue();
+    let synack: Rc<RefCell<Option<Vec<u8>>>> = Rc::default();
+    let lose_client = Rc::new(Cell::new(true));
+    let (slot, lose) = (synack.clone(), lose_client.clone());
+    net.hook = Some(Box::new(move |h, frame| {
+        if h == 1 && has_flags(frame, SYN | ACK, 0) {
+            slot.borrow_mut().get_or_insert_with(|| frame.to_vec());
+            Verdict::Deliver
+        } else if h == 0 && lose.get() && !has_flags(frame, SYN, 0) {
+            Verdict::Drop
+        } else {
+            Verdict::Deliver
+        }
+    }));
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    let now = net.now;
+    net.h(0).setsockopt(now, c, SockOpt::NoDelay(true)).unwrap();
+    net.send_all(0, c, b"lost");
+    net.run_for(Duration::from_millis(10));
+    // The network duplicates the SYN-ACK: the client answers it with an ACK at SND.NXT
+    // (RFC 9293 3.10.7.4 first, RFC 5961 section 4), which is ISN + 1 + 4.
+    lose_client.set(false);
+    let dup = synack.borrow().clone().expect("a SYN-ACK was sent");
+    let now = net.now;
+    net.h(0).handle_frame(now, 0, &dup);
+    let deadline = now + SEC;
+    let mut buf = [0u8; 16];
+    let got = loop {
+        net.run_for(Duration::from_millis(1));
+        let now = net.now;
+        match net.h(0).recv(now, c, &mut buf) {
+            Err(Errno::EAGAIN) if now < deadline => continue,
+            other => break other,
+        }
+    };
+    assert_eq!(got, Err(Errno::ECONNRESET));
+    let counters = net.h(1).counters();
+    assert_eq!(counters.tcp.syn_cookies_sent, 1);
+    assert_eq!(counters.tcp.syn_cookies_accepted, 0);
+    assert_eq!(counters.drops(DropReason::TcpBadCookie), 1);
+    assert_eq!(counters.tcp.rsts_out, 1);
+}
+
+// Every drop is counted where `netstat -s` shows it: a connection's own drops (here RFC 7323
+// section 3.2, "If a non-<RST> segment is received without a TSopt, a TCP SHOULD silently
+// drop the segment") reach the host's drop table, not only the connection's `Stats`.
+#[test]
+fn a_connections_drops_are_counted_in_the_hosts_table() {
+    use sansnet_stack::wire::{tcp as wtcp, SeqNumber};
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 4);
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    net.accept(1, l).expect("accepted");
+    // Timestamps are agreed (the default configuration offers them on both sides).
+    let client = net.h(0).local_addr(c).unwrap();
+    let no_ts = wtcp::Repr {
+        src_port: client.port(),
+        dst_port: 80,
+        flags: wtcp::TcpFlags::ACK,
+        seq_number: SeqNumber(1),
+        ack_number: SeqNumber(1),
+        window_len: 1000,
+        ..wtcp::Repr::default()
+    };
+    let now = net.now;
+    for _ in 0..3 {
+        net.h(1).handle_frame(now, 0, &tcp_frame(client, &no_ts));
+    }
+    assert_eq!(
+        net.h(1).counters().drops(DropReason::TcpMissingTimestamp),
+        3
+    );
+    let netstat = net.h(1).counters().to_string();
+    assert!(netstat.contains("tcp_missing_timestamp=3"), "{netstat}");
 }

@@ -122,6 +122,70 @@ drop_reasons! {
     TcpConnTableFull => "tcp_conn_table_full",
     /// An ACK to a listener that is not a valid SYN cookie.
     TcpBadCookie => "tcp_bad_cookie",
+    // Inside a connection: the engine's own drops (`tcp::DropReason`), summed over the
+    // host's connections, so that a drop the engine counts in one connection's `Stats` is
+    // also seen here.
+    /// Not acceptable by RFC 9293 section 3.10.7.4's sequence test.
+    TcpOutOfWindow => "tcp_out_of_window",
+    /// Rejected by PAWS (RFC 7323 section 5).
+    TcpPaws => "tcp_paws",
+    /// Timestamps were agreed and the segment carried none (RFC 7323 section 3.2).
+    TcpMissingTimestamp => "tcp_missing_timestamp",
+    /// In SYN-SENT or SYN-RECEIVED, an ACK of something never sent (answered with RST).
+    TcpUnacceptableAck => "tcp_unacceptable_ack",
+    /// An ACK outside what RFC 5961 section 5 accepts.
+    TcpAckOutOfRange => "tcp_ack_out_of_range",
+    /// A segment without ACK where one is required.
+    TcpNoAck => "tcp_no_ack",
+    /// SYN and FIN together.
+    TcpSynFin => "tcp_syn_fin",
+    /// A RST that was not exact (ignored or challenged, RFC 5961 section 3).
+    TcpRstNotExact => "tcp_rst_not_exact",
+    /// A RST in TIME-WAIT (RFC 1337).
+    TcpRstInTimeWait => "tcp_rst_in_time_wait",
+    /// A challenge ACK not sent: its rate limit was reached (RFC 5961 section 7).
+    TcpChallengeAckLimited => "tcp_challenge_ack_limited",
+    /// Out-of-order data with the reassembly range table full.
+    TcpReassemblyFull => "tcp_reassembly_full",
+    /// Data beyond what the receive buffer can hold.
+    TcpBufferFull => "tcp_buffer_full",
+    /// A RST not sent: the connection's control queue was full.
+    TcpControlQueueFull => "tcp_control_queue_full",
+    /// A segment to a connection in CLOSED.
+    TcpConnClosed => "tcp_conn_closed",
+    /// Not a SYN where one is needed (SYN-SENT), or a SYN where none may come (the
+    /// synchronized states).
+    TcpNotSyn => "tcp_not_syn",
+    /// Data after the application closed its receive side (answered with RST).
+    TcpDataAfterClose => "tcp_data_after_close",
+    /// Data or FIN after the peer's FIN.
+    TcpAfterFin => "tcp_after_fin",
+}
+
+impl From<crate::tcp::DropReason> for DropReason {
+    /// Where a connection's drop is counted in its host's table.
+    fn from(reason: crate::tcp::DropReason) -> DropReason {
+        use crate::tcp::DropReason as Engine;
+        match reason {
+            Engine::OutOfWindow => DropReason::TcpOutOfWindow,
+            Engine::Paws => DropReason::TcpPaws,
+            Engine::MissingTimestamp => DropReason::TcpMissingTimestamp,
+            Engine::UnacceptableAck => DropReason::TcpUnacceptableAck,
+            Engine::AckOutOfRange => DropReason::TcpAckOutOfRange,
+            Engine::NoAck => DropReason::TcpNoAck,
+            Engine::SynFin => DropReason::TcpSynFin,
+            Engine::RstNotExact => DropReason::TcpRstNotExact,
+            Engine::RstInTimeWait => DropReason::TcpRstInTimeWait,
+            Engine::ChallengeAckLimited => DropReason::TcpChallengeAckLimited,
+            Engine::ReassemblyFull => DropReason::TcpReassemblyFull,
+            Engine::BufferFull => DropReason::TcpBufferFull,
+            Engine::ControlQueueFull => DropReason::TcpControlQueueFull,
+            Engine::Closed => DropReason::TcpConnClosed,
+            Engine::NotSyn => DropReason::TcpNotSyn,
+            Engine::DataAfterClose => DropReason::TcpDataAfterClose,
+            Engine::AfterFin => DropReason::TcpAfterFin,
+        }
+    }
 }
 
 impl fmt::Display for DropReason {
@@ -224,6 +288,9 @@ pub struct TcpCounters {
     pub syn_cookies_sent: u64,
     /// Connections rebuilt from a valid cookie.
     pub syn_cookies_accepted: u64,
+    /// SYN-RECEIVED connections replaced by a cookie's (a retransmitted SYN answered both
+    /// statelessly and with state; the client completed the cookie handshake).
+    pub syn_recv_replaced_by_cookie: u64,
     /// Handshake-completing ACKs dropped because the accept queue was full (the connection
     /// stays in SYN-RECEIVED, as on Linux), plus the rare connections aborted because it was
     /// full when they completed anyway.
@@ -270,6 +337,11 @@ impl Counters {
     /// Counts one drop.
     pub fn count_drop(&mut self, reason: DropReason) {
         self.drops[reason as usize] += 1;
+    }
+
+    /// Counts `n` drops at once.
+    pub(crate) fn count_drops(&mut self, reason: DropReason, n: u64) {
+        self.drops[reason as usize] += n;
     }
 
     /// Drops counted for `reason`.

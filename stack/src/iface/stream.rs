@@ -59,6 +59,8 @@ pub(crate) struct ConnEntry {
     /// Why the host aborted the connection, reported instead of "aborted".
     pub net_error: Option<Errno>,
     pub orphan_deadline: Option<Instant>,
+    /// The engine's drop counters as last added to the host's table (`fold_conn_drops`).
+    pub drops_seen: [u64; engine::DropReason::ALL.len()],
 }
 
 /// MSS values a SYN cookie can encode (3 bits), ascending.
@@ -141,6 +143,7 @@ impl Host {
             soft_error: None,
             net_error: None,
             orphan_deadline: None,
+            drops_seen: [0; engine::DropReason::ALL.len()],
         };
         let id = match self.free_conns.pop() {
             Some(i) => {
@@ -244,8 +247,25 @@ impl Host {
         }
     }
 
+    /// Adds what a connection's engine dropped since the last call to the host's drop
+    /// table, so that `netstat -s` (`Counters`) shows every drop, not only the host's own.
+    fn fold_conn_drops(&mut self, id: ConnId) {
+        let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
+            return;
+        };
+        let stats = e.conn.stats();
+        for (seen, &reason) in e.drops_seen.iter_mut().zip(engine::DropReason::ALL.iter()) {
+            let n = stats.drops(reason);
+            if n != *seen {
+                self.counters.count_drops(reason.into(), n - *seen);
+                *seen = n;
+            }
+        }
+    }
+
     /// Drains a connection's events into socket and listener state.
     fn conn_events(&mut self, now: Instant, id: ConnId) {
+        self.fold_conn_drops(id);
         let mut events: Vec<Event> = Vec::new();
         let Some(e) = self.conn_mut(id) else {
             return;
@@ -560,6 +580,33 @@ impl Host {
                         }
                     }
                 }
+                // A passive SYN-RECEIVED connection accepts only the ACK of its own SYN-ACK.
+                // With SYN cookies one SYN can be answered twice: statelessly while the SYN
+                // queue was full, and by this connection when a retransmission of the SYN
+                // found room. A client that completed the handshake with the cookie sends
+                // ACKs this connection finds unacceptable (RFC 9293 section 3.10.7.4: it
+                // would answer with RST <SEQ=SEG.ACK>, which resets the client). The
+                // listener judges them first, as it would with no connection here (Linux
+                // hands them back to the listener too): if SEG.ACK - 1 is our cookie for
+                // this connection's IRS, the client's connection is the cookie's, and it
+                // replaces this one. The IRS is known here, so this holds even when the
+                // client's first segments were lost.
+                if let Some(l) = listener.filter(|_| self.cfg.limits.syn_cookies) {
+                    let Some(e) = self.conn_ref(id) else {
+                        return;
+                    };
+                    if e.conn.state() == State::SynReceived
+                        && e.owner == Owner::Listener(l)
+                        && seg.flags & (TcpFlags::SYN | TcpFlags::ACK | TcpFlags::RST)
+                            == TcpFlags::ACK
+                        && seg.ack_number != e.conn.iss() + 1
+                    {
+                        let irs = e.conn.irs();
+                        if self.cookie_ack(now, l, key, &seg, irs, Some(id)) {
+                            return;
+                        }
+                    }
+                }
                 let Some(e) = self.conn_mut(id) else {
                     return;
                 };
@@ -625,9 +672,25 @@ impl Host {
             return self.drop_packet(DropReason::TcpListenNotSyn);
         }
         if flags.contains(TcpFlags::ACK) {
+            // RFC 4987 section 3.6: the ACK that completes a cookie handshake carries the
+            // client's ISN + 1 in SEG.SEQ and our cookie + 1 in SEG.ACK, and nothing else
+            // tells us the client's ISN. When that ACK and the data after it were lost
+            // (dropped while the accept queue was full, say), the next segment to arrive
+            // has SEG.SEQ = ISN + 1 + what the client sent since; the cookie, a MAC over
+            // the ISN, does not validate, and it must not: rebuilt from that SEG.SEQ,
+            // RCV.NXT would skip the lost bytes, which the client then retransmits as
+            // "old" data that is never delivered. Linux makes the same assumption
+            // (`__cookie_v4_check` takes `ntohl(th->seq) - 1` as the ISN) and answers such
+            // a segment as its listener does. So do we: it is an ACK to a connection in
+            // LISTEN, and RFC 9293 section 3.10.7.2 says "Any acknowledgment is bad if it
+            // arrives on a connection still in the LISTEN state. An acceptable reset
+            // segment should be formed for any arriving ACK-bearing segment": the client
+            // is reset. A client that sends first and loses its first segments to a full
+            // accept queue is the price of cookies, which is why they are only used while
+            // the SYN queue is full.
             if !flags.contains(TcpFlags::SYN)
                 && self.cfg.limits.syn_cookies
-                && self.cookie_ack(now, l, key, seg)
+                && self.cookie_ack(now, l, key, seg, seg.seq_number - 1, None)
             {
                 return;
             }
@@ -784,18 +847,25 @@ impl Host {
         let _ = self.ip_output(now, packet, Origin::None);
     }
 
-    /// An ACK to a listener: if it returns a valid cookie, rebuild the connection.
+    /// An ACK that may return one of our SYN cookies, for a SYN whose sequence number was
+    /// `irs`: if the cookie is valid, rebuild the connection and return true (also when the
+    /// ACK is dropped for want of room: the client retransmits). `replaces` is a
+    /// SYN-RECEIVED connection of the same 4-tuple, answering the same SYN, that the
+    /// rebuilt connection supersedes (see `tcp_input`).
     fn cookie_ack(
         &mut self,
         now: Instant,
         l: SockId,
         key: ConnKey,
         seg: &wire_tcp::Repr<'_>,
+        irs: SeqNumber,
+        replaces: Option<ConnId>,
     ) -> bool {
-        let irs = seg.seq_number - 1;
         let cookie = (seg.ack_number - 1).0;
         let Some(mss_index) = self.check_cookie(now, key, irs, cookie) else {
-            self.counters.count_drop(DropReason::TcpBadCookie);
+            if replaces.is_none() {
+                self.counters.count_drop(DropReason::TcpBadCookie);
+            }
             return false;
         };
         let sock = self.socket_ref(l);
@@ -803,8 +873,8 @@ impl Host {
         let Kind::TcpListener(li) = &sock.kind else {
             return false;
         };
-        if li.accept_queue.len() >= li.backlog || self.conn_count >= self.cfg.limits.max_connections
-        {
+        let conns = self.conn_count - usize::from(replaces.is_some());
+        if li.accept_queue.len() >= li.backlog || conns >= self.cfg.limits.max_connections {
             // The client retransmits its ACK or data; maybe there is room then.
             self.drop_packet(DropReason::TcpAcceptQueueFull);
             return true;
@@ -819,6 +889,13 @@ impl Host {
         conn.handle_segment(now, seg);
         if !conn.state().is_synchronized() {
             return false;
+        }
+        if let Some(old) = replaces {
+            if let Kind::TcpListener(li) = &mut self.socket_mut(l).kind {
+                li.syn_queue.remove(&old);
+            }
+            self.free_conn(old);
+            self.counters.tcp.syn_recv_replaced_by_cookie += 1;
         }
         let id = self.insert_conn(conn, Owner::Listener(l));
         self.counters.tcp.syn_cookies_accepted += 1;

@@ -1269,8 +1269,23 @@ impl Connection {
             return self.on_segment_synchronized(now, &rest);
         }
 
-        // RFC 7323 section 3.2: once negotiated, non-RST segments carry timestamps.
-        if let Some(ts) = self.ts {
+        // RFC 7323 section 3.2: "Once TSopt has been successfully negotiated, that is both
+        // <SYN> and <SYN,ACK> contain TSopt", every non-RST segment carries it, and one
+        // without it "SHOULD" be silently dropped. In SYN-RECEIVED our timestamp state comes
+        // from the SYN and our own SYN-ACK; only an ACK of that SYN-ACK (SND.UNA < SEG.ACK
+        // =< SND.NXT) shows that the sender saw it. A segment whose ACK is not acceptable
+        // answers some other SYN-ACK (a SYN cookie's, which carried no TSopt, for a
+        // retransmitted SYN that reached us twice): timestamps were never negotiated with
+        // it, so it goes on to the checks of RFC 9293 section 3.10.7.4, whose fifth step
+        // answers it: "If the segment acknowledgment is not acceptable, form a reset segment
+        // <SEQ=SEG.ACK><CTL=RST> and send it." Dropping it here instead (as
+        // MissingTimestamp, or by PAWS against the SYN's TSval) left both ends repeating
+        // SYN-ACKs and ACKs until the SYN-ACK retries ran out (found with 200 clients on a
+        // SYN-cookie server).
+        let unacceptable_synrecv_ack = self.state == State::SynReceived
+            && flags.contains(TcpFlags::ACK)
+            && !(seg.ack_number > self.snd_una && seg.ack_number <= self.snd_max);
+        if let Some(ts) = self.ts.filter(|_| !unacceptable_synrecv_ack) {
             match seg.timestamp {
                 None if !is_rst => {
                     self.stats.count_drop(DropReason::MissingTimestamp);

@@ -12,7 +12,8 @@ pub enum DropReason {
     Paws,
     /// Timestamps were negotiated but the segment carried none (RFC 7323 section 3.2).
     MissingTimestamp,
-    /// In SYN-SENT, an ACK that does not acknowledge our SYN.
+    /// In SYN-SENT or SYN-RECEIVED, an ACK that does not acknowledge our SYN (answered with
+    /// RST, RFC 9293 sections 3.10.7.3 and 3.10.7.4).
     UnacceptableAck,
     /// An ACK for data never sent, or older than the window allows (RFC 5961 section 5).
     AckOutOfRange,

@@ -2,7 +2,7 @@
 //! SYN-SENT (simultaneous open).
 
 use pretty_assertions::assert_eq;
-use sansnet_stack::tcp::{Connection, ConnectionError, DropReason, Event, State};
+use sansnet_stack::tcp::{Config, Connection, ConnectionError, DropReason, Event, State};
 use sansnet_stack::wire::tcp::Repr;
 use sansnet_stack::wire::SeqNumber;
 
@@ -231,4 +231,69 @@ fn abort_in_syn_received_sends_rst() {
     let out = sent_one(&mut c, T0);
     assert_eq!(out.ctl(), (RST, ISS1, SeqNumber(0)));
     assert_eq!(c.state(), State::Closed);
+}
+
+// ---- Timestamps in SYN-RECEIVED (RFC 7323 section 3.2) ----------------------------------
+
+/// The TSval of the peer's SYN in `syn_received_ts`.
+const PEER_SYN_TSVAL: u32 = 4242;
+
+/// Passive SYN-RECEIVED with timestamps agreed by our side: the peer's SYN carried TSopt
+/// and our SYN-ACK echoes it.
+fn syn_received_ts() -> Connection {
+    let cfg = Config {
+        timestamps: true,
+        ..plain()
+    };
+    let mut c = listening(cfg);
+    recv_seg(&mut c, T0, ts(PEER_SYN, PEER_SYN_TSVAL, 0));
+    let synack = sent_one(&mut c, T0);
+    assert_eq!(synack.ctl(), (SYN_ACK, ISS, IRS1));
+    assert_eq!(synack.ts.map(|t| t.tsecr), Some(PEER_SYN_TSVAL));
+    c
+}
+
+// RFC 7323 3.2: TSopt is required once "both <SYN> and <SYN,ACK> contain TSopt"; RFC 9293
+// 3.10.7.4 fifth, SYN-RECEIVED: "If the segment acknowledgment is not acceptable, form a
+// reset segment <SEQ=SEG.ACK><CTL=RST> and send it." Only an ACK of our SYN-ACK shows that
+// the peer saw the SYN-ACK that carried our TSopt. An ACK of something else answers some
+// other SYN-ACK (a SYN cookie's, without TSopt, when the same SYN reached the listener
+// twice): it is reset, not dropped as lacking a timestamp (or failing PAWS against the
+// SYN's TSval), which left both ends exchanging SYN-ACKs and ACKs until the retries ran out.
+#[test]
+fn unacceptable_ack_is_reset_whatever_its_timestamp() {
+    let other_iss = SeqNumber(777_000);
+    let cases = [
+        ("pure ACK, no TSopt", seg(ACK, IRS1, other_iss + 1)),
+        ("data, no TSopt", data(IRS1, other_iss + 1, b"request")),
+        (
+            "TSval older than the SYN's",
+            ts(seg(ACK, IRS1, other_iss + 1), PEER_SYN_TSVAL - 1, 0),
+        ),
+    ];
+    for (what, r) in cases {
+        let mut c = syn_received_ts();
+        let out = exchange(&mut c, T0 + ms(20), r);
+        assert_eq!(out.len(), 1, "{what}: {out:#?}");
+        assert_eq!(out[0].ctl(), (RST, other_iss + 1, SeqNumber(0)), "{what}");
+        assert_eq!(c.state(), State::SynReceived, "{what}");
+        assert_eq!(c.stats().drops(DropReason::UnacceptableAck), 1, "{what}");
+        assert_eq!(c.stats().drops(DropReason::MissingTimestamp), 0, "{what}");
+        assert_eq!(c.stats().drops(DropReason::Paws), 0, "{what}");
+    }
+}
+
+// RFC 7323 3.2: "If a non-<RST> segment is received without a TSopt, a TCP SHOULD silently
+// drop the segment." An ACK of our SYN-ACK comes from a peer that saw our TSopt: without
+// one of its own it is dropped, and does not complete the handshake; "A TCP MUST NOT abort
+// a TCP connection because any segment lacks an expected TSopt": no RST either.
+#[test]
+fn acceptable_ack_without_timestamp_is_dropped_silently() {
+    let mut c = syn_received_ts();
+    assert_eq!(exchange(&mut c, T0 + ms(20), PEER_ACK), vec![]);
+    assert_eq!(c.state(), State::SynReceived);
+    assert_eq!(c.stats().drops(DropReason::MissingTimestamp), 1);
+    let out = exchange(&mut c, T0 + ms(20), ts(PEER_ACK, PEER_SYN_TSVAL + 1, 0));
+    assert_eq!(out, vec![]);
+    assert_eq!(c.state(), State::Established);
 }
