@@ -36,8 +36,10 @@ fn arp_resolves_and_both_sides_learn() {
     );
     assert_eq!(net.h(0).counters().arp.requests_out, 1);
     assert_eq!(net.h(1).counters().arp.replies_out, 1);
-    // Entries expire.
-    net.run_for(Duration::from_secs(61));
+    // Entries expire, `arp_cache_timeout` after the neighbour was last heard from. Here that
+    // is at 5 s: h1 learned h0 from a request (STALE), used it for its ICMP port
+    // unreachable, and checked it with a unicast request when TCP did not confirm it.
+    net.run_for(Duration::from_secs(66));
     let now = net.now;
     assert_eq!(net.h(0).arp_lookup(now, 0, ip(10, 0, 0, 2)), None);
 }

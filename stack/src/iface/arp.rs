@@ -1,4 +1,5 @@
-//! ARP (RFC 826): the neighbour cache and the queue of packets waiting for resolution.
+//! ARP (RFC 826): the neighbour cache, the queue of packets waiting for resolution, and
+//! neighbour unreachability detection.
 //!
 //! The cache maps (NIC, IPv4 address) to a MAC address until `arp_cache_timeout` passes.
 //! A packet for an unresolved next hop waits in a per-address queue (bounded by
@@ -6,21 +7,78 @@
 //! while requests go out every `arp_retry_interval`; after `arp_max_requests` unanswered
 //! requests the packets are dropped and the sockets that sent them are told EHOSTUNREACH
 //! (RFC 1122 section 2.3.2.2 asks for at least one queued packet per address).
+//!
+//! # Cache validation
+//!
+//! RFC 1122 section 2.3.2.1: an implementation "MUST provide a mechanism to flush
+//! out-of-date cache entries". ARP has no checksum, so an entry can also be wrong from the
+//! start: a reply damaged on the last hop teaches a MAC address that nobody has, and a
+//! timeout alone leaves the host sending into the void for a whole `arp_cache_timeout`.
+//! Besides that timeout, entries are validated the way Linux's neighbour unreachability
+//! detection does it, which combines the RFC's "Unicast Poll" ("actively poll the remote
+//! host by periodically sending a point-to-point ARP Request to it, and delete the entry if
+//! no ARP Reply is received from N successive polls") with "Higher-layer Advice", here
+//! positive advice from TCP:
+//!
+//! - REACHABLE: an ARP reply to us confirmed the entry (or TCP did, see below) less than
+//!   `arp_reachable_time_ns` ago. It is used as it is.
+//! - STALE: the reachable time has passed, or the address was learned from a packet that
+//!   proves nothing about the way back (a request, a changed address). Used as it is, but
+//!   its first use starts DELAY. A STALE entry nobody uses costs nothing, and has no timer.
+//! - DELAY: used while STALE; for `arp_delay_first_probe_time_ns` the host waits for an
+//!   upper-layer confirmation: a TCP segment from that neighbour that acknowledges new
+//!   data (SND.UNA advances), which proves that our frames reach it. Confirmed: REACHABLE
+//!   again, without a single ARP frame (a busy TCP connection never probes).
+//! - PROBE: not confirmed in time: `arp_unicast_probes` requests go to the cached address,
+//!   `arp_retry_interval` apart, while packets still use it. A reply makes it REACHABLE.
+//! - Unanswered: the entry is deleted and the address asked for by broadcast, as for a new
+//!   one (`arp_max_requests` requests, packets queued meanwhile, then dropped).
+//!
+//! The per-packet cost is what it was: one map lookup and one comparison with the
+//! reachable time. Timers exist only for entries in DELAY or PROBE (`ArpTable::timers`),
+//! and TCP's confirmation is looked for only while one exists.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
+use super::stream::ConnKey;
 use super::{Host, Origin};
 use crate::iface::counters::DropReason;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::arp::{self, Operation};
-use crate::wire::{ethernet, EtherType, EthernetAddress};
+use crate::wire::{ethernet, ipv4, EtherType, EthernetAddress, SeqNumber};
+
+/// Where a cache entry is in neighbour unreachability detection (see the module
+/// documentation). REACHABLE and STALE are one state here, told apart by the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Nud {
+    /// REACHABLE until `CacheEntry::reachable_until`, STALE from then on.
+    Reachable,
+    /// Used while STALE: waiting for TCP to confirm it until `at`.
+    Delay { at: Instant },
+    /// `sent` unicast requests sent to the cached address, unanswered so far; the next
+    /// step at `at`.
+    Probe { sent: u32, at: Instant },
+}
+
+impl Nud {
+    /// The instant of its timer in `ArpTable::timers`.
+    fn timer(self) -> Option<Instant> {
+        match self {
+            Nud::Reachable => None,
+            Nud::Delay { at } | Nud::Probe { at, .. } => Some(at),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct CacheEntry {
     pub mac: EthernetAddress,
     pub expires_at: Instant,
+    /// The end of REACHABLE (the entry is STALE from this instant).
+    pub reachable_until: Instant,
+    pub nud: Nud,
 }
 
 #[derive(Debug)]
@@ -36,6 +94,17 @@ pub(super) struct Pending {
 pub(super) struct ArpTable {
     pub cache: BTreeMap<(usize, Ipv4Addr), CacheEntry>,
     pub pending: BTreeMap<(usize, Ipv4Addr), Pending>,
+    /// The timers of the cache entries in DELAY or PROBE, in firing order. Empty while
+    /// every neighbour in use is confirmed.
+    pub timers: BTreeSet<(Instant, (usize, Ipv4Addr))>,
+}
+
+/// What `tcp_progress_mark` saw before a TCP segment was handled.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ProgressMark {
+    key: ConnKey,
+    neighbour: (usize, Ipv4Addr),
+    snd_una: SeqNumber,
 }
 
 impl ArpTable {
@@ -46,9 +115,63 @@ impl ArpTable {
             .map(|e| e.mac)
     }
 
-    /// The earliest retry deadline.
+    /// The address to send a packet to, as `lookup`; a STALE entry's use starts DELAY.
+    pub fn resolve(
+        &mut self,
+        now: Instant,
+        nic: usize,
+        ip: Ipv4Addr,
+        delay_ns: u64,
+    ) -> Option<EthernetAddress> {
+        let e = self.cache.get_mut(&(nic, ip))?;
+        if e.expires_at <= now {
+            return None;
+        }
+        if now >= e.reachable_until && e.nud == Nud::Reachable {
+            let at = now + Duration::from_nanos(delay_ns);
+            e.nud = Nud::Delay { at };
+            self.timers.insert((at, (nic, ip)));
+        }
+        Some(e.mac)
+    }
+
+    /// The earliest retry or probe deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.pending.values().map(|p| p.next_request_at).min()
+        let pending = self.pending.values().map(|p| p.next_request_at).min();
+        let probe = self.timers.first().map(|(at, _)| *at);
+        match (pending, probe) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Moves the entry of `key` to `nud`, filing its timer.
+    fn set_nud(&mut self, key: (usize, Ipv4Addr), nud: Nud) {
+        let Some(e) = self.cache.get_mut(&key) else {
+            return;
+        };
+        if let Some(at) = e.nud.timer() {
+            self.timers.remove(&(at, key));
+        }
+        if let Some(at) = nud.timer() {
+            self.timers.insert((at, key));
+        }
+        e.nud = nud;
+    }
+
+    /// Inserts or replaces the entry of `key`, filing its timer.
+    fn insert(&mut self, key: (usize, Ipv4Addr), entry: CacheEntry) {
+        self.remove(&key);
+        if let Some(at) = entry.nud.timer() {
+            self.timers.insert((at, key));
+        }
+        self.cache.insert(key, entry);
+    }
+
+    fn remove(&mut self, key: &(usize, Ipv4Addr)) {
+        if let Some(at) = self.cache.remove(key).and_then(|e| e.nud.timer()) {
+            self.timers.remove(&(at, *key));
+        }
     }
 }
 
@@ -74,7 +197,11 @@ impl Host {
         let known = self.arp.cache.contains_key(&(nic, sender))
             || self.arp.pending.contains_key(&(nic, sender));
         if sender_ok && (known || for_me) {
-            self.arp_learn(now, nic, sender, repr.source_hardware_addr);
+            // Only a reply to us shows that our frames reach the sender (RFC 1122's
+            // "ARP Reply" to a poll); a request, or a reply to someone else, says who the
+            // sender is but nothing about the way back.
+            let confirmed = for_me && repr.operation == Operation::REPLY;
+            self.arp_learn(now, nic, sender, repr.source_hardware_addr, confirmed);
         }
         if for_me && repr.operation == Operation::REQUEST && sender_ok {
             let reply = arp::Repr {
@@ -89,9 +216,19 @@ impl Host {
         }
     }
 
-    /// Records `ip -> mac` and flushes the packets that waited for it.
-    fn arp_learn(&mut self, now: Instant, nic: usize, ip: Ipv4Addr, mac: EthernetAddress) {
+    /// Records `ip -> mac` and flushes the packets that waited for it. `confirmed`: the
+    /// neighbour is REACHABLE (an ARP reply to us); otherwise a new or changed address is
+    /// STALE, and an unchanged one keeps its state (as Linux's `neigh_update` does).
+    fn arp_learn(
+        &mut self,
+        now: Instant,
+        nic: usize,
+        ip: Ipv4Addr,
+        mac: EthernetAddress,
+        confirmed: bool,
+    ) {
         let expires_at = now + self.cfg.limits.arp_cache_timeout;
+        let reachable_until = now + Duration::from_nanos(self.cfg.limits.arp_reachable_time_ns);
         if !self.arp.cache.contains_key(&(nic, ip))
             && self.arp.cache.len() >= self.cfg.limits.arp_cache_entries
         {
@@ -103,14 +240,35 @@ impl Host {
                 .min_by_key(|(k, e)| (e.expires_at, **k))
                 .map(|(k, _)| *k);
             if let Some(k) = victim {
-                self.arp.cache.remove(&k);
+                self.arp.remove(&k);
                 self.counters.arp.cache_evictions += 1;
             }
         }
         if self.cfg.limits.arp_cache_entries > 0 {
-            self.arp
+            let old = self
+                .arp
                 .cache
-                .insert((nic, ip), CacheEntry { mac, expires_at });
+                .get(&(nic, ip))
+                .filter(|e| e.expires_at > now && e.mac == mac)
+                .copied();
+            let entry = match old {
+                _ if confirmed => CacheEntry {
+                    mac,
+                    expires_at,
+                    reachable_until,
+                    nud: Nud::Reachable,
+                },
+                // The same address again: only the timeout is refreshed (RFC 1122 section
+                // 2.3.2.1 (1)); reachability is unchanged.
+                Some(e) => CacheEntry { expires_at, ..e },
+                None => CacheEntry {
+                    mac,
+                    expires_at,
+                    reachable_until: now,
+                    nud: Nud::Reachable,
+                },
+            };
+            self.arp.insert((nic, ip), entry);
         }
         if let Some(pending) = self.arp.pending.remove(&(nic, ip)) {
             for (packet, _) in pending.packets {
@@ -149,15 +307,26 @@ impl Host {
         } else {
             self.counters.count_drop(DropReason::ArpPendingFull);
         }
+        self.arp_start_resolution(now, nic, next_hop, packets);
+    }
+
+    /// Asks everyone for `ip` (a new pending address holding `packets`).
+    fn arp_start_resolution(
+        &mut self,
+        now: Instant,
+        nic: usize,
+        ip: Ipv4Addr,
+        packets: VecDeque<(Vec<u8>, Origin)>,
+    ) {
         self.arp.pending.insert(
-            (nic, next_hop),
+            (nic, ip),
             Pending {
                 packets,
                 requests_sent: 0,
                 next_request_at: now,
             },
         );
-        self.arp_request(now, nic, next_hop);
+        self.arp_request(now, nic, ip);
     }
 
     fn arp_request(&mut self, now: Instant, nic: usize, ip: Ipv4Addr) {
@@ -166,6 +335,11 @@ impl Host {
             p.requests_sent += 1;
             p.next_request_at = now + interval;
         }
+        self.send_arp_request(nic, ip, EthernetAddress::BROADCAST);
+    }
+
+    /// An ARP request for `ip`, broadcast or (a probe) to the address we have for it.
+    fn send_arp_request(&mut self, nic: usize, ip: Ipv4Addr, dst: EthernetAddress) {
         let iface = &self.cfg.interfaces[nic];
         let request = arp::Repr {
             operation: Operation::REQUEST,
@@ -175,7 +349,7 @@ impl Host {
             target_protocol_addr: ip,
         };
         self.counters.arp.requests_out += 1;
-        self.send_arp(nic, EthernetAddress::BROADCAST, &request);
+        self.send_arp(nic, dst, &request);
     }
 
     fn send_arp(&mut self, nic: usize, dst: EthernetAddress, repr: &arp::Repr) {
@@ -193,7 +367,8 @@ impl Host {
         self.push_frame(nic, frame);
     }
 
-    /// Retries due requests; gives up on addresses out of retries.
+    /// Retries due requests; gives up on addresses out of retries; moves entries in DELAY
+    /// and PROBE along.
     pub(super) fn arp_handle_timeout(&mut self, now: Instant) {
         let due: Vec<(usize, Ipv4Addr)> = self
             .arp
@@ -216,6 +391,112 @@ impl Host {
                 self.counters.count_drop(DropReason::ArpResolutionFailed);
                 self.report_unreachable(now, origin);
             }
+        }
+        while let Some(&(at, key)) = self.arp.timers.first() {
+            if at > now {
+                break;
+            }
+            self.arp.timers.pop_first();
+            self.nud_timeout(now, key);
+        }
+    }
+
+    /// The DELAY or PROBE timer of `key` fired (and was taken out of `ArpTable::timers`).
+    fn nud_timeout(&mut self, now: Instant, key: (usize, Ipv4Addr)) {
+        let limits = &self.cfg.limits;
+        let (probes, interval) = (limits.arp_unicast_probes, limits.arp_retry_interval);
+        let Some(e) = self.arp.cache.get(&key).copied() else {
+            return;
+        };
+        if e.expires_at <= now {
+            // Expired: the next packet asks for it by broadcast.
+            self.arp.remove(&key);
+            return;
+        }
+        let sent = match e.nud {
+            Nud::Reachable => return, // has no timer
+            Nud::Delay { .. } => 0,
+            Nud::Probe { sent, .. } => sent,
+        };
+        if sent < probes {
+            // RFC 1122's unicast poll: a request to the address we have.
+            let at = now + interval;
+            self.arp.set_nud(key, Nud::Probe { sent: sent + 1, at });
+            self.send_arp_request(key.0, key.1, e.mac);
+            return;
+        }
+        // "delete the entry if no ARP Reply is received from N successive polls": then ask
+        // everyone, as for an address never seen (packets wait for the answer meanwhile).
+        self.arp.remove(&key);
+        if self.arp.pending.contains_key(&key) {
+            return;
+        }
+        if self.arp.pending.len() >= self.cfg.limits.arp_pending_addrs {
+            return self.drop_packet(DropReason::ArpPendingTableFull);
+        }
+        self.arp_start_resolution(now, key.0, key.1, VecDeque::new());
+    }
+
+    /// Before a TCP segment is handled: if the neighbour it came through waits in DELAY for
+    /// a confirmation, the segment's connection and its SND.UNA, so that
+    /// [`tcp_progress_confirm`](Self::tcp_progress_confirm) can tell whether the segment
+    /// acknowledged new data. Costs one emptiness check while no neighbour is in doubt.
+    #[inline]
+    pub(super) fn tcp_progress_mark(
+        &self,
+        ip: &ipv4::Repr,
+        tcp_payload: &[u8],
+    ) -> Option<ProgressMark> {
+        if self.arp.timers.is_empty() {
+            return None;
+        }
+        self.tcp_progress_mark_slow(ip, tcp_payload)
+    }
+
+    fn tcp_progress_mark_slow(&self, ip: &ipv4::Repr, tcp_payload: &[u8]) -> Option<ProgressMark> {
+        let neighbour = self.route(ip.src_addr)?;
+        if !matches!(self.arp.cache.get(&neighbour)?.nud, Nud::Delay { .. }) {
+            return None;
+        }
+        let ports = tcp_payload.get(..4)?;
+        let key = ConnKey {
+            local: core::net::SocketAddrV4::new(
+                ip.dst_addr,
+                u16::from_be_bytes([ports[2], ports[3]]),
+            ),
+            remote: core::net::SocketAddrV4::new(
+                ip.src_addr,
+                u16::from_be_bytes([ports[0], ports[1]]),
+            ),
+        };
+        let id = *self.tuples.get(&key)?;
+        let snd_una = self.conn_ref(id)?.conn.snd_una();
+        Some(ProgressMark {
+            key,
+            neighbour,
+            snd_una,
+        })
+    }
+
+    /// After the segment of `mark` was handled: if its connection's SND.UNA moved, our
+    /// frames reach the neighbour (Linux's `dst_confirm` on forward progress), which is
+    /// REACHABLE again.
+    pub(super) fn tcp_progress_confirm(&mut self, now: Instant, mark: ProgressMark) {
+        let advanced = self
+            .tuples
+            .get(&mark.key)
+            .and_then(|&id| self.conn_ref(id))
+            .is_some_and(|e| e.conn.snd_una() != mark.snd_una);
+        if !advanced {
+            return;
+        }
+        let reachable_ns = self.cfg.limits.arp_reachable_time_ns;
+        let Some(e) = self.arp.cache.get_mut(&mark.neighbour) else {
+            return;
+        };
+        if matches!(e.nud, Nud::Delay { .. }) {
+            e.reachable_until = now + Duration::from_nanos(reachable_ns);
+            self.arp.set_nud(mark.neighbour, Nud::Reachable);
         }
     }
 }

@@ -26,7 +26,7 @@
 //! # Code map
 //!
 //! - this module: configuration, frame input and output, routing, IPv4, ICMP;
-//! - `arp`: the neighbour cache and the pending queue;
+//! - `arp`: the neighbour cache, the pending queue and neighbour unreachability detection;
 //! - `frag`: reassembly (RFC 791, RFC 815 hole bookkeeping, RFC 5722-style overlap
 //!   policy) and fragmentation;
 //! - `stream`: the TCP demultiplexer, listeners, SYN cookies, timers, the stream socket calls;
@@ -103,6 +103,16 @@ pub struct Limits {
     pub arp_retry_interval: Duration,
     /// Requests sent before resolution fails (EHOSTUNREACH).
     pub arp_max_requests: u32,
+    /// How long a neighbour counts as reachable after an ARP reply to us, or TCP progress
+    /// through it, confirmed it (REACHABLE); after that it is STALE and re-validated when
+    /// next used (RFC 1122 section 2.3.2.1; see the `arp` module).
+    pub arp_reachable_time_ns: u64,
+    /// How long a STALE neighbour in use waits for TCP to confirm it before it is probed
+    /// (DELAY).
+    pub arp_delay_first_probe_time_ns: u64,
+    /// Unicast requests sent to a neighbour's cached address, `arp_retry_interval` apart,
+    /// before the entry is deleted and the address asked for by broadcast (PROBE).
+    pub arp_unicast_probes: u32,
     /// Bytes held by incomplete datagrams at most.
     pub reassembly_bytes: usize,
     /// Incomplete datagrams at most.
@@ -141,12 +151,23 @@ impl Default for Limits {
             arp_cache_entries: 1024,
             // Linux bounds this queue by bytes (about 200 KB per neighbour) since 3.3;
             // the old 3 packets dropped the SYNs of every client but three that retried at
-            // the same instant after an entry expired (found by a topology sweep).
+            // the same instant after an entry expired (found by a topology sweep). Linux's
+            // 212,992 bytes (`unres_qlen_bytes`, counted in socket-buffer truesize) hold
+            // 101 full-size frames (its `unres_qlen` default) or roughly 200 SYNs: 64 is of
+            // that order. A thousand connects in one instant overflow either, and cost their
+            // senders one SYN retransmission (the 1000-client regression: what failed there
+            // was the listener's backlog, not this).
             arp_pending_packets_per_addr: 64,
             arp_pending_addrs: 256,
             arp_cache_timeout: Duration::from_secs(60),
             arp_retry_interval: Duration::from_secs(1),
             arp_max_requests: 3,
+            // Linux's neighbour defaults (`base_reachable_time_ms` 30 s, without its random
+            // factor of 0.5 to 1.5; `delay_first_probe_time` 5 s; `ucast_solicit` 3), which
+            // are RFC 4861's REACHABLE_TIME, DELAY_FIRST_PROBE_TIME and MAX_UNICAST_SOLICIT.
+            arp_reachable_time_ns: 30_000_000_000,
+            arp_delay_first_probe_time_ns: 5_000_000_000,
+            arp_unicast_probes: 3,
             reassembly_bytes: 256 * 1024,
             reassembly_datagrams: 64,
             reassembly_timeout: Duration::from_secs(30),
@@ -685,7 +706,8 @@ impl Host {
         if self.is_broadcast_addr(next_hop) {
             return self.push_ip_frame(nic, EthernetAddress::BROADCAST, packet);
         }
-        match self.arp.lookup(now, nic, next_hop) {
+        let delay_ns = self.cfg.limits.arp_delay_first_probe_time_ns;
+        match self.arp.resolve(now, nic, next_hop, delay_ns) {
             Some(mac) => self.push_ip_frame(nic, mac, packet),
             None => self.arp_enqueue(now, nic, next_hop, packet, origin),
         }
@@ -789,7 +811,15 @@ impl Host {
         match ip.protocol {
             IpProtocol::ICMP => self.icmp_input(now, ip, payload, broadcast),
             IpProtocol::UDP => self.udp_input(now, ip, payload, original, broadcast),
-            IpProtocol::TCP => self.tcp_input(now, ip, payload, broadcast),
+            IpProtocol::TCP => {
+                // Forward progress confirms the neighbour (see `arp`): looked for only while
+                // a neighbour waits for it.
+                let mark = self.tcp_progress_mark(ip, payload);
+                self.tcp_input(now, ip, payload, broadcast);
+                if let Some(mark) = mark {
+                    self.tcp_progress_confirm(now, mark);
+                }
+            }
             _ => {
                 self.counters.ip.delivered -= 1;
                 self.drop_packet(DropReason::IpUnknownProtocol);
