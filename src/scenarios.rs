@@ -328,7 +328,7 @@ fn set_backlog(node: NodeId, addr: SocketAddrV4, backlog: usize) {
 // ----------------------------------------------------------------------------------------
 
 /// Many clients at once against one echo server, listening with a backlog for all of them
-/// ([`backlog_for`]).
+/// (`backlog_for`).
 #[derive(Debug)]
 pub struct ManyClients;
 
