@@ -779,12 +779,13 @@ fn tonic_unary_and_server_streaming_calls_on_tonics_own_server() {
     // FIXME: tonic's server cannot turn off hyper's wall-clock `date` header, and HTTP/2
     // HPACK-codes it (indexed while the second lasts, a Huffman-coded literal of varying
     // length when it changes), so frame lengths, the trace and the timing depend on when
-    // the test runs. Shown here by a wall-clock pause mid-run, which changes the trace; the
-    // test below serves the same service with the header off, and a pause changes nothing.
+    // the test runs. Shown here by a wall-clock pause mid-run: the date the client receives
+    // changes with the wall clock (the trace then differs too, unless the new date happens to
+    // code to the same length, so that is not asserted); the test below serves the same
+    // service with the header off, and a pause changes nothing.
     let (paused, paused_dates) = grpc_run(NAME, 104, tonic_server, true);
     assert_ne!(paused_dates[0], paused_dates[1]);
     assert_eq!(paused.bytes_checked, steady.bytes_checked);
-    assert_ne!(paused.trace, steady.trace);
 }
 
 #[test]
