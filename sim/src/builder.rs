@@ -323,6 +323,25 @@ impl Simulation {
         self.sim.repair(a, b);
     }
 
+    /// Drops every frame from `from` to `to` (not the other way) until
+    /// [`repair_oneway`](Self::repair_oneway) or [`repair`](Self::repair).
+    pub fn partition_oneway(&mut self, from: &str, to: &str) {
+        let change = FaultChange::Partition {
+            from: vec![from.to_owned()],
+            to: vec![to.to_owned()],
+            two_way: false,
+        };
+        self.sim
+            .apply(change)
+            .unwrap_or_else(|e| panic!("sansnet: {e}"));
+    }
+
+    /// Ends a [`partition_oneway`](Self::partition_oneway) from `from` to `to`.
+    pub fn repair_oneway(&mut self, from: &str, to: &str) {
+        let (from, to) = (self.node(from), self.node(to));
+        self.sim.repair_oneway(from, to);
+    }
+
     /// Holds every frame between `a` and `b`, both ways, until [`release`](Self::release):
     /// none is lost, all arrive late.
     pub fn hold(&mut self, a: &str, b: &str) {

@@ -603,7 +603,15 @@ impl Sim {
     /// Ends every partition between `a` and `b`, both ways (a `FaultChange::Heal` ends
     /// them all).
     pub fn repair(&mut self, a: NodeId, b: NodeId) {
-        self.world.borrow_mut().unblock(a, b);
+        let mut w = self.world.borrow_mut();
+        w.unblock(a, b);
+        w.unblock(b, a);
+    }
+
+    /// Ends the partition of frames from `from` to `to` only (the other way stays cut if
+    /// it was).
+    pub fn repair_oneway(&mut self, from: NodeId, to: NodeId) {
+        self.world.borrow_mut().unblock(from, to);
     }
 
     /// Holds every frame between `a` and `b`, both ways, from now until

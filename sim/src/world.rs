@@ -976,10 +976,9 @@ impl World {
         Ok(())
     }
 
-    /// Ends every partition between `a` and `b`, both ways.
-    pub(crate) fn unblock(&mut self, a: NodeId, b: NodeId) {
-        self.blocked.remove(&(a, b));
-        self.blocked.remove(&(b, a));
+    /// Ends the partition of frames from `from` to `to` (one way).
+    pub(crate) fn unblock(&mut self, from: NodeId, to: NodeId) {
+        self.blocked.remove(&(from, to));
     }
 
     /// Holds every frame from `a` to `b` (and back) at the receiving NIC from now on, until

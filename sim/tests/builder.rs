@@ -237,3 +237,50 @@ fn a_seed_replays_to_the_same_trace() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn a_oneway_partition_cuts_one_direction_until_repaired() {
+    // Datagrams show what a one-way cut does without TCP's retransmissions in the way.
+    use sansnet_sim::net::UdpSocket;
+    let mut sim = Builder::new().build();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let g = got.clone();
+    sim.host("b", move || {
+        let g = g.clone();
+        async move {
+            let socket = UdpSocket::bind(("0.0.0.0", 9)).await?;
+            let mut buf = [0u8; 1];
+            loop {
+                let (_, from) = socket.recv_from(&mut buf).await?;
+                g.borrow_mut().push(buf[0]);
+                socket.send_to(&buf, from).await?;
+            }
+        }
+    });
+    let echoed = Rc::new(RefCell::new(Vec::new()));
+    let e = echoed.clone();
+    sim.client("a", async move {
+        let socket = UdpSocket::bind(("0.0.0.0", 9)).await?;
+        for k in 0..3u8 {
+            socket.send_to(&[k], "b:9").await?;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut buf = [0u8; 1];
+        while let Ok(Ok((_, _))) =
+            tokio::time::timeout(Duration::from_millis(50), socket.recv_from(&mut buf)).await
+        {
+            e.borrow_mut().push(buf[0]);
+        }
+        Ok(())
+    });
+    // Datagram 0 (at 0 ms) goes both ways, and leaves both ARP caches filled (a one-way
+    // cut from the start would also cut ARP's replies). Then b's answers are cut: datagram
+    // 1 (100 ms) reaches b, its answer does not reach a. Repaired before datagram 2.
+    sim.run_for(Duration::from_millis(50)).unwrap();
+    sim.partition_oneway("b", "a");
+    sim.run_for(Duration::from_millis(100)).unwrap();
+    sim.repair_oneway("b", "a");
+    sim.run().unwrap();
+    assert_eq!(*got.borrow(), vec![0, 1, 2]);
+    assert_eq!(*echoed.borrow(), vec![0, 2]);
+}
