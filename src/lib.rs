@@ -13,6 +13,11 @@
 pub use sansnet_sim as sim;
 pub use sansnet_stack as stack;
 
+/// turmoil's free functions for code inside a simulation: `elapsed`, `sim_elapsed`,
+/// `partition`, `repair`, `hold`, `release` (and the one-way partitions), by host name.
+pub use sansnet_sim::control::{
+    elapsed, hold, partition, partition_oneway, release, repair, repair_oneway, sim_elapsed,
+};
 /// Sockets shaped like `tokio::net`, on the current task's simulated host: a service
 /// switches with `#[cfg(test)] use sansnet::net;`.
 pub use sansnet_sim::net;

@@ -31,6 +31,7 @@
 pub use sansnet_stack as stack;
 
 pub mod builder;
+pub mod control;
 mod detmath;
 pub mod endpoint;
 pub mod exec;
