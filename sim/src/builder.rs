@@ -43,7 +43,7 @@ use std::net::Ipv4Addr;
 use sansnet_stack::time::{Duration, Instant};
 
 use crate::exec::{JoinHandle, TaskResult};
-use crate::fault::{FaultChange, LatencyDist, LinkFaults, LossModel};
+use crate::fault::{LatencyDist, LinkFaults, LossModel};
 use crate::rng::{seed_from_env_or, Probability, Seed};
 use crate::sim::{Limits, RunError, Sim};
 use crate::world::{LinkId, NodeId, SwitchId};
@@ -307,14 +307,8 @@ impl Simulation {
 
     /// Drops every frame between `a` and `b`, both ways, until [`repair`](Self::repair).
     pub fn partition(&mut self, a: &str, b: &str) {
-        let change = FaultChange::Partition {
-            from: vec![a.to_owned()],
-            to: vec![b.to_owned()],
-            two_way: true,
-        };
-        self.sim
-            .apply(change)
-            .unwrap_or_else(|e| panic!("sansnet: {e}"));
+        let (a, b) = (self.node(a), self.node(b));
+        self.sim.partition(a, b);
     }
 
     /// Ends a [`partition`](Self::partition) between `a` and `b`.
@@ -326,14 +320,8 @@ impl Simulation {
     /// Drops every frame from `from` to `to` (not the other way) until
     /// [`repair_oneway`](Self::repair_oneway) or [`repair`](Self::repair).
     pub fn partition_oneway(&mut self, from: &str, to: &str) {
-        let change = FaultChange::Partition {
-            from: vec![from.to_owned()],
-            to: vec![to.to_owned()],
-            two_way: false,
-        };
-        self.sim
-            .apply(change)
-            .unwrap_or_else(|e| panic!("sansnet: {e}"));
+        let (from, to) = (self.node(from), self.node(to));
+        self.sim.partition_oneway(from, to);
     }
 
     /// Ends a [`partition_oneway`](Self::partition_oneway) from `from` to `to`.

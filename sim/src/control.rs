@@ -10,8 +10,7 @@
 use sansnet_stack::time::{Duration, Instant};
 
 use crate::exec;
-use crate::fault::FaultChange;
-use crate::world::NodeId;
+use crate::world::{NodeId, World};
 
 /// Simulated time since the start of the run, from inside it; `None` outside a simulation.
 pub fn sim_elapsed() -> Option<Duration> {
@@ -23,65 +22,44 @@ pub fn elapsed() -> Duration {
     sim_elapsed().expect("sansnet: elapsed() called outside a simulation")
 }
 
-fn nodes(a: &str, b: &str) -> (NodeId, NodeId) {
+/// Runs `f` on the calling task's world with the nodes named `a` and `b`.
+fn on_pair(a: &str, b: &str, f: impl FnOnce(&mut World, NodeId, NodeId)) {
     let (world, _) = exec::current();
-    let w = world.borrow();
+    let mut w = world.borrow_mut();
     let node = |name: &str| {
         w.node_by_name(name)
             .unwrap_or_else(|e| panic!("sansnet: {e}"))
     };
-    (node(a), node(b))
-}
-
-fn partition_between(a: &str, b: &str, two_way: bool) {
-    let change = FaultChange::Partition {
-        from: vec![a.to_owned()],
-        to: vec![b.to_owned()],
-        two_way,
-    };
-    let (world, _) = exec::current();
-    let mut w = world.borrow_mut();
-    w.validate_change(&change)
-        .unwrap_or_else(|e| panic!("sansnet: {e}"));
-    w.apply_change(&change);
+    let (a, b) = (node(a), node(b));
+    f(&mut w, a, b);
 }
 
 /// Drops every frame between hosts `a` and `b`, both ways, until [`repair`].
 pub fn partition(a: &str, b: &str) {
-    partition_between(a, b, true);
+    on_pair(a, b, |w, a, b| w.partition_pair(a, b, true));
 }
 
 /// Drops every frame from `from` to `to`, until [`repair_oneway`] or [`repair`].
 pub fn partition_oneway(from: &str, to: &str) {
-    partition_between(from, to, false);
+    on_pair(from, to, |w, a, b| w.partition_pair(a, b, false));
 }
 
 /// Ends a partition between `a` and `b`, both ways.
 pub fn repair(a: &str, b: &str) {
-    let (a, b) = nodes(a, b);
-    let (world, _) = exec::current();
-    let mut w = world.borrow_mut();
-    w.unblock(a, b);
-    w.unblock(b, a);
+    on_pair(a, b, |w, a, b| w.repair_pair(a, b, true));
 }
 
 /// Ends a one-way partition from `from` to `to`.
 pub fn repair_oneway(from: &str, to: &str) {
-    let (from, to) = nodes(from, to);
-    let (world, _) = exec::current();
-    world.borrow_mut().unblock(from, to);
+    on_pair(from, to, |w, a, b| w.repair_pair(a, b, false));
 }
 
 /// Holds every frame between `a` and `b`, both ways, until [`release`]: none is lost.
 pub fn hold(a: &str, b: &str) {
-    let (a, b) = nodes(a, b);
-    let (world, _) = exec::current();
-    world.borrow_mut().hold(a, b);
+    on_pair(a, b, World::hold);
 }
 
 /// Ends a [`hold`]: what was held between `a` and `b` arrives now, in order.
 pub fn release(a: &str, b: &str) {
-    let (a, b) = nodes(a, b);
-    let (world, _) = exec::current();
-    world.borrow_mut().release(a, b);
+    on_pair(a, b, World::release);
 }

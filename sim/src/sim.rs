@@ -600,18 +600,27 @@ impl Sim {
         handle
     }
 
+    /// Drops every frame between `a` and `b`, both ways, until [`repair`](Self::repair)
+    /// (a `FaultChange::Partition` by names does the same from a fault plan).
+    pub fn partition(&mut self, a: NodeId, b: NodeId) {
+        self.world.borrow_mut().partition_pair(a, b, true);
+    }
+
+    /// Drops every frame from `from` to `to` only.
+    pub fn partition_oneway(&mut self, from: NodeId, to: NodeId) {
+        self.world.borrow_mut().partition_pair(from, to, false);
+    }
+
     /// Ends every partition between `a` and `b`, both ways (a `FaultChange::Heal` ends
     /// them all).
     pub fn repair(&mut self, a: NodeId, b: NodeId) {
-        let mut w = self.world.borrow_mut();
-        w.unblock(a, b);
-        w.unblock(b, a);
+        self.world.borrow_mut().repair_pair(a, b, true);
     }
 
     /// Ends the partition of frames from `from` to `to` only (the other way stays cut if
     /// it was).
     pub fn repair_oneway(&mut self, from: NodeId, to: NodeId) {
-        self.world.borrow_mut().unblock(from, to);
+        self.world.borrow_mut().repair_pair(from, to, false);
     }
 
     /// Holds every frame between `a` and `b`, both ways, from now until

@@ -976,9 +976,20 @@ impl World {
         Ok(())
     }
 
-    /// Ends the partition of frames from `from` to `to` (one way).
-    pub(crate) fn unblock(&mut self, from: NodeId, to: NodeId) {
+    /// Drops every frame from `from` to `to` (and back when `two_way`) from now on.
+    pub(crate) fn partition_pair(&mut self, from: NodeId, to: NodeId, two_way: bool) {
+        self.blocked.insert((from, to));
+        if two_way {
+            self.blocked.insert((to, from));
+        }
+    }
+
+    /// Ends the partition of frames from `from` to `to` (and back when `two_way`).
+    pub(crate) fn repair_pair(&mut self, from: NodeId, to: NodeId, two_way: bool) {
         self.blocked.remove(&(from, to));
+        if two_way {
+            self.blocked.remove(&(to, from));
+        }
     }
 
     /// Holds every frame from `a` to `b` (and back) at the receiving NIC from now on, until
@@ -1474,10 +1485,7 @@ impl World {
                 for &a in &from {
                     for &b in &to {
                         if a != b {
-                            self.blocked.insert((a, b));
-                            if *two_way {
-                                self.blocked.insert((b, a));
-                            }
+                            self.partition_pair(a, b, *two_way);
                         }
                     }
                 }
