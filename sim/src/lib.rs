@@ -32,6 +32,7 @@ pub use sansnet_stack as stack;
 
 pub mod builder;
 pub mod control;
+pub mod decode;
 mod detmath;
 pub mod endpoint;
 pub mod exec;
