@@ -12,9 +12,11 @@
 //!   node partitions, clogging, crashes and restarts, as serialisable data.
 //! - [`rng`]: ChaCha8 streams named by stable strings, so adding a host does not shift
 //!   another link's draws.
-//! - [`trace`], [`pcap`], [`pcapng`], [`log`]: a JSON-lines event trace with a rolling
-//!   hash, pcap and pcapng captures with virtual timestamps (pcapng: many links in one
+//! - [`trace`], [`pcap`], [`pcapng`], [`log`]: a JSON-lines event trace with a hash over
+//!   every record and every frame's bytes, pcap and pcapng captures with virtual timestamps (pcapng: many links in one
 //!   file, one interface each), `tracing` lines stamped with simulated time.
+//! - [`divergence`]: run a workload twice and name the first record, frame and byte where
+//!   the runs differ.
 //! - [`exec`]: async tasks on a deterministic single-threaded executor, with simulated
 //!   `sleep` and `timeout`.
 //! - [`net`]: `tokio::net` on the current task's host (`TcpListener`, `TcpStream`,
@@ -34,6 +36,7 @@ pub mod builder;
 pub mod control;
 pub mod decode;
 mod detmath;
+pub mod divergence;
 pub mod endpoint;
 pub mod exec;
 pub mod fault;
@@ -64,7 +67,8 @@ pub use rng::{seed_from_env_or, Probability, Seed, SimRng};
 pub use sansnet_stack::time::{Duration, Instant};
 pub use sim::{replay_line, Limits, RunError, Sim};
 pub use testing::assert_deterministic;
-pub use trace::{DropReason, TraceEvent, TraceHash};
+pub use divergence::{check, Checked, Divergence};
+pub use trace::{DropReason, Fingerprint, TraceEvent, TraceHash};
 pub use world::{
     Attach, LinkCounters, LinkId, NameError, NicCounters, NicId, NodeId, SwitchCounters, SwitchId,
 };

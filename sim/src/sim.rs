@@ -16,7 +16,7 @@ use crate::endpoint::{Endpoint, NodeCtx};
 use crate::exec::{new_task, Executor, JoinHandle, TaskError, TaskFailure, TaskPanic, TaskResult};
 use crate::fault::{Direction, FaultChange, FaultPlan, FaultProfile, LinkFaults};
 use crate::rng::{Seed, SEED_ENV_VAR};
-use crate::trace::{DropReason, TraceHash};
+use crate::trace::{DropReason, Fingerprint, TraceHash};
 use crate::world::{
     Attach, CapturePoint, LinkCounters, LinkId, NameError, NicCounters, NicId, NodeId,
     SwitchCounters, SwitchId, World,
@@ -483,6 +483,12 @@ impl Sim {
     /// The rolling hash of the trace so far.
     pub fn trace_hash(&self) -> TraceHash {
         self.world.borrow().trace_hash()
+    }
+
+    /// The trace so far, compactly: its hash, record count and checkpoints (see
+    /// [`crate::divergence`]).
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.world.borrow().fingerprint()
     }
 
     /// Trace records so far.

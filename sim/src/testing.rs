@@ -1,6 +1,7 @@
 //! Helpers for simulation tests: determinism checks, the replay line, and whether tshark
 //! can check a capture.
 
+use crate::divergence::check;
 use crate::rng::{seed_from_env_or, Seed};
 use crate::sim::replay_line;
 use crate::trace::TraceHash;
@@ -9,7 +10,10 @@ use crate::trace::TraceHash;
 pub const DEFAULT_SEED: u64 = 0x5eed;
 
 /// Runs `run` twice with the same seed (`SANSNET_SEED`, else [`DEFAULT_SEED`]) and panics,
-/// with the replay line, if the two trace hashes differ. Returns the hash.
+/// with the replay line, if the two runs differ: in the hash `run` returns or in the trace of
+/// the simulation it builds. The message names the first differing record, and for a frame
+/// the first differing byte, both frames decoded (see [`crate::divergence`]); finding it takes
+/// a third run. Returns the hash.
 pub fn assert_deterministic(run: impl FnMut(Seed) -> TraceHash) -> TraceHash {
     assert_deterministic_with_seed(seed_from_env_or(DEFAULT_SEED), run)
 }
@@ -19,8 +23,11 @@ pub fn assert_deterministic_with_seed(
     seed: Seed,
     mut run: impl FnMut(Seed) -> TraceHash,
 ) -> TraceHash {
-    let first = run(seed);
-    let second = run(seed);
+    let checked = check(|| run(seed));
+    if let Some(d) = &checked.divergence {
+        panic!("nondeterministic: seed {seed}\n{d}{}", replay_line(seed));
+    }
+    let (first, second) = (checked.first, checked.second);
     assert!(
         first == second,
         "nondeterministic: two runs with seed {seed} hashed {first} and {second}\n{}",

@@ -1,10 +1,12 @@
 //! The event trace: one JSON object per line for every frame sent, delivered, dropped,
-//! duplicated, corrupted or reordered and every fault applied, plus a rolling hash of those
-//! events so that two runs compare as one number.
+//! duplicated, corrupted or reordered and every fault applied, plus a hash over everything
+//! that can differ between two runs, so that two runs compare as one number.
 //!
-//! The hash does not cover the JSON (building it costs more than the rest of the simulator
-//! put together): it folds a compact encoding of each record, a sequence of u64 words,
-//! built whether or not a trace file is attached. The words of one record:
+//! The hash is XXH3-64 (the `xxhash-rust` crate), streaming over a compact binary encoding
+//! of each record, built whether or not a trace file is attached, and over the bytes of every
+//! frame a node sends (every other frame's bytes follow from those and the recorded
+//! corruptions). The JSON is not hashed: building it costs more than the rest of the
+//! simulator put together. A record's encoding is a sequence of little-endian u64 words:
 //!
 //! - `t_ns`, then the tag: 1 `sent`, 2 `transmitted`, 3 `delivered`, 4 `dropped`,
 //!   5 `duplicated`, 6 `corrupted`, 7 `reordered`, 8 `held`, 9 `switched`, 10 `fault`,
@@ -17,16 +19,23 @@
 //!   NIC the NIC index;
 //! - `switched`'s egress ports are a count then one word each;
 //! - a `fault`'s change is its JSON's length in bytes, then the JSON packed eight bytes to a
-//!   little-endian word, the last one zero-padded (faults are rare).
+//!   little-endian word, the last one zero-padded (faults are rare);
+//! - last, the record's word count;
+//! - after a `sent` record, the frame's bytes (its length is in the record).
 //!
-//! The hash folds the words, then the record's word count. Folding words, not bytes, keeps
-//! the per-record cost to a few multiplications (it runs five times per frame).
+//! Every [`CHECKPOINT_INTERVAL`] records the hash so far is kept as a [`Checkpoint`] (the
+//! list is bounded: when full, every other one is dropped and the interval doubles). Two runs'
+//! checkpoints locate where they first differ to one interval, which is what
+//! [`crate::divergence`] builds on to name the first differing record and byte.
 
 use std::fmt;
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::divergence::{self, Probe};
 use crate::fault::FaultChange;
 
 /// Why a frame went nowhere. Every drop in the simulator has one.
@@ -189,42 +198,16 @@ struct Record<'a> {
     event: &'a TraceEvent,
 }
 
-/// A rolling hash over trace records (see the [module documentation](self)): a fixed
-/// algorithm whose value no toolchain or platform can change. It folds eight bytes at a
-/// time (multiply, then xor-shift, so every input bit reaches every output bit within two
-/// words); byte-at-a-time FNV-1a cost a multiply per byte, which showed in profiles of
-/// large runs where every frame adds several records.
+/// The hash of a trace (see the [module documentation](self)): XXH3-64 of the records'
+/// encoding and the frames' bytes, a fixed algorithm whose value no toolchain, platform or
+/// build profile can change.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TraceHash(u64);
 
 impl TraceHash {
-    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
-    const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
-
     /// The hash of an empty trace.
-    pub const fn new() -> TraceHash {
-        TraceHash(Self::OFFSET_BASIS)
-    }
-
-    pub(crate) fn fold(&mut self, word: u64) {
-        let h = (self.0 ^ word).wrapping_mul(Self::MULTIPLIER);
-        self.0 = h ^ (h >> 29);
-    }
-
-    /// Folds `bytes` in (their length too, so that splitting the same bytes differently
-    /// gives a different hash).
-    pub fn update(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(w);
-            self.fold(u64::from_le_bytes(word));
-        }
-        let rest = words.remainder();
-        let mut tail = [0u8; 8];
-        tail[..rest.len()].copy_from_slice(rest);
-        self.fold(u64::from_le_bytes(tail));
-        self.fold(bytes.len() as u64);
+    pub fn new() -> TraceHash {
+        TraceHash(Xxh3::new().digest())
     }
 
     /// The value.
@@ -251,10 +234,58 @@ impl fmt::Display for TraceHash {
     }
 }
 
+/// Records between two checkpoints at the start of a run.
+pub const CHECKPOINT_INTERVAL: u64 = 1024;
+
+/// At most this many checkpoints are kept; at this many, every other one is dropped and the
+/// interval doubles, so a run of any length costs at most this much memory.
+pub const MAX_CHECKPOINTS: usize = 4096;
+
+/// The hash of a trace after its first `records` records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Records hashed so far.
+    pub records: u64,
+    /// Simulated time of the last of them, ns.
+    pub t_ns: u64,
+    /// The hash so far.
+    pub hash: TraceHash,
+}
+
+/// What a run's trace looked like, compactly: enough to tell whether another run of the same
+/// seed went the same way, and if not, in which stretch of records it first went another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// Records between checkpoints (a power-of-two multiple of [`CHECKPOINT_INTERVAL`]).
+    pub interval: u64,
+    /// The hash every `interval` records, in order.
+    pub checkpoints: Vec<Checkpoint>,
+    /// Records in the whole trace.
+    pub records: u64,
+    /// Simulated time of the last record, ns.
+    pub last_ns: u64,
+    /// The hash of the whole trace.
+    pub hash: TraceHash,
+}
+
+impl Fingerprint {
+    /// Whether two runs produced the same trace.
+    pub fn same_trace(&self, other: &Fingerprint) -> bool {
+        self.hash == other.hash && self.records == other.records
+    }
+}
+
 /// Where trace records go: always into the hash, and into a writer when one is set.
 pub(crate) struct Tracer {
-    hash: TraceHash,
+    hasher: Xxh3,
     records: u64,
+    last_ns: u64,
+    interval: u64,
+    checkpoints: Vec<Checkpoint>,
+    /// The encoding of the record being hashed, reused.
+    scratch: Vec<u8>,
+    /// Set when a determinism check asked this run to watch its records.
+    probe: Option<Probe>,
     writer: Option<Box<dyn Write>>,
     /// The first write error; later records still hash, so the run is unaffected.
     error: Option<std::io::Error>,
@@ -264,9 +295,10 @@ pub(crate) struct Tracer {
 impl fmt::Debug for Tracer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tracer")
-            .field("hash", &self.hash)
+            .field("hash", &self.hash())
             .field("records", &self.records)
             .field("writer", &self.writer.is_some())
+            .field("probe", &self.probe.is_some())
             .finish()
     }
 }
@@ -274,8 +306,13 @@ impl fmt::Debug for Tracer {
 impl Tracer {
     pub(crate) fn new() -> Tracer {
         Tracer {
-            hash: TraceHash::new(),
+            hasher: Xxh3::new(),
             records: 0,
+            last_ns: 0,
+            interval: CHECKPOINT_INTERVAL,
+            checkpoints: Vec::new(),
+            scratch: Vec::with_capacity(256),
+            probe: divergence::take_armed_probe(),
             writer: None,
             error: None,
             line: Vec::with_capacity(256),
@@ -286,17 +323,41 @@ impl Tracer {
         self.writer = Some(writer);
     }
 
-    /// Folds one record into the hash and, when a writer is attached (or trace logging is
-    /// on), writes its JSON line.
+    /// Folds one record (and, for a `sent` record, the frame's bytes) into the hash and, when
+    /// a writer is attached (or trace logging is on), writes its JSON line.
     pub(crate) fn record(&mut self, t_ns: u64, rec: &Rec<'_>) {
-        let hash = &mut self.hash;
+        self.scratch.clear();
+        let scratch = &mut self.scratch;
         let mut words = 0u64;
         rec.encode(t_ns, &mut |w| {
-            hash.fold(w);
+            scratch.extend_from_slice(&w.to_le_bytes());
             words += 1;
         });
-        hash.fold(words);
+        scratch.extend_from_slice(&words.to_le_bytes());
+        self.hasher.update(&self.scratch);
+        let frame = match *rec {
+            Rec::Sent { bytes, .. } => Some(bytes),
+            _ => None,
+        };
+        if let Some(bytes) = frame {
+            self.hasher.update(bytes);
+        }
+        let index = self.records;
         self.records += 1;
+        self.last_ns = t_ns;
+        if let Some(probe) = self.probe.as_mut() {
+            probe.observe(index, t_ns, rec, &self.scratch, frame);
+            if probe.wants_checkpoint(self.records) {
+                probe.checkpoint(Checkpoint {
+                    records: self.records,
+                    t_ns,
+                    hash: TraceHash(self.hasher.digest()),
+                });
+            }
+        }
+        if self.records % self.interval == 0 {
+            self.checkpoint(t_ns);
+        }
         let log = tracing::enabled!(target: "sansnet_sim::trace", tracing::Level::TRACE);
         if (self.writer.is_none() || self.error.is_some()) && !log {
             return;
@@ -328,12 +389,42 @@ impl Tracer {
         }
     }
 
+    fn checkpoint(&mut self, t_ns: u64) {
+        let cp = Checkpoint {
+            records: self.records,
+            t_ns,
+            hash: TraceHash(self.hasher.digest()),
+        };
+        if self.checkpoints.len() == MAX_CHECKPOINTS {
+            // Keep the ones at multiples of the doubled interval (the odd positions).
+            let mut i = 0;
+            self.checkpoints.retain(|_| {
+                i += 1;
+                i % 2 == 0
+            });
+            self.interval *= 2;
+        }
+        if self.records % self.interval == 0 {
+            self.checkpoints.push(cp);
+        }
+    }
+
     pub(crate) fn hash(&self) -> TraceHash {
-        self.hash
+        TraceHash(self.hasher.digest())
     }
 
     pub(crate) fn records(&self) -> u64 {
         self.records
+    }
+
+    pub(crate) fn fingerprint(&self) -> Fingerprint {
+        Fingerprint {
+            interval: self.interval,
+            checkpoints: self.checkpoints.clone(),
+            records: self.records,
+            last_ns: self.last_ns,
+            hash: self.hash(),
+        }
     }
 
     pub(crate) fn flush(&mut self) -> std::io::Result<()> {
@@ -343,6 +434,16 @@ impl Tracer {
         match self.writer.as_mut() {
             Some(w) => w.flush(),
             None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Tracer {
+    /// A watched run hands what its probe saw back to the determinism check.
+    fn drop(&mut self) {
+        if let Some(probe) = self.probe.take() {
+            let fingerprint = self.fingerprint();
+            divergence::deposit(probe.finish(fingerprint));
         }
     }
 }
@@ -393,6 +494,8 @@ pub(crate) enum Rec<'a> {
         nic: usize,
         frame: u64,
         len: usize,
+        /// Hashed after the record; not in the JSON (a capture has them).
+        bytes: &'a [u8],
     },
     Transmitted {
         link: Named<'a>,
@@ -460,6 +563,7 @@ impl Rec<'_> {
                 nic,
                 frame,
                 len,
+                ..
             } => [1, id(node), nic as u64, frame, len as u64]
                 .into_iter()
                 .for_each(out),
@@ -547,6 +651,7 @@ impl Rec<'_> {
                 nic,
                 frame,
                 len,
+                ..
             } => TraceEvent::Sent {
                 node: node.name.to_owned(),
                 nic,

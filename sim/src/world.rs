@@ -20,7 +20,7 @@ use crate::pcap::PcapWriter;
 use crate::pcapng::{self, PcapngWriter};
 use crate::queue::EventQueue;
 use crate::rng::{Seed, SimRng};
-use crate::trace::{At, DropReason, Named, Rec, TraceHash, Tracer};
+use crate::trace::{At, DropReason, Fingerprint, Named, Rec, TraceHash, Tracer};
 
 use sansnet_stack::iface::fxhash::FxBuildHasher;
 
@@ -440,6 +440,10 @@ impl World {
 
     pub(crate) fn trace_records(&self) -> u64 {
         self.tracer.records()
+    }
+
+    pub(crate) fn fingerprint(&self) -> Fingerprint {
+        self.tracer.fingerprint()
     }
 
     pub(crate) fn flush(&mut self) -> std::io::Result<()> {
@@ -1032,6 +1036,7 @@ impl World {
                 nic: index,
                 frame: frame.id,
                 len: frame.bytes.len(),
+                bytes: &frame.bytes,
             },
         );
         if !self.nics[nic.0].captures.is_empty() {
