@@ -445,22 +445,13 @@ pub fn sweep_on(opts: &SweepOptions, topology: &TopologyChoice) -> SweepReport {
                 }
                 let (seed, sc) = (seeds[i / scenarios.len()], &scenarios[i % scenarios.len()]);
                 let spec = draw_on(sc.as_ref(), seed, &opts.draw, topology);
-                let mut outcome = scenario::run(&spec);
-                if outcome.result.is_ok()
-                    && opts.determinism_every > 0
-                    && seed % opts.determinism_every == 0
-                {
-                    let again = scenario::run(&spec);
-                    if again.trace_hash != outcome.trace_hash {
-                        outcome.result = Err(Failure::new(
-                            FailureKind::Nondeterminism,
-                            format!(
-                                "trace hash {} then {}",
-                                outcome.trace_hash, again.trace_hash
-                            ),
-                        ));
-                    }
-                }
+                let check_determinism =
+                    opts.determinism_every > 0 && seed % opts.determinism_every == 0;
+                let outcome = if check_determinism {
+                    checked_run(&spec)
+                } else {
+                    scenario::run(&spec)
+                };
                 if outcome.result.is_err() {
                     let f = failed.fetch_add(1, Ordering::Relaxed) + 1;
                     if opts.max_failures > 0 && f as usize >= opts.max_failures {
@@ -512,6 +503,28 @@ pub fn sweep_on(opts: &SweepOptions, topology: &TopologyChoice) -> SweepReport {
         }
     }
     report
+}
+
+/// Runs `spec` twice (three times when the runs differ, to name where) and fails the first
+/// run's outcome with the difference when the traces differ.
+fn checked_run(spec: &RunSpec) -> Outcome {
+    let checked = sansnet_sim::check(|| scenario::run(spec));
+    let mut outcome = checked.first;
+    if outcome.result.is_err() {
+        return outcome;
+    }
+    let message = match (checked.divergence, &checked.second) {
+        (Some(d), _) => Some(d.to_string()),
+        (None, again) if again.trace_hash != outcome.trace_hash => Some(format!(
+            "trace hash {} then {}",
+            outcome.trace_hash, again.trace_hash
+        )),
+        (None, _) => None,
+    };
+    if let Some(message) = message {
+        outcome.result = Err(Failure::new(FailureKind::Nondeterminism, message));
+    }
+    outcome
 }
 
 fn progress_line(started: WallInstant, done: u64, total: u64, failed: u64) {

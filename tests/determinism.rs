@@ -4,11 +4,17 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::Command;
+use std::sync::Arc;
 
 use common::{for_seeds, spawn_bulk, Bulk, BulkTasks, SERVER};
+use sansnet::explore::{self, DrawOptions, SweepOptions};
+use sansnet::scenario::{self, Built, Failure, FailureKind, Scenario, Workload};
+use sansnet::topology::{Network, Shape};
 use sansnet_sim::stack::iface::SocketInfo;
+use sansnet_sim::stack::tcp;
+use sansnet_sim::UdpSocket;
 use sansnet_sim::testing::assert_deterministic_with_seed;
 use sansnet_sim::{
     assert_deterministic, Duration, FaultChange, FaultPlan, FaultProfile, Instant, LossModel,
@@ -202,4 +208,82 @@ fn a_failing_run_prints_one_line_that_replays_it() {
     assert!(!ok, "the replay should fail too:\n{again}");
     assert_eq!(lines_starting(&again, "replay: "), replays);
     assert_eq!(lines_starting(&again, "probe: "), hash_of_6);
+}
+
+/// A scenario that writes a process-wide counter into a datagram: every run sends different
+/// bytes, as a service that stamps the wall clock into its replies would.
+struct LeaksACounter;
+
+static LEAKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Scenario for LeaksACounter {
+    fn name(&self) -> &'static str {
+        "test-leaks-a-counter"
+    }
+    fn describe(&self) -> &'static str {
+        "sends a process-wide counter: nondeterministic on purpose"
+    }
+    fn default_workload(&self) -> Workload {
+        Workload {
+            bytes: 0,
+            clients: 1,
+            exchanges: 1,
+            message_bytes: 0,
+        }
+    }
+    fn build(&self, sim: &mut Sim, _: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built {
+        let net = Network::build(sim, shape, tcp);
+        let mut built = net.built();
+        let (client, from) = (net.clients[0], net.client_addrs[0]);
+        let to = SocketAddrV4::new(net.server_addr, 9);
+        built.tasks.push(sim.spawn_on(client, async move {
+            let socket = UdpSocket::bind(client, SocketAddrV4::new(from, 9))
+                .map_err(|e| Failure::new(FailureKind::Integrity, e.to_string()))?;
+            let n = LEAKED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let payload = format!("leaked={n:08}");
+            socket
+                .send_to(payload.as_bytes(), to)
+                .await
+                .map_err(|e| Failure::new(FailureKind::Integrity, e.to_string()))?;
+            // Until the datagram is on the wire (after ARP).
+            sansnet_sim::exec::sleep(Duration::from_millis(50)).await;
+            Ok(())
+        }));
+        built
+    }
+}
+
+#[test]
+fn a_sweep_names_the_bytes_where_two_runs_of_a_seed_differ() {
+    scenario::register(Arc::new(LeaksACounter));
+    let report = explore::sweep(&SweepOptions {
+        scenarios: vec!["test-leaks-a-counter".to_owned()],
+        start: 0,
+        count: 2,
+        shard: (0, 1),
+        jobs: 1,
+        determinism_every: 1,
+        out_dir: None,
+        draw: DrawOptions {
+            profile: Some("ideal".to_owned()),
+            planted: None,
+        },
+        progress: false,
+        max_failures: 0,
+    });
+    assert_eq!(report.failures.len(), 2, "every checked seed differs");
+    let failure = &report.failures[0].failure;
+    assert_eq!(failure.kind, FailureKind::Nondeterminism);
+    for needle in [
+        "first difference at trace record",
+        "UDP 9 > 9",
+        "frame bytes differ first at offset",
+        "leaked=000000",
+    ] {
+        assert!(
+            failure.detail.contains(needle),
+            "{needle:?} missing from:\n{}",
+            failure.detail
+        );
+    }
 }
