@@ -64,5 +64,4 @@ mod tests {
         assert_eq!(parse_hex("0g"), Err(DecodeError::BadHex { at: 1 }));
         assert_eq!(parse_hex("abc"), Err(DecodeError::BadHex { at: 3 }));
     }
-
 }

@@ -14,8 +14,8 @@ use sansnet::scenario::{self, Built, Failure, FailureKind, Scenario, Workload};
 use sansnet::topology::{Network, Shape};
 use sansnet_sim::stack::iface::SocketInfo;
 use sansnet_sim::stack::tcp;
-use sansnet_sim::UdpSocket;
 use sansnet_sim::testing::assert_deterministic_with_seed;
+use sansnet_sim::UdpSocket;
 use sansnet_sim::{
     assert_deterministic, Duration, FaultChange, FaultPlan, FaultProfile, Instant, LossModel,
     Probability, Seed, Sim, TraceHash,

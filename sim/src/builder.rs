@@ -42,10 +42,12 @@ use std::net::Ipv4Addr;
 
 use sansnet_stack::time::{Duration, Instant};
 
+use crate::divergence::{check_if, Divergence, Watch};
 use crate::exec::{JoinHandle, TaskResult};
 use crate::fault::{LatencyDist, LinkFaults, LossModel};
 use crate::rng::{seed_from_env_or, Probability, Seed};
-use crate::sim::{Limits, RunError, Sim};
+use crate::sim::{replay_line, Limits, RunError, Sim};
+use crate::trace::TraceHash;
 use crate::world::{LinkId, NodeId, SwitchId};
 
 /// The settings of a [`Simulation`], with turmoil's names where the meaning is the same.
@@ -57,6 +59,7 @@ pub struct Builder {
     max_latency: Duration,
     faults: LinkFaults,
     max_steps: u64,
+    check_determinism: bool,
 }
 
 impl Default for Builder {
@@ -83,6 +86,7 @@ impl Builder {
             max_latency: Duration::from_millis(1),
             faults: LinkFaults::default(),
             max_steps: 100_000_000,
+            check_determinism: true,
         }
     }
 
@@ -159,6 +163,83 @@ impl Builder {
         }
     }
 
+    /// Whether [`test`](Self::test) runs the simulation a second time to check that it
+    /// replays exactly (on by default; `SANSNET_CHECK_DETERMINISM=0` in the environment
+    /// turns it off too).
+    pub fn check_determinism(&mut self, on: bool) -> &mut Self {
+        self.check_determinism = on;
+        self
+    }
+
+    /// Builds a simulation, lets `setup` add its hosts and clients, and runs it until every
+    /// client has finished, as [`Simulation::run`] does; then, unless turned off
+    /// ([`check_determinism`](Self::check_determinism)), runs it again from scratch and
+    /// compares the two traces, every frame's bytes included. Code that leaks the wall
+    /// clock, OS randomness or hash-map order into what it sends fails here with the first
+    /// differing frame and byte named (see [`crate::divergence`]).
+    ///
+    /// Each run gets a fresh thread (named as the caller's, so the replay line names the
+    /// test): state a thread keeps from one run to the next, such as std's `RandomState`
+    /// keys, cannot make the second run differ from the first.
+    ///
+    /// ```
+    /// use sansnet_sim::{net, Builder};
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let run = Builder::new().rng_seed(3).test(|sim| {
+    ///     sim.host("server", || async {
+    ///         let listener = net::TcpListener::bind(("0.0.0.0", 7)).await?;
+    ///         let (mut conn, _) = listener.accept().await?;
+    ///         conn.write_all(b"hello").await?;
+    ///         Ok(())
+    ///     });
+    ///     sim.client("client", async {
+    ///         let mut conn = net::TcpStream::connect("server:7").await?;
+    ///         let mut hello = [0u8; 5];
+    ///         conn.read_exact(&mut hello).await?;
+    ///         assert_eq!(&hello, b"hello");
+    ///         Ok(())
+    ///     });
+    /// });
+    /// assert_eq!(run.unwrap().runs, 2);
+    /// ```
+    pub fn test<F>(&self, setup: F) -> Result<TestRun, TestError>
+    where
+        F: Fn(&mut Simulation) + Send + Sync,
+    {
+        let check = self.check_determinism
+            && std::env::var("SANSNET_CHECK_DETERMINISM").as_deref() != Ok("0");
+        let seed = seed_from_env_or(self.seed);
+        let name = std::thread::current().name().map(str::to_owned);
+        let mut runs = 0u32;
+        let once = |watch: Watch| {
+            runs += 1;
+            on_fresh_thread(name.clone(), || {
+                watch.run(|| {
+                    let mut sim = self.build();
+                    setup(&mut sim);
+                    let result = sim.run();
+                    result.map(|()| TestRun {
+                        hash: sim.sim.trace_hash(),
+                        records: sim.sim.trace_records(),
+                        elapsed: sim.elapsed(),
+                        runs: 1,
+                    })
+                })
+            })
+        };
+        let (first, _, divergence, _) = check_if(once, |first| check && first.is_ok());
+        let mut run = first.map_err(TestError::Run)?;
+        if let Some(divergence) = divergence {
+            return Err(TestError::Nondeterministic {
+                seed,
+                divergence: Box::new(divergence),
+            });
+        }
+        run.runs = runs;
+        Ok(run)
+    }
+
     /// The simulation: an empty switched network 192.168.0.0/16 to add hosts to.
     pub fn build(&self) -> Simulation {
         let mut sim = Sim::new(seed_from_env_or(self.seed));
@@ -176,6 +257,68 @@ impl Builder {
         }
     }
 }
+
+/// Runs `f` on a new thread named `name`, as a part of the caller: its panic is the caller's.
+fn on_fresh_thread<T: Send>(name: Option<String>, f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        let mut thread = std::thread::Builder::new();
+        if let Some(name) = name {
+            thread = thread.name(name);
+        }
+        let handle = match thread.spawn_scoped(scope, f) {
+            Ok(handle) => handle,
+            Err(e) => panic!("sansnet: cannot start a thread for the run: {e}"),
+        };
+        match handle.join() {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// What [`Builder::test`] ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TestRun {
+    /// The trace hash (the same in every run).
+    pub hash: TraceHash,
+    /// Trace records.
+    pub records: u64,
+    /// Simulated time the run took.
+    pub elapsed: Duration,
+    /// How many times the simulation ran: 1, 2, or 3 when a difference was located.
+    pub runs: u32,
+}
+
+/// Why [`Builder::test`] failed.
+#[derive(Debug)]
+pub enum TestError {
+    /// The run failed: a client or host returned an error or panicked, or a limit was hit.
+    Run(RunError),
+    /// The run succeeded but did not replay: a second run of the same seed differed.
+    Nondeterministic {
+        /// The seed.
+        seed: Seed,
+        /// Where the runs first differ.
+        divergence: Box<Divergence>,
+    },
+}
+
+impl fmt::Display for TestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TestError::Run(e) => fmt::Display::fmt(e, f),
+            TestError::Nondeterministic { seed, divergence } => write!(
+                f,
+                "nondeterministic: seed {seed} does not replay; something outside the \
+                 simulation (the wall clock, OS randomness, hash-map order, a global \
+                 counter, another thread) reached what a host sends\n{divergence}{}",
+                replay_line(*seed)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TestError {}
 
 /// A simulated network of hosts running async software, driven by one seed.
 pub struct Simulation {

@@ -234,8 +234,10 @@ fn first_difference(a: &Stretch, b: &Stretch) -> Option<DivergenceAt> {
             _ => false,
         };
         (!same).then(|| {
-            let byte = match (ra.and_then(|r| r.frame.as_ref()), rb.and_then(|r| r.frame.as_ref()))
-            {
+            let byte = match (
+                ra.and_then(|r| r.frame.as_ref()),
+                rb.and_then(|r| r.frame.as_ref()),
+            ) {
                 (Some(x), Some(y)) => first_byte_difference(x, y),
                 _ => None,
             };
@@ -331,39 +333,40 @@ pub fn check<T>(mut run: impl FnMut() -> T) -> Checked<T> {
 
 /// [`check`] for a workload that picks its own thread: `run` gets a [`Watch`] and calls
 /// [`Watch::run`] where the simulation is built, returning what that gave back.
-pub fn check_with<T>(mut run: impl FnMut(Watch) -> (T, Option<RunReport>)) -> Checked<T> {
+pub fn check_with<T>(run: impl FnMut(Watch) -> (T, Option<RunReport>)) -> Checked<T> {
+    let (first, second, divergence, traced) = check_if(run, |_| true);
+    let second = second.unwrap_or_else(|| unreachable!("`proceed` always says yes"));
+    Checked {
+        first,
+        second,
+        divergence,
+        traced,
+    }
+}
+
+/// [`check_with`], with a second run only when `proceed(&first)` says so (a first run that
+/// failed is reported as it is, not run again). Returns the first value, the second if there
+/// was one, the divergence, and whether both runs were traced.
+pub(crate) fn check_if<T>(
+    mut run: impl FnMut(Watch) -> (T, Option<RunReport>),
+    proceed: impl FnOnce(&T) -> bool,
+) -> (T, Option<T>, Option<Divergence>, bool) {
     let (first, report_a) = run(Watch {
-        probe: Probe::fingerprint_only(),
+        probe: Probe::Fingerprint,
     });
-    let Some(report_a) = report_a else {
-        let (second, _) = run(Watch {
-            probe: Probe::fingerprint_only(),
-        });
-        return Checked {
-            first,
-            second,
-            divergence: None,
-            traced: false,
-        };
+    if !proceed(&first) {
+        return (first, None, None, report_a.is_some());
+    }
+    let probe = match &report_a {
+        Some(a) => Probe::compare(&a.fingerprint),
+        None => Probe::Fingerprint,
     };
-    let (second, report_b) = run(Watch {
-        probe: Probe::compare(&report_a.fingerprint),
-    });
-    let Some(report_b) = report_b else {
-        return Checked {
-            first,
-            second,
-            divergence: None,
-            traced: false,
-        };
+    let (second, report_b) = run(Watch { probe });
+    let (Some(report_a), Some(report_b)) = (report_a, report_b) else {
+        return (first, Some(second), None, false);
     };
     if report_a.fingerprint.same_trace(&report_b.fingerprint) {
-        return Checked {
-            first,
-            second,
-            divergence: None,
-            traced: true,
-        };
+        return (first, Some(second), None, true);
     }
     let stretch_b = report_b.stretch.unwrap_or_default();
     let (_, report_c) = run(Watch {
@@ -375,16 +378,12 @@ pub fn check_with<T>(mut run: impl FnMut(Watch) -> (T, Option<RunReport>)) -> Ch
         to: stretch_b.to,
         first_record: stretch_b.records.first().cloned().map(Box::new),
     });
-    Checked {
-        first,
-        second,
-        divergence: Some(Divergence {
-            first: report_a.fingerprint,
-            second: report_b.fingerprint,
-            at,
-        }),
-        traced: true,
-    }
+    let divergence = Divergence {
+        first: report_a.fingerprint,
+        second: report_b.fingerprint,
+        at,
+    };
+    (first, Some(second), Some(divergence), true)
 }
 
 thread_local! {
@@ -423,10 +422,6 @@ pub(crate) enum Probe {
 }
 
 impl Probe {
-    fn fingerprint_only() -> Probe {
-        Probe::Fingerprint
-    }
-
     fn compare(reference: &Fingerprint) -> Probe {
         Probe::Compare {
             reference: reference.checkpoints.clone(),

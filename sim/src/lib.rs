@@ -55,7 +55,8 @@ pub mod testing;
 pub mod trace;
 mod world;
 
-pub use builder::{Builder, Simulation};
+pub use builder::{Builder, Simulation, TestError, TestRun};
+pub use divergence::{check, Checked, Divergence};
 pub use endpoint::{Endpoint, NodeCtx, NodeFactory};
 pub use exec::{BoxError, TaskFailure, TaskPanic, TaskResult};
 pub use fault::{
@@ -67,7 +68,6 @@ pub use rng::{seed_from_env_or, Probability, Seed, SimRng};
 pub use sansnet_stack::time::{Duration, Instant};
 pub use sim::{replay_line, Limits, RunError, Sim};
 pub use testing::assert_deterministic;
-pub use divergence::{check, Checked, Divergence};
 pub use trace::{DropReason, Fingerprint, TraceEvent, TraceHash};
 pub use world::{
     Attach, LinkCounters, LinkId, NameError, NicCounters, NicId, NodeId, SwitchCounters, SwitchId,
