@@ -7,6 +7,7 @@
 //! byte pattern), and many-clients spreads its `clients` over the hosts round-robin.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
@@ -44,45 +45,176 @@ pub fn builtin() -> Vec<Arc<dyn Scenario>> {
     ]
 }
 
+/// Multiplier of the offset in [`pattern_byte`].
+const OFFSET_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+/// Multiplier of the stream number in [`pattern_byte`].
+const STREAM_MUL: u64 = 0xbf58_476d_1ce4_e5b9;
+
 /// The byte at `offset` of stream `stream`: a pattern that catches reordering, loss,
 /// duplication and substitution, not just a wrong length.
 pub fn pattern_byte(stream: u64, offset: u64) -> u8 {
     let x = offset
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        .wrapping_add(stream.wrapping_mul(0xbf58_476d_1ce4_e5b9));
+        .wrapping_mul(OFFSET_MUL)
+        .wrapping_add(stream.wrapping_mul(STREAM_MUL));
     (x >> 56) as u8 ^ (offset as u8)
 }
 
-fn pattern(stream: u64, len: usize) -> Vec<u8> {
-    (0..len as u64).map(|i| pattern_byte(stream, i)).collect()
+/// Fills `out` with the bytes of `stream` from `offset` on.
+pub fn fill_pattern(stream: u64, offset: u64, out: &mut [u8]) {
+    let base = stream.wrapping_mul(STREAM_MUL);
+    let mut x = offset.wrapping_mul(OFFSET_MUL).wrapping_add(base);
+    let mut at = offset as u8;
+    for b in out {
+        *b = (x >> 56) as u8 ^ at;
+        x = x.wrapping_add(OFFSET_MUL);
+        at = at.wrapping_add(1);
+    }
+}
+
+/// Streams at least this long are generated once per thread and shared ([`pattern`]).
+const SHARED_PATTERN_BYTES: usize = 4096;
+/// The most pattern bytes a thread keeps; beyond it, the cache starts again.
+const SHARED_PATTERN_LIMIT: usize = 64 << 20;
+
+thread_local! {
+    /// The longest prefix generated so far of each long stream (a stream's bytes do not
+    /// depend on its length, so every shorter use is a slice of it). Every run of a sweep
+    /// sends and checks the same few streams: generating them once per thread takes
+    /// pattern generation, a tenth of a sweep, out of it.
+    static PATTERNS: std::cell::RefCell<std::collections::BTreeMap<u64, Rc<[u8]>>> =
+        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+}
+
+/// At least the first `len` bytes of `stream` (slice it to `len`).
+fn pattern(stream: u64, len: usize) -> Rc<[u8]> {
+    let generate = |len: usize| -> Rc<[u8]> {
+        let mut out = vec![0u8; len];
+        fill_pattern(stream, 0, &mut out);
+        out.into()
+    };
+    if len < SHARED_PATTERN_BYTES {
+        return generate(len);
+    }
+    PATTERNS.with_borrow_mut(|shared| {
+        if let Some(p) = shared.get(&stream).filter(|p| p.len() >= len) {
+            return Rc::clone(p);
+        }
+        let kept: usize = shared.values().map(|p| p.len()).sum();
+        if kept + len > SHARED_PATTERN_LIMIT {
+            shared.clear();
+        }
+        let p = generate(len);
+        shared.insert(stream, Rc::clone(&p));
+        p
+    })
+}
+
+/// Checks a received stream against its pattern as it arrives, without keeping it: the
+/// first differing byte and the length are reported as they would be for the whole stream.
+#[derive(Debug)]
+struct StreamCheck {
+    /// At least `expected_len` bytes of the stream's pattern.
+    expected: Rc<[u8]>,
+    expected_len: usize,
+    received: usize,
+    /// The first differing byte: offset, received, expected.
+    first_bad: Option<(usize, u8, u8)>,
+}
+
+impl StreamCheck {
+    fn new(stream: u64, expected_len: usize) -> StreamCheck {
+        StreamCheck {
+            expected: pattern(stream, expected_len),
+            expected_len,
+            received: 0,
+            first_bad: None,
+        }
+    }
+
+    /// The bytes that come next in the stream.
+    fn feed(&mut self, got: &[u8]) {
+        let start = self.received;
+        self.received += got.len();
+        if self.first_bad.is_some() || start >= self.expected_len {
+            return;
+        }
+        let got = &got[..got.len().min(self.expected_len - start)];
+        let expected = &self.expected[start..start + got.len()];
+        if got != expected {
+            if let Some(k) = (0..got.len()).find(|&k| got[k] != expected[k]) {
+                self.first_bad = Some((start + k, got[k], expected[k]));
+            }
+        }
+    }
+
+    /// The verdict on everything fed, as the whole stream.
+    fn finish(&self, what: &str) -> TaskResult {
+        if let Some((i, got, expected)) = self.first_bad {
+            return Err(Failure::new(
+                FailureKind::Integrity,
+                format!(
+                    "{what}: byte {i} is {got:#04x}, expected {expected:#04x} ({} of {} bytes received)",
+                    self.received, self.expected_len
+                ),
+            ));
+        }
+        if self.received != self.expected_len {
+            return Err(Failure::new(
+                FailureKind::Integrity,
+                format!(
+                    "{what}: {} bytes received, expected {}",
+                    self.received, self.expected_len
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Compares a received stream with the expected pattern and says where it first differs.
+#[cfg(test)]
 fn check_stream(what: &str, stream: u64, got: &[u8], expected_len: usize) -> TaskResult {
-    if let Some(i) =
-        (0..got.len().min(expected_len)).find(|&i| got[i] != pattern_byte(stream, i as u64))
-    {
-        return Err(Failure::new(
-            FailureKind::Integrity,
-            format!(
-                "{what}: byte {i} is {:#04x}, expected {:#04x} ({} of {} bytes received)",
-                got[i],
-                pattern_byte(stream, i as u64),
-                got.len(),
-                expected_len
-            ),
-        ));
+    let mut check = StreamCheck::new(stream, expected_len);
+    check.feed(got);
+    check.finish(what)
+}
+
+thread_local! {
+    /// The buffer [`read_checked`] reads into: one per thread, reused by every run, never
+    /// held across an await.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reads `conn` to its end, checking every byte against the pattern of `stream` as it
+/// arrives. Each read offers what is left of `expected_len` (at least 4 KiB), so that a
+/// read takes everything the socket holds, as `read_to_end` into a buffer of that capacity
+/// did; but nothing is zero-filled and nothing is kept.
+async fn read_checked(
+    conn: &mut TcpStream,
+    stream: u64,
+    expected_len: usize,
+) -> Result<StreamCheck, std::io::Error> {
+    use futures::io::AsyncRead;
+    let mut check = StreamCheck::new(stream, expected_len);
+    loop {
+        let want = expected_len.saturating_sub(check.received).max(4096);
+        let n = std::future::poll_fn(|cx| {
+            READ_BUF.with_borrow_mut(|buf| {
+                if buf.len() < want {
+                    buf.resize(want, 0);
+                }
+                let r = std::pin::Pin::new(&mut *conn).poll_read(cx, &mut buf[..want]);
+                if let std::task::Poll::Ready(Ok(n)) = r {
+                    check.feed(&buf[..n]);
+                }
+                r
+            })
+        })
+        .await?;
+        if n == 0 {
+            return Ok(check);
+        }
     }
-    if got.len() != expected_len {
-        return Err(Failure::new(
-            FailureKind::Integrity,
-            format!(
-                "{what}: {} bytes received, expected {expected_len}",
-                got.len()
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Connects, retrying as a real client would while the network is broken: a partition can
@@ -144,22 +276,16 @@ pub struct Bulk;
 
 async fn bulk_client(node: NodeId, server: SocketAddrV4, host: usize, bytes: usize) -> TaskResult {
     let mut conn = connect(node, server).await?;
-    conn.write_all(&pattern(stream_of(1, host), bytes))
+    conn.write_all(&pattern(stream_of(1, host), bytes)[..bytes])
         .await
         .map_err(|e| io_failure("client write", e))?;
     conn.close()
         .await
         .map_err(|e| io_failure("client shutdown", e))?;
-    let mut back = Vec::with_capacity(bytes);
-    conn.read_to_end(&mut back)
+    read_checked(&mut conn, stream_of(2, host), bytes)
         .await
-        .map_err(|e| io_failure("client read", e))?;
-    check_stream(
-        &format!("server -> client host {host}"),
-        stream_of(2, host),
-        &back,
-        bytes,
-    )
+        .map_err(|e| io_failure("client read", e))?
+        .finish(&format!("server -> client host {host}"))
 }
 
 /// Knows each client host by its address, to check the pattern that host sends.
@@ -172,18 +298,20 @@ fn bulk_server(
             while let Ok((mut conn, peer)) = listener.accept().await {
                 let host = clients.iter().position(|a| a == peer.ip());
                 exec::spawn(async move {
-                    let mut got = Vec::with_capacity(bytes);
-                    if conn.read_to_end(&mut got).await.is_err() {
+                    // A stranger's upload is read against host 0's pattern, and answered
+                    // with nothing, as a damaged upload is.
+                    let stream = stream_of(1, host.unwrap_or(0));
+                    let Ok(check) = read_checked(&mut conn, stream, bytes).await else {
                         return;
-                    }
-                    // A damaged upload (or one from a stranger) is reported by sending
-                    // nothing back.
+                    };
                     let Some(host) = host else {
                         let _ = conn.close().await;
                         return;
                     };
-                    if check_stream("client -> server", stream_of(1, host), &got, bytes).is_ok() {
-                        let _ = conn.write_all(&pattern(stream_of(2, host), bytes)).await;
+                    if check.finish("client -> server").is_ok() {
+                        let _ = conn
+                            .write_all(&pattern(stream_of(2, host), bytes)[..bytes])
+                            .await;
                     }
                     let _ = conn.close().await;
                 });
@@ -255,7 +383,8 @@ fn echo_server(
 
 async fn exchange(conn: &mut TcpStream, stream: u64, message: usize) -> TaskResult {
     let request = pattern(stream, message);
-    conn.write_all(&request)
+    let request = &request[..message];
+    conn.write_all(request)
         .await
         .map_err(|e| io_failure("request", e))?;
     let mut reply = vec![0u8; message];
@@ -464,7 +593,7 @@ async fn udp_client(
     let socket = UdpSocket::bind(client, local).map_err(|e| io_failure("bind", e))?;
     let mut buf = vec![0u8; 2048];
     for i in 0..u64::from(exchanges) {
-        let mut request = pattern(stream_of(i, host), message);
+        let mut request = pattern(stream_of(i, host), message)[..message].to_vec();
         request[..8].copy_from_slice(&i.to_be_bytes());
         'retry: loop {
             socket
@@ -585,7 +714,7 @@ impl Scenario for SlowReader {
         for (host, (&client, &port)) in net.clients.iter().zip(&ports).enumerate() {
             built.tasks.push(sim.spawn_on(client, async move {
                 let mut conn = connect(client, port).await?;
-                conn.write_all(&pattern(stream_of(3, host), bytes))
+                conn.write_all(&pattern(stream_of(3, host), bytes)[..bytes])
                     .await
                     .map_err(|e| io_failure("write", e))?;
                 conn.close().await.map_err(|e| io_failure("close", e))
@@ -608,7 +737,7 @@ async fn slow_reader(
         .accept()
         .await
         .map_err(|e| io_failure("accept", e))?;
-    let mut got = Vec::with_capacity(bytes);
+    let mut check = StreamCheck::new(stream_of(3, host), bytes);
     let mut buf = vec![0u8; chunk];
     loop {
         let n = conn
@@ -618,10 +747,10 @@ async fn slow_reader(
         if n == 0 {
             break;
         }
-        got.extend_from_slice(&buf[..n]);
+        check.feed(&buf[..n]);
         exec::sleep(Duration::from_millis(5)).await;
     }
-    check_stream("client -> slow server", stream_of(3, host), &got, bytes)
+    check.finish("client -> slow server")
 }
 
 /// The timed changes a scenario always includes in its plan (only `partition-heals` has
@@ -636,11 +765,12 @@ pub fn required_plan(scenario: &str, topology: &Topology) -> FaultPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pretty_assertions::assert_eq;
 
     #[test]
     fn pattern_differs_between_streams_and_offsets() {
-        let a = pattern(1, 64);
-        assert_ne!(a, pattern(2, 64));
+        let a = pattern(1, 64).to_vec();
+        assert_ne!(a, pattern(2, 64).to_vec());
         assert_ne!(&a[..32], &a[32..]);
         assert!(check_stream("t", 1, &a, 64).is_ok());
         let mut damaged = a.clone();
@@ -649,6 +779,93 @@ mod tests {
             check_stream("t", 1, &damaged, 64).unwrap_err().kind,
             FailureKind::Integrity
         );
+    }
+
+    #[test]
+    fn fill_pattern_gives_pattern_byte_from_any_offset() {
+        for stream in [0, 1, 3 | 2 << 48, u64::MAX] {
+            for offset in [0, 1, 7, 8, 255, 256, 4093, u64::MAX - 20] {
+                for len in [0, 1, 7, 8, 9, 64, 1000] {
+                    let mut got = vec![0u8; len];
+                    fill_pattern(stream, offset, &mut got);
+                    let expected: Vec<u8> = (0..len as u64)
+                        .map(|i| pattern_byte(stream, offset.wrapping_add(i)))
+                        .collect();
+                    assert_eq!(got, expected, "stream {stream} offset {offset} len {len}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shared_patterns_are_the_stream_whatever_was_asked_before() {
+        let stream = 9 | 3 << 48;
+        let expected =
+            |len: usize| -> Vec<u8> { (0..len as u64).map(|i| pattern_byte(stream, i)).collect() };
+        // Short, then longer (the shared prefix grows), then shorter again (a slice of it).
+        for len in [10, 5000, 70_000, 4096, 6000] {
+            let p = pattern(stream, len);
+            assert!(p.len() >= len);
+            assert_eq!(p[..len], expected(len)[..], "len {len}");
+        }
+    }
+
+    /// The verdict of `got` fed in pieces of `piece` bytes.
+    fn checked_in_pieces(got: &[u8], expected_len: usize, piece: usize) -> TaskResult {
+        let mut check = StreamCheck::new(5, expected_len);
+        got.chunks(piece).for_each(|c| check.feed(c));
+        check.finish("t")
+    }
+
+    #[test]
+    fn a_stream_checked_as_it_arrives_gets_the_whole_stream_verdict() {
+        let good = pattern(5, 5000).to_vec();
+        let mut damaged = good.clone();
+        damaged[3001] ^= 0x40;
+        let cases: [(&[u8], usize, TaskResult); 4] = [
+            (&good, 5000, Ok(())),
+            (
+                &damaged,
+                5000,
+                Err(Failure::new(
+                    FailureKind::Integrity,
+                    format!(
+                        "t: byte 3001 is {:#04x}, expected {:#04x} (5000 of 5000 bytes received)",
+                        damaged[3001], good[3001]
+                    ),
+                )),
+            ),
+            (
+                &good[..4000],
+                5000,
+                Err(Failure::new(
+                    FailureKind::Integrity,
+                    "t: 4000 bytes received, expected 5000",
+                )),
+            ),
+            (
+                &good,
+                4999,
+                Err(Failure::new(
+                    FailureKind::Integrity,
+                    "t: 5000 bytes received, expected 4999",
+                )),
+            ),
+        ];
+        for (got, expected_len, verdict) in cases {
+            for piece in [1, 7, 512, 513, 4096, 10_000] {
+                assert_eq!(
+                    checked_in_pieces(got, expected_len, piece),
+                    verdict,
+                    "pieces of {piece}"
+                );
+            }
+        }
+        // Bytes swapped across a piece boundary: caught at the first one.
+        let mut swapped = good.clone();
+        swapped.swap(511, 512);
+        let verdict = checked_in_pieces(&swapped, 5000, 512).unwrap_err();
+        assert!(verdict.detail.starts_with("t: byte 511 is"), "{verdict}");
     }
 
     #[test]
