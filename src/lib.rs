@@ -22,7 +22,7 @@ pub use sansnet_sim::control::{
 /// switches with `#[cfg(test)] use sansnet::net;`.
 pub use sansnet_sim::net;
 /// The turmoil-shaped front door: `Builder::new().build()`, then `host`, `client`, `run`.
-pub use sansnet_sim::{Builder, Simulation};
+pub use sansnet_sim::{Builder, Outside, Simulation, TestError, TestRun};
 
 pub mod decode;
 pub mod explore;

@@ -60,6 +60,7 @@ pub struct Builder {
     faults: LinkFaults,
     max_steps: u64,
     check_determinism: bool,
+    intercept: bool,
 }
 
 impl Default for Builder {
@@ -87,6 +88,7 @@ impl Builder {
             faults: LinkFaults::default(),
             max_steps: 100_000_000,
             check_determinism: true,
+            intercept: false,
         }
     }
 
@@ -171,6 +173,26 @@ impl Builder {
         self
     }
 
+    /// Whether the simulation answers the wall clock and OS randomness (off by default;
+    /// needs the `intercept` feature). When on, code on the simulation's thread that calls
+    /// `SystemTime::now()`, `Instant::now()`, `getrandom` (std's `HashMap` keys,
+    /// `rand::rng()`, `thread_rng()`, UUIDs) gets answers from the simulation: the clock
+    /// reads [`sansnet_intercept::EPOCH_UNIX_NS`] (2030-01-01) plus simulated time, the
+    /// randomness a stream drawn from the seed. So hyper's `Date` header, a `HashMap`
+    /// iterated into a reply and a random request id replay exactly. What is and is not
+    /// covered is in the `sansnet-intercept` crate's documentation.
+    ///
+    /// [`test`](Self::test) runs each run on a fresh thread, which full coverage needs (std
+    /// and rand seed their per-thread generators once per thread). With
+    /// [`build`](Self::build) and [`Simulation::run`] on a thread that already made a
+    /// `HashMap` or used `rand::rng()`, those keep their OS-seeded state; the clock is
+    /// answered all the same.
+    #[cfg(feature = "intercept")]
+    pub fn intercept(&mut self, on: bool) -> &mut Self {
+        self.intercept = on;
+        self
+    }
+
     /// Builds a simulation, lets `setup` add its hosts and clients, and runs it until every
     /// client has finished, as [`Simulation::run`] does; then, unless turned off
     /// ([`check_determinism`](Self::check_determinism)), runs it again from scratch and
@@ -215,7 +237,8 @@ impl Builder {
         let once = |watch: Watch| {
             runs += 1;
             on_fresh_thread(name.clone(), || {
-                watch.run(|| {
+                let outside = Outside::watch();
+                let (result, report) = watch.run(|| {
                     let mut sim = self.build();
                     setup(&mut sim);
                     let result = sim.run();
@@ -225,15 +248,20 @@ impl Builder {
                         elapsed: sim.elapsed(),
                         runs: 1,
                     })
-                })
+                });
+                let mut outside = outside.counts();
+                outside.intercepted = self.intercept;
+                ((result, outside), report)
             })
         };
-        let (first, _, divergence, _) = check_if(once, |first| check && first.is_ok());
+        let ((first, outside), _, divergence, _) =
+            check_if(once, |(first, _)| check && first.is_ok());
         let mut run = first.map_err(TestError::Run)?;
         if let Some(divergence) = divergence {
             return Err(TestError::Nondeterministic {
                 seed,
                 divergence: Box::new(divergence),
+                outside,
             });
         }
         run.runs = runs;
@@ -242,7 +270,12 @@ impl Builder {
 
     /// The simulation: an empty switched network 192.168.0.0/16 to add hosts to.
     pub fn build(&self) -> Simulation {
-        let mut sim = Sim::new(seed_from_env_or(self.seed));
+        let seed = seed_from_env_or(self.seed);
+        #[cfg(feature = "intercept")]
+        let scope = self
+            .intercept
+            .then(|| sansnet_intercept::enter(seed.derive_u64("intercept"), 0));
+        let mut sim = Sim::new(seed);
         sim.set_limits(Limits {
             max_steps: self.max_steps,
             max_time: Instant::ZERO + self.duration,
@@ -254,6 +287,8 @@ impl Builder {
             link: self.link(),
             hosts: BTreeMap::new(),
             clients: Vec::new(),
+            #[cfg(feature = "intercept")]
+            _intercept: scope,
         }
     }
 }
@@ -300,18 +335,102 @@ pub enum TestError {
         seed: Seed,
         /// Where the runs first differ.
         divergence: Box<Divergence>,
+        /// What the first run read from outside the simulation, where that can be counted.
+        outside: Outside,
     },
+}
+
+/// What a run read from outside the simulation: the wall clock and OS randomness, as
+/// counted by `sansnet-intercept` (`None` without the `intercept` feature, which counts
+/// them; with interception on, the simulation answered these reads itself).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outside {
+    /// Reads of the wall clock (`SystemTime::now()`, `gettimeofday`, `time`).
+    pub wall_clock_reads: Option<u64>,
+    /// Calls for OS randomness (`getrandom`: std's `HashMap` keys, `rand`, UUIDs).
+    pub random_calls: Option<u64>,
+    /// Whether the simulation answered them (interception on).
+    pub intercepted: bool,
+}
+
+impl Outside {
+    fn watch() -> OutsideWatch {
+        OutsideWatch {
+            #[cfg(feature = "intercept")]
+            watch: sansnet_intercept::watch(),
+        }
+    }
+}
+
+/// Counts outside reads on this thread from its creation.
+struct OutsideWatch {
+    #[cfg(feature = "intercept")]
+    watch: sansnet_intercept::Watch,
+}
+
+impl OutsideWatch {
+    fn counts(&self) -> Outside {
+        #[cfg(feature = "intercept")]
+        {
+            let c = self.watch.counts();
+            if sansnet_intercept::installed() {
+                return Outside {
+                    wall_clock_reads: Some(c.realtime_reads),
+                    random_calls: Some(c.random_calls),
+                    intercepted: false,
+                };
+            }
+        }
+        Outside::default()
+    }
+}
+
+fn times(n: u64) -> &'static str {
+    if n == 1 {
+        "time"
+    } else {
+        "times"
+    }
+}
+
+impl fmt::Display for Outside {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.wall_clock_reads, self.random_calls) {
+            (Some(clock), Some(random)) if self.intercepted => write!(
+                f,
+                "the simulation answered the run's {clock} wall-clock reads and {random} \
+                 randomness calls itself, so the leak is elsewhere"
+            ),
+            (Some(clock), Some(random)) => write!(
+                f,
+                "the run read the wall clock {clock} {} and asked the OS for randomness \
+                 {random} {}",
+                times(clock),
+                times(random)
+            ),
+            _ => f.write_str(
+                "(build with sansnet's `intercept` feature to count the run's wall-clock \
+                 and OS-randomness reads, and `Builder::intercept(true)` to answer them from \
+                 the simulation)",
+            ),
+        }
+    }
 }
 
 impl fmt::Display for TestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TestError::Run(e) => fmt::Display::fmt(e, f),
-            TestError::Nondeterministic { seed, divergence } => write!(
+            TestError::Nondeterministic {
+                seed,
+                divergence,
+                outside,
+            } => write!(
                 f,
                 "nondeterministic: seed {seed} does not replay; something outside the \
                  simulation (the wall clock, OS randomness, hash-map order, a global \
-                 counter, another thread) reached what a host sends\n{divergence}{}",
+                 counter, another thread) reached what a host sends; {outside}\n\
+                 {divergence}{}",
                 replay_line(*seed)
             ),
         }
@@ -327,6 +446,10 @@ pub struct Simulation {
     link: LinkFaults,
     hosts: BTreeMap<String, (NodeId, LinkId)>,
     clients: Vec<(String, JoinHandle<()>)>,
+    /// While the simulation lives, its thread's wall clock and randomness are the
+    /// simulation's ([`Builder::intercept`]). Declared last: dropped after the hosts.
+    #[cfg(feature = "intercept")]
+    _intercept: Option<sansnet_intercept::Scope>,
 }
 
 impl fmt::Debug for Simulation {

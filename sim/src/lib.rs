@@ -55,7 +55,10 @@ pub mod testing;
 pub mod trace;
 mod world;
 
-pub use builder::{Builder, Simulation, TestError, TestRun};
+pub use builder::{Builder, Outside, Simulation, TestError, TestRun};
+/// The wall clock and OS randomness answered by the simulation ([`Builder::intercept`]).
+#[cfg(feature = "intercept")]
+pub use sansnet_intercept as intercept;
 pub use divergence::{check, Checked, Divergence};
 pub use endpoint::{Endpoint, NodeCtx, NodeFactory};
 pub use exec::{BoxError, TaskFailure, TaskPanic, TaskResult};

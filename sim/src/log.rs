@@ -19,6 +19,9 @@ thread_local! {
 /// Publishes the simulated time for log lines on this thread.
 pub(crate) fn set_sim_time(now: Instant) {
     SIM_TIME.with(|t| t.set(Some(now)));
+    // The wall clock an intercepted run reads moves with the simulation's.
+    #[cfg(feature = "intercept")]
+    sansnet_intercept::set_now_ns(now.as_nanos());
 }
 
 /// The simulated time last published on this thread, if a simulation ran here.
