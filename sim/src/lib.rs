@@ -56,9 +56,6 @@ pub mod trace;
 mod world;
 
 pub use builder::{Builder, Outside, Simulation, TestError, TestRun};
-/// The wall clock and OS randomness answered by the simulation ([`Builder::intercept`]).
-#[cfg(feature = "intercept")]
-pub use sansnet_intercept as intercept;
 pub use divergence::{check, Checked, Divergence};
 pub use endpoint::{Endpoint, NodeCtx, NodeFactory};
 pub use exec::{BoxError, TaskFailure, TaskPanic, TaskResult};
@@ -68,6 +65,9 @@ pub use fault::{
 };
 pub use host::{one_nic_config, TcpListener, TcpStream, UdpSocket};
 pub use rng::{seed_from_env_or, Probability, Seed, SimRng};
+/// The wall clock and OS randomness answered by the simulation ([`Builder::intercept`]).
+#[cfg(feature = "intercept")]
+pub use sansnet_intercept as intercept;
 pub use sansnet_stack::time::{Duration, Instant};
 pub use sim::{replay_line, Limits, RunError, Sim};
 pub use testing::assert_deterministic;
