@@ -1,10 +1,11 @@
 //! Seeded exploration: drawing a run from a seed (swarm testing), sweeping seeds on every
 //! core, replay files, and shrinking a failure to a minimal one.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant as WallInstant;
 
@@ -331,10 +332,32 @@ pub struct SweepOptions {
     pub out_dir: Option<PathBuf>,
     /// How runs are drawn.
     pub draw: DrawOptions,
-    /// Print a progress line to standard error.
+    /// Print a progress line to standard error (when it is a terminal; for other
+    /// displays, see [`SweepControl::on_progress`]).
     pub progress: bool,
     /// Stop after this many failures (0: never).
     pub max_failures: usize,
+}
+
+impl SweepOptions {
+    /// The runs this sweep does if nothing stops it early: every scenario on each seed of
+    /// the shard (saturating at `u64::MAX`).
+    pub fn runs(&self) -> u64 {
+        self.shard_seeds()
+            .saturating_mul(self.scenarios.len() as u64)
+    }
+
+    /// The seeds of the shard: `start + k`, `start + k + n`, ... below `start + count`
+    /// (which stops at `u64::MAX`).
+    fn shard_seeds(&self) -> u64 {
+        let (k, n) = (self.shard.0, self.shard.1.max(1));
+        let count = self.count.min(u64::MAX - self.start);
+        if count > k {
+            (count - k - 1) / n + 1
+        } else {
+            0
+        }
+    }
 }
 
 /// One failing run of a sweep.
@@ -372,6 +395,52 @@ pub struct SweepReport {
     pub wall_secs: f64,
     /// Runs done.
     pub runs: u64,
+    /// Why the sweep stopped before its last seed, if it did.
+    pub stopped_early: Option<StoppedEarly>,
+}
+
+/// Why a sweep stopped before its last seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoppedEarly {
+    /// [`SweepControl::time_budget`] was spent.
+    TimeBudget,
+    /// [`SweepOptions::max_failures`] runs failed.
+    MaxFailures,
+}
+
+/// How far a sweep has got, after each run.
+#[derive(Clone, Copy, Debug)]
+pub struct SweepProgress {
+    /// Runs done.
+    pub done: u64,
+    /// Runs the sweep does if nothing stops it early (`u64::MAX` when it is only bounded
+    /// by a time budget).
+    pub total: u64,
+    /// Runs failed.
+    pub failed: u64,
+    /// Wall-clock time since the sweep started.
+    pub elapsed: std::time::Duration,
+}
+
+/// What a sweep does beyond [`SweepOptions`]: a wall-clock budget and a progress display.
+/// Neither is an input to any run: they only decide how many runs there are and what is
+/// shown while they go.
+#[derive(Clone, Copy, Default)]
+pub struct SweepControl<'a> {
+    /// Start no run once this much wall-clock time has passed (runs under way finish): the
+    /// way a sweep is given "ten minutes" rather than a number of seeds.
+    pub time_budget: Option<std::time::Duration>,
+    /// Called after every run, from the worker thread that ran it.
+    pub on_progress: Option<&'a (dyn Fn(&SweepProgress) + Sync)>,
+}
+
+impl std::fmt::Debug for SweepControl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SweepControl")
+            .field("time_budget", &self.time_budget)
+            .field("on_progress", &self.on_progress.is_some())
+            .finish()
+    }
 }
 
 impl SweepReport {
@@ -415,35 +484,75 @@ pub fn sweep(opts: &SweepOptions) -> SweepReport {
 
 /// [`sweep`] with each seed's network given by `topology`.
 pub fn sweep_on(opts: &SweepOptions, topology: &TopologyChoice) -> SweepReport {
+    let show = opts.progress && std::io::stderr().is_terminal();
+    let line = |p: &SweepProgress| {
+        if p.done % 16 == 0 || p.done == p.total {
+            progress_line(p);
+        }
+    };
+    let control = SweepControl {
+        time_budget: None,
+        on_progress: if show { Some(&line) } else { None },
+    };
+    let report = sweep_with(opts, topology, &control);
+    if show {
+        eprintln!();
+    }
+    report
+}
+
+/// [`sweep_on`] within a wall-clock budget and with a progress display of the caller's.
+/// The seeds of a shard are `start + k`, `start + k + n`, ... below `start + count`; with
+/// a time budget, `count` may be `u64::MAX` (the seeds are never listed, only counted).
+pub fn sweep_with(
+    opts: &SweepOptions,
+    topology: &TopologyChoice,
+    control: &SweepControl<'_>,
+) -> SweepReport {
     let scenarios: Vec<_> = opts
         .scenarios
         .iter()
         .filter_map(|n| scenario::lookup(n))
         .collect();
     let (k, n) = (opts.shard.0, opts.shard.1.max(1));
-    let seeds: Vec<u64> = (opts.start..opts.start.saturating_add(opts.count))
-        .enumerate()
-        .filter(|(i, _)| *i as u64 % n == k)
-        .map(|(_, s)| s)
-        .collect();
-    let jobs_total = seeds.len() * scenarios.len();
-    let next = AtomicUsize::new(0);
+    let per_seed = scenarios.len() as u64;
+    // Unknown scenario names are skipped: count the ones found.
+    let jobs_total = opts.shard_seeds().saturating_mul(per_seed);
+    let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
     let failed = AtomicU64::new(0);
+    // Only failures are kept: a sweep of hours would not fit its runs in memory.
     let results = Mutex::new(Vec::new());
+    let totals: Mutex<BTreeMap<&'static str, ScenarioTotals>> = Mutex::new(BTreeMap::new());
     let started = wall_clock();
     let stop = std::sync::atomic::AtomicBool::new(false);
+    let stopped_early = Mutex::new(None);
+    let stop_early = |why: StoppedEarly| {
+        stop.store(true, Ordering::Relaxed);
+        stopped_early
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(why);
+    };
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs.max(1) {
             scope.spawn(|| loop {
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
+                if control
+                    .time_budget
+                    .is_some_and(|budget| started.elapsed() >= budget)
+                {
+                    stop_early(StoppedEarly::TimeBudget);
+                    return;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= jobs_total {
                     return;
                 }
-                let (seed, sc) = (seeds[i / scenarios.len()], &scenarios[i % scenarios.len()]);
+                let seed = opts.start + k + (i / per_seed) * n;
+                let sc = &scenarios[(i % per_seed) as usize];
                 let spec = draw_on(sc.as_ref(), seed, &opts.draw, topology);
                 let check_determinism =
                     opts.determinism_every > 0 && seed % opts.determinism_every == 0;
@@ -455,42 +564,53 @@ pub fn sweep_on(opts: &SweepOptions, topology: &TopologyChoice) -> SweepReport {
                 if outcome.result.is_err() {
                     let f = failed.fetch_add(1, Ordering::Relaxed) + 1;
                     if opts.max_failures > 0 && f as usize >= opts.max_failures {
-                        stop.store(true, Ordering::Relaxed);
+                        stop_early(StoppedEarly::MaxFailures);
                     }
                 }
-                results
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((i, spec, outcome));
+                {
+                    let mut totals = totals.lock().unwrap_or_else(|e| e.into_inner());
+                    let t = totals.entry(sc.name()).or_default();
+                    t.runs += 1;
+                    t.sim_ms += outcome.sim_time.as_millis();
+                    t.steps += outcome.steps;
+                    t.failures += u64::from(outcome.result.is_err());
+                }
+                if outcome.result.is_err() {
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((i, spec, outcome));
+                }
                 let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if opts.progress && (d % 16 == 0 || d as usize == jobs_total) {
-                    progress_line(
-                        started,
-                        d,
-                        jobs_total as u64,
-                        failed.load(Ordering::Relaxed),
-                    );
+                if let Some(show) = control.on_progress {
+                    show(&SweepProgress {
+                        done: d,
+                        total: jobs_total,
+                        failed: failed.load(Ordering::Relaxed),
+                        elapsed: started.elapsed(),
+                    });
                 }
             });
         }
     });
-    if opts.progress {
-        eprintln!();
-    }
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     results.sort_by_key(|(i, _, _)| *i);
     let mut report = SweepReport {
         wall_secs: started.elapsed().as_secs_f64(),
-        runs: results.len() as u64,
+        runs: done.into_inner(),
+        totals: totals
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .map(|(name, t)| (name.to_owned(), t))
+            .collect(),
+        stopped_early: stopped_early
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner()),
         ..SweepReport::default()
     };
     for (_, spec, outcome) in results {
-        let t = report.totals.entry(spec.scenario.clone()).or_default();
-        t.runs += 1;
-        t.sim_ms += outcome.sim_time.as_millis();
-        t.steps += outcome.steps;
         if let Err(failure) = outcome.result {
-            t.failures += 1;
             let replay_file = opts.out_dir.as_ref().and_then(|dir| {
                 let dir = dir.join(format!("{}-{}", spec.scenario, spec.seed));
                 write_artefacts(&spec, &dir).ok().map(|(_, p)| p)
@@ -527,13 +647,15 @@ fn checked_run(spec: &RunSpec) -> Outcome {
     outcome
 }
 
-fn progress_line(started: WallInstant, done: u64, total: u64, failed: u64) {
-    let elapsed = started.elapsed().as_secs_f64();
-    let rate = done as f64 / elapsed.max(1e-9);
-    let eta = (total - done) as f64 / rate.max(1e-9);
+/// The library's own progress display: one line redrawn in place on a terminal.
+fn progress_line(p: &SweepProgress) {
+    let elapsed = p.elapsed.as_secs_f64();
+    let rate = p.done as f64 / elapsed.max(1e-9);
+    let eta = p.total.saturating_sub(p.done) as f64 / rate.max(1e-9);
     let width = 30usize;
-    let filled = (done as usize * width) / total.max(1) as usize;
-    let bar: String = "#".repeat(filled) + &"-".repeat(width - filled);
+    let filled = ((p.done as u128 * width as u128) / u128::from(p.total.max(1))) as usize;
+    let bar: String = "#".repeat(filled.min(width)) + &"-".repeat(width - filled.min(width));
+    let (done, total, failed) = (p.done, p.total, p.failed);
     let mut err = std::io::stderr().lock();
     let _ = write!(
         err,
@@ -1003,6 +1125,72 @@ mod tests {
         let (a, b) = (scenario::run(&spec), scenario::run(&spec));
         assert_eq!(a.result, Ok(()));
         assert_eq!(a.trace_hash, b.trace_hash);
+    }
+
+    fn udp_sweep(count: u64, shard: (u64, u64)) -> SweepOptions {
+        SweepOptions {
+            scenarios: vec!["udp-retry".to_owned()],
+            start: 10,
+            count,
+            shard,
+            jobs: 2,
+            determinism_every: 0,
+            out_dir: None,
+            draw: DrawOptions {
+                profile: Some("lan".to_owned()),
+                planted: None,
+            },
+            progress: false,
+            max_failures: 0,
+        }
+    }
+
+    #[test]
+    fn a_shard_runs_its_seeds_and_counts_them_first() {
+        let seen = Mutex::new(Vec::new());
+        let opts = udp_sweep(7, (1, 3));
+        assert_eq!(opts.runs(), 2);
+        let record = |p: &SweepProgress| seen.lock().unwrap().push((p.done, p.total));
+        let report = sweep_with(
+            &opts,
+            &TopologyChoice::default(),
+            &SweepControl {
+                time_budget: None,
+                on_progress: Some(&record),
+            },
+        );
+        assert_eq!(report.runs, 2);
+        assert_eq!(report.totals["udp-retry"].runs, 2);
+        assert_eq!(report.stopped_early, None);
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort_unstable();
+        assert_eq!(seen, vec![(1, 2), (2, 2)]);
+        assert_eq!(
+            udp_sweep(u64::MAX, (2, 3)).runs(),
+            (u64::MAX - 10 - 3) / 3 + 1
+        );
+        assert_eq!(udp_sweep(2, (2, 3)).runs(), 0);
+    }
+
+    #[test]
+    fn a_time_budget_ends_a_sweep_of_unbounded_seeds() {
+        let budget = std::time::Duration::from_millis(300);
+        let report = sweep_with(
+            &udp_sweep(u64::MAX, (0, 1)),
+            &TopologyChoice::default(),
+            &SweepControl {
+                time_budget: Some(budget),
+                on_progress: None,
+            },
+        );
+        assert_eq!(report.stopped_early, Some(StoppedEarly::TimeBudget));
+        assert!(report.runs > 0);
+        assert!(
+            report.wall_secs >= budget.as_secs_f64(),
+            "{}",
+            report.wall_secs
+        );
+        assert_eq!(report.totals["udp-retry"].runs, report.runs);
     }
 
     #[test]
