@@ -1,0 +1,241 @@
+//! The `sansnet` command line: clap parses and checks every argument ([`args`]); each
+//! command reports what went wrong as a [`CliError`], whose kind is the exit status.
+
+mod args;
+mod artefacts;
+mod logging;
+mod progress;
+mod replay;
+mod runnable;
+mod style;
+mod sweep;
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use sansnet::decode::{describe_frame, parse_hex, DecodeError};
+use sansnet::explore;
+use sansnet::scenario::{self, RunSpec};
+
+use args::{Cli, Command, CompletionsArgs, ConformanceArgs, DecodeArgs};
+
+/// Why a command did not succeed; the exit status follows from the kind.
+#[derive(Debug)]
+pub enum CliError {
+    /// Input this build cannot act on that clap could not check: a replay file naming what
+    /// this build does not have, an unreadable file, a bad `RUST_LOG`. Exit status 2.
+    Usage(String),
+    /// The command could not do its work: artefacts or files not written. Exit status 2.
+    Io(String),
+    /// It did its work, and what it ran failed. Exit status 1.
+    Failed(String),
+}
+
+impl CliError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) | CliError::Io(_) => 2,
+            CliError::Failed(_) => 1,
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            CliError::Usage(m) | CliError::Io(m) | CliError::Failed(m) => m,
+        }
+    }
+}
+
+/// Parses the command line (clap exits with status 2 on a usage error, 0 after `--help`
+/// and `--version`), then runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    style::init(cli.global.color);
+    let result = logging::init(cli.global.log.as_deref(), style::stderr_colored())
+        .and_then(|()| run(cli.command));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            anstream::eprintln!("{} {}", style::bad("error:"), e.message());
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Sweep(a) => sweep::sweep(a),
+        Command::Replay(a) => replay::replay(a),
+        Command::Shrink(a) => replay::shrink(a),
+        Command::Scenarios => scenarios(),
+        Command::Conformance(a) => conformance(a),
+        Command::Decode(a) => decode(a),
+        Command::Completions(a) => completions(a),
+    }
+}
+
+/// The command that reruns a run, to paste as it is: `cargo run` with the features this
+/// build has (a planted bug is compiled in only with `planted-bugs`), then `replay ARGS`.
+pub fn replay_line(args: &str) -> String {
+    let features = if cfg!(feature = "planted-bugs") {
+        " --features planted-bugs"
+    } else {
+        ""
+    };
+    format!("cargo run --release{features} -- replay {args}")
+}
+
+/// `replay`'s flags for a drawn run: what `sweep` drew it from.
+pub fn replay_flags(spec: &RunSpec) -> String {
+    let mut s = format!("--scenario {} --seed {}", spec.scenario, spec.seed);
+    if !spec.topology.is_direct() {
+        s.push_str(&format!(" --topology {}", spec.topology));
+    }
+    if spec.profile != "random" {
+        s.push_str(&format!(" --profile {}", spec.profile));
+    }
+    if let Some(bug) = &spec.planted {
+        s.push_str(&format!(" --plant {bug}"));
+    }
+    s
+}
+
+/// `path` as a shell word.
+pub fn shell_word(path: &std::path::Path) -> String {
+    let text = path.display().to_string();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:=+,@%".contains(c));
+    if plain {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+fn scenarios() -> Result<(), CliError> {
+    for s in scenario::all() {
+        anstream::println!("{:<18} {}", style::strong(s.name()), s.describe());
+    }
+    println!(
+        "\nevery scenario runs on every --topology: direct (default), switched:N, routed:N[:R], swarm"
+    );
+    Ok(())
+}
+
+fn conformance(a: ConformanceArgs) -> Result<(), CliError> {
+    let dir = a
+        .dir
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/conformance")));
+    if !dir.is_dir() {
+        return Err(CliError::Usage(format!(
+            "{}: not a directory of conformance scripts",
+            dir.display()
+        )));
+    }
+    let report = sansnet_conformance::report::run_all(&dir)
+        .map_err(|e| CliError::Io(format!("{}: {e}", dir.display())))?;
+    println!("{report}");
+    Ok(())
+}
+
+fn decode(a: DecodeArgs) -> Result<(), CliError> {
+    let lines: Vec<String> = if a.frames.is_empty() || a.frames == ["-"] {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            eprintln!("sansnet decode: one frame in hex per line; end with Ctrl-D");
+        }
+        stdin
+            .lock()
+            .lines()
+            .collect::<Result<_, _>>()
+            .map_err(|e| CliError::Io(format!("standard input: {e}")))?
+    } else {
+        a.frames
+    };
+    let mut bad = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse_hex(line) {
+            Ok(bytes) => println!("{}", describe_frame(&bytes)),
+            Err(e) => bad.push(format!("frame {}: {}", n + 1, hex_error(line, &e))),
+        }
+    }
+    match bad.as_slice() {
+        [] => Ok(()),
+        [one] => Err(CliError::Usage(one.clone())),
+        many => Err(CliError::Usage(format!(
+            "{} frames are not hex:\n  {}",
+            many.len(),
+            many.join("\n  ")
+        ))),
+    }
+}
+
+/// What is wrong with `line`: a character that is not a hex digit, or an odd number of
+/// digits.
+fn hex_error(line: &str, e: &DecodeError) -> String {
+    let DecodeError::BadHex { at } = *e;
+    match line[at.min(line.len())..].chars().next() {
+        Some(c) => format!("{c:?} at character {at} is not a hex digit"),
+        None => {
+            let digits = line
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != ':')
+                .count();
+            let s = if digits == 1 { "" } else { "s" };
+            format!("{digits} hex digit{s}: a frame is whole bytes, two digits each")
+        }
+    }
+}
+
+fn completions(a: CompletionsArgs) -> Result<(), CliError> {
+    clap_complete::generate(
+        a.shell,
+        &mut Cli::command(),
+        "sansnet",
+        &mut std::io::stdout(),
+    );
+    Ok(())
+}
+
+/// Reads a replay file; a file that is missing or not one is a usage error.
+fn load(path: &std::path::Path) -> Result<explore::ReplayFile, CliError> {
+    explore::ReplayFile::load(path)
+        .map_err(|e| CliError::Usage(format!("cannot read the replay file {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn odd_hex_is_blamed_on_its_length() {
+        assert_eq!(
+            hex_error("525", &parse_hex("525").unwrap_err()),
+            "3 hex digits: a frame is whole bytes, two digits each"
+        );
+        assert_eq!(
+            hex_error("52x5", &parse_hex("52x5").unwrap_err()),
+            "'x' at character 2 is not a hex digit"
+        );
+    }
+
+    #[test]
+    fn paths_are_quoted_for_the_shell_when_they_must_be() {
+        assert_eq!(
+            shell_word(std::path::Path::new("sansnet-out/bulk-42/replay.json")),
+            "sansnet-out/bulk-42/replay.json"
+        );
+        assert_eq!(
+            shell_word(std::path::Path::new("my out/it's.json")),
+            r"'my out/it'\''s.json'"
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! `sansnet sweep`.
+
+use sansnet::explore::{self, DrawOptions, StoppedEarly, SweepControl, SweepOptions};
+use sansnet::scenario;
+
+use super::args::{ProgressMode, SweepArgs};
+use super::progress::Progress;
+use super::{artefacts, replay_flags, replay_line, shell_word, style, CliError};
+
+/// Seeds a sweep runs without `--seeds` or `--time`.
+const DEFAULT_SEEDS: u64 = 200;
+
+pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
+    let mut scenarios = a.scenarios;
+    if scenarios.is_empty() {
+        scenarios = scenario::all()
+            .iter()
+            .map(|s| s.name().to_owned())
+            .collect();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    scenarios.retain(|s| seen.insert(s.clone()));
+    // Before any run: hours of sweeping must not end with nowhere to put a failure.
+    artefacts::check_writable(&a.out)
+        .map_err(|e| CliError::Io(format!("--out: failures' artefacts cannot be written: {e}")))?;
+    let count = match (a.seeds, a.time) {
+        (Some(n), _) => n,
+        (None, Some(_)) => u64::MAX,
+        (None, None) => DEFAULT_SEEDS,
+    };
+    let jobs = match a.jobs {
+        Some(j) => j as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let opts = SweepOptions {
+        scenarios,
+        start: a.start,
+        count,
+        shard: a.shard.map_or((0, 1), |s| (s.k, s.n)),
+        jobs,
+        determinism_every: a.determinism_every,
+        out_dir: None, // written below, with every error reported
+        draw: DrawOptions {
+            profile: a.profile,
+            planted: a.plant,
+        },
+        progress: false,
+        max_failures: a.max_failures,
+    };
+    let mode = if a.quiet {
+        ProgressMode::None
+    } else {
+        a.progress
+    };
+    let progress = Progress::new(mode, opts.runs(), a.time);
+    let show = |p: &explore::SweepProgress| progress.update(p);
+    let report = explore::sweep_with(
+        &opts,
+        &a.topology,
+        &SweepControl {
+            time_budget: a.time,
+            on_progress: Some(&show),
+        },
+    );
+    progress.finish(&report);
+
+    print!("{}", report.table());
+    match report.stopped_early {
+        Some(StoppedEarly::TimeBudget) => println!("stopped: the time budget is spent"),
+        Some(StoppedEarly::MaxFailures) => {
+            println!(
+                "stopped: {} runs failed (--max-failures)",
+                report.failures.len()
+            )
+        }
+        None => {}
+    }
+    let mut not_written = Vec::new();
+    for f in &report.failures {
+        let dir = a.out.join(format!("{}-{}", f.spec.scenario, f.spec.seed));
+        let line = match artefacts::write(&f.spec, &dir) {
+            Ok((_, Some(replay_file))) => replay_line(&shell_word(&replay_file)),
+            Ok((_, None)) => {
+                // The rerun passed: a nondeterministic run; the flags draw it again.
+                replay_line(&replay_flags(&f.spec))
+            }
+            Err(e) => {
+                not_written.push(e);
+                replay_line(&replay_flags(&f.spec))
+            }
+        };
+        anstream::println!(
+            "{} {} -> {}",
+            style::bad("FAIL"),
+            explore::one_line(&f.spec),
+            f.failure
+        );
+        anstream::println!("     replay: {}", style::strong(&line));
+    }
+    if !not_written.is_empty() {
+        return Err(CliError::Io(format!(
+            "the artefacts of {} failing runs could not be written:\n  {}",
+            not_written.len(),
+            not_written.join("\n  ")
+        )));
+    }
+    if report.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Failed(format!(
+            "{} of {} runs failed",
+            report.failures.len(),
+            report.runs
+        )))
+    }
+}
