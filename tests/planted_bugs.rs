@@ -114,3 +114,184 @@ fn the_same_seeds_without_a_planted_bug_pass() {
         report.failures.first()
     );
 }
+
+// ----------------------------------------------------------------------------------------
+// The command line of a planted-bugs build (the rest of the CLI is in tests/cli.rs).
+
+mod cli {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use pretty_assertions::assert_eq;
+    use sansnet::explore::ReplayFile;
+
+    /// Exit status, standard output, standard error.
+    fn sansnet(args: &[&str]) -> (Option<i32>, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_sansnet"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("the sansnet binary runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("sansnet-planted-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn path(p: &Path) -> &str {
+        p.to_str().expect("temporary paths are UTF-8")
+    }
+
+    /// The replay lines a sweep printed, in order.
+    fn replay_lines(stdout: &str) -> Vec<String> {
+        stdout
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("replay: "))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Runs a printed replay line as the shell would, against this build (which has the
+    /// features the line asks for).
+    fn run_line(line: &str) -> (Option<i32>, String, String) {
+        let args = line
+            .strip_prefix("cargo run --release --features planted-bugs -- ")
+            .unwrap_or_else(|| panic!("the line does not build with planted bugs: {line}"));
+        let words: Vec<&str> = args.split_whitespace().collect();
+        sansnet(&words)
+    }
+
+    #[test]
+    fn the_version_says_the_build_has_planted_bugs() {
+        let (code, stdout, _) = sansnet(&["--version"]);
+        assert_eq!(code, Some(0));
+        assert!(stdout.contains("features: planted-bugs"), "{stdout}");
+    }
+
+    #[test]
+    fn a_printed_replay_line_replays_the_failure_to_the_same_trace_hash() {
+        let out = scratch("replay-line");
+        let (code, stdout, stderr) = sansnet(&[
+            "sweep",
+            "--plant",
+            "early-fin",
+            "--scenario",
+            "bulk",
+            "--seeds",
+            "2",
+            "--out",
+            path(&out),
+        ]);
+        assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+        let lines = replay_lines(&stdout);
+        assert_eq!(lines.len(), 2, "{stdout}");
+        for (seed, line) in lines.iter().enumerate() {
+            let file = out.join(format!("bulk-{seed}/replay.json"));
+            assert_eq!(
+                line,
+                &format!(
+                    "cargo run --release --features planted-bugs -- replay {}",
+                    file.display()
+                )
+            );
+            let recorded = ReplayFile::load(&file).unwrap();
+            let (code, stdout, stderr) =
+                run_line(&format!("{line} --out {}", path(&out.join("again"))));
+            assert_eq!(code, Some(1), "the failure again:\n{stdout}\n{stderr}");
+            assert!(
+                stdout.contains(&format!("trace hash {} at ", recorded.trace_hash)),
+                "{stdout}"
+            );
+            assert!(
+                stdout.contains("same run: the trace hash is the recording's"),
+                "{stdout}"
+            );
+            assert!(stderr.contains("the run fails: integrity"), "{stderr}");
+        }
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    #[test]
+    fn artefacts_that_cannot_be_written_fail_the_sweep_and_the_flags_still_replay() {
+        let out = scratch("unwritable-artefacts");
+        // A file where the first failure's directory goes.
+        std::fs::write(out.join("bulk-0"), "in the way").unwrap();
+        let (code, stdout, stderr) = sansnet(&[
+            "sweep",
+            "--plant",
+            "early-fin",
+            "--scenario",
+            "bulk",
+            "--seeds",
+            "1",
+            "--out",
+            path(&out),
+        ]);
+        assert_eq!(code, Some(2), "{stdout}\n{stderr}");
+        assert!(
+            stderr.contains("the artefacts of 1 failing runs could not be written")
+                && stderr.contains("bulk-0"),
+            "{stderr}"
+        );
+        let lines = replay_lines(&stdout);
+        assert_eq!(
+            lines,
+            vec![
+                "cargo run --release --features planted-bugs -- replay --scenario bulk --seed 0 --plant early-fin"
+                    .to_owned()
+            ]
+        );
+        let (code, stdout, stderr) =
+            run_line(&format!("{} --out {}", lines[0], path(&out.join("again"))));
+        assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+        assert!(stderr.contains("the run fails: integrity"), "{stderr}");
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    #[test]
+    fn an_unknown_planted_bug_is_refused_with_the_ones_there_are() {
+        let (code, _, stderr) = sansnet(&["sweep", "--plant", "early-fn"]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(
+            stderr.contains("invalid value 'early-fn' for '--plant <BUG>'")
+                && stderr.contains("a similar value exists: 'early-fin'"),
+            "{stderr}"
+        );
+        let dir = scratch("unknown-plant");
+        let (_, stdout, _) = sansnet(&[
+            "sweep",
+            "--plant",
+            "early-fin",
+            "--scenario",
+            "bulk",
+            "--seeds",
+            "1",
+            "--out",
+            path(&dir),
+        ]);
+        let file = dir.join("bulk-0/replay.json");
+        assert!(file.exists(), "{stdout}");
+        let text = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("\"early-fin\"", "\"nosuch\"");
+        std::fs::write(&file, text).unwrap();
+        for command in ["replay", "shrink"] {
+            let (code, _, stderr) = sansnet(&[command, path(&file)]);
+            assert_eq!(code, Some(2), "{stderr}");
+            assert!(
+                stderr.contains("no planted bug \"nosuch\" in this build (it has reassembly-off-by-one, rto-never-resets, early-fin)"),
+                "{stderr}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
