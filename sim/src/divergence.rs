@@ -20,6 +20,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::rc::Rc;
 
 use crate::decode::describe_frame;
 use crate::trace::{Checkpoint, Fingerprint, Rec, TraceEvent};
@@ -293,7 +294,37 @@ fn checksum_fields(frame: &[u8]) -> Vec<std::ops::Range<usize>> {
 /// workload, which calls [`Watch::run`] on the thread where it builds its simulation.
 #[derive(Debug)]
 pub struct Watch {
-    probe: Probe,
+    probe: ProbeSpec,
+}
+
+/// What a [`Probe`] is to do, before it is made on the run's thread.
+#[derive(Debug)]
+enum ProbeSpec {
+    Fingerprint,
+    Compare(Vec<Checkpoint>, u64),
+    Capture(u64, u64),
+}
+
+impl ProbeSpec {
+    fn compare(reference: &Fingerprint) -> ProbeSpec {
+        ProbeSpec::Compare(reference.checkpoints.clone(), reference.interval)
+    }
+
+    fn make(self) -> Probe {
+        match self {
+            ProbeSpec::Fingerprint => Probe::Fingerprint,
+            ProbeSpec::Compare(reference, interval) => Probe::Compare {
+                reference,
+                interval,
+                next: 0,
+                stretch: Kept::new(0, interval),
+                frozen: false,
+            },
+            ProbeSpec::Capture(from, to) => Probe::Capture {
+                stretch: Kept::new(from, to),
+            },
+        }
+    }
 }
 
 impl Watch {
@@ -301,7 +332,8 @@ impl Watch {
     /// is watched. Returns `f`'s value and what the simulation's probe saw (`None` when `f`
     /// created no simulation on this thread, or kept it alive).
     pub fn run<T>(self, f: impl FnOnce() -> T) -> (T, Option<RunReport>) {
-        ARMED.with(|a| *a.borrow_mut() = Some(self.probe));
+        let probe = self.probe.make();
+        ARMED.with(|a| *a.borrow_mut() = Some(probe));
         DEPOSITED.with(|d| d.borrow_mut().take());
         let value = f();
         ARMED.with(|a| a.borrow_mut().take());
@@ -352,14 +384,14 @@ pub(crate) fn check_if<T>(
     proceed: impl FnOnce(&T) -> bool,
 ) -> (T, Option<T>, Option<Divergence>, bool) {
     let (first, report_a) = run(Watch {
-        probe: Probe::Fingerprint,
+        probe: ProbeSpec::Fingerprint,
     });
     if !proceed(&first) {
         return (first, None, None, report_a.is_some());
     }
     let probe = match &report_a {
-        Some(a) => Probe::compare(&a.fingerprint),
-        None => Probe::Fingerprint,
+        Some(a) => ProbeSpec::compare(&a.fingerprint),
+        None => ProbeSpec::Fingerprint,
     };
     let (second, report_b) = run(Watch { probe });
     let (Some(report_a), Some(report_b)) = (report_a, report_b) else {
@@ -370,7 +402,7 @@ pub(crate) fn check_if<T>(
     }
     let stretch_b = report_b.stretch.unwrap_or_default();
     let (_, report_c) = run(Watch {
-        probe: Probe::capture(stretch_b.from, stretch_b.to),
+        probe: ProbeSpec::Capture(stretch_b.from, stretch_b.to),
     });
     let stretch_c = report_c.and_then(|r| r.stretch).unwrap_or_default();
     let at = first_difference(&stretch_c, &stretch_b).unwrap_or(DivergenceAt::Stretch {
@@ -414,38 +446,72 @@ pub(crate) enum Probe {
         interval: u64,
         /// The next reference checkpoint to compare against.
         next: usize,
-        stretch: Stretch,
+        stretch: Kept,
         frozen: bool,
     },
     /// Keep the records with index in `from..to`.
-    Capture { stretch: Stretch },
+    Capture { stretch: Kept },
+}
+
+/// A stretch as a probe keeps it while the run goes on: cheap to fill (a compare run keeps
+/// every record of the current stretch), turned into a [`Stretch`] once, at the end.
+#[derive(Debug, Default)]
+pub(crate) struct Kept {
+    from: u64,
+    to: u64,
+    records: Vec<KeptRecord>,
+    /// Every kept record's encoding, back to back.
+    encoded: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct KeptRecord {
+    index: u64,
+    t_ns: u64,
+    event: TraceEvent,
+    encoded: std::ops::Range<usize>,
+    /// Shared with the frame in flight: no copy.
+    frame: Option<Rc<[u8]>>,
+}
+
+impl Kept {
+    fn new(from: u64, to: u64) -> Kept {
+        Kept {
+            from,
+            to,
+            ..Kept::default()
+        }
+    }
+
+    /// Starts over at `from..to`, keeping the allocations.
+    fn restart(&mut self, from: u64, to: u64) {
+        self.from = from;
+        self.to = to;
+        self.records.clear();
+        self.encoded.clear();
+    }
+
+    fn into_stretch(self) -> Stretch {
+        let encoded = self.encoded;
+        Stretch {
+            from: self.from,
+            to: self.to,
+            records: self
+                .records
+                .into_iter()
+                .map(|r| RecordDetail {
+                    index: r.index,
+                    t_ns: r.t_ns,
+                    event: r.event,
+                    encoded: encoded.get(r.encoded).unwrap_or_default().to_vec(),
+                    frame: r.frame.map(|f| f.to_vec()),
+                })
+                .collect(),
+        }
+    }
 }
 
 impl Probe {
-    fn compare(reference: &Fingerprint) -> Probe {
-        Probe::Compare {
-            reference: reference.checkpoints.clone(),
-            interval: reference.interval,
-            next: 0,
-            stretch: Stretch {
-                from: 0,
-                to: reference.interval,
-                records: Vec::new(),
-            },
-            frozen: false,
-        }
-    }
-
-    fn capture(from: u64, to: u64) -> Probe {
-        Probe::Capture {
-            stretch: Stretch {
-                from,
-                to,
-                records: Vec::new(),
-            },
-        }
-    }
-
     /// Sees one record (already hashed).
     pub(crate) fn observe(
         &mut self,
@@ -453,7 +519,7 @@ impl Probe {
         t_ns: u64,
         rec: &Rec<'_>,
         encoded: &[u8],
-        frame: Option<&[u8]>,
+        frame: Option<&Rc<[u8]>>,
     ) {
         let stretch = match self {
             Probe::Fingerprint => return,
@@ -470,12 +536,14 @@ impl Probe {
         if index < stretch.from || index >= stretch.to {
             return;
         }
-        stretch.records.push(RecordDetail {
+        let start = stretch.encoded.len();
+        stretch.encoded.extend_from_slice(encoded);
+        stretch.records.push(KeptRecord {
             index,
             t_ns,
             event: rec.to_event(),
-            encoded: encoded.to_vec(),
-            frame: frame.map(<[u8]>::to_vec),
+            encoded: start..stretch.encoded.len(),
+            frame: frame.cloned(),
         });
     }
 
@@ -504,11 +572,7 @@ impl Probe {
         {
             if reference.get(*next).is_some_and(|r| r.hash == cp.hash) {
                 *next += 1;
-                *stretch = Stretch {
-                    from: cp.records,
-                    to: cp.records + *interval,
-                    records: Vec::new(),
-                };
+                stretch.restart(cp.records, cp.records + *interval);
             } else {
                 *frozen = true;
             }
@@ -518,7 +582,9 @@ impl Probe {
     pub(crate) fn finish(self, fingerprint: Fingerprint) -> RunReport {
         let stretch = match self {
             Probe::Fingerprint => None,
-            Probe::Compare { stretch, .. } | Probe::Capture { stretch } => Some(stretch),
+            Probe::Compare { stretch, .. } | Probe::Capture { stretch } => {
+                Some(stretch.into_stretch())
+            }
         };
         RunReport {
             fingerprint,

@@ -30,6 +30,7 @@
 
 use std::fmt;
 use std::io::Write;
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
@@ -495,7 +496,7 @@ pub(crate) enum Rec<'a> {
         frame: u64,
         len: usize,
         /// Hashed after the record; not in the JSON (a capture has them).
-        bytes: &'a [u8],
+        bytes: &'a Rc<[u8]>,
     },
     Transmitted {
         link: Named<'a>,
