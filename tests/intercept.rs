@@ -38,13 +38,18 @@ fn serve_once(sim: &mut Simulation, reply: fn() -> Vec<u8>, check: fn(&[u8])) {
 }
 
 fn wall_clock_ns() -> Vec<u8> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     now.as_nanos().to_string().into_bytes()
 }
 
 fn hash_map_order() -> Vec<u8> {
     let map: HashMap<u32, ()> = (0..32).map(|k| (k, ())).collect();
-    map.keys().map(|k| format!("{k},")).collect::<String>().into_bytes()
+    map.keys()
+        .map(|k| format!("{k},"))
+        .collect::<String>()
+        .into_bytes()
 }
 
 fn random_id() -> Vec<u8> {
