@@ -364,6 +364,24 @@ fn a_replay_file_naming_an_unknown_node_is_refused() {
     );
 }
 
+#[test]
+fn a_replay_file_with_a_network_out_of_bounds_is_refused() {
+    let dir = scratch("shape-out-of-bounds");
+    let file = replay_file(&dir, "r.json", |j| {
+        j["spec"]["topology"] =
+            serde_json::json!({"shape": "routed", "client_hosts": 1, "routers": 50});
+    });
+    refused(
+        &dir,
+        &file,
+        &[
+            "the run's network is not one this build builds",
+            "routed:1:50",
+            "R routers up to 4",
+        ],
+    );
+}
+
 #[cfg(not(feature = "planted-bugs"))]
 #[test]
 fn a_replay_file_with_a_plant_needs_the_feature_and_says_how() {

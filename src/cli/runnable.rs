@@ -27,6 +27,9 @@ pub enum Unrunnable {
     PlantNeedsFeature(String),
     /// A planted bug this build does not have.
     Plant(String),
+    /// The network's shape is outside what this build builds (as `--topology` would
+    /// refuse it).
+    Shape(String),
     /// The fault plan names a link or node the run's network does not have.
     Name {
         /// The simulator's complaint.
@@ -73,6 +76,9 @@ impl fmt::Display for Unrunnable {
                  another version of sansnet?",
                 planted_names().join(", ")
             ),
+            Unrunnable::Shape(why) => {
+                write!(f, "the run's network is not one this build builds: {why}")
+            }
             Unrunnable::Name {
                 error,
                 shape,
@@ -104,12 +110,19 @@ pub fn refuse(verb: &str, args: &str, why: &Unrunnable) -> CliError {
     CliError::Usage(message)
 }
 
+/// The first few names, quoted.
 fn quoted(names: &[String]) -> String {
-    names
+    const SHOWN: usize = 8;
+    let mut text = names
         .iter()
+        .take(SHOWN)
         .map(|n| format!("{n:?}"))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    text
 }
 
 fn planted_names() -> Vec<&'static str> {
@@ -143,6 +156,12 @@ pub fn check(spec: &RunSpec) -> Result<(), Unrunnable> {
             return Err(Unrunnable::Plant(bug.clone()));
         }
     }
+    // A shape from a file is checked as `--topology` checks one (client hosts and routers
+    // within bounds): the builders would clamp it, and build another network.
+    spec.topology
+        .to_string()
+        .parse::<Shape>()
+        .map_err(Unrunnable::Shape)?;
     let tcp = scenario::tcp_config(spec).map_err(|f| Unrunnable::Build(f.detail))?;
     let applied = catch_unwind(AssertUnwindSafe(|| {
         let mut sim = Sim::new(Seed(spec.seed));
@@ -208,6 +227,30 @@ mod tests {
     fn drawn_runs_are_runnable() {
         for seed in 0..8 {
             assert_eq!(check(&bulk(seed)), Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_shape_out_of_bounds_is_refused_not_clamped() {
+        for shape in [
+            Shape::Switched { client_hosts: 0 },
+            Shape::Switched {
+                client_hosts: 100_000,
+            },
+            Shape::Routed {
+                client_hosts: 1,
+                routers: 50,
+            },
+        ] {
+            let spec = RunSpec {
+                topology: shape,
+                ..bulk(1)
+            };
+            assert!(
+                matches!(check(&spec), Err(Unrunnable::Shape(_))),
+                "{shape}: {:?}",
+                check(&spec)
+            );
         }
     }
 
