@@ -55,6 +55,16 @@ def write(path, title, rfc, reqs, quote, matrix, setup, lines, note=None, config
     open(full, 'w').write('\n'.join(h + lines) + '\n')
     count += 1
 
+def where(seq, R, W):
+    """SEG.SEQ relative to the receive window, as a title says it."""
+    d = seq - R
+    if d < 0: return f'RCV.NXT{d} (left of the window)'
+    if d == 0: return 'RCV.NXT'
+    if d < W - 1: return f'RCV.NXT+{d} (inside the window)'
+    if d == W - 1: return 'RCV.NXT+RCV.WND-1 (the last byte of the window)'
+    if d == W: return 'RCV.NXT+RCV.WND (the right edge)'
+    return f'RCV.NXT+RCV.WND+{d - W} (beyond the window)'
+
 def ack_line(N, R, t='+0'):
     return f'{t:<6}> . seq={N} ack={R} win={65536 - R}'
 
@@ -65,19 +75,28 @@ for st, (setup, pre, R, U, N) in STATES.items():
     cell = lambda k: f'{st} x {k}'
     W = 65536 - R
     edges = [('left', R - 1), ('edge', R), ('right', R + W - 1), ('beyond', R + W), ('middle', R + 1000)]
-    # ACK: pure ACK, acking nothing new (ack=U), at each sequence edge.
-    for name, seq in edges:
-        acceptable = R <= seq < R + W
+    # ACK: pure ACK, acking nothing new (ack=U), at each sequence edge, and one past the
+    # right edge. An empty segment exactly at RCV.NXT+RCV.WND is acceptable: it is what a peer
+    # whose data fills our window sends (SEG.SEQ = its SND.NXT), and Linux accepts it too.
+    for name, seq in edges + [('past', R + W + 1)]:
+        acceptable = R <= seq <= R + W
+        note = None
         lines = list(pre) + [f'+0.1  < . seq={seq} ack={U} win=65535']
-        if acceptable:
+        if seq == R + W:
+            lines.append('+0    expect nothing until +0.5')
+            q = "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be made to accept valid ACKs, URGs, and RSTs"
+            note = ('the allowance for valid ACKs taken at the right edge: an empty segment at '
+                    'SEG.SEQ = RCV.NXT+RCV.WND is accepted (as Linux does, tcp_sequence), since a '
+                    'peer that has filled the window sends its ACKs there')
+        elif acceptable:
             lines.append('+0    expect nothing until +0.5')
             q = "If the RCV.WND is not zero: RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND (the segment is acceptable)"
         else:
             lines.append(ack_line(N, R))
             q = Q_UNACC
         lines.append(f'      expect state {st}')
-        write(f'{d}/ack_seq_{name}.tcp', f'{st}: ACK without data, SEG.SEQ at the {name} of the window ({"acceptable" if acceptable else "not acceptable"})',
-              '9293 3.10.7.4', 'none', q, cell('ACK'), setup, lines)
+        write(f'{d}/ack_seq_{name}.tcp', f'{st}: ACK without data, SEG.SEQ = {where(seq, R, W)}: {"acceptable" if acceptable else "not acceptable"}',
+              '9293 3.10.7.4', 'none', q, cell('ACK'), setup, lines, note)
     # ACK with data at each edge.
     for name, seq in edges:
         ln = 10
@@ -97,7 +116,7 @@ for st, (setup, pre, R, U, N) in STATES.items():
             q = "A TCP receiver SHOULD send an immediate duplicate ACK when an out-of-order segment arrives"
         lines.append(f'      expect state {st}')
         reqs = 'MUST-40' if (acceptable and can_recv and (seq == R or overl)) else ('MAY-13' if acceptable and can_recv else 'none')
-        write(f'{d}/ack_data_seq_{name}.tcp', f'{st}: ACK with {ln} bytes, SEG.SEQ at the {name} of the window',
+        write(f'{d}/ack_data_seq_{name}.tcp', f'{st}: ACK with {ln} bytes, SEG.SEQ = {where(seq, R, W)}',
               '9293 3.10.7.4; 5681 4.2', reqs, q, cell('ACK'), setup, lines)
     # ACK field acceptability (RFC 5961 section 5).
     for name, ack, ok in [('too_new', N + 1, False), ('too_old', U - W - 1000, False), ('snd_una', U, True)]:
@@ -135,7 +154,7 @@ for st, (setup, pre, R, U, N) in STATES.items():
             else:
                 lines += ['+0    expect nothing until +0.5', f'      expect state {st}']
                 q = Q_RST_OUT
-            write(f'{d}/{kind.lower().replace("-", "_")}_seq_{name}.tcp', f'{st}: {kind} with SEG.SEQ at the {name} of the window',
+            write(f'{d}/{kind.lower().replace("-", "_")}_seq_{name}.tcp', f'{st}: {kind} with SEG.SEQ = {where(seq, R, W)}',
                   '5961 3.2; 9293 3.10.7.4', reqs, q, cell(kind), setup, lines)
     # SYN, SYN-ACK, SYN-FIN: challenge ACK wherever they land.
     for flags, kind in (('S', 'SYN'), ('S.', 'SYN-ACK'), ('SF', 'SYN-FIN')):
@@ -144,7 +163,7 @@ for st, (setup, pre, R, U, N) in STATES.items():
             lines = list(pre) + [f'+0.1  < {flags} seq={seq}{ackf} win=65535 <mss 1460>']
             lines += [ack_line(N, R), f'      expect state {st}']
             inwin = R <= seq < R + W
-            write(f'{d}/{kind.lower().replace("-", "_")}_seq_{name}.tcp', f'{st}: {kind} with SEG.SEQ at the {name} of the window draws an ACK',
+            write(f'{d}/{kind.lower().replace("-", "_")}_seq_{name}.tcp', f'{st}: {kind} with SEG.SEQ = {where(seq, R, W)} draws an ACK',
                   '5961 4.2; 9293 3.10.7.4', 'RFC5961-4.2' if inwin else 'none', Q_SYN if inwin else Q_UNACC, cell(kind), setup, lines)
     # FIN without ACK: dropped (fifth step), unless out of window (first step: ACK).
     for name, seq in [('edge', R), ('beyond', R + W)]:
@@ -153,7 +172,7 @@ for st, (setup, pre, R, U, N) in STATES.items():
             lines += ['+0    expect nothing until +0.5', f'      expect state {st}']; q = Q_NOACK
         else:
             lines += [ack_line(N, R), f'      expect state {st}']; q = Q_UNACC
-        write(f'{d}/fin_seq_{name}.tcp', f'{st}: FIN without ACK, SEG.SEQ at the {name} of the window', '9293 3.10.7.4', 'none', q, cell('FIN'), setup, lines)
+        write(f'{d}/fin_seq_{name}.tcp', f'{st}: FIN without ACK, SEG.SEQ = {where(seq, R, W)}', '9293 3.10.7.4', 'none', q, cell('FIN'), setup, lines)
 
 # ---- FIN-ACK and the ACK of our FIN in the synchronized states --------------------------
 Q_FIN = "If the FIN bit is set, signal the user 'connection closing' and return any pending RECEIVEs with same message, advance RCV.NXT over the FIN, and send an acknowledgment for the FIN"
@@ -277,7 +296,8 @@ synrcvd = {
   ('ack_too_new', 'ACK', ['+0.1 < . seq=1 ack=2 win=65535', '+0  > R seq=2', '    expect state SYN-RECEIVED'], Q_SR_ACK, 'none'),
   ('ack_far', 'ACK', ['+0.1 < . seq=1 ack=100000 win=65535', '+0  > R seq=100000', '    expect state SYN-RECEIVED'], Q_SR_ACK, 'none'),
   ('ack_seq_left', 'ACK', ['+0.1 < . seq=0 ack=1 win=65535', '+0  > . seq=1 ack=1', '    expect state SYN-RECEIVED'], Q_UNACC, 'none'),
-  ('ack_seq_beyond', 'ACK', ['+0.1 < . seq=65536 ack=1 win=65535', '+0  > . seq=1 ack=1', '    expect state SYN-RECEIVED'], Q_UNACC, 'none'),
+  ('ack_seq_beyond', 'ACK', ['+0.1 < . seq=65536 ack=1 win=65535', '    expect state ESTABLISHED'], Q_SR_ACK, 'none'),
+  ('ack_seq_past', 'ACK', ['+0.1 < . seq=65537 ack=1 win=65535', '+0  > . seq=1 ack=1', '    expect state SYN-RECEIVED'], Q_UNACC, 'none'),
   ('ack_seq_right_edge', 'ACK', ['+0.1 < . seq=65535 ack=1 win=65535', '    expect state ESTABLISHED'], Q_SR_ACK, 'none'),
   ('syn_retransmitted', 'SYN', ['+0.5 < S seq=0 win=65535 <mss 1460>', '+0  > S. seq=0 ack=1 <mss 1460>', '    expect state SYN-RECEIVED'], "A retransmitted SYN: the SYN-ACK was lost, so it is sent again", 'none'),
   ('syn_in_window', 'SYN', ['+0.1 < S seq=1000 win=65535', '+0  expect nothing until +0.5', '    expect state LISTEN'], "SYN-RECEIVED STATE: If the connection was initiated with a passive OPEN, then return this connection to the LISTEN state and return", 'MUST-11'),

@@ -1309,15 +1309,24 @@ impl Connection {
         let seg_len = seg.segment_len();
         let rcv_wnd = self.rcv_adv - self.rcv_nxt;
         let seq = seg.seq_number;
-        let acceptable = match (seg_len, rcv_wnd) {
-            (0, 0) => seq == self.rcv_nxt,
-            (0, _) => seq.in_range(self.rcv_nxt, self.rcv_nxt + rcv_wnd),
-            (_, 0) => false,
-            (_, _) => {
-                seq.in_range(self.rcv_nxt, self.rcv_nxt + rcv_wnd)
-                    || (seq + seg_len - 1).in_range(self.rcv_nxt, self.rcv_nxt + rcv_wnd)
-            }
-        };
+        // An empty segment exactly at the right edge (SEG.SEQ = RCV.NXT+RCV.WND) is
+        // acceptable too, unless it is a RST (RFC 5961 keeps those strict): it is what a peer
+        // that has filled our window sends while its data is in flight (SND.NXT is our right
+        // edge), and its ACK and SACK blocks are what recovery runs on. RFC 9293 3.10.7.4
+        // asks for "special allowance ... to accept valid ACKs"; Linux's tcp_sequence and
+        // tcp_in_window accept SEG.SEQ <= RCV.NXT+RCV.WND. Dropping them made a transfer to
+        // Linux at 5% loss wait for RTOs (issue 15; conformance matrix `ack_seq_beyond`).
+        let right_edge_ack = seg_len == 0 && !is_rst && seq == self.rcv_nxt + rcv_wnd;
+        let acceptable = right_edge_ack
+            || match (seg_len, rcv_wnd) {
+                (0, 0) => seq == self.rcv_nxt,
+                (0, _) => seq.in_range(self.rcv_nxt, self.rcv_nxt + rcv_wnd),
+                (_, 0) => false,
+                (_, _) => {
+                    seq.in_range(self.rcv_nxt, self.rcv_nxt + rcv_wnd)
+                        || (seq + seg_len - 1).in_range(self.rcv_nxt, self.rcv_nxt + rcv_wnd)
+                }
+            };
         // MUST-66: with a zero window, still process the ACK, URG and RST of a segment at
         // RCV.NXT (a zero-window probe), dropping its text.
         let zero_window_probe = !acceptable && rcv_wnd == 0 && seq == self.rcv_nxt;
