@@ -29,8 +29,9 @@ fn receive_window_is_the_advertised_one() {
 }
 
 // RFC 9293 3.10.7.4 first: a zero-length segment is acceptable iff
-// RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND; an unacceptable one draws
-// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and is dropped.
+// RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND, and (the allowance for valid ACKs, as Linux makes
+// it) exactly at RCV.NXT+RCV.WND, where a peer whose data fills the window sends its ACKs;
+// an unacceptable one draws <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and is dropped.
 #[test]
 fn empty_segment_acceptability_at_the_window_edges() {
     let cases = [
@@ -38,7 +39,8 @@ fn empty_segment_acceptability_at_the_window_edges() {
         ("left edge RCV.NXT", IRS1, true),
         ("middle", IRS1 + WND / 2, true),
         ("right edge RCV.NXT+RCV.WND-1", IRS1 + (WND - 1), true),
-        ("just beyond RCV.NXT+RCV.WND", IRS1 + WND, false),
+        ("the right edge RCV.NXT+RCV.WND", IRS1 + WND, true),
+        ("just beyond RCV.NXT+RCV.WND", IRS1 + (WND + 1), false),
         ("far beyond", IRS1 + 1_000_000, false),
     ];
     for (name, seq, ok) in cases {
