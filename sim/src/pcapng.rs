@@ -39,6 +39,7 @@ const OPT_IF_NAME: u16 = 2;
 const OPT_IF_DESCRIPTION: u16 = 3;
 const OPT_IF_TSRESOL: u16 = 9;
 const OPT_EPB_FLAGS: u16 = 2;
+const OPT_COMMENT: u16 = 1;
 /// The application named in the section header.
 const USERAPPL: &str = concat!("sansnet-sim ", env!("CARGO_PKG_VERSION"));
 /// Longest string option value written (the option length is 16 bits; a longer name is
@@ -169,6 +170,20 @@ impl<W: Write> PcapngWriter<W> {
         frame: &[u8],
         direction: Direction,
     ) -> io::Result<()> {
+        self.write_packet_with_comment(interface, at, frame, direction, None)
+    }
+
+    /// [`write_packet`](Self::write_packet) with an `opt_comment` (Wireshark shows it as
+    /// the packet's comment, `frame.comment`): why a frame was dropped, or that it was
+    /// corrupted on the wire.
+    pub fn write_packet_with_comment(
+        &mut self,
+        interface: u32,
+        at: Instant,
+        frame: &[u8],
+        direction: Direction,
+        comment: Option<&str>,
+    ) -> io::Result<()> {
         if interface >= self.interfaces {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -177,20 +192,23 @@ impl<W: Write> PcapngWriter<W> {
         }
         let incl = &frame[..frame.len().min(SNAPLEN as usize)];
         let orig_len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
-        // Padding (at most 3), epb_flags (8), opt_endofopt (4), trailing length (4).
-        let mut tail = [0u8; 19];
-        let mut tail_len = padded(incl.len()) - incl.len();
+        // Padding (at most 3), options, opt_endofopt (4), trailing length (4).
+        // Options are aligned from their own start, which the padding puts on a multiple of 4.
+        let mut opts = Vec::new();
         if direction != Direction::Unknown {
-            tail[tail_len..tail_len + 2].copy_from_slice(&OPT_EPB_FLAGS.to_le_bytes());
-            tail[tail_len + 2..tail_len + 4].copy_from_slice(&4u16.to_le_bytes());
-            tail[tail_len + 4..tail_len + 8].copy_from_slice(&direction.flags().to_le_bytes());
-            // opt_endofopt: four zero bytes, already there.
-            tail_len += 12;
+            push_option(&mut opts, OPT_EPB_FLAGS, &direction.flags().to_le_bytes());
         }
-        // incl is at most SNAPLEN, so this fits in 32 bits.
-        let total = (28 + incl.len() + tail_len + 4) as u32;
-        tail[tail_len..tail_len + 4].copy_from_slice(&total.to_le_bytes());
-        tail_len += 4;
+        if let Some(comment) = comment {
+            push_option(&mut opts, OPT_COMMENT, option_string(comment));
+        }
+        if !opts.is_empty() {
+            opts.extend_from_slice(&[0; 4]);
+        }
+        let mut tail = vec![0u8; padded(incl.len()) - incl.len()];
+        tail.extend_from_slice(&opts);
+        let total = u32::try_from(28 + incl.len() + tail.len() + 4)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pcapng block too long"))?;
+        tail.extend_from_slice(&total.to_le_bytes());
         let ns = at.as_nanos();
         let mut head = [0u8; 28];
         head[0..4].copy_from_slice(&BLOCK_ENHANCED_PACKET.to_le_bytes());
@@ -202,7 +220,7 @@ impl<W: Write> PcapngWriter<W> {
         head[24..28].copy_from_slice(&orig_len.to_le_bytes());
         self.out.write_all(&head)?;
         self.out.write_all(incl)?;
-        self.out.write_all(&tail[..tail_len])
+        self.out.write_all(&tail)
     }
 
     /// Flushes the underlying writer.
@@ -244,6 +262,8 @@ pub struct Packet {
     pub data: Vec<u8>,
     /// The `epb_flags` direction ([`Direction::Unknown`] without the option).
     pub direction: Direction,
+    /// The `opt_comment`, if any.
+    pub comment: Option<String>,
 }
 
 /// A pcapng file read back: every interface of every section, and every packet.
@@ -579,7 +599,11 @@ fn read_packet(
         .ok_or(PcapngError::BadCapturedLength { offset, captured })?
         .to_vec();
     let mut direction = Direction::Unknown;
+    let mut comment = None;
     options(body, padded(data_end), offset, |code, value| {
+        if code == OPT_COMMENT {
+            comment = Some(text(value));
+        }
         if code == OPT_EPB_FLAGS {
             let flags = Fields {
                 bytes: value,
@@ -599,6 +623,7 @@ fn read_packet(
         orig_len,
         data,
         direction,
+        comment,
     })
 }
 

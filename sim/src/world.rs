@@ -472,8 +472,32 @@ impl World {
             .record(self.now.as_nanos(), &Rec::Dropped { at, frame, reason });
     }
 
-    /// Records a frame on every tap; `direction` is the NIC's (links pass `Unknown`).
-    fn capture(&mut self, taps: &[Tap], bytes: &[u8], direction: pcapng::Direction) {
+    /// A frame a link direction drops: counted, traced, and on the link's captures with a
+    /// comment saying why (the far end never saw it).
+    fn drop_on_link(&mut self, link: LinkId, dir: usize, frame: &Frame, reason: DropReason) {
+        if !self.links[link.0].captures.is_empty() {
+            let comment =
+                format!("sansnet: dropped on the wire ({reason}); the far end never saw it");
+            self.capture_link(link, &frame.bytes, Some(&comment));
+        }
+        self.count_drop(Place::Dir(link, dir), frame.id, reason);
+    }
+
+    /// Records a frame on a link's taps, as it left the link (or where the link dropped it).
+    fn capture_link(&mut self, link: LinkId, bytes: &[u8], comment: Option<&str>) {
+        let captures = self.links[link.0].captures.clone();
+        self.capture(&captures, bytes, pcapng::Direction::Unknown, comment);
+    }
+
+    /// Records a frame on every tap; `direction` is the NIC's (links pass `Unknown`), the
+    /// comment what a pcap reader should know about it (pcapng only).
+    fn capture(
+        &mut self,
+        taps: &[Tap],
+        bytes: &[u8],
+        direction: pcapng::Direction,
+        comment: Option<&str>,
+    ) {
         let now = self.now;
         for tap in taps {
             let c = &mut self.captures[tap.capture];
@@ -481,7 +505,7 @@ impl World {
                 let written = match &mut c.writer {
                     CaptureWriter::Pcap(w) => w.write_frame(now, bytes),
                     CaptureWriter::Pcapng(w) => {
-                        w.write_packet(tap.interface, now, bytes, direction)
+                        w.write_packet_with_comment(tap.interface, now, bytes, direction, comment)
                     }
                 };
                 if let Err(e) = written {
@@ -1041,7 +1065,7 @@ impl World {
         );
         if !self.nics[nic.0].captures.is_empty() {
             let captures = self.nics[nic.0].captures.clone();
-            self.capture(&captures, &frame.bytes, pcapng::Direction::Outbound);
+            self.capture(&captures, &frame.bytes, pcapng::Direction::Outbound, None);
         }
         match link {
             Some((link, dir)) => self.link_ingress(link, dir, frame),
@@ -1054,15 +1078,11 @@ impl World {
     /// its own stream (`FaultRngs`), in frame order: part of the replay contract.
     fn link_ingress(&mut self, link: LinkId, dir: usize, mut frame: Frame) {
         let now = self.now;
-        if !self.links[link.0].captures.is_empty() {
-            let captures = self.links[link.0].captures.clone();
-            self.capture(&captures, &frame.bytes, pcapng::Direction::Unknown);
-        }
         let d = &mut self.links[link.0].dirs[dir];
         d.counters.offered += 1;
         if d.faults.down {
             d.counters.down_dropped += 1;
-            return self.count_drop(Place::Dir(link, dir), frame.id, DropReason::LinkDown);
+            return self.drop_on_link(link, dir, &frame, DropReason::LinkDown);
         }
         let len = frame.bytes.len() as u64;
         if let Some(mtu) = d.faults.mtu_bytes {
@@ -1071,7 +1091,7 @@ impl World {
                 .unwrap_or(0) as u64;
             if len.saturating_sub(header) > u64::from(mtu) {
                 d.counters.oversize += 1;
-                return self.count_drop(Place::Dir(link, dir), frame.id, DropReason::Oversize);
+                return self.drop_on_link(link, dir, &frame, DropReason::Oversize);
             }
         }
         let depart = match d.faults.bandwidth_bps {
@@ -1085,7 +1105,7 @@ impl World {
                 }
                 if d.queued_bytes + len > d.faults.queue_limit_bytes {
                     d.counters.queue_dropped += 1;
-                    return self.count_drop(Place::Dir(link, dir), frame.id, DropReason::QueueFull);
+                    return self.drop_on_link(link, dir, &frame, DropReason::QueueFull);
                 }
                 let start = d.in_queue.back().map_or(now, |&(done, _)| done.max(now));
                 let serialise_ns = (u128::from(len) * 8 * 1_000_000_000).div_ceil(u128::from(bps));
@@ -1123,7 +1143,7 @@ impl World {
         };
         if lost {
             d.counters.lost += 1;
-            return self.count_drop(Place::Dir(link, dir), frame.id, DropReason::Lost);
+            return self.drop_on_link(link, dir, &frame, DropReason::Lost);
         }
         let mut corrupted_bit = None;
         if len > 0 && d.rng.corrupt.chance(d.faults.corrupt) {
@@ -1226,10 +1246,17 @@ impl World {
         }
         if d.faults.down {
             d.counters.down_dropped += 1;
-            return self.count_drop(Place::Dir(link, dir), frame.id, DropReason::LinkDown);
+            return self.drop_on_link(link, dir, &frame, DropReason::LinkDown);
         }
         d.counters.arrived += 1;
         d.counters.arrived_bytes += frame.bytes.len() as u64;
+        if !self.links[link.0].captures.is_empty() {
+            let comment = frame.fcs_bad.then_some(
+                "sansnet: corrupted on the wire (a bit flipped; the frame check sequence does \
+                 not match), captured as the far end received it",
+            );
+            self.capture_link(link, &frame.bytes, comment);
+        }
         match dst {
             Port::Nic(nic) => self.nic_receive(nic, frame),
             Port::Switch(sw, port) => self.switch_receive(sw, port, frame),
@@ -1301,7 +1328,7 @@ impl World {
                 },
             );
             if !captures.is_empty() {
-                self.capture(&captures, &frame.bytes, pcapng::Direction::Inbound);
+                self.capture(&captures, &frame.bytes, pcapng::Direction::Inbound, None);
             }
             if let Some(ep) = self.nodes[node.0].endpoint.as_mut() {
                 let _entered = span.enter();

@@ -49,6 +49,8 @@ struct Switched {
     sent_by_a: Vec<Vec<u8>>,
     link_names: Vec<String>,
     offered: Vec<u64>,
+    /// Per link, both directions.
+    counters: Vec<sansnet_sim::LinkCounters>,
 }
 
 /// `a`, `b` and `c` on switch `sw` (100 us per link): `a` sends 10 frames to `b` from
@@ -105,6 +107,10 @@ fn switched(seed: u64, faults: LinkFaults) -> Switched {
             .iter()
             .map(|&l| sim.link_counters(l, sansnet_sim::Direction::Both).offered)
             .collect(),
+        counters: links
+            .iter()
+            .map(|&l| sim.link_counters(l, sansnet_sim::Direction::Both))
+            .collect(),
     }
 }
 
@@ -121,6 +127,26 @@ fn lossy() -> LinkFaults {
         duplicate: Probability::percent(10),
         ..ideal()
     }
+}
+
+/// 20% loss and 30% corruption on every link.
+fn damaging() -> LinkFaults {
+    LinkFaults {
+        loss: LossModel::Independent {
+            rate: Probability::percent(20),
+        },
+        corrupt: Probability::percent(30),
+        ..ideal()
+    }
+}
+
+/// How many of `link`'s packets carry a comment containing `needle`.
+fn commented(file: &pcapng::Pcapng, link: usize, needle: &str) -> u64 {
+    file.packets
+        .iter()
+        .filter(|p| p.interface == link)
+        .filter(|p| p.comment.as_deref().is_some_and(|c| c.contains(needle)))
+        .count() as u64
 }
 
 // ----- read-back of a multi-link capture -----
@@ -154,7 +180,7 @@ fn every_link_is_one_interface_named_after_the_link() {
 }
 
 #[test]
-fn each_interface_holds_the_frames_that_entered_its_link() {
+fn each_interface_holds_the_frames_that_crossed_its_link() {
     let run = switched(41, ideal());
     let file = pcapng::read(&run.pcapng).unwrap();
     let mut counts = vec![0u64; file.interfaces.len()];
@@ -183,6 +209,47 @@ fn each_interface_holds_the_frames_that_entered_its_link() {
 }
 
 #[test]
+fn lost_frames_are_marked_and_corrupted_ones_are_shown_as_received() {
+    let run = switched(5, damaging());
+    let file = pcapng::read(&run.pcapng).unwrap();
+    let (mut lost, mut corrupted) = (0, 0);
+    for (link, c) in run.counters.iter().enumerate() {
+        assert_eq!(commented(&file, link, "dropped on the wire (lost)"), c.lost);
+        assert_eq!(commented(&file, link, "corrupted on the wire"), c.corrupted);
+        // Every frame offered shows once: delivered, or where it was dropped.
+        let on_link = file.packets.iter().filter(|p| p.interface == link).count() as u64;
+        assert_eq!(on_link, c.arrived + c.lost, "link {link}");
+        (lost, corrupted) = (lost + c.lost, corrupted + c.corrupted);
+    }
+    assert!(
+        lost > 0 && corrupted > 0,
+        "lost {lost}, corrupted {corrupted}"
+    );
+    // A corrupted frame from `a` is one bit away from what `a` sent.
+    for p in file.packets.iter().filter(|p| p.interface == 0) {
+        if p.comment
+            .as_deref()
+            .is_some_and(|c| c.contains("corrupted"))
+        {
+            let flipped = run
+                .sent_by_a
+                .iter()
+                .filter(|f| f.len() == p.data.len())
+                .map(|f| {
+                    f.iter()
+                        .zip(&p.data)
+                        .map(|(x, y)| (x ^ y).count_ones())
+                        .sum::<u32>()
+                })
+                .min();
+            if p.data[6..12] == mac("a").0 {
+                assert_eq!(flipped, Some(1), "{:?}", p.data);
+            }
+        }
+    }
+}
+
+#[test]
 fn packets_carry_the_sent_bytes_at_simulated_nanoseconds_in_time_order() {
     let run = switched(41, ideal());
     let file = pcapng::read(&run.pcapng).unwrap();
@@ -196,19 +263,20 @@ fn packets_carry_the_sent_bytes_at_simulated_nanoseconds_in_time_order() {
         .sent_by_a
         .iter()
         .enumerate()
-        .map(|(i, f)| (Instant::from_micros(1_000 + 250 * i as u64), f.clone()))
+        .map(|(i, f)| (Instant::from_micros(1_100 + 250 * i as u64), f.clone()))
         .collect();
+    // Captured as they leave the link: sent at 1 ms + 250 us each, 100 us on the wire.
     assert_eq!(from_a, expected);
     // b's echo of the first request enters b's link when the request arrives (100 us on
-    // each of two links), then a's link.
+    // each of two links) and leaves it 100 us later, then crosses a's link.
     let echo = |link: usize| {
         file.packets
             .iter()
             .find(|p| p.interface == link && p.data[6..12] == mac("b").0)
             .map(|p| p.at)
     };
-    assert_eq!(echo(1), Some(Instant::from_micros(1_200)));
-    assert_eq!(echo(0), Some(Instant::from_micros(1_300)));
+    assert_eq!(echo(1), Some(Instant::from_micros(1_300)));
+    assert_eq!(echo(0), Some(Instant::from_micros(1_400)));
     assert!(file.packets.windows(2).all(|w| w[0].at <= w[1].at));
     assert!(file
         .packets
@@ -531,6 +599,7 @@ fn a_big_endian_section_with_microsecond_timestamps_reads() {
             orig_len: 3,
             data: vec![7, 8, 9],
             direction: Direction::Unknown,
+            comment: None,
         }]
     );
 }
@@ -627,10 +696,54 @@ fn tshark_shows_every_link_as_its_own_interface_and_nothing_malformed() {
         "links-times",
         &["-T", "fields", "-e", "frame.time_epoch", "-c", "2"],
     );
-    assert_eq!(times, "0.001000000\n0.001100000\n");
+    assert_eq!(times, "0.001100000\n0.001200000\n");
     let (listing, _) = tshark(&run.pcapng, "links-listing", &[]);
     assert_eq!(listing.lines().count(), 51, "{listing}");
     assert!(!listing.contains("Malformed"), "{listing}");
+}
+
+#[test]
+fn tshark_shows_the_bad_checksums_of_corrupted_frames_and_the_drop_comments() {
+    if !testing::tshark_available() {
+        return;
+    }
+    let run = switched(5, damaging());
+    let file = pcapng::read(&run.pcapng).unwrap();
+    let (bad, _) = tshark(
+        &run.pcapng,
+        "links-bad-checksums",
+        &[
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-Y",
+            "ip.checksum.status == 0 || udp.checksum.status == 0",
+        ],
+    );
+    let corrupted: u64 = run.counters.iter().map(|c| c.corrupted).sum();
+    let bad = bad.lines().count() as u64;
+    // A flipped bit in a MAC address, the EtherType or the payload's slack breaks no checksum;
+    // most land where one does.
+    assert!(
+        bad > 0 && bad <= corrupted,
+        "{bad} bad of {corrupted} corrupted"
+    );
+    let (comments, _) = tshark(
+        &run.pcapng,
+        "links-comments",
+        &[
+            "-Y",
+            "frame.comment contains \"lost\"",
+            "-T",
+            "fields",
+            "-e",
+            "frame.comment",
+        ],
+    );
+    let lost: u64 = run.counters.iter().map(|c| c.lost).sum();
+    assert_eq!(comments.lines().count() as u64, lost, "{comments}");
+    assert!(file.packets.len() as u64 > lost);
 }
 
 #[test]
