@@ -44,6 +44,10 @@ impl Progress {
         };
         if let Kind::Bar(b) = &kind {
             super::logging::set_bar(b);
+            // A run that panics is a failure like any other, but the panic hook prints
+            // first: above the bar, not through it.
+            let (bar, print) = (b.clone(), std::panic::take_hook());
+            std::panic::set_hook(Box::new(move |info| bar.suspend(|| print(info))));
         }
         Progress {
             kind,
