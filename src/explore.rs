@@ -15,7 +15,8 @@ use sansnet_sim::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::{self, Failure, FailureKind, Outcome, RunOptions, RunSpec, Workload};
+pub use crate::artefacts::{check_writable, write_artefacts};
+use crate::scenario::{self, Failure, FailureKind, Outcome, RunSpec, Workload};
 use crate::scenarios::required_plan;
 use crate::topology::Shape;
 
@@ -241,48 +242,6 @@ impl ReplayFile {
     }
 }
 
-/// Re-runs `spec` writing its artefacts into `dir`: `trace.jsonl`, `capture.pcapng` (every
-/// link, one interface each), `capture.pcap` (the first link only, as classic pcap, for
-/// older tools), `log.txt` (the `ss` tables and counters at the end) and `replay.json`.
-pub fn write_artefacts(spec: &RunSpec, dir: &Path) -> Result<(Outcome, PathBuf), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let open = |name: &str| -> Result<Box<dyn std::io::Write>, String> {
-        let f = std::fs::File::create(dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
-        Ok(Box::new(std::io::BufWriter::new(f)))
-    };
-    let opts = RunOptions {
-        trace: Some(open("trace.jsonl")?),
-        pcap: Some(open("capture.pcap")?),
-        pcapng: Some(open("capture.pcapng")?),
-        stop_at: None,
-        collect_tables: true,
-    };
-    let outcome = scenario::run_with(spec, opts);
-    let mut log = open("log.txt")?;
-    let _ = writeln!(log, "sansnet {VERSION} ({GIT_COMMIT}) {}", one_line(spec));
-    let _ = writeln!(log, "result: {:?}", outcome.result);
-    let _ = writeln!(
-        log,
-        "trace hash: {}, simulated time: {}, steps: {}",
-        outcome.trace_hash, outcome.sim_time, outcome.steps
-    );
-    for t in &outcome.tables {
-        let _ = writeln!(log, "{t}");
-    }
-    let replay = dir.join("replay.json");
-    if let Err(f) = &outcome.result {
-        ReplayFile {
-            spec: spec.clone(),
-            failure: f.clone(),
-            trace_hash: outcome.trace_hash.to_string(),
-            version: VERSION.to_owned(),
-            git_commit: GIT_COMMIT.to_owned(),
-        }
-        .save(&replay)?;
-    }
-    Ok((outcome, replay))
-}
-
 /// The shortest description of a run, for logs and progress lines.
 pub fn one_line(spec: &RunSpec) -> String {
     let mut s = format!(
@@ -298,17 +257,34 @@ pub fn one_line(spec: &RunSpec) -> String {
     s
 }
 
-/// The command that replays one seed of a sweep.
+/// The command that reruns `spec`, to paste as it is (see [`replay_command_with`]).
 pub fn replay_command(spec: &RunSpec) -> String {
-    let mut s = format!(
-        "cargo run --release -- replay --scenario {} --seed {}",
-        spec.scenario, spec.seed
-    );
+    replay_command_with(&replay_flags(spec))
+}
+
+/// `cargo run --release -- replay ARGS`, with `--features planted-bugs` when this build has
+/// them (a planted bug is compiled in only with that feature, and a build with it is the
+/// one that found the failure).
+pub fn replay_command_with(args: &str) -> String {
+    let features = if cfg!(feature = "planted-bugs") {
+        " --features planted-bugs"
+    } else {
+        ""
+    };
+    format!("cargo run --release{features} -- replay {args}")
+}
+
+/// `replay`'s flags for a drawn run: what `sweep` drew it from.
+pub fn replay_flags(spec: &RunSpec) -> String {
+    let mut s = format!("--scenario {} --seed {}", spec.scenario, spec.seed);
     if !spec.topology.is_direct() {
         let _ = write!(s, " --topology {}", spec.topology);
     }
-    if let Some(p) = &spec.planted {
-        let _ = write!(s, " --plant {p}");
+    if spec.profile != "random" {
+        let _ = write!(s, " --profile {}", spec.profile);
+    }
+    if let Some(bug) = &spec.planted {
+        let _ = write!(s, " --plant {bug}");
     }
     s
 }
@@ -613,7 +589,7 @@ pub fn sweep_with(
         if let Err(failure) = outcome.result {
             let replay_file = opts.out_dir.as_ref().and_then(|dir| {
                 let dir = dir.join(format!("{}-{}", spec.scenario, spec.seed));
-                write_artefacts(&spec, &dir).ok().map(|(_, p)| p)
+                write_artefacts(&spec, &dir).ok().and_then(|(_, p)| p)
             });
             report.failures.push(SweepFailure {
                 spec,

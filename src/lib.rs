@@ -24,6 +24,7 @@ pub use sansnet_sim::net;
 /// The turmoil-shaped front door: `Builder::new().build()`, then `host`, `client`, `run`.
 pub use sansnet_sim::{Builder, Outside, Simulation, TestError, TestRun};
 
+pub mod artefacts;
 pub mod decode;
 pub mod explore;
 pub mod scenario;

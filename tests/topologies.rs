@@ -492,7 +492,7 @@ fn shapes_parse_from_and_print_to_the_command_line_form() {
             topology: ROUTED,
             ..clean("bulk", ROUTED)
         }),
-        "cargo run --release -- replay --scenario bulk --seed 1 --topology routed:2"
+        "cargo run --release -- replay --scenario bulk --seed 1 --topology routed:2 --profile ideal"
     );
 }
 

@@ -2,7 +2,6 @@
 //! command reports what went wrong as a [`CliError`], whose kind is the exit status.
 
 mod args;
-mod artefacts;
 mod logging;
 mod progress;
 mod replay;
@@ -17,7 +16,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use sansnet::decode::{describe_frame, parse_hex, DecodeError};
 use sansnet::explore;
-use sansnet::scenario::{self, RunSpec};
+use sansnet::scenario;
 
 use args::{Cli, Command, CompletionsArgs, ConformanceArgs, DecodeArgs};
 
@@ -76,31 +75,7 @@ fn run(command: Command) -> Result<(), CliError> {
     }
 }
 
-/// The command that reruns a run, to paste as it is: `cargo run` with the features this
-/// build has (a planted bug is compiled in only with `planted-bugs`), then `replay ARGS`.
-pub fn replay_line(args: &str) -> String {
-    let features = if cfg!(feature = "planted-bugs") {
-        " --features planted-bugs"
-    } else {
-        ""
-    };
-    format!("cargo run --release{features} -- replay {args}")
-}
-
-/// `replay`'s flags for a drawn run: what `sweep` drew it from.
-pub fn replay_flags(spec: &RunSpec) -> String {
-    let mut s = format!("--scenario {} --seed {}", spec.scenario, spec.seed);
-    if !spec.topology.is_direct() {
-        s.push_str(&format!(" --topology {}", spec.topology));
-    }
-    if spec.profile != "random" {
-        s.push_str(&format!(" --profile {}", spec.profile));
-    }
-    if let Some(bug) = &spec.planted {
-        s.push_str(&format!(" --plant {bug}"));
-    }
-    s
-}
+pub use sansnet::explore::{replay_command_with as replay_line, replay_flags};
 
 /// `path` as a shell word.
 pub fn shell_word(path: &std::path::Path) -> String {

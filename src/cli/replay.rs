@@ -10,7 +10,7 @@ use sansnet::explore::{self, DrawOptions, ReplayFile};
 use sansnet::scenario::{self, RunOptions};
 
 use super::args::{ReplayArgs, ShrinkArgs};
-use super::{artefacts, load, replay_flags, replay_line, runnable, shell_word, style, CliError};
+use super::{load, replay_flags, replay_line, runnable, shell_word, style, CliError};
 
 pub fn replay(a: ReplayArgs) -> Result<(), CliError> {
     let (spec, recording, what) = match (&a.file, &a.scenario, a.seed) {
@@ -67,7 +67,7 @@ pub fn replay(a: ReplayArgs) -> Result<(), CliError> {
     let dir = a
         .out
         .join(format!("replay-{}-{}", spec.scenario, spec.seed));
-    let (outcome, _) = artefacts::write(&spec, &dir)
+    let (outcome, _) = explore::write_artefacts(&spec, &dir)
         .map_err(|e| CliError::Io(format!("the artefacts could not be written: {e}")))?;
     let result = match &outcome.result {
         Ok(()) => style::good("ok"),
@@ -108,7 +108,7 @@ pub fn shrink(a: ShrinkArgs) -> Result<(), CliError> {
     runnable::check(&r.spec).map_err(|u| runnable::refuse("shrink", &what, &u))?;
     let out = a.out.clone().unwrap_or_else(|| min_path(&a.file));
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        artefacts::check_writable(parent)
+        explore::check_writable(parent)
             .map_err(|e| CliError::Io(format!("the minimal replay file cannot be written: {e}")))?;
     }
     let first = scenario::run(&r.spec);

@@ -5,7 +5,7 @@ use sansnet::scenario;
 
 use super::args::{ProgressMode, SweepArgs};
 use super::progress::Progress;
-use super::{artefacts, replay_flags, replay_line, shell_word, style, CliError};
+use super::{replay_flags, replay_line, shell_word, style, CliError};
 
 /// Seeds a sweep runs without `--seeds` or `--time`.
 const DEFAULT_SEEDS: u64 = 200;
@@ -21,7 +21,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
     let mut seen = std::collections::BTreeSet::new();
     scenarios.retain(|s| seen.insert(s.clone()));
     // Before any run: hours of sweeping must not end with nowhere to put a failure.
-    artefacts::check_writable(&a.out)
+    explore::check_writable(&a.out)
         .map_err(|e| CliError::Io(format!("--out: failures' artefacts cannot be written: {e}")))?;
     let count = match (a.seeds, a.time) {
         (Some(n), _) => n,
@@ -78,7 +78,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
     let mut not_written = Vec::new();
     for f in &report.failures {
         let dir = a.out.join(format!("{}-{}", f.spec.scenario, f.spec.seed));
-        let line = match artefacts::write(&f.spec, &dir) {
+        let line = match explore::write_artefacts(&f.spec, &dir) {
             Ok((_, Some(replay_file))) => replay_line(&shell_word(&replay_file)),
             Ok((_, None)) => {
                 // The rerun passed: a nondeterministic run; the flags draw it again.
