@@ -8,17 +8,31 @@ pub use sansnet_sim::decode::{describe_frame, describe_tcp};
 /// Why input could not be decoded at all (as opposed to a frame that decodes to an error).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
-    /// The input is not an even-length string of hex digits.
+    /// A character that is not a hex digit (nor whitespace or `:`).
     BadHex {
         /// Byte offset in the input string of the first bad character.
         at: usize,
+        /// The character.
+        found: char,
+    },
+    /// An odd number of hex digits: a frame is whole bytes.
+    OddLength {
+        /// How many digits there were.
+        digits: usize,
     },
 }
 
 impl std::fmt::Display for DecodeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DecodeError::BadHex { at } => write!(f, "not hex at character {at}"),
+            DecodeError::BadHex { at, found } => {
+                write!(f, "{found:?} at character {at} is not a hex digit")
+            }
+            DecodeError::OddLength { digits } => write!(
+                f,
+                "{digits} hex digit{}: a frame is whole bytes, two digits each",
+                if *digits == 1 { "" } else { "s" }
+            ),
         }
     }
 }
@@ -33,11 +47,13 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, DecodeError> {
         .map(|(i, c)| {
             c.to_digit(16)
                 .map(|d| (i, d as u8))
-                .ok_or(DecodeError::BadHex { at: i })
+                .ok_or(DecodeError::BadHex { at: i, found: c })
         })
         .collect::<Result<_, _>>()?;
     if digits.len() % 2 != 0 {
-        return Err(DecodeError::BadHex { at: text.len() });
+        return Err(DecodeError::OddLength {
+            digits: digits.len(),
+        });
     }
     Ok(digits.chunks(2).map(|p| (p[0].1 << 4) | p[1].1).collect())
 }
@@ -61,7 +77,10 @@ mod tests {
 
     #[test]
     fn bad_hex_is_a_typed_error() {
-        assert_eq!(parse_hex("0g"), Err(DecodeError::BadHex { at: 1 }));
-        assert_eq!(parse_hex("abc"), Err(DecodeError::BadHex { at: 3 }));
+        assert_eq!(
+            parse_hex("0g"),
+            Err(DecodeError::BadHex { at: 1, found: 'g' })
+        );
+        assert_eq!(parse_hex("abc"), Err(DecodeError::OddLength { digits: 3 }));
     }
 }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use sansnet::decode::{describe_frame, parse_hex, DecodeError};
+use sansnet::decode::{describe_frame, parse_hex};
 use sansnet::explore;
 use sansnet::scenario;
 
@@ -138,7 +138,7 @@ fn decode(a: DecodeArgs) -> Result<(), CliError> {
         }
         match parse_hex(line) {
             Ok(bytes) => println!("{}", describe_frame(&bytes)),
-            Err(e) => bad.push(format!("frame {}: {}", n + 1, hex_error(line, &e))),
+            Err(e) => bad.push(format!("frame {}: {}", n + 1, e)),
         }
     }
     match bad.as_slice() {
@@ -149,23 +149,6 @@ fn decode(a: DecodeArgs) -> Result<(), CliError> {
             many.len(),
             many.join("\n  ")
         ))),
-    }
-}
-
-/// What is wrong with `line`: a character that is not a hex digit, or an odd number of
-/// digits.
-fn hex_error(line: &str, e: &DecodeError) -> String {
-    let DecodeError::BadHex { at } = *e;
-    match line[at.min(line.len())..].chars().next() {
-        Some(c) => format!("{c:?} at character {at} is not a hex digit"),
-        None => {
-            let digits = line
-                .chars()
-                .filter(|c| !c.is_whitespace() && *c != ':')
-                .count();
-            let s = if digits == 1 { "" } else { "s" };
-            format!("{digits} hex digit{s}: a frame is whole bytes, two digits each")
-        }
     }
 }
 
@@ -193,11 +176,11 @@ mod tests {
     #[test]
     fn odd_hex_is_blamed_on_its_length() {
         assert_eq!(
-            hex_error("525", &parse_hex("525").unwrap_err()),
+            parse_hex("525").unwrap_err().to_string(),
             "3 hex digits: a frame is whole bytes, two digits each"
         );
         assert_eq!(
-            hex_error("52x5", &parse_hex("52x5").unwrap_err()),
+            parse_hex("52x5").unwrap_err().to_string(),
             "'x' at character 2 is not a hex digit"
         );
     }
