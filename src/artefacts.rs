@@ -166,6 +166,7 @@ mod tests {
             &explore::DrawOptions {
                 profile: Some("lan".to_owned()),
                 planted: None,
+                ..Default::default()
             },
         );
         // Fails (no progress within 5 ms), so that replay.json is written too.

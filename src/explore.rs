@@ -16,7 +16,9 @@ use sansnet_sim::{
 use serde::{Deserialize, Serialize};
 
 pub use crate::artefacts::{check_writable, write_artefacts};
-use crate::scenario::{self, Failure, FailureKind, Outcome, RunSpec, Workload};
+use crate::scenario::{
+    self, Failure, FailureKind, Outcome, RunSpec, Size, Workload, WorkloadOverride,
+};
 use crate::scenarios::required_plan;
 use crate::topology::Shape;
 
@@ -38,12 +40,71 @@ fn wall_clock() -> WallInstant {
 }
 
 /// How a sweep draws its runs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct DrawOptions {
     /// A named profile for every seed instead of a random one per seed.
     pub profile: Option<String>,
     /// A planted bug to switch on.
     pub planted: Option<String>,
+    /// The workload's size class.
+    pub size: SizeChoice,
+    /// Workload fields set explicitly, over the size's.
+    pub workload: WorkloadOverride,
+}
+
+/// Which size class each seed's workload gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SizeChoice {
+    /// The same for every seed.
+    Fixed(Size),
+    /// Drawn per seed from a stream of its own (so the faults a seed draws do not change):
+    /// small 6 in 10, medium 3, large 1.
+    Mixed,
+}
+
+impl Default for SizeChoice {
+    fn default() -> Self {
+        SizeChoice::Fixed(Size::Small)
+    }
+}
+
+impl SizeChoice {
+    /// `small`, `medium`, `large` or `mixed`.
+    pub fn parse(text: &str) -> Result<SizeChoice, String> {
+        match text {
+            "mixed" => Ok(SizeChoice::Mixed),
+            _ => Size::by_name(text)
+                .map(SizeChoice::Fixed)
+                .ok_or_else(|| format!("unknown size {text:?} (small, medium, large, mixed)")),
+        }
+    }
+
+    /// The size of `seed`'s run.
+    pub fn size_for(self, seed: u64) -> Size {
+        match self {
+            SizeChoice::Fixed(size) => size,
+            SizeChoice::Mixed => match Seed(seed).stream("explore/draw/size").below(10) {
+                0 => Size::Large,
+                1..=3 => Size::Medium,
+                _ => Size::Small,
+            },
+        }
+    }
+}
+
+/// The progress deadline after the heal for a run of `w`: [`PROGRESS_BOUND_MS`], plus a
+/// second per MiB each client moves and a second per hundred exchanges in all (nothing more
+/// for the default workloads).
+pub fn progress_bound_for(w: &Workload) -> u64 {
+    let clients = u64::from(w.clients.max(1));
+    let per_bytes = (w.bytes >> 20)
+        .saturating_mul(clients)
+        .saturating_mul(1_000);
+    let per_exchanges =
+        (u64::from(w.exchanges).saturating_mul(clients) / 100).saturating_mul(1_000);
+    PROGRESS_BOUND_MS
+        .saturating_add(per_bytes)
+        .saturating_add(per_exchanges)
 }
 
 /// Which network each seed's run gets.
@@ -115,7 +176,10 @@ pub fn draw_on(
     topology: &TopologyChoice,
 ) -> RunSpec {
     let shape = topology.shape_for(seed);
-    let workload = scenario.default_workload();
+    let workload = scenario
+        .workload(opts.size.size_for(seed))
+        .with(&opts.workload);
+    let progress_bound_ms = progress_bound_for(&workload);
     let topology = scenario.topology(&workload, &shape);
     let mut rng = Seed(seed).stream("explore/draw");
     let profile = match &opts.profile {
@@ -128,8 +192,17 @@ pub fn draw_on(
         &topology.links,
         &tame(profile.faults.clone()),
     );
-    if opts.profile.is_none() {
-        add_timed_events(&mut rng, &topology, &mut plan);
+    match opts.profile.as_deref() {
+        None => add_timed_events(&mut rng, &topology, &mut plan),
+        // A named profile is the links' faults; partitions come on top, from a stream of
+        // their own, except under `ideal`, which promises a network without faults.
+        Some("ideal") => {}
+        Some(_) => {
+            let mut rng = Seed(seed).stream("explore/draw/partitions");
+            if rng.below(3) == 0 {
+                add_partition(&mut rng, &topology, &mut plan);
+            }
+        }
     }
     plan.changes.sort_by_key(|c| c.at);
     RunSpec {
@@ -140,7 +213,7 @@ pub fn draw_on(
         topology: shape,
         plan,
         heal_at_ms: HEAL_AT_MS,
-        progress_bound_ms: PROGRESS_BOUND_MS,
+        progress_bound_ms,
         fcs_check: rng.below(4) != 0,
         planted: opts.planted.clone(),
     }
@@ -156,37 +229,45 @@ fn tame(mut faults: LinkFaults) -> LinkFaults {
 }
 
 /// With some probability each: a partition window, a clog window, a one-way cut.
+/// A fault's window: from 0.1 to 10 s, for 50 ms to 6 s.
+fn window(rng: &mut SimRng) -> (Instant, Instant) {
+    let start = rng.range_inclusive(100, 10_000);
+    (
+        Instant::from_millis(start),
+        Instant::from_millis(start + rng.range_inclusive(50, 6_000)),
+    )
+}
+
+/// One of `n`. One choice among several costs a draw; a single choice (the default network)
+/// none, so that `direct` draws what it drew before there were other shapes.
+fn pick(rng: &mut SimRng, n: usize) -> usize {
+    if n > 1 {
+        rng.below(n as u64) as usize
+    } else {
+        0
+    }
+}
+
+/// A partition of one of the topology's cuts (one way or both), healed after its window.
+fn add_partition(rng: &mut SimRng, topology: &scenario::Topology, plan: &mut FaultPlan) {
+    let (from, to) = window(rng);
+    let two_way = rng.below(2) == 0;
+    let cuts = topology.partitions();
+    let (side_a, side_b) = cuts[pick(rng, cuts.len())].clone();
+    plan.push(
+        from,
+        FaultChange::Partition {
+            from: side_a,
+            to: side_b,
+            two_way,
+        },
+    );
+    plan.push(to, FaultChange::Heal);
+}
+
 fn add_timed_events(rng: &mut SimRng, topology: &scenario::Topology, plan: &mut FaultPlan) {
-    let window = |rng: &mut SimRng| {
-        let start = rng.range_inclusive(100, 10_000);
-        (
-            Instant::from_millis(start),
-            Instant::from_millis(start + rng.range_inclusive(50, 6_000)),
-        )
-    };
-    // One choice among several costs a draw; a single choice (the default network) none,
-    // so that `direct` draws what it drew before there were other shapes.
-    let pick = |rng: &mut SimRng, n: usize| {
-        if n > 1 {
-            rng.below(n as u64) as usize
-        } else {
-            0
-        }
-    };
     if rng.below(3) == 0 {
-        let (from, to) = window(rng);
-        let two_way = rng.below(2) == 0;
-        let cuts = topology.partitions();
-        let (side_a, side_b) = cuts[pick(rng, cuts.len())].clone();
-        plan.push(
-            from,
-            FaultChange::Partition {
-                from: side_a,
-                to: side_b,
-                two_way,
-            },
-        );
-        plan.push(to, FaultChange::Heal);
+        add_partition(rng, topology, plan);
     }
     if rng.below(4) == 0 && !topology.links.is_empty() {
         let (from, to) = window(rng);
@@ -285,6 +366,14 @@ pub fn replay_flags(spec: &RunSpec) -> String {
     }
     if let Some(bug) = &spec.planted {
         let _ = write!(s, " --plant {bug}");
+    }
+    let default = scenario::lookup(&spec.scenario).map(|sc| sc.default_workload());
+    if default.as_ref() != Some(&spec.workload) {
+        let _ = write!(
+            s,
+            " --workload {}",
+            WorkloadOverride::text_for(&spec.workload)
+        );
     }
     s
 }
@@ -1043,6 +1132,7 @@ pub fn check_scenario_on(
     let opts = DrawOptions {
         profile: None,
         planted: None,
+        ..Default::default()
     };
     for seed in seeds {
         let spec = draw_on(sc.as_ref(), seed, &opts, &topology);
@@ -1068,6 +1158,7 @@ mod tests {
             &DrawOptions {
                 profile: None,
                 planted: None,
+                ..Default::default()
             },
         )
     }
@@ -1115,6 +1206,7 @@ mod tests {
             draw: DrawOptions {
                 profile: Some("lan".to_owned()),
                 planted: None,
+                ..Default::default()
             },
             progress: false,
             max_failures: 0,

@@ -41,6 +41,191 @@ pub struct Workload {
     pub message_bytes: u32,
 }
 
+impl Workload {
+    /// The largest workload a run accepts: beyond this a replay file or a flag asks for more
+    /// than one simulated run can hold in memory or finish in a sweep's time.
+    pub const MAX: Workload = Workload {
+        bytes: 1 << 30,
+        clients: 10_000,
+        exchanges: 1_000_000,
+        message_bytes: 1 << 20,
+    };
+
+    /// `Err` naming the first field past [`Workload::MAX`].
+    pub fn check(&self) -> Result<(), String> {
+        let max = Workload::MAX;
+        let over = [
+            ("bytes", self.bytes, max.bytes),
+            ("clients", u64::from(self.clients), u64::from(max.clients)),
+            (
+                "exchanges",
+                u64::from(self.exchanges),
+                u64::from(max.exchanges),
+            ),
+            (
+                "message_bytes",
+                u64::from(self.message_bytes),
+                u64::from(max.message_bytes),
+            ),
+        ];
+        match over.iter().find(|(_, v, m)| v > m) {
+            Some((name, v, m)) => Err(format!("workload {name}={v} is over the limit of {m}")),
+            None => Ok(()),
+        }
+    }
+
+    /// `self` with every field `o` sets replaced.
+    pub fn with(&self, o: &WorkloadOverride) -> Workload {
+        Workload {
+            bytes: o.bytes.unwrap_or(self.bytes),
+            clients: o.clients.unwrap_or(self.clients),
+            exchanges: o.exchanges.unwrap_or(self.exchanges),
+            message_bytes: o.message_bytes.unwrap_or(self.message_bytes),
+        }
+    }
+}
+
+/// A workload size class: what `--size` picks, per scenario ([`Scenario::workload`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Size {
+    /// The scenario's default workload (bulk 64 KiB, 20 clients x 3 exchanges, ...).
+    #[default]
+    Small,
+    /// About 16 times the bytes and 5 times the clients or exchanges.
+    Medium,
+    /// 16 MiB transfers, 1,000 clients, 1,000 connections or exchanges one after another.
+    Large,
+}
+
+impl Size {
+    /// Every size, smallest first.
+    pub const ALL: [Size; 3] = [Size::Small, Size::Medium, Size::Large];
+
+    /// The name `--size` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Size::Small => "small",
+            Size::Medium => "medium",
+            Size::Large => "large",
+        }
+    }
+
+    /// The size called `name`.
+    pub fn by_name(name: &str) -> Option<Size> {
+        Size::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The generic scaling of a scenario's default workload `w` (what
+    /// [`Scenario::workload`] does unless a scenario knows better): bytes grow, and
+    /// clients when there are several, else exchanges one after another.
+    pub fn scale(self, w: Workload) -> Workload {
+        match self {
+            Size::Small => w,
+            Size::Medium => Workload {
+                bytes: w.bytes.saturating_mul(16),
+                clients: if w.clients > 1 {
+                    w.clients.saturating_mul(5)
+                } else {
+                    w.clients
+                },
+                exchanges: if w.clients <= 1 && w.exchanges > 1 {
+                    w.exchanges.saturating_mul(5)
+                } else {
+                    w.exchanges
+                },
+                ..w
+            },
+            Size::Large => Workload {
+                bytes: if w.bytes > 0 { 16 << 20 } else { 0 },
+                clients: if w.clients > 1 { 1_000 } else { w.clients },
+                exchanges: if w.clients <= 1 && w.exchanges > 1 {
+                    1_000
+                } else {
+                    w.exchanges
+                },
+                ..w
+            },
+        }
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Fields of a [`Workload`] set explicitly (`--workload bytes=1M,clients=50`); the rest
+/// come from the size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkloadOverride {
+    /// Bytes per stream.
+    pub bytes: Option<u64>,
+    /// Clients or connections.
+    pub clients: Option<u32>,
+    /// Exchanges.
+    pub exchanges: Option<u32>,
+    /// Bytes per message.
+    pub message_bytes: Option<u32>,
+}
+
+impl WorkloadOverride {
+    /// Whether it sets nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == WorkloadOverride::default()
+    }
+
+    /// Parses `key=value[,key=value...]`, keys `bytes`, `clients`, `exchanges`,
+    /// `message_bytes`, values whole numbers with an optional `K`/`M`/`G` (binary) suffix;
+    /// repeated keys: the last wins. Merges into `self`.
+    pub fn parse_into(&mut self, text: &str) -> Result<(), String> {
+        for item in text.split(',').filter(|i| !i.trim().is_empty()) {
+            let (key, value) = item
+                .split_once('=')
+                .ok_or_else(|| format!("{item:?}: expected key=value"))?;
+            let (key, value) = (key.trim(), value.trim());
+            if !["bytes", "clients", "exchanges", "message_bytes"].contains(&key) {
+                return Err(format!(
+                    "unknown workload key {key:?} (bytes, clients, exchanges, message_bytes)"
+                ));
+            }
+            let n = parse_size_number(value).ok_or_else(|| {
+                format!("{key}={value}: expected a whole number, optionally with K, M or G")
+            })?;
+            let small = |n: u64| {
+                u32::try_from(n).map_err(|_| format!("{key}={value}: at most {}", u32::MAX))
+            };
+            match key {
+                "bytes" => self.bytes = Some(n),
+                "clients" => self.clients = Some(small(n)?),
+                "exchanges" => self.exchanges = Some(small(n)?),
+                _ => self.message_bytes = Some(small(n)?),
+            }
+        }
+        Ok(())
+    }
+
+    /// The `--workload` text that sets every field of `w`.
+    pub fn text_for(w: &Workload) -> String {
+        format!(
+            "bytes={},clients={},exchanges={},message_bytes={}",
+            w.bytes, w.clients, w.exchanges, w.message_bytes
+        )
+    }
+}
+
+/// `123`, `64K`, `16M`, `1G` (binary multiples).
+fn parse_size_number(text: &str) -> Option<u64> {
+    let (digits, shift) = match text.as_bytes().last()? {
+        b'K' | b'k' => (&text[..text.len() - 1], 10),
+        b'M' | b'm' => (&text[..text.len() - 1], 20),
+        b'G' | b'g' => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    let n: u64 = digits.parse().ok()?;
+    n.checked_mul(1 << shift)
+}
+
 /// Everything one run is a function of.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
@@ -189,6 +374,10 @@ pub trait Scenario: Send + Sync {
     fn describe(&self) -> &'static str;
     /// The workload a sweep uses.
     fn default_workload(&self) -> Workload;
+    /// The workload of a size class; by default [`Size::scale`] of the default workload.
+    fn workload(&self, size: Size) -> Workload {
+        size.scale(self.default_workload())
+    }
     /// The names the fault plan may use on `shape`. The default, [`Shape::topology`], is
     /// right for every scenario that builds its network with
     /// [`Network::build`](crate::topology::Network::build).
@@ -331,8 +520,28 @@ fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// Steps one run may take before it counts as stuck.
+/// Steps a run of the default workloads may take before it counts as stuck; larger
+/// workloads get more ([`step_budget`]).
 pub const MAX_STEPS: u64 = 1_000_000;
+
+/// Steps a run of `w` may take before it counts as stuck: [`MAX_STEPS`], plus room for the
+/// segments a large workload moves (about 40 steps per full segment of its bytes, each way,
+/// per client: send, transmit, switch, arrive, deliver, the ACK, retransmissions) and for
+/// its exchanges. A function of the workload alone, so a replay file gets the budget its
+/// run had.
+pub fn step_budget(w: &Workload) -> u64 {
+    let segments = w.bytes.div_ceil(1_000).saturating_mul(2);
+    let clients = u64::from(w.clients.max(1));
+    let exchanges = u64::from(w.exchanges)
+        .saturating_mul(clients)
+        .saturating_mul(u64::from(w.message_bytes).div_ceil(1_000).max(1));
+    MAX_STEPS.max(
+        segments
+            .saturating_mul(clients)
+            .saturating_add(exchanges)
+            .saturating_mul(40),
+    )
+}
 
 /// The faults of a healed link: the same kind of wire, without loss or damage.
 fn healthy() -> LinkFaults {
@@ -353,10 +562,10 @@ fn run_inner(
     })?;
     let tcp = tcp_config(spec)?;
     let mut sim = Sim::new(Seed(spec.seed));
-    // A healthy run takes a few thousand steps; a livelock must fail fast, not after the
-    // simulator's default ten million.
+    // A healthy run of the default workloads takes a few thousand steps; a livelock must
+    // fail fast, not after the simulator's default ten million.
     sim.set_limits(sansnet_sim::Limits {
-        max_steps: MAX_STEPS,
+        max_steps: step_budget(&spec.workload),
         ..sim.limits()
     });
     if let Some(w) = opts.trace.take() {
@@ -415,8 +624,11 @@ fn run_inner(
     let deadline = heal_at + Duration::from_millis(spec.progress_bound_ms);
     let stop = opts.stop_at.map_or(deadline, |s| s.min(deadline));
     let tasks = &built.tasks;
-    let result =
-        sim.run_until_condition(|s| s.now() >= stop || tasks.iter().all(|t| t.is_finished()));
+    // Exactly to the deadline: a run that is not done by then fails at the deadline, not
+    // at whatever event came after it.
+    let result = sim
+        .run_until_condition_or(stop, |_| tasks.iter().all(|t| t.is_finished()))
+        .map(drop);
     let finished = tasks.iter().all(|t| t.is_finished());
     if opts.stop_at.is_some() || opts.collect_tables {
         *tables_out = tables(&mut sim, &built);
@@ -453,9 +665,8 @@ fn run_inner(
                     first_failure.get_or_insert(Failure::new(
                         FailureKind::NoProgress,
                         format!(
-                            "workload not done {} ms after the heal (at {})",
+                            "workload not done {} ms after the heal (deadline {deadline})",
                             spec.progress_bound_ms,
-                            sim.now()
                         ),
                     ));
                 }

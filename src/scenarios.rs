@@ -17,7 +17,9 @@ use sansnet_sim::{TcpListener, TcpStream, UdpSocket};
 use sansnet_stack::iface::{Host, SocketState};
 use sansnet_stack::tcp;
 
-use crate::scenario::{Built, Failure, FailureKind, Scenario, TaskResult, Topology, Workload};
+use crate::scenario::{
+    Built, Failure, FailureKind, Scenario, Size, TaskResult, Topology, Workload,
+};
 use crate::topology::{Network, Shape};
 
 /// The port every built-in server listens on (slow-reader: this plus the client host's
@@ -635,9 +637,10 @@ async fn udp_client(
 pub struct PartitionHeals;
 
 impl PartitionHeals {
-    /// The partition every run of this scenario starts with: 0.2 s in, for 5 s, both ways,
-    /// on the hop next to the server (the clients from the server, or the last router from
-    /// the server), so that every client host loses its server at once.
+    /// The partition every run of this scenario starts with: 1 ms in (mid-transfer on a LAN,
+    /// during the handshake on a WAN), for 5 s, both ways, on the hop next to the server
+    /// (the clients from the server, or the last router from the server), so that every
+    /// client host loses its server at once.
     pub fn plan(topology: &Topology) -> FaultPlan {
         let Some((from, to)) = topology.partitions().pop() else {
             return FaultPlan::new();
@@ -648,8 +651,8 @@ impl PartitionHeals {
             two_way: true,
         };
         FaultPlan::new()
-            .at(Instant::from_millis(200), partition)
-            .at(Instant::from_millis(5_200), FaultChange::Heal)
+            .at(Instant::from_millis(1), partition)
+            .at(Instant::from_millis(5_001), FaultChange::Heal)
     }
 }
 
@@ -692,6 +695,19 @@ impl Scenario for SlowReader {
             clients: 1,
             exchanges: 1,
             message_bytes: 1024,
+        }
+    }
+    /// The reader takes 1 KiB every 5 ms, so bytes grow less than elsewhere: 1 MiB takes
+    /// 5 simulated seconds to read.
+    fn workload(&self, size: Size) -> Workload {
+        let w = self.default_workload();
+        Workload {
+            bytes: match size {
+                Size::Small => w.bytes,
+                Size::Medium => 256 * 1024,
+                Size::Large => 1 << 20,
+            },
+            ..w
         }
     }
     fn build(&self, sim: &mut Sim, w: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built {

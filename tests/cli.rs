@@ -264,6 +264,7 @@ fn replay_file(dir: &Path, name: &str, edit: impl FnOnce(&mut serde_json::Value)
         &sansnet::explore::DrawOptions {
             profile: None,
             planted: None,
+            ..Default::default()
         },
     );
     let file = sansnet::explore::ReplayFile {
@@ -704,4 +705,63 @@ fn completions_for_each_shell() {
         assert!(run.stdout.contains("determinism-every"), "{shell}");
     }
     sansnet(&["completions", "tcsh"]).fails_with(2, &["invalid value 'tcsh' for '<SHELL>'"]);
+}
+
+#[test]
+fn workload_sizes_and_fields_are_flags_checked_where_parsed() {
+    sansnet(&["sweep", "--size", "huge"]).fails_with(2, &["--size", "unknown size \"huge\""]);
+    sansnet(&["sweep", "--workload", "clients=99999"]).fails_with(
+        2,
+        &["--workload", "clients=99999 is over the limit of 10000"],
+    );
+    sansnet(&["sweep", "--workload", "colour=blue"])
+        .fails_with(2, &["--workload", "unknown workload key \"colour\""]);
+    let dir = scratch("sizes");
+    sansnet(&[
+        "sweep",
+        "--scenario",
+        "bulk",
+        "--seeds",
+        "2",
+        "--size",
+        "medium",
+        "--workload",
+        "bytes=2M",
+        "--profile",
+        "lan",
+        "--out",
+        path(&dir),
+        "-q",
+    ])
+    .succeeds();
+    // A drawn run with a workload of its own replays from the flags its line prints.
+    let run = sansnet(&[
+        "replay",
+        "--scenario",
+        "bulk",
+        "--seed",
+        "1",
+        "--workload",
+        "bytes=1M",
+        "--out",
+        path(&dir),
+    ]);
+    run.succeeds();
+    assert!(run.stdout.contains("bulk"), "{}", run.all());
+}
+
+#[test]
+fn a_replay_file_asking_for_an_absurd_workload_is_refused() {
+    let dir = scratch("absurd-workload");
+    let file = replay_file(&dir, "r.json", |j| {
+        j["spec"]["workload"]["clients"] = 4_000_000_000u64.into()
+    });
+    refused(
+        &dir,
+        &file,
+        &[
+            "workload is too large",
+            "clients=4000000000 is over the limit",
+        ],
+    );
 }

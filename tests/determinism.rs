@@ -267,6 +267,7 @@ fn a_sweep_names_the_bytes_where_two_runs_of_a_seed_differ() {
         draw: DrawOptions {
             profile: Some("ideal".to_owned()),
             planted: None,
+            ..Default::default()
         },
         progress: false,
         max_failures: 0,

@@ -41,6 +41,7 @@ fn sweep_for(bug: PlantedBug) -> explore::SweepReport {
         draw: DrawOptions {
             profile: None,
             planted: Some(bug.name().to_owned()),
+            ..Default::default()
         },
         progress: false,
         max_failures: 1,
@@ -103,6 +104,7 @@ fn the_same_seeds_without_a_planted_bug_pass() {
         draw: DrawOptions {
             profile: None,
             planted: None,
+            ..Default::default()
         },
         progress: false,
         max_failures: 0,

@@ -29,6 +29,7 @@ fn no_draw() -> DrawOptions {
     DrawOptions {
         profile: None,
         planted: None,
+        ..Default::default()
     }
 }
 

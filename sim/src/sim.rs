@@ -726,7 +726,7 @@ impl Sim {
             if !self.exec.has_pending(&self.world) {
                 match self.next_time() {
                     None => {
-                        if let Some(d) = deadline {
+                        if let Some(d) = deadline.filter(|_| !idle_is_error) {
                             self.world.borrow_mut().set_now(d);
                             return Ok(());
                         }
@@ -796,6 +796,27 @@ impl Sim {
         condition: impl FnMut(&Sim) -> bool,
     ) -> Result<(), RunError> {
         self.run_loop(None, condition, true)
+    }
+
+    /// Runs until `condition` holds (checked before every step) or the clock reaches
+    /// `deadline` (every event at or before it handled, the clock then set to it), whichever
+    /// comes first; returns whether the condition held. Fails with [`RunError::Idle`] if
+    /// nothing is left to happen before either.
+    pub fn run_until_condition_or(
+        &mut self,
+        deadline: Instant,
+        mut condition: impl FnMut(&Sim) -> bool,
+    ) -> Result<bool, RunError> {
+        let mut held = false;
+        self.run_loop(
+            Some(deadline),
+            |s| {
+                held = condition(s);
+                held
+            },
+            true,
+        )?;
+        Ok(held)
     }
 
     /// Runs until the task behind `handle` has finished.

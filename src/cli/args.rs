@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use sansnet::explore::TopologyChoice;
-use sansnet::scenario;
+use sansnet::explore::{SizeChoice, TopologyChoice};
+use sansnet::scenario::{self, WorkloadOverride};
 use sansnet_sim::{FaultProfile, Instant, Seed};
 
 /// `sansnet --version`: the version, the git commit it was built from and the features
@@ -158,6 +158,13 @@ pub struct SweepArgs {
     /// The network: direct, switched:N, routed:N[:R], or swarm (drawn per seed)
     #[arg(long, value_name = "SHAPE", default_value = "direct", value_parser = parse_topology)]
     pub topology: TopologyChoice,
+    /// Workload size per seed: small (the default workloads), medium, large (16 MiB
+    /// transfers, 1,000 clients or connections), or mixed (drawn per seed)
+    #[arg(long, value_name = "SIZE", default_value = "small", value_parser = parse_size)]
+    pub size: SizeChoice,
+    /// Workload fields over the size's: bytes=16M,clients=1000,exchanges=50,message_bytes=200
+    #[arg(long, value_name = "KEY=VALUE,...", value_parser = parse_workload)]
+    pub workload: Option<WorkloadOverride>,
     /// Stop after this many failures (0: never)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_failures: usize,
@@ -209,6 +216,12 @@ pub struct ReplayArgs {
     /// The sweep's --topology (direct, switched:N, routed:N[:R] or swarm)
     #[arg(long, value_name = "SHAPE", value_parser = parse_topology, requires = "scenario")]
     pub topology: Option<TopologyChoice>,
+    /// The sweep's --size, if it had one
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "scenario")]
+    pub size: Option<SizeChoice>,
+    /// The sweep's --workload, if it had one (or what its replay line says)
+    #[arg(long, value_name = "KEY=VALUE,...", value_parser = parse_workload, requires = "scenario")]
+    pub workload: Option<WorkloadOverride>,
     /// Stop at this simulated time (3.5, 3.5s, 800ms) and print the socket tables there
     #[arg(long, value_name = "TIME", value_parser = parse_sim_time)]
     pub at: Option<Instant>,
@@ -292,6 +305,23 @@ fn parse_seed(text: &str) -> Result<u64, String> {
 
 fn parse_topology(text: &str) -> Result<TopologyChoice, String> {
     TopologyChoice::parse(text)
+}
+
+fn parse_size(text: &str) -> Result<SizeChoice, String> {
+    SizeChoice::parse(text)
+}
+
+fn parse_workload(text: &str) -> Result<WorkloadOverride, String> {
+    let mut o = WorkloadOverride::default();
+    o.parse_into(text)?;
+    let w = sansnet::scenario::Workload {
+        bytes: o.bytes.unwrap_or(0),
+        clients: o.clients.unwrap_or(0),
+        exchanges: o.exchanges.unwrap_or(0),
+        message_bytes: o.message_bytes.unwrap_or(0),
+    };
+    w.check()?;
+    Ok(o)
 }
 
 fn parse_shard(text: &str) -> Result<Shard, String> {

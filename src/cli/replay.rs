@@ -24,6 +24,8 @@ pub fn replay(a: ReplayArgs) -> Result<(), CliError> {
             let draw = DrawOptions {
                 profile: a.profile.clone(),
                 planted: a.plant.clone(),
+                size: a.size.unwrap_or_default(),
+                workload: a.workload.unwrap_or_default(),
             };
             let topology = a.topology.unwrap_or_default();
             let spec = explore::draw_on(sc.as_ref(), seed, &draw, &topology);

@@ -41,6 +41,8 @@ pub enum Unrunnable {
         /// The nodes faults may name.
         nodes: Vec<String>,
     },
+    /// The workload is past [`sansnet::scenario::Workload::MAX`].
+    Workload(String),
     /// Building the scenario's network and workload panicked.
     Build(String),
 }
@@ -79,6 +81,7 @@ impl fmt::Display for Unrunnable {
             Unrunnable::Shape(why) => {
                 write!(f, "the run's network is not one this build builds: {why}")
             }
+            Unrunnable::Workload(why) => write!(f, "the run's workload is too large: {why}"),
             Unrunnable::Name {
                 error,
                 shape,
@@ -162,6 +165,7 @@ pub fn check(spec: &RunSpec) -> Result<(), Unrunnable> {
         .to_string()
         .parse::<Shape>()
         .map_err(Unrunnable::Shape)?;
+    spec.workload.check().map_err(Unrunnable::Workload)?;
     let tcp = scenario::tcp_config(spec).map_err(|f| Unrunnable::Build(f.detail))?;
     let applied = catch_unwind(AssertUnwindSafe(|| {
         let mut sim = Sim::new(Seed(spec.seed));
@@ -219,6 +223,7 @@ mod tests {
             &DrawOptions {
                 profile: None,
                 planted: None,
+                ..Default::default()
             },
         )
     }

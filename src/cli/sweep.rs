@@ -43,6 +43,8 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
         draw: DrawOptions {
             profile: a.profile,
             planted: a.plant,
+            size: a.size,
+            workload: a.workload.unwrap_or_default(),
         },
         progress: false,
         max_failures: a.max_failures,
