@@ -157,6 +157,8 @@ macro_rules! grpc_over {
             use std::future::Future;
             use std::io;
             use std::pin::Pin;
+            use std::sync::atomic::{AtomicU64, Ordering};
+            use std::sync::Arc;
             use std::task::{Context, Poll};
 
             use hyper_util::rt::TokioIo;
@@ -169,9 +171,12 @@ macro_rules! grpc_over {
             use super::*;
 
             /// turmoil's `connector` module: dials the URI's authority by name, retrying
-            /// a failed dial with backoff, and turns Nagle off as tonic's own connector does.
-            #[derive(Clone, Debug)]
-            pub struct Connector;
+            /// a failed dial with backoff (each retry counted in `redials`), and turns
+            /// Nagle off as tonic's own connector does.
+            #[derive(Clone, Debug, Default)]
+            pub struct Connector {
+                pub redials: Arc<AtomicU64>,
+            }
 
             impl tower::Service<Uri> for Connector {
                 type Response = TokioIo<SimStream>;
@@ -183,6 +188,7 @@ macro_rules! grpc_over {
                 }
 
                 fn call(&mut self, uri: Uri) -> Self::Future {
+                    let redials = self.redials.clone();
                     Box::pin(async move {
                         let authority = uri.authority().ok_or_else(|| {
                             io::Error::new(io::ErrorKind::InvalidInput, "URI without a host")
@@ -195,6 +201,7 @@ macro_rules! grpc_over {
                                     return Ok(TokioIo::new(SimStream(stream)));
                                 }
                                 Err(_) if backoff <= Duration::from_secs(2) => {
+                                    redials.fetch_add(1, Ordering::Relaxed);
                                     tokio::time::sleep(backoff).await;
                                     backoff *= 2;
                                 }
@@ -282,9 +289,17 @@ macro_rules! grpc_over {
             /// `CALLS` unary calls and one stream, each reply checked; stops at the first
             /// call that fails or does not answer within the timeout.
             pub async fn client(c: u64, tally: Shared) -> turmoil::Result {
+                let connector = Connector::default();
+                let redials = connector.redials.clone();
+                let outcome = calls(c, &tally, connector).await;
+                tally.borrow_mut().redials += redials.load(Ordering::Relaxed);
+                outcome
+            }
+
+            async fn calls(c: u64, tally: &Shared, connector: Connector) -> turmoil::Result {
                 tally.borrow_mut().requested += CALLS + STREAM_LEN;
                 let endpoint = Endpoint::from_static("http://server:9999");
-                let connect = endpoint.connect_with_connector(Connector);
+                let connect = endpoint.connect_with_connector(connector);
                 let channel = match tokio::time::timeout(REQUEST_TIMEOUT, connect).await {
                     Ok(Ok(channel)) => channel,
                     _ => {
