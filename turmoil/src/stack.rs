@@ -54,8 +54,9 @@ const MAX_DATAGRAM: usize = 64 * 1024;
 const FRAME_BUF: usize = 2048;
 /// Frames kept while the address probe is out (they are a tick's worth at most).
 const EARLY_FRAMES: usize = 1024;
-/// How long the driver waits for its probe to come back: one turmoil tick normally.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the driver waits for its probe to come back: one turmoil tick normally (and
+/// turmoil's `tick_duration` can be long), so only a guard against a probe that cannot.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The shortest sleep (tokio's timers tick in milliseconds): for a deadline already due
 /// that `handle_timeout` could not clear.
 const MIN_SLEEP: Duration = Duration::from_millis(1);
