@@ -68,6 +68,15 @@ impl Default for SizeChoice {
     }
 }
 
+impl std::fmt::Display for SizeChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SizeChoice::Fixed(size) => write!(f, "{size}"),
+            SizeChoice::Mixed => f.write_str("mixed"),
+        }
+    }
+}
+
 impl SizeChoice {
     /// `small`, `medium`, `large` or `mixed`.
     pub fn parse(text: &str) -> Result<SizeChoice, String> {
@@ -122,6 +131,16 @@ impl Default for TopologyChoice {
     /// `direct` for every seed.
     fn default() -> TopologyChoice {
         TopologyChoice::Fixed(Shape::Direct)
+    }
+}
+
+impl std::fmt::Display for TopologyChoice {
+    /// As [`parse`](Self::parse) reads it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TopologyChoice::Fixed(shape) => write!(f, "{shape}"),
+            TopologyChoice::Swarm => f.write_str("swarm"),
+        }
     }
 }
 

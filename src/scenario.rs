@@ -214,6 +214,23 @@ impl WorkloadOverride {
     }
 }
 
+impl fmt::Display for WorkloadOverride {
+    /// The fields it sets, as `--workload` takes them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fields = [
+            ("bytes", self.bytes),
+            ("clients", self.clients.map(u64::from)),
+            ("exchanges", self.exchanges.map(u64::from)),
+            ("message_bytes", self.message_bytes.map(u64::from)),
+        ];
+        let set: Vec<String> = fields
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+            .collect();
+        f.write_str(&set.join(","))
+    }
+}
+
 /// `123`, `64K`, `16M`, `1G` (binary multiples).
 fn parse_size_number(text: &str) -> Option<u64> {
     let (digits, shift) = match text.as_bytes().last()? {

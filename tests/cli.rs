@@ -765,3 +765,105 @@ fn a_replay_file_asking_for_an_absurd_workload_is_refused() {
         ],
     );
 }
+
+/// `sweep --summary` of `shard` (K/N, or the whole sweep) into `dir/name`.
+fn summary(dir: &Path, name: &str, shard: Option<&str>, env: &[(&str, &str)]) -> PathBuf {
+    let file = dir.join(name);
+    let out = dir.join(format!("out-{name}"));
+    let mut args = vec![
+        "sweep",
+        "--scenario",
+        "churn",
+        "--scenario",
+        "udp-retry",
+        "--seeds",
+        "6",
+        "--summary",
+        path(&file),
+        "--out",
+        path(&out),
+        "-q",
+    ];
+    if let Some(s) = shard {
+        args.extend(["--shard", s]);
+    }
+    sansnet_env(&args, env).succeeds();
+    file
+}
+
+fn json(file: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
+#[test]
+fn shards_merge_into_the_sweep_they_were_cut_from() {
+    let dir = scratch("merge");
+    let whole = summary(&dir, "whole.json", None, &[]);
+    let shard_dir = dir.join("shards");
+    std::fs::create_dir_all(&shard_dir).unwrap();
+    let shards: Vec<PathBuf> = (0..3)
+        .map(|k| {
+            summary(
+                &shard_dir,
+                &format!("s{k}.json"),
+                Some(&format!("{k}/3")),
+                &[],
+            )
+        })
+        .collect();
+    let merged = dir.join("merged.json");
+    let junit = dir.join("merged.xml");
+    let mut args = vec!["merge"];
+    args.extend(shards.iter().map(|p| path(p)));
+    args.extend(["--json", path(&merged), "--junit", path(&junit)]);
+    let run = sansnet(&args);
+    run.succeeds();
+    assert!(run.stdout.contains("12 runs in 3 shards"), "{}", run.all());
+    let (whole, merged) = (json(&whole), json(&merged));
+    assert_eq!(merged["totals"], whole["totals"]);
+    assert_eq!(merged["runs"], whole["runs"]);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testcase classname=\"sansnet.sweep\" name=\"churn (6 runs)\">"));
+    // A directory is searched for summaries, below it too.
+    let run = sansnet(&["merge", path(&shard_dir)]);
+    run.succeeds();
+    assert!(run.stdout.contains("12 runs in 3 shards"), "{}", run.all());
+}
+
+#[test]
+fn merge_refuses_what_is_not_one_whole_sweep() {
+    let dir = scratch("merge-refusals");
+    let s0 = summary(&dir, "s0.json", Some("0/2"), &[]);
+    let s1 = summary(&dir, "s1.json", Some("1/2"), &[]);
+    sansnet(&["merge", path(&s0)]).fails_with(2, &["1 of 2 shards missing: 1/2"]);
+    sansnet(&["merge", path(&s0), path(&s0), path(&s1)]).fails_with(2, &["shard 0 appears twice"]);
+    let mut other = json(&s1);
+    other["sweep"]["git_commit"] = "0123456789ab".into();
+    let other_file = dir.join("other.json");
+    std::fs::write(&other_file, other.to_string()).unwrap();
+    sansnet(&["merge", path(&s0), path(&other_file)])
+        .fails_with(2, &["not shards of one sweep", "the git commit is"]);
+    let empty = scratch("merge-empty");
+    sansnet(&["merge", path(&empty)]).fails_with(2, &["no sweep summaries"]);
+}
+
+#[test]
+fn the_shard_index_comes_from_the_batch_engine() {
+    let dir = scratch("shard-auto");
+    let s = summary(
+        &dir,
+        "auto.json",
+        Some("auto/4"),
+        &[("JOB_COMPLETION_INDEX", "2")],
+    );
+    assert_eq!(json(&s)["shard"], 2);
+    let s = summary(
+        &dir,
+        "slurm.json",
+        Some("auto/4"),
+        &[("SLURM_ARRAY_TASK_ID", "3")],
+    );
+    assert_eq!(json(&s)["shard"], 3);
+    sansnet(&["sweep", "--shard", "auto/4"])
+        .fails_with(2, &["--shard", "JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID"]);
+}

@@ -153,6 +153,76 @@ mod cli {
         p.to_str().expect("temporary paths are UTF-8")
     }
 
+    /// Issue 20's proof: a sweep run as 8 shards in separate processes, then merged, ran and
+    /// found exactly what the same sweep run whole did.
+    #[test]
+    fn eight_shards_and_a_merge_find_what_one_sweep_finds() {
+        let dir = scratch("shards");
+        let sweep = |extra: &[&str], name: &str| {
+            let file = dir.join(name);
+            let out = dir.join(format!("out-{name}"));
+            let mut args = vec![
+                "sweep",
+                "--plant",
+                "early-fin",
+                "--scenario",
+                "bulk",
+                "--scenario",
+                "request-response",
+                "--seeds",
+                "24",
+                "--determinism-every",
+                "0",
+                "--summary",
+                path(&file),
+                "--out",
+                path(&out),
+                "-q",
+            ];
+            args.extend(extra);
+            let (code, _, stderr) = sansnet(&args);
+            assert!(matches!(code, Some(0 | 1)), "{stderr}");
+            file
+        };
+        let whole = sweep(&[], "whole.json");
+        let shards: Vec<PathBuf> = (0..8)
+            .map(|k| {
+                let shard = format!("{k}/8");
+                sweep(&["--shard", &shard], &format!("s{k}.json"))
+            })
+            .collect();
+        let merged = dir.join("merged.json");
+        let mut args = vec!["merge", "--json", path(&merged)];
+        args.extend(shards.iter().map(|p| path(p)));
+        let (code, stdout, stderr) = sansnet(&args);
+        let read = |p: &Path| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+        };
+        let (whole, merged) = (read(&whole), read(&merged));
+        let failed = |v: &serde_json::Value| -> Vec<(String, u64, String)> {
+            let mut f: Vec<_> = v["failures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    (
+                        f["spec"]["scenario"].as_str().unwrap().to_owned(),
+                        f["spec"]["seed"].as_u64().unwrap(),
+                        f["kind"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            f.sort();
+            f
+        };
+        assert!(!failed(&whole).is_empty(), "the planted bug is found");
+        assert_eq!(code, Some(1), "failures merged: exit 1\n{stdout}{stderr}");
+        assert_eq!(failed(&merged), failed(&whole));
+        assert_eq!(merged["totals"], whole["totals"]);
+        assert_eq!(merged["runs"], whole["runs"]);
+        assert!(stdout.contains("FAIL x"), "{stdout}");
+    }
+
     /// The replay lines a sweep printed, in order.
     fn replay_lines(stdout: &str) -> Vec<String> {
         stdout

@@ -109,6 +109,11 @@ pub enum Command {
     /// windows, lower rates, a smaller workload, a simpler network.
     #[command(after_help = EXIT_STATUS)]
     Shrink(ShrinkArgs),
+    /// Merge the `--summary` files of a sharded sweep into one report: the same table as
+    /// one sweep, failures grouped, after checking that the shards are one sweep's, each
+    /// once.
+    #[command(after_help = EXIT_STATUS)]
+    Merge(MergeArgs),
     /// List the scenarios.
     Scenarios,
     /// Run the RFC conformance scripts and print the requirement table and the matrix.
@@ -165,6 +170,9 @@ pub struct SweepArgs {
     /// Workload fields over the size's: bytes=16M,clients=1000,exchanges=50,message_bytes=200
     #[arg(long, value_name = "KEY=VALUE,...", value_parser = parse_workload)]
     pub workload: Option<WorkloadOverride>,
+    /// Write what this sweep (or shard) ran and found as JSON, for `sansnet merge`
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
     /// Stop after this many failures (0: never)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_failures: usize,
@@ -242,6 +250,23 @@ pub struct ShrinkArgs {
     /// Wall-clock time to spend: 60, 90s, 5m
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub budget: Duration,
+}
+
+/// `sansnet merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Summary files, or directories to search for them
+    #[arg(value_name = "FILE|DIR", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Also write the merged report as JSON
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also write it as JUnit XML (one test case per scenario)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Merge shards that stopped early (a time budget) instead of refusing them
+    #[arg(long)]
+    pub allow_incomplete: bool,
 }
 
 /// `sansnet conformance`.
@@ -324,6 +349,9 @@ fn parse_workload(text: &str) -> Result<WorkloadOverride, String> {
     Ok(o)
 }
 
+/// Where `--shard auto/N` finds K: the task index batch engines set.
+pub const SHARD_INDEX_VARS: [&str; 2] = ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"];
+
 fn parse_shard(text: &str) -> Result<Shard, String> {
     let (k, n) = text
         .split_once('/')
@@ -333,7 +361,23 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
             .parse::<u64>()
             .map_err(|_| format!("{what} {v:?} is not a number (expected K/N, as in 3/8)"))
     };
-    let (k, n) = (number("K", k)?, number("N", n)?);
+    let n = number("N", n)?;
+    let k = if k.trim() == "auto" {
+        // The index a batch engine gives each of its tasks.
+        let (var, value) = SHARD_INDEX_VARS
+            .iter()
+            .find_map(|v| std::env::var(v).ok().map(|x| (*v, x)))
+            .ok_or_else(|| {
+                format!(
+                    "K is auto but none of {} is set (a Kubernetes Indexed Job sets the first, a \
+                     Slurm array the second)",
+                    SHARD_INDEX_VARS.join(", ")
+                )
+            })?;
+        number(var, &value)?
+    } else {
+        number("K", k)?
+    };
     if n == 0 {
         return Err("N must be at least 1".to_owned());
     }

@@ -3,6 +3,7 @@
 
 mod args;
 mod logging;
+mod merge;
 mod progress;
 mod replay;
 mod runnable;
@@ -68,6 +69,7 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Sweep(a) => sweep::sweep(a),
         Command::Replay(a) => replay::replay(a),
         Command::Shrink(a) => replay::shrink(a),
+        Command::Merge(a) => merge::merge(a),
         Command::Scenarios => scenarios(),
         Command::Conformance(a) => conformance(a),
         Command::Decode(a) => decode(a),

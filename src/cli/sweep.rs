@@ -1,6 +1,7 @@
 //! `sansnet sweep`.
 
 use sansnet::explore::{self, DrawOptions, StoppedEarly, SweepControl, SweepOptions};
+use sansnet::merge::{SweepIdentity, SweepSummary};
 use sansnet::scenario;
 
 use super::args::{ProgressMode, SweepArgs};
@@ -78,10 +79,15 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
         None => {}
     }
     let mut not_written = Vec::new();
-    for f in &report.failures {
+    let mut report = report;
+    for f in &mut report.failures {
         let dir = a.out.join(format!("{}-{}", f.spec.scenario, f.spec.seed));
         let line = match explore::write_artefacts(&f.spec, &dir) {
-            Ok((_, Some(replay_file))) => replay_line(&shell_word(&replay_file)),
+            Ok((_, Some(replay_file))) => {
+                let line = replay_line(&shell_word(&replay_file));
+                f.replay_file = Some(replay_file);
+                line
+            }
             Ok((_, None)) => {
                 // The rerun passed: a nondeterministic run; the flags draw it again.
                 replay_line(&replay_flags(&f.spec))
@@ -98,6 +104,31 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
             f.failure
         );
         anstream::println!("     replay: {}", style::strong(&line));
+    }
+    if let Some(path) = &a.summary {
+        let identity = SweepIdentity {
+            version: explore::VERSION.to_owned(),
+            git_commit: explore::GIT_COMMIT.to_owned(),
+            features: if cfg!(feature = "planted-bugs") {
+                vec!["planted-bugs".to_owned()]
+            } else {
+                Vec::new()
+            },
+            scenarios: opts.scenarios.clone(),
+            start: opts.start,
+            count: opts.count,
+            topology: a.topology.to_string(),
+            profile: opts.draw.profile.clone(),
+            size: opts.draw.size.to_string(),
+            workload: (!opts.draw.workload.is_empty()).then(|| opts.draw.workload.to_string()),
+            plant: opts.draw.planted.clone(),
+            determinism_every: opts.determinism_every,
+            shards: opts.shard.1,
+        };
+        let dir = path.parent().unwrap_or(std::path::Path::new(""));
+        SweepSummary::new(identity, opts.shard.0, &report, dir)
+            .save(path)
+            .map_err(|e| CliError::Io(format!("--summary: {e}")))?;
     }
     if !not_written.is_empty() {
         return Err(CliError::Io(format!(
