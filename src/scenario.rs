@@ -541,20 +541,21 @@ fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
 /// workloads get more ([`step_budget`]).
 pub const MAX_STEPS: u64 = 1_000_000;
 
-/// Steps a run of `w` may take before it counts as stuck: [`MAX_STEPS`], plus room for the
-/// segments a large workload moves (about 40 steps per full segment of its bytes, each way,
-/// per client: send, transmit, switch, arrive, deliver, the ACK, retransmissions) and for
-/// its exchanges. A function of the workload alone, so a replay file gets the budget its
-/// run had.
-pub fn step_budget(w: &Workload) -> u64 {
+/// Steps a run of `w` on `shape` may take before it counts as stuck: [`MAX_STEPS`], plus
+/// room for the segments a large workload moves (about 40 steps per full segment of its
+/// bytes, each way, per client and per client host: send, transmit, switch, arrive, deliver,
+/// the ACK, retransmissions) and for its exchanges. A function of the run's spec alone, so
+/// a replay file gets the budget its run had.
+pub fn step_budget(w: &Workload, shape: &Shape) -> u64 {
     let segments = w.bytes.div_ceil(1_000).saturating_mul(2);
-    let clients = u64::from(w.clients.max(1));
+    let streams =
+        u64::from(w.clients.max(1)).saturating_mul(u64::from(shape.client_hosts().max(1)));
     let exchanges = u64::from(w.exchanges)
-        .saturating_mul(clients)
+        .saturating_mul(streams)
         .saturating_mul(u64::from(w.message_bytes).div_ceil(1_000).max(1));
     MAX_STEPS.max(
         segments
-            .saturating_mul(clients)
+            .saturating_mul(streams)
             .saturating_add(exchanges)
             .saturating_mul(40),
     )
@@ -582,7 +583,7 @@ fn run_inner(
     // A healthy run of the default workloads takes a few thousand steps; a livelock must
     // fail fast, not after the simulator's default ten million.
     sim.set_limits(sansnet_sim::Limits {
-        max_steps: step_budget(&spec.workload),
+        max_steps: step_budget(&spec.workload, &spec.topology),
         ..sim.limits()
     });
     if let Some(w) = opts.trace.take() {

@@ -129,9 +129,13 @@ fn workload_fields_are_checked() {
 
 #[test]
 fn budgets_grow_with_the_workload_and_stay_put_for_the_defaults() {
+    let routed = sansnet::scenario::Shape::Routed {
+        client_hosts: 4,
+        routers: 2,
+    };
     for sc in scenario::all() {
         assert_eq!(
-            step_budget(&sc.default_workload()),
+            step_budget(&sc.default_workload(), &routed),
             MAX_STEPS,
             "{}",
             sc.name()
@@ -144,7 +148,11 @@ fn budgets_grow_with_the_workload_and_stay_put_for_the_defaults() {
         );
     }
     let large = scenario::lookup("bulk").unwrap().workload(Size::Large);
-    assert!(step_budget(&large) > MAX_STEPS);
+    let direct = sansnet::scenario::Shape::Direct;
+    let four = sansnet::scenario::Shape::Switched { client_hosts: 4 };
+    assert!(step_budget(&large, &direct) > MAX_STEPS);
+    // One client per client host: four hosts move four times the bytes.
+    assert_eq!(step_budget(&large, &four), 4 * step_budget(&large, &direct));
     assert!(explore::progress_bound_for(&large) > explore::PROGRESS_BOUND_MS);
 }
 
