@@ -20,7 +20,8 @@ pub struct WallClock {
 impl WallClock {
     /// A clock whose zero is now.
     // The workspace forbids wall-clock reads (clippy.toml) because nothing in a simulation
-    // may make one. This is not a simulation: this is the one read, at the adapter's edge.
+    // may make one. This is not a simulation: this is the crate's one read, at the
+    // adapter's edge.
     #[allow(clippy::disallowed_methods)]
     pub fn start() -> WallClock {
         WallClock {

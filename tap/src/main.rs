@@ -133,11 +133,13 @@ fn median(mut v: Vec<u64>) -> u64 {
 fn print_medians(reports: &[Report]) {
     let col = |f: fn(&Report) -> u64| median(reports.iter().map(f).collect());
     println!(
-        "MEDIAN runs={} wall_ms={} retrans_sansnet={} retrans_kernel={} right_edge_acks={} \
-         dsacks={} out_of_window={}",
+        "MEDIAN runs={} wall_ms={} retrans_sansnet={} stalls={} stall_ms={} retrans_kernel={} \
+         right_edge_acks={} dsacks={} out_of_window={}",
         reports.len(),
         col(|r| r.wall.as_millis() as u64),
         col(|r| r.observed.retransmitted_segments),
+        col(|r| r.observed.stalls),
+        col(|r| r.observed.stall_time.as_millis() as u64),
         col(|r| r.kernel.retransmitted_segments),
         col(|r| r.observed.right_edge_acks),
         col(|r| r.observed.dsacks_in),

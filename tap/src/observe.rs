@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use sansnet_stack::time::{Duration, Instant};
 use sansnet_stack::wire::ipv4::{self, IpProtocol};
 use sansnet_stack::wire::tcp::{self, TcpFlags};
 use sansnet_stack::wire::{ChecksumMode, EtherType, EthernetFrame};
@@ -21,6 +22,13 @@ pub struct ObservedCounts {
     pub retransmitted_segments: u64,
     /// The sequence space those retransmissions repeated.
     pub retransmitted_bytes: u64,
+    /// Retransmissions sent after sansnet had sent nothing on the connection for
+    /// [`TcpObserver::STALL`] or more: retransmission timeouts, in practice (the RTO is
+    /// at least 200 ms; fast retransmits, SACK recovery and tail loss probes follow ACKs
+    /// within a few round trips).
+    pub stalls: u64,
+    /// The silence before those retransmissions, added up: time spent waiting on timers.
+    pub stall_time: Duration,
     /// TCP segments sansnet received (after the loss injector).
     pub segments_in: u64,
     /// Of those, pure ACKs (ACK set; no SYN, FIN or RST; no payload).
@@ -41,6 +49,8 @@ pub struct ObservedCounts {
 struct Flow {
     /// Highest sequence number sansnet sent, plus one.
     snd_max: Option<u32>,
+    /// When sansnet last sent a segment on the connection.
+    last_out: Option<Instant>,
     /// The window scale sansnet offered, and the kernel's; sansnet's windows are scaled by
     /// its own shift once both SYNs carried the option.
     our_ws: Option<u8>,
@@ -108,6 +118,9 @@ fn parse(frame: &[u8]) -> Option<Segment<'_>> {
 }
 
 impl TcpObserver {
+    /// The silence before a retransmission that counts it as a stall.
+    pub const STALL: Duration = Duration::from_millis(100);
+
     /// An observer of `local`'s connections.
     pub fn new(local: Ipv4Addr) -> TcpObserver {
         TcpObserver {
@@ -133,8 +146,9 @@ impl TcpObserver {
         }
     }
 
-    /// A frame the host transmitted (read before the loss injector: what sansnet sent).
-    pub fn outbound(&mut self, frame: &[u8]) {
+    /// A frame the host transmitted at `now` (read before the loss injector: what sansnet
+    /// sent).
+    pub fn outbound(&mut self, now: Instant, frame: &[u8]) {
         let Some(seg) = parse(frame) else { return };
         if seg.src != self.local {
             return;
@@ -178,9 +192,18 @@ impl TcpObserver {
             flow.rcv_nxt = Some(flow.rcv_nxt.map_or(ack, |nxt| seq_max(nxt, ack)));
             Self::merge(flow);
         }
+        let silence = flow
+            .last_out
+            .map(|t| now.saturating_duration_since(t))
+            .unwrap_or_default();
+        flow.last_out = Some(now);
         if retransmitted > 0 {
             self.counts.retransmitted_segments += 1;
             self.counts.retransmitted_bytes += u64::from(retransmitted);
+            if silence >= Self::STALL {
+                self.counts.stalls += 1;
+                self.counts.stall_time += silence;
+            }
         }
     }
 
@@ -323,6 +346,7 @@ mod tests {
     }
 
     const A: TcpFlags = TcpFlags::ACK;
+    const T0: Instant = Instant::ZERO;
 
     /// A handshake: the kernel connects to sansnet (ISNs 1000 and 5000), both offer window
     /// scale 7; sansnet's SYN-ACK advertises 12800 (unscaled, as in any SYN).
@@ -339,17 +363,20 @@ mod tests {
             &[],
             0,
         ));
-        o.outbound(&frame(
-            SANSNET,
-            KERNEL,
-            TcpFlags::SYN | A,
-            5000,
-            1001,
-            12800,
-            Some(7),
-            &[],
-            0,
-        ));
+        o.outbound(
+            T0,
+            &frame(
+                SANSNET,
+                KERNEL,
+                TcpFlags::SYN | A,
+                5000,
+                1001,
+                12800,
+                Some(7),
+                &[],
+                0,
+            ),
+        );
         o.inbound(&frame(KERNEL, SANSNET, A, 1001, 5001, 502, None, &[], 0));
         o
     }
@@ -357,13 +384,28 @@ mod tests {
     #[test]
     fn retransmissions_are_sequence_space_sent_twice() {
         let mut o = established();
-        o.outbound(&frame(SANSNET, KERNEL, A, 5001, 1001, 100, None, &[], 1000));
-        o.outbound(&frame(SANSNET, KERNEL, A, 6001, 1001, 100, None, &[], 1000));
-        o.outbound(&frame(SANSNET, KERNEL, A, 5001, 1001, 100, None, &[], 1000));
+        o.outbound(
+            T0,
+            &frame(SANSNET, KERNEL, A, 5001, 1001, 100, None, &[], 1000),
+        );
+        o.outbound(
+            T0,
+            &frame(SANSNET, KERNEL, A, 6001, 1001, 100, None, &[], 1000),
+        );
+        o.outbound(
+            T0,
+            &frame(SANSNET, KERNEL, A, 5001, 1001, 100, None, &[], 1000),
+        );
         // A pure ACK with an old sequence number is no retransmission.
-        o.outbound(&frame(SANSNET, KERNEL, A, 7001, 1001, 100, None, &[], 0));
+        o.outbound(
+            T0,
+            &frame(SANSNET, KERNEL, A, 7001, 1001, 100, None, &[], 0),
+        );
         // Half old, half new.
-        o.outbound(&frame(SANSNET, KERNEL, A, 6501, 1001, 100, None, &[], 1000));
+        o.outbound(
+            T0,
+            &frame(SANSNET, KERNEL, A, 6501, 1001, 100, None, &[], 1000),
+        );
         let c = o.counts();
         assert_eq!(c.segments_out, 6);
         assert_eq!(c.data_segments_out, 4);
@@ -375,7 +417,10 @@ mod tests {
     fn a_pure_ack_at_the_right_edge_is_counted_only_with_an_open_window() {
         let mut o = established();
         // sansnet advertises 100 << 7 = 12800 bytes from 1001: right edge 13801.
-        o.outbound(&frame(SANSNET, KERNEL, A, 5001, 1001, 100, None, &[], 0));
+        o.outbound(
+            T0,
+            &frame(SANSNET, KERNEL, A, 5001, 1001, 100, None, &[], 0),
+        );
         // The kernel fills the window; the first segment is lost (never observed).
         for i in 1..8 {
             o.inbound(&frame(
@@ -410,10 +455,36 @@ mod tests {
         o.inbound(&frame(KERNEL, SANSNET, A, 13801, 5001, 502, None, &[], 0));
         assert_eq!(o.counts().right_edge_acks, 1);
         // An ACK inside the window is not at the edge.
-        o.outbound(&frame(SANSNET, KERNEL, A, 5001, 13801, 100, None, &[], 0));
+        o.outbound(
+            T0,
+            &frame(SANSNET, KERNEL, A, 5001, 13801, 100, None, &[], 0),
+        );
         o.inbound(&frame(KERNEL, SANSNET, A, 13801, 5001, 502, None, &[], 0));
         assert_eq!(o.counts().right_edge_acks, 1);
         assert_eq!(o.counts().pure_acks_in, 4);
+    }
+
+    #[test]
+    fn a_retransmission_after_silence_is_a_stall() {
+        let mut o = established();
+        let data = |o: &mut TcpObserver, ms: u64, seq: u32| {
+            o.outbound(
+                Instant::from_millis(ms),
+                &frame(SANSNET, KERNEL, A, seq, 1001, 100, None, &[], 1000),
+            );
+        };
+        data(&mut o, 10, 5001);
+        data(&mut o, 11, 6001);
+        // A fast retransmission: no stall.
+        data(&mut o, 12, 5001);
+        // Silence, then the timer: a stall of 250 ms.
+        data(&mut o, 262, 6001);
+        // New data after silence is no retransmission.
+        data(&mut o, 900, 7001);
+        let c = o.counts();
+        assert_eq!(c.retransmitted_segments, 2);
+        assert_eq!(c.stalls, 1);
+        assert_eq!(c.stall_time, Duration::from_millis(250));
     }
 
     #[test]
@@ -474,7 +545,7 @@ mod tests {
             &[],
             0,
         ));
-        o.outbound(&frame(KERNEL, SANSNET, A, 1, 1, 1, None, &[], 0));
+        o.outbound(T0, &frame(KERNEL, SANSNET, A, 1, 1, 1, None, &[], 0));
         assert_eq!(o.counts(), before);
     }
 }

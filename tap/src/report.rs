@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sansnet_stack::iface::DropReason;
 
-use crate::{Mode, ObservedCounts, StreamSummary};
+use crate::{Mode, ObservedCounts, StreamSummary, TcpObserver};
 
 /// Frames the loss injector saw and dropped, per direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -99,14 +99,16 @@ impl Report {
     pub fn summary_line(&self) -> String {
         format!(
             "RESULT mode={} bytes_ok={} to_kernel={} to_sansnet={} wall_ms={} \
-             retrans_sansnet={} retrans_kernel={} right_edge_acks={} dsacks={} \
-             out_of_window={} loss_in={}/{} loss_out={}/{} tap_drops={}",
+             retrans_sansnet={} stalls={} stall_ms={} retrans_kernel={} right_edge_acks={} \
+             dsacks={} out_of_window={} loss_in={}/{} loss_out={}/{} tap_drops={}",
             self.mode,
             u8::from(self.bytes_ok()),
             self.kernel_received.bytes,
             self.sansnet_received.bytes,
             self.wall.as_millis(),
             self.observed.retransmitted_segments,
+            self.observed.stalls,
+            self.observed.stall_time.as_millis(),
             self.kernel.retransmitted_segments,
             self.observed.right_edge_acks,
             self.observed.dsacks_in,
@@ -187,6 +189,13 @@ impl fmt::Display for Report {
             self.observed.retransmitted_bytes,
             self.observed.data_segments_out,
             self.kernel.retransmitted_segments
+        )?;
+        writeln!(
+            f,
+            "  sansnet's retransmissions after {} ms or more of silence (timeouts): {}, after {:.3} s of silence in all",
+            TcpObserver::STALL.as_millis(),
+            self.observed.stalls,
+            self.observed.stall_time.as_secs_f64()
         )?;
         writeln!(
             f,

@@ -94,7 +94,7 @@ impl<'a> Adapter<'a> {
             };
             produced += 1;
             let frame = &self.tx[..len];
-            self.observer.outbound(frame);
+            self.observer.outbound(now, frame);
             if self.loss_out.drop_next() {
                 continue;
             }
