@@ -65,6 +65,7 @@
 //! Linux only. Elsewhere the crate compiles, and [`run`], [`check_privileges`] and
 //! [`cleanup_stale`] return [`Error::Unsupported`].
 
+pub mod cli;
 mod clock;
 mod error;
 mod loss;

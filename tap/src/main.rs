@@ -1,12 +1,10 @@
 //! `sansnet-tap`: a sansnet host on a Linux TAP device against the kernel's TCP.
 
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
-use sansnet_tap::{parse_bytes, parse_duration, Error, LabInfo, Mode, Report, RunSpec};
+use clap::Parser;
+use sansnet_tap::cli::{execute, TapCommand};
+use sansnet_tap::Error;
 
 /// A sansnet host on a Linux TAP device, in a network namespace of its own, against the
 /// kernel's TCP. Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN).
@@ -14,213 +12,20 @@ use sansnet_tap::{parse_bytes, parse_duration, Error, LabInfo, Mode, Report, Run
 #[command(name = "sansnet-tap", version, max_term_width = 100)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// sansnet serves an echo; a kernel client sends its bytes and checks they come back.
-    Echo(RunArgs),
-    /// sansnet serves: checks the kernel client's bytes (--recv) and sends its own
-    /// (--send), both at once.
-    Sink(RunArgs),
-    /// The kernel serves; sansnet connects, sends its bytes (--send) and checks the
-    /// kernel's (--recv).
-    Client(RunArgs),
-    /// Says whether this machine can build a lab (privileges, /dev/net/tun, ip).
-    Check,
-    /// Removes namespaces left behind by labs of processes that were killed outright.
-    Cleanup,
-}
-
-#[derive(Debug, Args)]
-struct RunArgs {
-    /// Bytes each way (binary units: 10MiB, 512k, 4096).
-    #[arg(long, value_parser = parse_bytes, default_value = "10MiB")]
-    bytes: u64,
-    /// Bytes sansnet sends (default: --bytes); not for echo.
-    #[arg(long, value_parser = parse_bytes)]
-    send: Option<u64>,
-    /// Bytes sansnet receives (default: --bytes); not for echo.
-    #[arg(long, value_parser = parse_bytes)]
-    recv: Option<u64>,
-    /// Percentage of frames dropped on sansnet's side, each way.
-    #[arg(long, default_value_t = 0.0)]
-    loss: f64,
-    /// Percentage of the kernel's frames dropped before sansnet (default: --loss).
-    #[arg(long)]
-    loss_in: Option<f64>,
-    /// Percentage of sansnet's frames dropped before the kernel (default: --loss).
-    #[arg(long)]
-    loss_out: Option<f64>,
-    /// Seeds the loss injector, the host's secret and the byte patterns.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// The server's port (default: 7 for echo, 9 otherwise).
-    #[arg(long)]
-    port: Option<u16>,
-    /// A run that has not finished by then fails (500ms, 90s, 2m).
-    #[arg(long, value_parser = parse_duration, default_value = "120s")]
-    timeout: Duration,
-    /// Runs, one after another with seeds seed, seed+1, ...; then the medians.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    runs: u32,
-    /// No built-in kernel client: serve whoever connects from the namespace (the command
-    /// to do so is printed) until Ctrl-C or --serve-for; bytes are counted, not checked.
-    #[arg(long, conflicts_with_all = ["send", "recv", "runs"])]
-    external: bool,
-    /// With --external: how long to serve.
-    #[arg(long, value_parser = parse_duration, requires = "external")]
-    serve_for: Option<Duration>,
-    /// Print only the RESULT line of each run.
-    #[arg(long, short)]
-    quiet: bool,
-}
-
-impl RunArgs {
-    fn spec(&self, mode: Mode) -> Result<RunSpec, Error> {
-        let mut spec = RunSpec::new(mode, self.bytes);
-        if mode == Mode::Echo && (self.send.is_some() || self.recv.is_some()) {
-            return Err(Error::InvalidSpec(
-                "an echo sends back what it receives: give --bytes, not --send or --recv".into(),
-            ));
-        }
-        spec.sansnet_sends = self.send.unwrap_or(self.bytes);
-        spec.sansnet_receives = self.recv.unwrap_or(self.bytes);
-        spec.loss_in_percent = self.loss_in.unwrap_or(self.loss);
-        spec.loss_out_percent = self.loss_out.unwrap_or(self.loss);
-        spec.seed = self.seed;
-        if let Some(port) = self.port {
-            spec.port = port;
-        }
-        spec.timeout = self.timeout;
-        spec.external_peer = self.external;
-        spec.serve_for = self.serve_for;
-        spec.validate()?;
-        Ok(spec)
-    }
-}
-
-/// SIGINT, SIGTERM and SIGHUP set the flag the loop reads (the lab is then taken down); a
-/// second SIGINT ends the process at once (`sansnet-tap cleanup` removes what is left).
-fn cancel_flag() -> Result<Arc<AtomicBool>, Error> {
-    let flag = Arc::new(AtomicBool::new(false));
-    #[cfg(target_os = "linux")]
-    {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        use signal_hook::flag;
-        let failed = |source| Error::Io {
-            context: "installing the signal handlers".into(),
-            source,
-        };
-        flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&flag)).map_err(failed)?;
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
-            flag::register(sig, Arc::clone(&flag)).map_err(failed)?;
-        }
-    }
-    Ok(flag)
-}
-
-fn median(mut v: Vec<u64>) -> u64 {
-    v.sort_unstable();
-    match v.len() {
-        0 => 0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2,
-    }
-}
-
-fn print_medians(reports: &[Report]) {
-    let col = |f: fn(&Report) -> u64| median(reports.iter().map(f).collect());
-    println!(
-        "MEDIAN runs={} wall_ms={} retrans_sansnet={} stalls={} stall_ms={} retrans_kernel={} \
-         right_edge_acks={} dsacks={} out_of_window={}",
-        reports.len(),
-        col(|r| r.wall.as_millis() as u64),
-        col(|r| r.observed.retransmitted_segments),
-        col(|r| r.observed.stalls),
-        col(|r| r.observed.stall_time.as_millis() as u64),
-        col(|r| r.kernel.retransmitted_segments),
-        col(|r| r.observed.right_edge_acks),
-        col(|r| r.observed.dsacks_in),
-        col(|r| r.host_drops(sansnet_stack::iface::DropReason::TcpOutOfWindow)),
-    );
-}
-
-fn announce(info: &LabInfo, spec: &RunSpec) {
-    eprintln!(
-        "lab up: namespace {}, device {} ({}), sansnet {}; {}",
-        info.netns,
-        info.device,
-        info.kernel_addr,
-        info.sansnet_addr,
-        if spec.mode.sansnet_serves() {
-            format!("sansnet serves on {}", info.server)
-        } else {
-            format!("the kernel serves on {}", info.server)
-        }
-    );
-    if spec.external_peer {
-        eprintln!(
-            "connect from the namespace, e.g.: ip netns exec {} nc {} {}   (Ctrl-C ends)",
-            info.netns,
-            info.server.ip(),
-            info.server.port()
-        );
-    }
-}
-
-fn run(mode: Mode, args: &RunArgs) -> Result<(), Error> {
-    let spec = args.spec(mode)?;
-    let cancel = cancel_flag()?;
-    let mut reports = Vec::new();
-    for i in 0..args.runs {
-        let mut spec = spec.clone();
-        spec.seed = spec.seed.wrapping_add(u64::from(i));
-        let report = sansnet_tap::run_with(&spec, Some(Arc::clone(&cancel)), |info| {
-            if !args.quiet {
-                announce(info, &spec);
-            }
-        })?;
-        if args.quiet {
-            println!("{}", report.summary_line());
-        } else {
-            println!("{report}");
-        }
-        reports.push(report);
-    }
-    if reports.len() > 1 {
-        print_medians(&reports);
-    }
-    Ok(())
+    command: TapCommand,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Echo(args) => run(Mode::Echo, args),
-        Command::Sink(args) => run(Mode::Sink, args),
-        Command::Client(args) => run(Mode::Client, args),
-        Command::Check => sansnet_tap::check_privileges().map(|p| {
-            println!(
-                "ok: euid {}, effective capabilities {:#x}; /dev/net/tun and ip present",
-                p.euid, p.effective_caps
-            );
-        }),
-        Command::Cleanup => sansnet_tap::cleanup_stale().map(|removed| {
-            if removed.is_empty() {
-                println!("nothing to remove");
-            }
-            for name in removed {
-                println!("removed namespace {name}");
-            }
-        }),
-    };
-    match result {
+    match execute(&cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Interrupted) => {
             eprintln!("sansnet-tap: interrupted; the lab was taken down");
             ExitCode::from(130)
+        }
+        Err(e @ Error::InvalidSpec(_)) => {
+            eprintln!("sansnet-tap: {e}");
+            ExitCode::from(2)
         }
         Err(e) => {
             eprintln!("sansnet-tap: {e}");
