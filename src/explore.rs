@@ -776,32 +776,48 @@ pub fn fault_count(plan: &FaultPlan) -> usize {
 }
 
 fn change_faults(change: &FaultChange) -> usize {
+    change_fault_names(change).len()
+}
+
+/// The kinds of fault a plan has, by name (`loss`, `partition`, ...): what a failure's
+/// minimal plan says about its cause.
+pub fn fault_kinds(plan: &FaultPlan) -> std::collections::BTreeSet<&'static str> {
+    plan.changes
+        .iter()
+        .flat_map(|c| change_fault_names(&c.change))
+        .collect()
+}
+
+fn change_fault_names(change: &FaultChange) -> Vec<&'static str> {
     match change {
-        FaultChange::SetLink { faults, .. } => link_fault_kinds(faults),
-        FaultChange::Partition { .. }
-        | FaultChange::Isolate { .. }
-        | FaultChange::Clog { .. }
-        | FaultChange::Crash { .. } => 1,
-        FaultChange::Heal | FaultChange::Unclog { .. } | FaultChange::Restart { .. } => 0,
+        FaultChange::SetLink { faults, .. } => link_fault_names(faults),
+        FaultChange::Partition { .. } => vec!["partition"],
+        FaultChange::Isolate { .. } => vec!["isolate"],
+        FaultChange::Clog { .. } => vec!["clog"],
+        FaultChange::Crash { .. } => vec!["crash"],
+        FaultChange::Heal | FaultChange::Unclog { .. } | FaultChange::Restart { .. } => vec![],
     }
 }
 
-fn link_fault_kinds(f: &LinkFaults) -> usize {
+fn link_fault_names(f: &LinkFaults) -> Vec<&'static str> {
     let d = LinkFaults::default();
     [
-        !matches!(f.latency, LatencyDist::Constant { .. }) && f.latency != d.latency,
-        f.jitter != d.jitter,
-        f.loss != d.loss,
-        !f.reorder.is_never(),
-        !f.duplicate.is_never(),
-        !f.corrupt.is_never(),
-        f.bandwidth_bps.is_some(),
-        f.mtu_bytes.is_some(),
-        f.down,
+        (
+            !matches!(f.latency, LatencyDist::Constant { .. }) && f.latency != d.latency,
+            "latency",
+        ),
+        (f.jitter != d.jitter, "jitter"),
+        (f.loss != d.loss, "loss"),
+        (!f.reorder.is_never(), "reordering"),
+        (!f.duplicate.is_never(), "duplication"),
+        (!f.corrupt.is_never(), "corruption"),
+        (f.bandwidth_bps.is_some(), "bandwidth"),
+        (f.mtu_bytes.is_some(), "mtu"),
+        (f.down, "link down"),
     ]
-    .iter()
-    .filter(|&&on| on)
-    .count()
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect()
 }
 
 /// Every one-step simplification of a link setting, with a description.
@@ -1054,7 +1070,10 @@ fn candidates(spec: &RunSpec) -> Vec<(RunSpec, String)> {
 fn describe_change(c: &FaultChange) -> String {
     match c {
         FaultChange::SetLink { link, faults, .. } => {
-            format!("link faults ({} kinds) on {link}", link_fault_kinds(faults))
+            format!(
+                "link faults ({} kinds) on {link}",
+                link_fault_names(faults).len()
+            )
         }
         FaultChange::Clog { link, .. } => format!("clog of {link}"),
         FaultChange::Unclog { link, .. } => format!("unclog of {link}"),

@@ -306,6 +306,45 @@ impl std::fmt::Display for MergeError {
 
 impl std::error::Error for MergeError {}
 
+/// Shrinks the first failure of each group (for at most `budget` each) and merges groups
+/// whose minimal runs agree: same scenario, same failure kind, same fault kinds left (a
+/// bug that shows under loss and under a partition is one bug if loss alone is enough for
+/// both). Each group's signature becomes `... after shrinking: <faults>`.
+pub fn regroup_by_shrinking(merged: &mut Merged, budget: std::time::Duration) {
+    let mut by_shrunk: Vec<FailureGroup> = Vec::new();
+    for g in std::mem::take(&mut merged.groups) {
+        let report = explore::shrink(&g.first.spec, g.first.kind, budget);
+        let faults: Vec<&str> = explore::fault_kinds(&report.spec.plan)
+            .into_iter()
+            .collect();
+        let signature = format!(
+            "{} {:?} after shrinking: {}",
+            g.first.spec.scenario,
+            g.first.kind,
+            if faults.is_empty() {
+                "no faults".to_owned()
+            } else {
+                faults.join(", ")
+            }
+        );
+        match by_shrunk.iter_mut().find(|s| s.signature == signature) {
+            Some(s) => {
+                s.count += g.count;
+                if g.first.spec.seed < s.first.spec.seed {
+                    s.first = g.first;
+                }
+            }
+            None => by_shrunk.push(FailureGroup {
+                signature,
+                count: g.count,
+                first: g.first,
+            }),
+        }
+    }
+    by_shrunk.sort_by(|a, b| b.count.cmp(&a.count).then(a.signature.cmp(&b.signature)));
+    merged.groups = by_shrunk;
+}
+
 /// Merges shard summaries (each with the file it came from). `allow_incomplete` accepts
 /// shards that stopped early (time budgets); missing or duplicate shards are always errors.
 pub fn merge(

@@ -221,6 +221,14 @@ mod cli {
         assert_eq!(merged["totals"], whole["totals"]);
         assert_eq!(merged["runs"], whole["runs"]);
         assert!(stdout.contains("FAIL x"), "{stdout}");
+        // Grouped by what the minimal runs have left: no more groups than by message.
+        let mut args = vec!["merge", "--shrink", "3s"];
+        args.extend(shards.iter().map(|p| path(p)));
+        let (code, shrunk, stderr) = sansnet(&args);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(shrunk.contains("after shrinking:"), "{shrunk}");
+        let groups = |text: &str| text.lines().filter(|l| l.starts_with("FAIL x")).count();
+        assert!(groups(&shrunk) <= groups(&stdout), "{shrunk}\n{stdout}");
     }
 
     /// The replay lines a sweep printed, in order.

@@ -267,6 +267,10 @@ pub struct MergeArgs {
     /// Merge shards that stopped early (a time budget) instead of refusing them
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// Shrink the first failure of each group (for at most DURATION each) and group by
+    /// what the minimal runs have left: scenario, kind, fault kinds
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub shrink: Option<Duration>,
 }
 
 /// `sansnet conformance`.

@@ -18,6 +18,10 @@ pub fn merge(a: MergeArgs) -> Result<(), CliError> {
         )),
         other => CliError::Usage(other.to_string()),
     })?;
+    let mut merged = merged;
+    if let Some(budget) = a.shrink {
+        merge::regroup_by_shrinking(&mut merged, budget);
+    }
     print!("{}", merged.text());
     if let Some(path) = &a.json {
         let text = serde_json::to_string_pretty(&merged)
