@@ -13,7 +13,7 @@
 //! # quote: "TCP implementations MUST support sending and receiving the MSS option"
 //! # matrix: ESTABLISHED x FIN-ACK
 //! # setup: listen
-//! # config: timestamps=off sack=off wscale=off
+//! # config: rto_min=0.2
 //! +0    < S seq=0 win=65535 <mss 1000>        # the peer's SYN
 //! +0    > S. seq=0 ack=1 <mss 1460>           # our SYN-ACK; fields left out are not checked
 //! +0.1  < . seq=1 ack=1 win=65535
@@ -30,10 +30,14 @@
 //! **Header.** `title`, `rfc` (sections, `;`-separated), `requirements` (RFC 9293 Appendix
 //! B IDs such as `MUST-10`, or manifest items such as `RFC5961-3.2`; `none` if it checks
 //! none), `quote` (the requirement, in one line) and `setup` are required. `setup` is
-//! `listen` (the stack listens on 10.0.0.1:8080; the peer is 10.0.0.2:40000), `connect`
+//! `listen` (the stack listens on 10.0.0.1:8080; the peer is 10.0.0.2:40000),
+//! `established` (`listen`, and the runner plays the suite's handshake first:
+//! [`script::ESTABLISHED_HANDSHAKE`], so the script starts in ESTABLISHED), `connect`
 //! (the stack connects to 10.0.0.2:8080 at time 0, so its SYN is the first segment) or
 //! `closed` (nothing listens). Optional: `matrix` (cells of the state x segment matrix,
-//! `STATE x KIND; ...`), `config` (`key=value` for the stack: `mss`, `default_mss`,
+//! `STATE x KIND; ...`), `config` (`key=value` changes to the suite's baseline,
+//! [`script::BASELINE_CONFIG`] = `timestamps=off sack=off wscale=off rto_min=1`, which every
+//! script starts from: `mss`, `default_mss`,
 //! `rcvbuf`, `sndbuf`, `wscale`, `timestamps`, `sack`, `nagle`, `delack` on/off,
 //! `delack_timeout`, `rto_initial`, `rto_min`, `rto_max`, `iw`, `msl`, `r1`, `r2`,
 //! `r2_syn`, `user_timeout`, `keepalive_idle`, `keepalive_interval`, `keepalive_count`,

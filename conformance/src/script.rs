@@ -36,7 +36,11 @@ pub struct Header {
     pub matrix: Vec<(State, SegmentKind)>,
     /// How the connection under test is opened.
     pub setup: Setup,
-    /// Configuration of the stack under test.
+    /// `# setup: established`: a passive open whose handshake ([`ESTABLISHED_HANDSHAKE`])
+    /// the runner plays before the script's own lines.
+    pub established: bool,
+    /// Configuration of the stack under test: [`BASELINE_CONFIG`], then the script's
+    /// `# config:` over it.
     pub config: StackConfig,
     /// Default tolerance on the time of segments the stack sends.
     pub tolerance: Duration,
@@ -480,12 +484,32 @@ impl std::error::Error for ParseError {}
 
 type PResult<T> = Result<T, ParseError>;
 
+/// The suite's baseline stack configuration, stated once: every script starts from it and
+/// its `# config:` line says only what it changes (`timestamps=on` to turn them back on,
+/// `rto_min=0.2` for the engine's own minimum). Timestamps, SACK and window scaling off
+/// keep segments and windows as RFC 9293 writes them; a 1 s minimum RTO is RFC 6298's.
+pub const BASELINE_CONFIG: &str = "timestamps=off sack=off wscale=off rto_min=1";
+
+/// What `# setup: established` plays before a script's lines: the peer's SYN, the stack's
+/// SYN-ACK, the peer's ACK 0.1 s later.
+pub const ESTABLISHED_HANDSHAKE: [&str; 4] = [
+    "+0    < S seq=0 win=65535 <mss 1460>",
+    "+0    > S. seq=0 ack=1 win=65535 <mss 1460>",
+    "+0.1  < . seq=1 ack=1 win=65535",
+    "      expect state ESTABLISHED",
+];
+
 /// Parses a script. `name` is only stored.
 pub fn parse(name: &str, text: &str) -> PResult<Script> {
     let mut header = Header {
         tolerance: Duration::from_millis(5),
         ..Header::default()
     };
+    parse_config(&mut header.config, BASELINE_CONFIG).map_err(|message| ParseError {
+        line: 0,
+        column: 0,
+        message: format!("the baseline configuration: {message}"),
+    })?;
     let mut seen = Vec::<&'static str>::new();
     let mut lines = Vec::new();
     let mut in_header = true;
@@ -501,6 +525,12 @@ pub fn parse(name: &str, text: &str) -> PResult<Script> {
                 parse_header_line(&mut header, &mut seen, comment, lineno, col)?;
             }
             continue;
+        }
+        if in_header && header.established {
+            for hs in ESTABLISHED_HANDSHAKE {
+                let mut cur = Cursor::new(hs, 0);
+                lines.push(parse_line(&mut cur)?);
+            }
         }
         in_header = false;
         let mut cur = Cursor::new(raw, lineno);
@@ -627,11 +657,16 @@ fn parse_header_line(
             }
         }
         "setup" => {
+            h.established = value == "established";
             h.setup = match value {
-                "listen" => Setup::Listen,
+                "listen" | "established" => Setup::Listen,
                 "connect" => Setup::Connect,
                 "closed" => Setup::Closed,
-                _ => return Err(verr(format!("setup `{value}`: listen, connect or closed"))),
+                _ => {
+                    return Err(verr(format!(
+                        "setup `{value}`: listen, established, connect or closed"
+                    )))
+                }
             }
         }
         "config" => parse_config(&mut h.config, value).map_err(verr)?,
