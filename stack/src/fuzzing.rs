@@ -17,6 +17,13 @@
 //!
 //! **Structured bodies** (`*_repr`, feature `arbitrary`) build a `Repr` with `arbitrary` from
 //! the input, skip it unless `is_valid()`, and run the same emit/parse round trip.
+//!
+//! **Stateful bodies** (feature `arbitrary`) drive state machines with a sequence the input
+//! chooses and check invariants after every step: `host_state` (one host fed frames,
+//! socket calls and time steps, with connections in every TCP state) and `tcp_pair` (two
+//! TCP engines over a network that drops, duplicates, delays, truncates and corrupts
+//! segments, whose byte streams must arrive intact and complete once it heals). Their
+//! corpora replay in `tests/fuzz_state_corpus.rs`.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -401,3 +408,13 @@ pub fn udp_repr(data: &[u8]) {
 pub fn tcp_repr(data: &[u8]) {
     structured(data, |repr: &tcp::Repr<'_>| tcp_round_trip(repr, SRC, DST));
 }
+
+#[cfg(feature = "arbitrary")]
+pub mod host_state;
+#[cfg(feature = "arbitrary")]
+pub mod tcp_pair;
+
+#[cfg(feature = "arbitrary")]
+pub use host_state::host_state;
+#[cfg(feature = "arbitrary")]
+pub use tcp_pair::tcp_pair;
