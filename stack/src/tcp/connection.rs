@@ -1407,11 +1407,15 @@ impl Connection {
         } else {
             seg.payload
         };
+        let mut seg = *seg;
         if zero_window_probe && !seg.payload.is_empty() {
             self.stats.count_drop(DropReason::BufferFull);
             self.ack_now = true;
+            // A FIN sits after the text: with the text dropped it is not at RCV.NXT, and
+            // taking it there would end the stream without that text.
+            seg.flags = TcpFlags(seg.flags.0 & !TcpFlags::FIN.0);
         }
-        self.process_text_and_fin(now, seg, seq, payload);
+        self.process_text_and_fin(now, &seg, seq, payload);
     }
 
     /// A passive SYN-RECEIVED goes back to LISTEN (MUST-11). The host discards this
