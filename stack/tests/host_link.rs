@@ -216,6 +216,7 @@ fn ttl_expiry_on_the_router_sends_time_exceeded() {
     assert_eq!(net.h(0).counters().icmp.errors_in, 1);
     // TTL 2 goes through, arriving with TTL 1.
     pkt.ttl = 2;
+    let now = net.now;
     net.h(1)
         .handle_frame(now, 0, &ip_frame(mac(1, 0), mac(3, 0), &pkt, &data));
     net.run_for(Duration::from_millis(10));

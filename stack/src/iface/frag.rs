@@ -75,6 +75,21 @@ impl Reassembler {
         self.partials.values().map(|p| p.deadline).min()
     }
 
+    /// Incomplete datagrams and their bytes within their bounds, `bytes` their total
+    /// (feature `invariants`).
+    #[cfg(feature = "invariants")]
+    pub(super) fn check_invariants(&self, max_datagrams: usize, max_bytes: usize) {
+        let total: usize = self.partials.values().map(|p| p.data.len()).sum();
+        crate::tcp::invariant!(
+            self.partials.len() <= max_datagrams && self.bytes <= max_bytes && total == self.bytes,
+            "reassembly within its bounds",
+            "{} datagrams (bound {max_datagrams}), {} bytes counted, {total} held (bound \
+             {max_bytes})",
+            self.partials.len(),
+            self.bytes
+        );
+    }
+
     fn remove(&mut self, key: &Key) -> Option<Partial> {
         let p = self.partials.remove(key)?;
         self.bytes -= p.data.len();

@@ -39,6 +39,8 @@ mod arp;
 mod counters;
 mod frag;
 pub mod fxhash;
+#[cfg(feature = "invariants")]
+mod invariants;
 mod socket;
 mod stream;
 mod udp;
@@ -447,7 +449,26 @@ impl Host {
 
     /// A frame arrived on NIC `nic` (an index into `config.interfaces`).
     pub fn handle_frame(&mut self, now: Instant, nic: usize, frame: &[u8]) {
+        self.advance_clock(now);
+        self.frame_input(now, nic, frame);
+        #[cfg(feature = "invariants")]
+        self.check_invariants(now);
+    }
+
+    /// Records `now` for one of the sans-IO verbs: time never goes back (with the feature
+    /// `invariants`, an earlier `now` is the caller's bug and panics).
+    fn advance_clock(&mut self, now: Instant) {
+        tcp::invariant!(
+            now >= self.last_now,
+            "monotonic now",
+            "host {} called at {now} after {}",
+            self.cfg.name,
+            self.last_now
+        );
         self.last_now = now;
+    }
+
+    fn frame_input(&mut self, now: Instant, nic: usize, frame: &[u8]) {
         self.counters.link.frames_in += 1;
         let Some(iface) = self.cfg.interfaces.get(nic) else {
             return self.drop_packet(DropReason::UnknownNic);
@@ -476,7 +497,14 @@ impl Host {
     /// The next frame to send: writes it into `buf` (give it at least the MTU + 18 bytes)
     /// and returns `(nic, len)`. Call until `None` after every input.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
-        self.last_now = now;
+        self.advance_clock(now);
+        let out = self.next_frame(now, buf);
+        #[cfg(feature = "invariants")]
+        self.check_invariants(now);
+        out
+    }
+
+    fn next_frame(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
         loop {
             if let Some((nic, out)) = self.tx_queue.pop_front() {
                 let len = match out {
@@ -552,10 +580,15 @@ impl Host {
 
     /// Fires every timer due at `now`: TCP connections, ARP retries, reassembly.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.last_now = now;
+        self.advance_clock(now);
         self.tcp_handle_timeout(now);
         self.arp_handle_timeout(now);
         self.reassembly_handle_timeout(now);
+        #[cfg(feature = "invariants")]
+        {
+            self.check_invariants(now);
+            self.check_timers_fired(now);
+        }
     }
 
     // ------------------------------------------------------------------------------------

@@ -232,6 +232,15 @@ impl Host {
                 self.timers.insert((n, id));
                 e.timer_at = Some(n);
             }
+            // The pair of `Connection::poll_timeout`: the host wakes no later than the
+            // connection's deadline, by the one entry filed for it.
+            crate::tcp::invariant!(
+                e.timer_at
+                    .is_some_and(|t| t <= n && self.timers.contains(&(t, id))),
+                "a connection's deadline is filed no later than it falls",
+                "connection {id:?} due at {n}, filed at {:?}",
+                e.timer_at
+            );
         }
     }
 
@@ -400,6 +409,14 @@ impl Host {
             let Some(seg) = e.conn.poll_transmit(now, &mut scratch) else {
                 break;
             };
+            // The pair of the scratch buffer's size: the engine never sends more than its
+            // effective MSS.
+            crate::tcp::invariant!(
+                seg.payload.len() <= need,
+                "a segment fits the buffer sized for it",
+                "{} bytes from {key:?}, effective MSS {need}",
+                seg.payload.len()
+            );
             self.ip_ident = self.ip_ident.wrapping_add(1);
             // TCP sets DF (RFC 1191). A segment larger than a path MTU learned after the
             // engine chose its MSS is sent without DF, to be fragmented, rather than lost.

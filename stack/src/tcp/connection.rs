@@ -18,6 +18,11 @@ use crate::time::{Duration, Instant};
 use crate::wire::tcp::{Repr as TcpRepr, SackBlocks, TcpFlags, TcpTimestamp};
 use crate::wire::SeqNumber;
 
+#[cfg(feature = "invariants")]
+mod invariants;
+#[cfg(feature = "invariants")]
+pub use invariants::Corruption;
+
 /// Duplicate ACKs that trigger fast retransmit (RFC 5681 section 3.2).
 const DUP_THRESH: u32 = 3;
 /// TCP header plus the timestamps option, for the effective MSS (RFC 6691).
@@ -309,6 +314,9 @@ pub struct Connection {
     stats: Stats,
     /// Whether the application wanted to write but the buffer was full.
     want_writable: bool,
+    /// What the invariant checks remember between calls (feature `invariants`).
+    #[cfg(feature = "invariants")]
+    watch: invariants::Watch,
 }
 
 impl fmt::Debug for Connection {
@@ -418,8 +426,20 @@ impl Connection {
             error: None,
             stats: Stats::default(),
             want_writable: false,
+            #[cfg(feature = "invariants")]
+            watch: invariants::Watch::new(now),
             cfg,
         }
+    }
+
+    /// The end of every public call that may change the connection: with the feature
+    /// `invariants`, checks the engine's invariants (`connection/invariants.rs`) at `now`, or
+    /// at the last `now` seen for calls without one; nothing otherwise.
+    #[inline(always)]
+    fn end_of_call(&mut self, now: Option<Instant>) {
+        #[cfg(feature = "invariants")]
+        self.after_call(now);
+        let _ = now;
     }
 
     /// Active open (RFC 9293 section 3.10.1): SYN-SENT, with the SYN ready for
@@ -445,6 +465,7 @@ impl Connection {
             0
         };
         c.set_state(State::SynSent);
+        c.end_of_call(Some(now));
         c
     }
 
@@ -455,6 +476,7 @@ impl Connection {
         let mut c = Self::new(cfg, local, unspecified, now);
         c.passive = true;
         c.set_state(State::Listen);
+        c.end_of_call(Some(now));
         c
     }
 
@@ -463,6 +485,7 @@ impl Connection {
     pub fn listen_with_iss(now: Instant, cfg: Config, local: SocketAddrV4, iss: SeqNumber) -> Self {
         let mut c = Self::listen(now, cfg, local);
         c.iss = iss;
+        c.end_of_call(Some(now));
         c
     }
 
@@ -605,6 +628,12 @@ impl Connection {
     /// Queues data to send (RFC 9293 SEND). Returns how many bytes were taken: fewer than
     /// offered when the buffer fills, and `Err(WouldBlock)` when none fit.
     pub fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
+        let r = self.send_inner(data);
+        self.end_of_call(None);
+        r
+    }
+
+    fn send_inner(&mut self, data: &[u8]) -> Result<usize, Error> {
         if let Some(e) = self.error {
             return Err(Error::Connection(e));
         }
@@ -626,6 +655,12 @@ impl Connection {
     /// Reads in-order data (RFC 9293 RECEIVE). `Ok(0)` means end of stream (the peer sent
     /// FIN and everything before it was read); `Err(WouldBlock)` means nothing yet.
     pub fn recv(&mut self, out: &mut [u8]) -> Result<usize, Error> {
+        let r = self.recv_inner(out);
+        self.end_of_call(None);
+        r
+    }
+
+    fn recv_inner(&mut self, out: &mut [u8]) -> Result<usize, Error> {
         if self.read_closed {
             return Err(Error::ReadClosed);
         }
@@ -656,6 +691,12 @@ impl Connection {
 
     /// Closes the sending direction (half-close, MAY-1): FIN after the queued data.
     pub fn shutdown_write(&mut self, now: Instant) -> Result<(), Error> {
+        let r = self.shutdown_write_inner(now);
+        self.end_of_call(Some(now));
+        r
+    }
+
+    fn shutdown_write_inner(&mut self, now: Instant) -> Result<(), Error> {
         match self.state {
             State::Closed => Err(Error::NotConnected),
             State::Listen => {
@@ -682,16 +723,27 @@ impl Connection {
     /// is still unread, or arrives later, the connection is reset instead, since that data
     /// is lost (RFC 1122 section 4.2.2.13, RFC 9293 SHLD-3).
     pub fn close(&mut self, now: Instant) -> Result<(), Error> {
+        let r = self.close_inner(now);
+        self.end_of_call(Some(now));
+        r
+    }
+
+    fn close_inner(&mut self, now: Instant) -> Result<(), Error> {
         if self.recv.readable_len() > 0 && self.state.is_synchronized() {
-            self.abort(now);
+            self.abort_inner();
             return Ok(());
         }
         self.read_closed = true;
-        self.shutdown_write(now)
+        self.shutdown_write_inner(now)
     }
 
     /// Abort (RFC 9293 ABORT): RST if synchronized, then CLOSED; queued data is discarded.
-    pub fn abort(&mut self, _now: Instant) {
+    pub fn abort(&mut self, now: Instant) {
+        self.abort_inner();
+        self.end_of_call(Some(now));
+    }
+
+    fn abort_inner(&mut self) {
         if matches!(
             self.state,
             State::SynReceived
@@ -710,6 +762,7 @@ impl Connection {
     /// Nagle's algorithm on or off (`false` is TCP_NODELAY, MUST-17).
     pub fn set_nagle(&mut self, on: bool) {
         self.cfg.nagle = on;
+        self.end_of_call(None);
     }
 
     /// Keep-alive on (with its parameters) or off.
@@ -717,11 +770,13 @@ impl Connection {
         self.cfg.keep_alive = ka;
         self.keepalive_unanswered = 0;
         self.arm_keepalive(now);
+        self.end_of_call(Some(now));
     }
 
     /// The user timeout (RFC 5482); `None` falls back to R2.
     pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
         self.cfg.user_timeout = timeout;
+        self.end_of_call(None);
     }
 
     // ------------------------------------------------------------------------------------
@@ -745,7 +800,9 @@ impl Connection {
     pub fn handle_icmp_error(&mut self, now: Instant, error: IcmpError) {
         match error {
             IcmpError::SourceQuench => {}
-            IcmpError::FragmentationNeeded { next_hop_mtu } => self.set_path_mtu(now, next_hop_mtu),
+            IcmpError::FragmentationNeeded { next_hop_mtu } => {
+                self.set_path_mtu_inner(now, next_hop_mtu)
+            }
             IcmpError::Unreachable { code } if (2..=4).contains(&code) => {
                 if self.state.is_synchronized() {
                     self.soft_error = Some(error);
@@ -755,7 +812,7 @@ impl Connection {
             }
             other => self.soft_error = Some(other),
         }
-        let _ = now;
+        self.end_of_call(Some(now));
     }
 
     /// The most recent soft error, if any (SHLD-25: the application may ask).
@@ -767,6 +824,11 @@ impl Connection {
     /// IPv4 and TCP headers less, never below 68 - 40. Segments in flight that no longer fit
     /// are sent again at once.
     pub fn set_path_mtu(&mut self, now: Instant, mtu: u16) {
+        self.set_path_mtu_inner(now, mtu);
+        self.end_of_call(Some(now));
+    }
+
+    fn set_path_mtu_inner(&mut self, now: Instant, mtu: u16) {
         let mss = usize::from(mtu.max(68)).saturating_sub(40);
         if mss >= self.path_mss {
             return;
@@ -810,7 +872,10 @@ impl Connection {
 
     /// The next application event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let ev = self.events.pop_front();
+        #[cfg(feature = "invariants")]
+        self.after_poll_event();
+        ev
     }
 
     /// The earliest instant at which `handle_timeout` has work to do.
@@ -874,6 +939,13 @@ impl Connection {
 
     /// Fires every timer whose deadline is at or before `now`. Safe to call at any time.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.handle_timeout_inner(now);
+        self.end_of_call(Some(now));
+        #[cfg(feature = "invariants")]
+        self.check_timers_fired(now);
+    }
+
+    fn handle_timeout_inner(&mut self, now: Instant) {
         let expired = |t: Option<Instant>| t.is_some_and(|at| at <= now);
         if expired(self.timer(Timer::GiveUp)) {
             self.clear_timer(Timer::GiveUp);
@@ -1028,6 +1100,7 @@ impl Connection {
             State::SynSent => self.on_segment_syn_sent(now, seg),
             _ => self.on_segment_synchronized(now, seg),
         }
+        self.end_of_call(Some(now));
     }
 
     /// CLOSED: a RST is dropped; anything else draws a RST (section 3.10.7.1).
@@ -1108,6 +1181,7 @@ impl Connection {
         if self.state == State::Listen {
             self.remote = remote;
         }
+        self.end_of_call(None);
     }
 
     /// Records the peer's SYN: IRS, RCV.NXT, options, the initial window.
@@ -1939,7 +2013,7 @@ impl Connection {
             if self.read_closed && new_data && self.state.can_receive_data() {
                 // RFC 1122 section 4.2.2.13: data after CLOSE is lost; say so with a RST.
                 self.stats.count_drop(DropReason::DataAfterClose);
-                self.abort(now);
+                self.abort_inner();
                 return;
             }
             if self.state.can_receive_data() {
@@ -2205,15 +2279,20 @@ impl Connection {
 
     /// The next segment to send, if any, with its payload copied into `buf`.
     pub fn poll_transmit<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Option<TcpRepr<'b>> {
-        let repr = self.next_segment(now, buf)?;
-        self.stats.segments_sent += 1;
-        self.stats.bytes_sent += repr.payload.len() as u64;
-        // Restart after idle counts time since data was sent (RFC 5681 section 4.1): pure
-        // ACKs and probes do not end an idle period.
-        if !repr.payload.is_empty() || repr.flags.intersects(TcpFlags::SYN | TcpFlags::FIN) {
-            self.last_send_at = now;
+        let repr = self.next_segment(now, buf);
+        if let Some(repr) = &repr {
+            self.stats.segments_sent += 1;
+            self.stats.bytes_sent += repr.payload.len() as u64;
+            // Restart after idle counts time since data was sent (RFC 5681 section 4.1):
+            // pure ACKs and probes do not end an idle period.
+            if !repr.payload.is_empty() || repr.flags.intersects(TcpFlags::SYN | TcpFlags::FIN) {
+                self.last_send_at = now;
+            }
         }
-        Some(repr)
+        #[cfg(feature = "invariants")]
+        self.check_transmitted(repr.as_ref());
+        self.end_of_call(Some(now));
+        repr
     }
 
     fn next_segment<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Option<TcpRepr<'b>> {
@@ -2585,9 +2664,10 @@ impl Connection {
         let fin_seq = self.fin_seq();
         let offset = seq - self.send_base;
         // Callers size `len` from the buffer; the clamp keeps a slip from reading past it.
-        debug_assert!(
-            offset + len <= self.send_buf.len(),
-            "segment past the send buffer: seq {seq} len {len} base {} buffered {} {self:?}",
+        invariant!(
+            seq >= self.send_base && offset + len <= self.send_buf.len(),
+            "a segment lies within the send buffer",
+            "seq {seq} len {len} base {} buffered {} {self:?}",
             self.send_base,
             self.send_buf.len()
         );
@@ -2609,6 +2689,16 @@ impl Connection {
         }
         let seg_end = end + usize::from(with_fin);
         let new_data = seq >= self.snd_max && seg_end > seq;
+        // The pair of the window the peer offered: bytes never sent before lie within it
+        // (a retransmission may not: the window can shrink after the data was sent).
+        invariant!(
+            end <= self.snd_max || end <= self.snd_una + self.snd_wnd,
+            "new data lies within the peer's window",
+            "{seq} + {len}, SND.UNA {} SND.WND {} SND.MAX {}",
+            self.snd_una,
+            self.snd_wnd,
+            self.snd_max
+        );
         if seq < self.snd_max {
             self.stats.retransmitted_segments += 1;
             if seq == self.snd_una && self.recovery.is_some() {

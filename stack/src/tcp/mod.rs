@@ -6,6 +6,32 @@
 //! ([`recv_buffer`]), the SACK scoreboard ([`sack`]), counters ([`stats`]) and ISNs
 //! ([`isn`]).
 
+/// Checks one invariant of the engine's own state, with the feature `invariants` (compiled
+/// out without it). `$name` names the invariant in the panic message; the rest formats the
+/// values involved. Never for what a peer sends: a peer's segment is checked and counted as
+/// a drop, not asserted on.
+macro_rules! invariant {
+    ($cond:expr, $name:literal, $($arg:tt)+) => {
+        #[cfg(feature = "invariants")]
+        {
+            let holds: bool = $cond;
+            if !holds {
+                $crate::tcp::invariant_violated($name, format_args!($($arg)+));
+            }
+        }
+    };
+}
+pub(crate) use invariant;
+
+/// The panic of a broken invariant: `invariant violated: <name>: <values>`.
+#[cfg(feature = "invariants")]
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn invariant_violated(name: &str, detail: core::fmt::Arguments<'_>) -> ! {
+    panic!("invariant violated: {name}: {detail}")
+}
+
 pub mod config;
 pub mod congestion;
 mod connection;
@@ -19,6 +45,9 @@ pub mod stats;
 #[cfg(feature = "planted-bugs")]
 pub use config::PlantedBug;
 pub use config::{Config, CongestionAlgorithm, KeepAlive};
+#[cfg(feature = "invariants")]
+#[doc(hidden)]
+pub use connection::Corruption;
 pub use connection::{Connection, ConnectionError, Error, Event, IcmpError, TimeoutKind};
 pub use state::State;
 pub use stats::{DropReason, Stats};

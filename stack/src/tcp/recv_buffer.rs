@@ -109,6 +109,14 @@ impl RecvBuffer {
     /// trimmed the data to the window (nothing at or beyond `rcv_nxt + window_space`).
     /// Returns what happened; `rcv_nxt` must then be advanced by `advanced`.
     pub fn insert(&mut self, rcv_nxt: SeqNumber, seq: SeqNumber, data: &[u8]) -> InsertOutcome {
+        // The pair of the caller's trim: nothing at or beyond `rcv_nxt + window_space`.
+        invariant!(
+            (seq + data.len()) - rcv_nxt <= self.window_space(),
+            "inserted data was trimmed to the buffer",
+            "{seq} + {} with RCV.NXT {rcv_nxt}, space {}",
+            data.len(),
+            self.window_space()
+        );
         let mut out = InsertOutcome::default();
         if data.is_empty() {
             return out;
@@ -216,6 +224,67 @@ impl RecvBuffer {
         }
         self.ooo_bytes += merged.len();
         self.ooo.insert(first, (union_start, merged));
+    }
+
+    /// The buffer's own invariants (feature `invariants`), given RCV.NXT: the out-of-order
+    /// ranges are non-empty, sorted, disjoint and not touching, at or above `rcv_nxt` (a
+    /// range starts exactly there only after a FIN consumed the byte below it), at most
+    /// `max_ranges` of them, `ooo_bytes` is their total, and they end within the window
+    /// space (so what was promised fits: `capacity` bounds readable plus held bytes).
+    #[cfg(feature = "invariants")]
+    pub(crate) fn check_invariants(&self, rcv_nxt: SeqNumber) {
+        invariant!(
+            self.ooo.len() <= self.max_ranges,
+            "out-of-order ranges within their bound",
+            "{} ranges, bound {}",
+            self.ooo.len(),
+            self.max_ranges
+        );
+        let mut total = 0usize;
+        let mut prev_end: Option<SeqNumber> = None;
+        for (start, bytes) in &self.ooo {
+            let (start, end) = (*start, *start + bytes.len());
+            invariant!(
+                !bytes.is_empty(),
+                "out-of-order ranges are non-empty",
+                "empty range at {start}"
+            );
+            invariant!(
+                start >= rcv_nxt,
+                "out-of-order ranges lie at or above RCV.NXT",
+                "range {start}..{end}, RCV.NXT {rcv_nxt}"
+            );
+            invariant!(
+                end - rcv_nxt <= self.window_space(),
+                "out-of-order data ends within the receive buffer",
+                "range {start}..{end}, RCV.NXT {rcv_nxt}, readable {}, capacity {}",
+                self.readable.len(),
+                self.capacity
+            );
+            if let Some(p) = prev_end {
+                invariant!(
+                    p < start,
+                    "out-of-order ranges are sorted, disjoint and not touching",
+                    "a range ends at {p}, the next starts at {start}"
+                );
+            }
+            prev_end = Some(end);
+            total += bytes.len();
+        }
+        invariant!(
+            total == self.ooo_bytes,
+            "the out-of-order byte count is the ranges' total",
+            "counted {}, ranges hold {total}",
+            self.ooo_bytes
+        );
+        invariant!(
+            self.readable.len() + self.ooo_bytes <= self.capacity,
+            "readable and out-of-order bytes within the receive buffer",
+            "readable {} + out of order {} > capacity {}",
+            self.readable.len(),
+            self.ooo_bytes,
+            self.capacity
+        );
     }
 
     fn push_range(&mut self, at: usize, seq: SeqNumber, data: &[u8], out: &mut InsertOutcome) {

@@ -121,6 +121,42 @@ impl Scoreboard {
             .sum()
     }
 
+    /// The scoreboard's invariants (feature `invariants`): at most `capacity` ranges, each
+    /// non-empty and within `[snd_una, snd_max]`, sorted, disjoint and not touching (`add`
+    /// merges touching ranges).
+    #[cfg(feature = "invariants")]
+    pub(crate) fn check_invariants(&self, snd_una: SeqNumber, snd_max: SeqNumber) {
+        invariant!(
+            self.ranges.len() <= self.capacity,
+            "SACK scoreboard within its bound",
+            "{} ranges, bound {}",
+            self.ranges.len(),
+            self.capacity
+        );
+        let mut prev_end: Option<SeqNumber> = None;
+        for &(s, e) in &self.ranges {
+            invariant!(
+                snd_una <= s && s < e && e <= snd_max,
+                "SACK blocks lie within SND.UNA..SND.MAX",
+                "block {s}..{e}, SND.UNA {snd_una}, SND.MAX {snd_max}"
+            );
+            if let Some(p) = prev_end {
+                invariant!(
+                    p < s,
+                    "SACK blocks are sorted, disjoint and not touching",
+                    "a block ends at {p}, the next starts at {s}"
+                );
+            }
+            prev_end = Some(e);
+        }
+    }
+
+    /// Appends a range as it is, unmerged and unchecked (the invariant tests only).
+    #[cfg(feature = "invariants")]
+    pub(crate) fn push_for_test(&mut self, range: (SeqNumber, SeqNumber)) {
+        self.ranges.push(range);
+    }
+
     /// RFC 6675 IsLost(seq): at least `dup_thresh` segments' worth of bytes SACKed above.
     pub fn is_lost(&self, seq: SeqNumber, dup_thresh: usize, smss: usize) -> bool {
         self.sacked_above(seq) > (dup_thresh - 1) * smss
