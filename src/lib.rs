@@ -27,6 +27,7 @@ pub use sansnet_sim::{Builder, Outside, Simulation, TestError, TestRun};
 pub mod artefacts;
 pub mod decode;
 pub mod explore;
+pub mod fuzzing;
 pub mod merge;
 pub mod scenario;
 pub mod scenarios;

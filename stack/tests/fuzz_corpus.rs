@@ -62,8 +62,8 @@ const NAMES: [&str; 14] = [
 ];
 
 /// Targets whose bodies replay their corpora elsewhere: the stateful stack targets in
-/// `fuzz_state_corpus.rs`.
-const ELSEWHERE: [&str; 2] = ["host_state", "tcp_pair"];
+/// `fuzz_state_corpus.rs`, `sim_run` in the root crate's `tests/fuzz_sim_corpus.rs`.
+const ELSEWHERE: [&str; 3] = ["host_state", "tcp_pair", "sim_run"];
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
