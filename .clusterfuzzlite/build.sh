@@ -22,7 +22,9 @@ if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
 else
     fuzz=(env RUSTC_BOOTSTRAP=1 cargo fuzz)
 fi
-"${fuzz[@]}" build -O --sanitizer "$sanitizer"
+# Release with debug assertions and overflow checks on: what `cargo fuzz build` does
+# by default, so that ci/fuzz and this script share one build.
+"${fuzz[@]}" build -O --debug-assertions --sanitizer "$sanitizer"
 triple=$(rustc -vV | sed -n 's/^host: //p')
 bin_dir=target/$triple/release
 mkdir -p "$OUT"
