@@ -123,6 +123,9 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Print a shell completion script: `sansnet completions bash > ~/.local/share/bash-completion/completions/sansnet`.
     Completions(CompletionsArgs),
+    /// Run sansnet against the Linux kernel's TCP over a TAP device, in a network namespace
+    /// of its own (root): an echo or sink server or a client, every byte checked.
+    Tap(sansnet_tap::cli::TapArgs),
 }
 
 /// `sansnet sweep`.

@@ -9,6 +9,7 @@ mod replay;
 mod runnable;
 mod style;
 mod sweep;
+mod tap;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -74,6 +75,7 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Conformance(a) => conformance(a),
         Command::Decode(a) => decode(a),
         Command::Completions(a) => completions(a),
+        Command::Tap(a) => tap::tap(a),
     }
 }
 
