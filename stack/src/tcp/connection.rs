@@ -14,6 +14,7 @@ use super::rtt::RttEstimator;
 use super::sack::Scoreboard;
 use super::state::State;
 use super::stats::{DropReason, Stats};
+use super::timer::{Timer, TimerTable};
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::{Repr as TcpRepr, SackBlocks, TcpFlags, TcpTimestamp};
 use crate::wire::SeqNumber;
@@ -142,23 +143,6 @@ pub enum IcmpError {
     /// Source quench (deprecated; ignored, MUST-55).
     SourceQuench,
 }
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(usize)]
-enum Timer {
-    Retransmit,
-    /// The tail loss probe's PTO (RFC 8985 section 7.2); never later than the RTO.
-    LossProbe,
-    /// The reordering window after evidence of a loss (RFC 8985 section 6.3).
-    Reorder,
-    Persist,
-    DelayedAck,
-    KeepAlive,
-    TimeWait,
-    GiveUp,
-}
-
-const TIMER_COUNT: usize = 8;
 
 /// A RST waiting for `poll_transmit`.
 #[derive(Debug, Clone, Copy)]
@@ -308,7 +292,7 @@ pub struct Connection {
     /// The largest segment the path carries (RFC 1191), options included.
     path_mss: usize,
     soft_error: Option<IcmpError>,
-    timers: [Option<Instant>; TIMER_COUNT],
+    timers: TimerTable,
     events: VecDeque<Event>,
     error: Option<ConnectionError>,
     stats: Stats,
@@ -421,7 +405,7 @@ impl Connection {
             challenge_window: (now, 0),
             path_mss: usize::MAX,
             soft_error: None,
-            timers: [None; TIMER_COUNT],
+            timers: TimerTable::default(),
             events: VecDeque::new(),
             error: None,
             stats: Stats::default(),
@@ -838,7 +822,7 @@ impl Connection {
             // Not a congestion signal: resend without touching cwnd (RFC 1191 section 6.5).
             self.snd_nxt = self.snd_una;
             self.rexmit_next = Some(self.snd_una);
-            self.set_timer(Timer::Retransmit, now + self.rtt.rto());
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
     }
 
@@ -883,7 +867,7 @@ impl Connection {
     /// Segments that are ready now are not deadlines: the owner drains `poll_transmit`
     /// after every input, so they are gone before it asks.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.iter().flatten().min().copied()
+        self.timers.next_timeout()
     }
 
     fn push_event(&mut self, ev: Event) {
@@ -891,18 +875,6 @@ impl Connection {
         if !self.events.contains(&ev) {
             self.events.push_back(ev);
         }
-    }
-
-    fn set_timer(&mut self, t: Timer, at: Instant) {
-        self.timers[t as usize] = Some(at);
-    }
-
-    fn clear_timer(&mut self, t: Timer) {
-        self.timers[t as usize] = None;
-    }
-
-    fn timer(&self, t: Timer) -> Option<Instant> {
-        self.timers[t as usize]
     }
 
     fn set_state(&mut self, s: State) {
@@ -920,7 +892,7 @@ impl Connection {
 
     fn enter_closed(&mut self) {
         self.set_state(State::Closed);
-        self.timers = [None; TIMER_COUNT];
+        self.timers.stop_all();
         self.ack_now = false;
         self.ack_delayed = false;
         self.probe_now = false;
@@ -947,8 +919,8 @@ impl Connection {
 
     fn handle_timeout_inner(&mut self, now: Instant) {
         let expired = |t: Option<Instant>| t.is_some_and(|at| at <= now);
-        if expired(self.timer(Timer::GiveUp)) {
-            self.clear_timer(Timer::GiveUp);
+        if expired(self.timers.get(Timer::GiveUp)) {
+            self.timers.stop(Timer::GiveUp);
             let kind = if !self.state.is_synchronized() {
                 TimeoutKind::Syn
             } else if self.cfg.user_timeout.is_some() {
@@ -959,27 +931,27 @@ impl Connection {
             self.fail(ConnectionError::TimedOut(kind));
             return;
         }
-        if expired(self.timer(Timer::TimeWait)) {
-            self.clear_timer(Timer::TimeWait);
+        if expired(self.timers.get(Timer::TimeWait)) {
+            self.timers.stop(Timer::TimeWait);
             self.close_normally();
             return;
         }
         // The PTO first: when it falls on the RTO's instant, the probe replaces the RTO
         // and re-arms it (RFC 8985 section 7.2: "at that RTO time").
-        if expired(self.timer(Timer::LossProbe)) {
-            self.clear_timer(Timer::LossProbe);
+        if expired(self.timers.get(Timer::LossProbe)) {
+            self.timers.stop(Timer::LossProbe);
             self.on_pto(now);
         }
-        if expired(self.timer(Timer::Reorder)) {
-            self.clear_timer(Timer::Reorder);
+        if expired(self.timers.get(Timer::Reorder)) {
+            self.timers.stop(Timer::Reorder);
             self.on_reorder_timeout(now);
         }
-        if expired(self.timer(Timer::Retransmit)) {
-            self.clear_timer(Timer::Retransmit);
+        if expired(self.timers.get(Timer::Retransmit)) {
+            self.timers.stop(Timer::Retransmit);
             self.on_rto(now);
         }
-        if expired(self.timer(Timer::Persist)) {
-            self.clear_timer(Timer::Persist);
+        if expired(self.timers.get(Timer::Persist)) {
+            self.timers.stop(Timer::Persist);
             if self.has_unsent_data() && self.snd_una == self.snd_max {
                 if self.snd_wnd == 0 {
                     self.probe_now = true;
@@ -990,14 +962,14 @@ impl Connection {
                 }
             }
         }
-        if expired(self.timer(Timer::DelayedAck)) {
-            self.clear_timer(Timer::DelayedAck);
+        if expired(self.timers.get(Timer::DelayedAck)) {
+            self.timers.stop(Timer::DelayedAck);
             if self.ack_delayed {
                 self.ack_now = true;
             }
         }
-        if expired(self.timer(Timer::KeepAlive)) {
-            self.clear_timer(Timer::KeepAlive);
+        if expired(self.timers.get(Timer::KeepAlive)) {
+            self.timers.stop(Timer::KeepAlive);
             self.on_keepalive_timer(now);
         }
     }
@@ -1012,8 +984,8 @@ impl Connection {
         self.rto_count += 1;
         self.rtt.on_timeout();
         // The RTO ends any probe episode and lost-retransmission watch (RFC 8985 7.4).
-        self.clear_timer(Timer::LossProbe);
-        self.clear_timer(Timer::Reorder);
+        self.timers.stop(Timer::LossProbe);
+        self.timers.stop(Timer::Reorder);
         self.tlp_due = false;
         self.tlp_end = None;
         self.rexmit_mark = None;
@@ -1025,14 +997,14 @@ impl Connection {
         if zero_window {
             // SHLD-17: a receiver that shrank its window to zero is probed, not timed out;
             // the retransmission below doubles as the probe.
-            self.clear_timer(Timer::GiveUp);
-        } else if self.timer(Timer::GiveUp).is_none() {
+            self.timers.stop(Timer::GiveUp);
+        } else if self.timers.get(Timer::GiveUp).is_none() {
             let limit = match self.state {
                 State::SynSent | State::SynReceived => self.cfg.r2_syn,
                 _ => self.cfg.user_timeout.unwrap_or(self.cfg.r2_data),
             };
             // Measured from the first transmission's timeout, i.e. the first retransmission.
-            self.set_timer(Timer::GiveUp, now + limit);
+            self.timers.set(Timer::GiveUp, now + limit);
         }
         match self.state {
             State::SynSent | State::SynReceived => {
@@ -1055,7 +1027,7 @@ impl Connection {
             }
         }
         let rto = self.rtt.rto();
-        self.set_timer(Timer::Retransmit, now + rto);
+        self.timers.set(Timer::Retransmit, now + rto);
     }
 
     fn on_keepalive_timer(&mut self, now: Instant) {
@@ -1067,7 +1039,7 @@ impl Connection {
         }
         if self.snd_una != self.snd_max {
             // Data outstanding: the retransmission timer watches the peer.
-            self.set_timer(Timer::KeepAlive, now + ka.idle);
+            self.timers.set(Timer::KeepAlive, now + ka.idle);
             return;
         }
         if self.keepalive_unanswered >= ka.count {
@@ -1076,15 +1048,15 @@ impl Connection {
         }
         self.keepalive_unanswered += 1;
         self.keepalive_now = true;
-        self.set_timer(Timer::KeepAlive, now + ka.interval);
+        self.timers.set(Timer::KeepAlive, now + ka.interval);
     }
 
     fn arm_keepalive(&mut self, now: Instant) {
         match self.cfg.keep_alive {
             Some(ka) if self.state.is_synchronized() => {
-                self.set_timer(Timer::KeepAlive, now + ka.idle)
+                self.timers.set(Timer::KeepAlive, now + ka.idle)
             }
-            _ => self.clear_timer(Timer::KeepAlive),
+            _ => self.timers.stop(Timer::KeepAlive),
         }
     }
 
@@ -1270,8 +1242,8 @@ impl Connection {
             self.snd_una = seg.ack_number;
             self.snd_wl1 = seg.seq_number;
             self.snd_wl2 = seg.ack_number;
-            self.clear_timer(Timer::Retransmit);
-            self.clear_timer(Timer::GiveUp);
+            self.timers.stop(Timer::Retransmit);
+            self.timers.stop(Timer::GiveUp);
             self.on_established(now, seg);
             self.ack_now = true;
             // Text and FIN on the SYN-ACK are processed as in ESTABLISHED.
@@ -1409,7 +1381,7 @@ impl Connection {
             if !is_rst {
                 if self.state == State::TimeWait && flags.contains(TcpFlags::FIN) {
                     // A retransmitted FIN: re-ACK and restart 2MSL (MUST-13 discussion).
-                    self.set_timer(Timer::TimeWait, now + self.cfg.msl * 2);
+                    self.timers.set(Timer::TimeWait, now + self.cfg.msl * 2);
                 }
                 if seg_len > 0 && seq < self.rcv_nxt {
                     // Old duplicate data: tell the sender with a D-SACK (RFC 2883).
@@ -1546,8 +1518,8 @@ impl Connection {
         if self.state == State::SynReceived {
             if ack > self.snd_una && ack <= self.snd_max {
                 self.snd_una = ack;
-                self.clear_timer(Timer::Retransmit);
-                self.clear_timer(Timer::GiveUp);
+                self.timers.stop(Timer::Retransmit);
+                self.timers.stop(Timer::GiveUp);
                 self.on_established(now, seg);
                 self.update_window(seg);
             } else {
@@ -1595,8 +1567,8 @@ impl Connection {
         if self.snd_una > prior_una {
             // RFC 8985 section 7.2: (re)start the PTO on an ACK of new data.
             self.schedule_loss_probe(now);
-        } else if self.timer(Timer::LossProbe).is_some() && !self.tlp_allowed() {
-            self.clear_timer(Timer::LossProbe);
+        } else if self.timers.get(Timer::LossProbe).is_some() && !self.tlp_allowed() {
+            self.timers.stop(Timer::LossProbe);
         }
 
         // State transitions driven by the ACK of our FIN.
@@ -1637,7 +1609,7 @@ impl Connection {
             self.snd_wl2 = ack;
             self.max_snd_wnd = self.max_snd_wnd.max(wnd);
             if wnd > 0 && was_zero {
-                self.clear_timer(Timer::Persist);
+                self.timers.stop(Timer::Persist);
                 self.persist_shift = 0;
                 self.probe_now = false;
             }
@@ -1667,8 +1639,8 @@ impl Connection {
         // Progress resets the give-up clock (RFC 9293 section 3.8.3); with a user timeout,
         // what is still unacknowledged gets the whole timeout again.
         match self.cfg.user_timeout {
-            Some(ut) if ack != self.snd_max => self.set_timer(Timer::GiveUp, now + ut),
-            _ => self.clear_timer(Timer::GiveUp),
+            Some(ut) if ack != self.snd_max => self.timers.set(Timer::GiveUp, now + ut),
+            _ => self.timers.stop(Timer::GiveUp),
         }
 
         // RTT sample: from the echoed timestamp, or from the timed segment (Karn).
@@ -1714,9 +1686,9 @@ impl Connection {
 
         // The retransmission timer (RFC 6298 section 5.2/5.3).
         if self.snd_una == self.snd_max {
-            self.clear_timer(Timer::Retransmit);
+            self.timers.stop(Timer::Retransmit);
         } else {
-            self.set_timer(Timer::Retransmit, now + self.rtt.rto());
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
     }
 
@@ -1795,8 +1767,8 @@ impl Connection {
         self.high_rxt = self.snd_una;
         self.rtt_probe = None;
         // Fast recovery takes over from any probe (and its congestion response).
-        self.clear_timer(Timer::LossProbe);
-        self.clear_timer(Timer::Reorder);
+        self.timers.stop(Timer::LossProbe);
+        self.timers.stop(Timer::Reorder);
         self.tlp_due = false;
         self.tlp_end = None;
         self.rexmit_mark = None;
@@ -1832,7 +1804,7 @@ impl Connection {
     /// without an RTT sample; never later than the RTO would fire.
     fn schedule_loss_probe(&mut self, now: Instant) {
         if self.snd_una == self.snd_max || !self.tlp_allowed() {
-            self.clear_timer(Timer::LossProbe);
+            self.timers.stop(Timer::LossProbe);
             return;
         }
         let pto = match self.rtt.srtt() {
@@ -1846,9 +1818,10 @@ impl Connection {
             None => Duration::from_secs(1),
         };
         let rto_at = self
-            .timer(Timer::Retransmit)
+            .timers
+            .get(Timer::Retransmit)
             .unwrap_or(now + self.rtt.rto());
-        self.set_timer(Timer::LossProbe, (now + pto).min(rto_at));
+        self.timers.set(Timer::LossProbe, (now + pto).min(rto_at));
     }
 
     /// The PTO fired (section 7.3): a probe is due if none is in flight and an RTT sample
@@ -1861,7 +1834,7 @@ impl Connection {
         if !probe_in_flight && self.tlp_rtt_sampled {
             self.tlp_due = true;
         }
-        self.set_timer(Timer::Retransmit, now + self.rtt.rto());
+        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }
 
     /// What the probe sends (section 7.3): a new segment if there is unsent data and the
@@ -1931,11 +1904,11 @@ impl Connection {
     /// Arms the reordering timer at the first evidence, clears it when the evidence goes.
     fn arm_reorder_timer(&mut self, now: Instant) {
         if !self.reorder_evidence() {
-            self.clear_timer(Timer::Reorder);
-        } else if self.timer(Timer::Reorder).is_none() {
+            self.timers.stop(Timer::Reorder);
+        } else if self.timers.get(Timer::Reorder).is_none() {
             let srtt = self.rtt.srtt().unwrap_or(self.rtt.rto());
             let wnd = (srtt / 4).max(self.rtt.granularity());
-            self.set_timer(Timer::Reorder, now + wnd);
+            self.timers.set(Timer::Reorder, now + wnd);
         }
     }
 
@@ -1994,10 +1967,12 @@ impl Connection {
 
     fn enter_time_wait(&mut self, now: Instant) {
         self.set_state(State::TimeWait);
-        let keep = self.timer(Timer::DelayedAck);
-        self.timers = [None; TIMER_COUNT];
-        self.timers[Timer::DelayedAck as usize] = keep;
-        self.set_timer(Timer::TimeWait, now + self.cfg.msl * 2);
+        let keep = self.timers.get(Timer::DelayedAck);
+        self.timers.stop_all();
+        if let Some(at) = keep {
+            self.timers.set(Timer::DelayedAck, at);
+        }
+        self.timers.set(Timer::TimeWait, now + self.cfg.msl * 2);
     }
 
     /// Steps seven and eight: the segment text and FIN, starting at `seq`.
@@ -2026,7 +2001,7 @@ impl Connection {
             let fin_seq = seq + payload.len();
             if self.state == State::TimeWait {
                 self.ack_now = true;
-                self.set_timer(Timer::TimeWait, now + self.cfg.msl * 2);
+                self.timers.set(Timer::TimeWait, now + self.cfg.msl * 2);
                 return;
             }
             if !self.fin_received && fin_seq - self.rcv_nxt < self.rcv_adv - self.rcv_nxt + 1 {
@@ -2109,8 +2084,9 @@ impl Connection {
 
     fn schedule_delayed_ack(&mut self, now: Instant) {
         self.ack_delayed = true;
-        if self.timer(Timer::DelayedAck).is_none() {
-            self.set_timer(Timer::DelayedAck, now + self.cfg.delayed_ack_timeout);
+        if self.timers.get(Timer::DelayedAck).is_none() {
+            self.timers
+                .set(Timer::DelayedAck, now + self.cfg.delayed_ack_timeout);
         }
     }
 
@@ -2395,8 +2371,8 @@ impl Connection {
             self.rtt_probe = None;
         }
         self.snd_nxt = self.iss + 1;
-        if self.timer(Timer::Retransmit).is_none() {
-            self.set_timer(Timer::Retransmit, now + self.rtt.rto());
+        if self.timers.get(Timer::Retransmit).is_none() {
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
         self.ack_now = false;
         repr
@@ -2439,7 +2415,7 @@ impl Connection {
         self.ack_now = false;
         self.ack_delayed = false;
         self.full_segments_unacked = 0;
-        self.clear_timer(Timer::DelayedAck);
+        self.timers.stop(Timer::DelayedAck);
         TcpRepr {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
@@ -2501,8 +2477,8 @@ impl Connection {
             let repr = self.emit_range(now, seq, len, buf);
             self.tlp_end = Some(self.snd_max);
             // No PTO after a probe (at most one in flight); the RTO stands behind it.
-            self.clear_timer(Timer::LossProbe);
-            self.set_timer(Timer::Retransmit, now + self.rtt.rto());
+            self.timers.stop(Timer::LossProbe);
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
             return Some(repr);
         }
         if self.recovery.is_some() && self.sack_ok {
@@ -2546,7 +2522,7 @@ impl Connection {
             .checked_mul(1 << self.persist_shift.min(16))
             .unwrap_or(self.cfg.rto_max)
             .min(self.cfg.rto_max);
-        self.set_timer(Timer::Persist, now + d);
+        self.timers.set(Timer::Persist, now + d);
     }
 
     fn sack_recovery_range(&self, buf_len: usize) -> Option<(SeqNumber, usize)> {
@@ -2625,7 +2601,7 @@ impl Connection {
             // (RFC 9293 section 3.8.6.1).
             if self.snd_wnd == 0
                 && self.snd_una == self.snd_max
-                && self.timer(Timer::Persist).is_none()
+                && self.timers.get(Timer::Persist).is_none()
             {
                 self.arm_persist(now, false);
             }
@@ -2635,7 +2611,7 @@ impl Connection {
             // Sender-side SWS avoidance (RFC 9293 section 3.8.6.2.1, MUST-38): a window-
             // limited short segment only if it is at least half the largest window offered.
             if len < self.max_snd_wnd / 2 && !self.sws_override {
-                if self.snd_una == self.snd_max && self.timer(Timer::Persist).is_none() {
+                if self.snd_una == self.snd_max && self.timers.get(Timer::Persist).is_none() {
                     // Nothing in flight will bring an ACK: arm the override timeout.
                     self.arm_persist(now, false);
                 }
@@ -2718,22 +2694,22 @@ impl Connection {
             self.snd_nxt = self.snd_nxt.max(seg_end);
         }
         self.snd_max = self.snd_max.max(seg_end);
-        if self.timer(Timer::Retransmit).is_none() && self.snd_una != self.snd_max {
-            self.set_timer(Timer::Retransmit, now + self.rtt.rto());
+        if self.timers.get(Timer::Retransmit).is_none() && self.snd_una != self.snd_max {
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
         // The user timeout bounds how long transmitted data may stay unacknowledged (RFC
         // 5482 section 2): its clock starts when the data is sent, not at the first
         // retransmission as R2's does.
         if let Some(ut) = self.cfg.user_timeout {
-            if self.timer(Timer::GiveUp).is_none() && self.snd_una != self.snd_max {
-                self.set_timer(Timer::GiveUp, now + ut);
+            if self.timers.get(Timer::GiveUp).is_none() && self.snd_una != self.snd_max {
+                self.timers.set(Timer::GiveUp, now + ut);
             }
         }
         if new_data {
             // RFC 8985 section 7.2: (re)start the PTO after sending new data.
             self.schedule_loss_probe(now);
         }
-        self.clear_timer(Timer::Persist);
+        self.timers.stop(Timer::Persist);
         self.sws_override = false;
         let mut repr = self.base_repr(now, flags, seq);
         repr.payload = &buf[..len];

@@ -41,6 +41,7 @@ pub mod rtt;
 pub mod sack;
 pub mod state;
 pub mod stats;
+mod timer;
 
 #[cfg(feature = "planted-bugs")]
 pub use config::PlantedBug;

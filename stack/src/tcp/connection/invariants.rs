@@ -341,11 +341,11 @@ impl Connection {
     /// The timer table: which timers each state may have, what each one needs to be armed,
     /// and how far ahead each can be.
     fn check_timers(&self, now: Instant) {
-        let at = |t: Timer| self.timer(t);
+        let at = |t: Timer| self.timers.get(t);
         let state = self.state;
         if matches!(state, State::Closed | State::Listen) {
             invariant!(
-                self.timers.iter().all(Option::is_none),
+                self.timers.is_empty(),
                 "no timer in CLOSED or LISTEN",
                 "{state}: {:?}",
                 self.timers
@@ -632,7 +632,7 @@ impl Connection {
                 );
                 if self.snd_una == self.snd_max && self.has_unsent_data() {
                     invariant!(
-                        self.timer(Timer::Persist).is_some(),
+                        self.timers.get(Timer::Persist).is_some(),
                         "data to send with nothing in flight arms the persist timer",
                         "{state}: SND.UNA {} unsent to {}, window {}, cwnd {}",
                         self.snd_una,
@@ -650,14 +650,13 @@ impl Connection {
     /// is at or after `now`). Between calls a timer may be in the past: an owner may call
     /// late (engine tests that skip ahead do); the host never does (`Host::poll_timeout`).
     pub(super) fn check_timers_fired(&self, now: Instant) {
-        for (i, deadline) in self.timers.iter().enumerate() {
-            if let Some(deadline) = *deadline {
-                invariant!(
-                    deadline >= now,
-                    "handle_timeout fires every expired timer",
-                    "timer {i} at {deadline} after handle_timeout({now})"
-                );
-            }
+        for deadline in self.timers.deadlines() {
+            invariant!(
+                deadline >= now,
+                "handle_timeout fires every expired timer",
+                "a timer at {deadline} after handle_timeout({now}): {:?}",
+                self.timers
+            );
         }
     }
 
@@ -669,7 +668,7 @@ impl Connection {
             Corruption::RcvNxtBackwards => self.rcv_nxt = self.rcv_nxt - 1,
             Corruption::RetransmitTimerWithoutData => {
                 let at = self.watch.now + self.rtt.rto();
-                self.set_timer(Timer::Retransmit, at);
+                self.timers.set(Timer::Retransmit, at);
             }
             Corruption::SackBlockBeyondSndMax => self
                 .scoreboard
@@ -680,7 +679,7 @@ impl Connection {
             }
             Corruption::DelayedAckTimerWithoutAck => {
                 let at = self.watch.now + self.cfg.delayed_ack_timeout;
-                self.set_timer(Timer::DelayedAck, at);
+                self.timers.set(Timer::DelayedAck, at);
                 self.ack_delayed = false;
             }
         }
