@@ -9,6 +9,7 @@ use core::net::SocketAddrV4;
 use super::config::Config;
 use super::congestion::{new_controller, CongestionControl};
 use super::isn;
+use super::loss_probe::TailLossProbe;
 use super::recv_buffer::RecvBuffer;
 use super::rtt::RttEstimator;
 use super::sack::Scoreboard;
@@ -258,17 +259,8 @@ pub struct Connection {
     /// retransmission. Data above that mark SACKed means the retransmission is lost.
     rexmit_mark: Option<(SeqNumber, SeqNumber)>,
 
-    // Tail loss probe (RFC 8985 section 7).
-    /// The PTO fired and a probe is due at the next `poll_transmit`.
-    tlp_due: bool,
-    /// TLP.end_seq: SND.MAX after the last probe, until its episode is settled.
-    tlp_end: Option<SeqNumber>,
-    /// TLP.is_retrans: the probe resent old data (it may repair a loss by itself).
-    tlp_is_retrans: bool,
-    /// FlightSize when the probe went out, for the congestion response if it repaired a loss.
-    tlp_flight: usize,
-    /// An RTT sample was taken since the last probe (section 7.3 condition 2).
-    tlp_rtt_sampled: bool,
+    /// Tail loss probe (RFC 8985 section 7).
+    tlp: TailLossProbe,
 
     // ACK generation.
     ack_now: bool,
@@ -385,11 +377,7 @@ impl Connection {
             scoreboard,
             last_send_at: now,
             rexmit_mark: None,
-            tlp_due: false,
-            tlp_end: None,
-            tlp_is_retrans: false,
-            tlp_flight: 0,
-            tlp_rtt_sampled: false,
+            tlp: TailLossProbe::default(),
             ack_now: false,
             ack_delayed: false,
             full_segments_unacked: 0,
@@ -898,7 +886,7 @@ impl Connection {
         self.probe_now = false;
         self.keepalive_now = false;
         self.rexmit_next = None;
-        self.tlp_due = false;
+        self.tlp.due = false;
     }
 
     fn close_normally(&mut self) {
@@ -986,8 +974,7 @@ impl Connection {
         // The RTO ends any probe episode and lost-retransmission watch (RFC 8985 7.4).
         self.timers.stop(Timer::LossProbe);
         self.timers.stop(Timer::Reorder);
-        self.tlp_due = false;
-        self.tlp_end = None;
+        self.tlp.end_episode();
         self.rexmit_mark = None;
         self.rtt_probe = None; // Karn's algorithm (MUST-18)
         if self.rto_count == self.cfg.r1_retries {
@@ -1270,7 +1257,7 @@ impl Connection {
             // The SYN was sent once: its round trip is a valid sample.
             if let Some((_, sent)) = self.rtt_probe.take() {
                 self.rtt.on_sample(now - sent);
-                self.tlp_rtt_sampled = true;
+                self.tlp.rtt_sampled = true;
             }
         } else if let Some(ts) = seg.timestamp {
             self.sample_rtt_from_tsecr(now, ts.tsecr);
@@ -1649,7 +1636,7 @@ impl Connection {
         } else if let Some((seq, sent)) = self.rtt_probe {
             if ack > seq {
                 self.rtt.on_sample(now - sent);
-                self.tlp_rtt_sampled = true;
+                self.tlp.rtt_sampled = true;
                 self.rtt_probe = None;
             }
         }
@@ -1701,7 +1688,7 @@ impl Connection {
         let rtt_ms = now_ts.wrapping_sub(tsecr);
         if (rtt_ms as i32) >= 0 && rtt_ms < 600_000 {
             self.rtt.on_sample(Duration::from_millis(u64::from(rtt_ms)));
-            self.tlp_rtt_sampled = true;
+            self.tlp.rtt_sampled = true;
         }
     }
 
@@ -1769,8 +1756,7 @@ impl Connection {
         // Fast recovery takes over from any probe (and its congestion response).
         self.timers.stop(Timer::LossProbe);
         self.timers.stop(Timer::Reorder);
-        self.tlp_due = false;
-        self.tlp_end = None;
+        self.tlp.end_episode();
         self.rexmit_mark = None;
     }
 
@@ -1830,9 +1816,9 @@ impl Connection {
         if self.snd_una == self.snd_max || !self.tlp_allowed() {
             return;
         }
-        let probe_in_flight = self.tlp_end.is_some_and(|end| self.snd_una < end);
-        if !probe_in_flight && self.tlp_rtt_sampled {
-            self.tlp_due = true;
+        let probe_in_flight = self.tlp.in_flight(self.snd_una);
+        if !probe_in_flight && self.tlp.rtt_sampled {
+            self.tlp.due = true;
         }
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }
@@ -1860,13 +1846,13 @@ impl Connection {
     /// nothing; one followed by an ACK beyond it repaired a loss on its own, which is a
     /// congestion signal like any other loss.
     fn tlp_on_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
-        let Some(end) = self.tlp_end else { return };
+        let Some(end) = self.tlp.end else { return };
         let ack = seg.ack_number;
         if ack < end {
             return;
         }
-        if !self.tlp_is_retrans {
-            self.tlp_end = None;
+        if !self.tlp.is_retrans {
+            self.tlp.end = None;
             return;
         }
         let dsack = seg
@@ -1875,7 +1861,7 @@ impl Connection {
             .first()
             .is_some_and(|&(l, r)| l < end && end <= r && r <= ack);
         if dsack {
-            self.tlp_end = None;
+            self.tlp.end = None;
         } else if ack > end {
             self.tlp_repaired_loss(now);
         }
@@ -1930,10 +1916,10 @@ impl Connection {
     }
 
     fn tlp_repaired_loss(&mut self, now: Instant) {
-        self.tlp_end = None;
+        self.tlp.end = None;
         self.stats.tlp_losses_repaired += 1;
         let smss = self.smss();
-        self.cc.on_congestion_event(now, self.tlp_flight, smss);
+        self.cc.on_congestion_event(now, self.tlp.flight, smss);
     }
 
     /// In SACK recovery, watches the lowest hole once retransmitted: when DupThresh
@@ -2463,19 +2449,19 @@ impl Connection {
             }
         }
         // 1b. A tail loss probe (RFC 8985 section 7.3).
-        if core::mem::take(&mut self.tlp_due) && self.snd_una != self.snd_max {
+        if core::mem::take(&mut self.tlp.due) && self.snd_una != self.snd_max {
             let (seq, len, retrans) = self.loss_probe_range(buf.len());
-            if self.tlp_end.is_some() && self.tlp_is_retrans {
+            if self.tlp.end.is_some() && self.tlp.is_retrans {
                 // The last probe's episode never settled (acknowledged, but no D-SACK and
                 // no later ACK): count it as the loss it may have repaired.
                 self.tlp_repaired_loss(now);
             }
             self.stats.tlp_probes_sent += 1;
-            self.tlp_is_retrans = retrans;
-            self.tlp_flight = self.flight_size();
-            self.tlp_rtt_sampled = false;
+            self.tlp.is_retrans = retrans;
+            self.tlp.flight = self.flight_size();
+            self.tlp.rtt_sampled = false;
             let repr = self.emit_range(now, seq, len, buf);
-            self.tlp_end = Some(self.snd_max);
+            self.tlp.end = Some(self.snd_max);
             // No PTO after a probe (at most one in flight); the RTO stands behind it.
             self.timers.stop(Timer::LossProbe);
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());

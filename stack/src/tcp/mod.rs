@@ -36,6 +36,7 @@ pub mod config;
 pub mod congestion;
 mod connection;
 pub mod isn;
+mod loss_probe;
 pub mod recv_buffer;
 pub mod rtt;
 pub mod sack;

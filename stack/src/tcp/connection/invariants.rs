@@ -191,7 +191,7 @@ impl Connection {
                 "start {start} mark {mark} SND.MAX {max}"
             );
         }
-        if let Some(end) = self.tlp_end {
+        if let Some(end) = self.tlp.end {
             invariant!(
                 end <= max,
                 "TLP.end_seq <= SND.MAX",
@@ -620,14 +620,14 @@ impl Connection {
                     !self.ack_now
                         && !self.probe_now
                         && !self.keepalive_now
-                        && !self.tlp_due
+                        && !self.tlp.due
                         && self.rexmit_next.is_none(),
                     "nothing due left behind",
                     "{state}: ack {} window probe {} keep-alive probe {} TLP {} rexmit {:?}",
                     self.ack_now,
                     self.probe_now,
                     self.keepalive_now,
-                    self.tlp_due,
+                    self.tlp.due,
                     self.rexmit_next
                 );
                 if self.snd_una == self.snd_max && self.has_unsent_data() {
