@@ -13,6 +13,7 @@ use super::loss_probe::TailLossProbe;
 use super::recv_buffer::RecvBuffer;
 use super::rtt::RttEstimator;
 use super::sack::Scoreboard;
+use super::send_buffer::SendBuffer;
 use super::state::State;
 use super::stats::{DropReason, Stats};
 use super::timer::{Timer, TimerTable};
@@ -208,10 +209,8 @@ pub struct Connection {
     snd_wl2: SeqNumber,
     max_snd_wnd: usize,
     snd_wscale: u8,
-    send_buf: VecDeque<u8>,
-    /// Sequence number of `send_buf[0]`.
-    send_base: SeqNumber,
-    fin_queued: bool,
+    /// The unacknowledged bytes and the FIN.
+    send: SendBuffer,
 
     // Receive sequence space.
     irs: SeqNumber,
@@ -346,9 +345,7 @@ impl Connection {
             snd_wl2: SeqNumber(0),
             max_snd_wnd: 0,
             snd_wscale: 0,
-            send_buf: VecDeque::new(),
-            send_base: SeqNumber(0),
-            fin_queued: false,
+            send: SendBuffer::default(),
             irs: SeqNumber(0),
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
@@ -466,7 +463,7 @@ impl Connection {
         self.snd_una = iss;
         self.snd_nxt = iss;
         self.snd_max = iss;
-        self.send_base = iss + 1;
+        self.send.start(iss);
         self.high_rxt = iss;
         self.recover_floor = iss;
     }
@@ -511,14 +508,12 @@ impl Connection {
 
     /// Bytes written but not yet acknowledged.
     pub fn send_queue_len(&self) -> usize {
-        self.send_buf.len()
+        self.send.len()
     }
 
     /// Room left in the send buffer.
     pub fn send_capacity_left(&self) -> usize {
-        self.cfg
-            .send_buffer_bytes
-            .saturating_sub(self.send_buf.len())
+        self.cfg.send_buffer_bytes.saturating_sub(self.send.len())
     }
 
     /// The initial send sequence number.
@@ -612,7 +607,7 @@ impl Connection {
         match self.state {
             State::Closed => return Err(Error::NotConnected),
             State::Listen => return Err(Error::InvalidState(self.state)),
-            _ if self.fin_queued => return Err(Error::WriteClosed),
+            _ if self.send.fin_queued => return Err(Error::WriteClosed),
             _ => {}
         }
         let n = data.len().min(self.send_capacity_left());
@@ -620,7 +615,7 @@ impl Connection {
             self.want_writable = true;
             return Err(Error::WouldBlock);
         }
-        self.send_buf.extend(&data[..n]);
+        self.send.push(&data[..n]);
         Ok(n)
     }
 
@@ -675,16 +670,16 @@ impl Connection {
                 self.set_state(State::Closed);
                 Ok(())
             }
-            State::SynSent if self.send_buf.is_empty() => {
+            State::SynSent if self.send.is_empty() => {
                 // RFC 9293 CLOSE in SYN-SENT: delete the TCB, timers included (a stale
                 // retransmission timer would resend the SYN and later fail the closed
                 // connection with TimedOut).
                 self.enter_closed();
                 Ok(())
             }
-            _ if self.fin_queued => Ok(()),
+            _ if self.send.fin_queued => Ok(()),
             _ => {
-                self.fin_queued = true;
+                self.send.fin_queued = true;
                 self.arm_keepalive(now);
                 Ok(())
             }
@@ -726,7 +721,7 @@ impl Connection {
         ) {
             self.queue_rst(self.snd_nxt.max(self.snd_max), None);
         }
-        self.send_buf.clear();
+        self.send.clear();
         self.recv.clear();
         self.fail(ConnectionError::Aborted);
     }
@@ -1476,7 +1471,7 @@ impl Connection {
             }
             State::Closing | State::LastAck => self.close_normally(),
             _ => {
-                self.send_buf.clear();
+                self.send.clear();
                 self.fail(ConnectionError::Reset);
             }
         }
@@ -1559,7 +1554,7 @@ impl Connection {
         }
 
         // State transitions driven by the ACK of our FIN.
-        let fin_acked = self.fin_queued && self.snd_una == self.fin_seq() + 1;
+        let fin_acked = self.send.fin_queued && self.snd_una == self.fin_seq() + 1;
         match self.state {
             State::FinWait1 if fin_acked => {
                 self.set_state(State::FinWait2);
@@ -1612,11 +1607,7 @@ impl Connection {
             self.snd_nxt = ack;
         }
         // Drop acknowledged bytes from the send buffer (the FIN has no byte).
-        let data_acked = (ack - self.send_base).min(self.send_buf.len());
-        if ack > self.send_base {
-            self.send_buf.drain(..data_acked);
-            self.send_base += data_acked;
-        }
+        let data_acked = self.send.acknowledge(ack);
         if data_acked > 0 && self.want_writable && self.send_capacity_left() > 0 {
             self.want_writable = false;
             self.push_event(Event::Writable);
@@ -2166,7 +2157,7 @@ impl Connection {
     }
 
     fn fin_seq(&self) -> SeqNumber {
-        self.send_base + self.send_buf.len()
+        self.send.end()
     }
 
     fn has_unsent_data(&self) -> bool {
@@ -2532,7 +2523,7 @@ impl Connection {
             .min(fin_seq - s)
             .min(self.payload_limit())
             .min(buf_len);
-        if len == 0 && !(self.fin_queued && s == fin_seq) {
+        if len == 0 && !(self.send.fin_queued && s == fin_seq) {
             return None; // nothing to resend here: never emit an empty "retransmission"
         }
         Some((s, len))
@@ -2560,7 +2551,7 @@ impl Connection {
         let fin_seq = self.fin_seq();
         let unsent = fin_seq - self.snd_nxt;
         // SND.NXT sits on the FIN's sequence number: the FIN is (re)sendable.
-        let fin_due = self.fin_queued && self.snd_nxt == fin_seq;
+        let fin_due = self.send.fin_queued && self.snd_nxt == fin_seq;
         if unsent == 0 && !fin_due {
             return None;
         }
@@ -2607,7 +2598,7 @@ impl Connection {
         if len > 0 && len < limit && len == unsent && !is_retransmission {
             // Nagle (SHLD-7): with data outstanding, hold back a short final segment.
             let has_unacked = self.snd_una != self.snd_max;
-            if self.cfg.nagle && has_unacked && !self.fin_queued {
+            if self.cfg.nagle && has_unacked && !self.send.fin_queued {
                 return None;
             }
         }
@@ -2624,19 +2615,19 @@ impl Connection {
         buf: &'b mut [u8],
     ) -> TcpRepr<'b> {
         let fin_seq = self.fin_seq();
-        let offset = seq - self.send_base;
+        let offset = seq - self.send.base();
         // Callers size `len` from the buffer; the clamp keeps a slip from reading past it.
         invariant!(
-            seq >= self.send_base && offset + len <= self.send_buf.len(),
+            seq >= self.send.base() && offset + len <= self.send.len(),
             "a segment lies within the send buffer",
             "seq {seq} len {len} base {} buffered {} {self:?}",
-            self.send_base,
-            self.send_buf.len()
+            self.send.base(),
+            self.send.len()
         );
-        let len = len.min(self.send_buf.len().saturating_sub(offset));
-        copy_from_deque(&self.send_buf, offset, &mut buf[..len]);
+        let len = len.min(self.send.len().saturating_sub(offset));
+        self.send.copy_out(offset, &mut buf[..len]);
         let end = seq + len;
-        let with_fin = self.fin_queued && end == fin_seq;
+        let with_fin = self.send.fin_queued && end == fin_seq;
         let mut flags = TcpFlags::empty();
         if len > 0 && end == fin_seq {
             flags |= TcpFlags::PSH;
@@ -2700,20 +2691,6 @@ impl Connection {
         let mut repr = self.base_repr(now, flags, seq);
         repr.payload = &buf[..len];
         repr
-    }
-}
-
-/// Copies `out.len()` bytes starting at `offset` out of a ring buffer.
-fn copy_from_deque(dq: &VecDeque<u8>, offset: usize, out: &mut [u8]) {
-    let (a, b) = dq.as_slices();
-    if offset >= a.len() {
-        let from = offset - a.len();
-        out.copy_from_slice(&b[from..from + out.len()]);
-    } else {
-        let first = (a.len() - offset).min(out.len());
-        out[..first].copy_from_slice(&a[offset..offset + first]);
-        let rest = out.len() - first;
-        out[first..].copy_from_slice(&b[..rest]);
     }
 }
 

@@ -40,6 +40,7 @@ mod loss_probe;
 pub mod recv_buffer;
 pub mod rtt;
 pub mod sack;
+mod send_buffer;
 pub mod state;
 pub mod stats;
 mod timer;

@@ -219,21 +219,21 @@ impl Connection {
         self.scoreboard.check_invariants(una, max);
     }
 
-    /// Buffer accounting on the send side: the buffer holds the bytes from `send_base`,
+    /// Buffer accounting on the send side: the buffer holds the bytes from its base,
     /// which is SND.UNA once the SYN is acknowledged (ISS+1 before), until the FIN is
     /// acknowledged (then SND.UNA is one past); so the buffer holds SND.MAX - SND.UNA less
     /// the SYN and FIN in flight, plus the unsent bytes.
     fn check_send_buffer(&self) {
-        let len = self.send_buf.len();
+        let len = self.send.len();
         invariant!(
             len <= self.cfg.send_buffer_bytes,
             "send buffer within its bound",
             "{len} bytes, bound {}",
             self.cfg.send_buffer_bytes
         );
-        let (una, max, base, iss) = (self.snd_una, self.snd_max, self.send_base, self.iss);
+        let (una, max, base, iss) = (self.snd_una, self.snd_max, self.send.base(), self.iss);
         let fin_seq = self.fin_seq();
-        let fin_queued = self.fin_queued;
+        let fin_queued = self.send.fin_queued;
         let ok = match self.state {
             State::Closed | State::Listen => true,
             // The SYN is the only thing that can be in flight.
@@ -575,12 +575,12 @@ impl Connection {
             );
             if fin {
                 invariant!(
-                    self.fin_queued && seq + len == self.fin_seq(),
+                    self.send.fin_queued && seq + len == self.fin_seq(),
                     "a FIN sits after the last byte of a closed stream",
                     "FIN at {}, buffer ends at {}, queued {}",
                     seq + len,
                     self.fin_seq(),
-                    self.fin_queued
+                    self.send.fin_queued
                 );
             }
         } else {
@@ -674,8 +674,8 @@ impl Connection {
                 .scoreboard
                 .push_for_test((self.snd_una + 1, self.snd_max + 10)),
             Corruption::SendBufferOverBound => {
-                let extra = self.cfg.send_buffer_bytes + 1 - self.send_buf.len();
-                self.send_buf.extend(core::iter::repeat_n(0u8, extra));
+                let extra = self.cfg.send_buffer_bytes + 1 - self.send.len();
+                self.send.pad_for_test(extra);
             }
             Corruption::DelayedAckTimerWithoutAck => {
                 let at = self.watch.now + self.cfg.delayed_ack_timeout;
