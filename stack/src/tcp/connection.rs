@@ -6,6 +6,7 @@ use alloc::collections::VecDeque;
 use core::fmt;
 use core::net::SocketAddrV4;
 
+use super::ack::PendingAck;
 use super::config::Config;
 use super::congestion::{new_controller, CongestionControl};
 use super::isn;
@@ -261,13 +262,8 @@ pub struct Connection {
     /// Tail loss probe (RFC 8985 section 7).
     tlp: TailLossProbe,
 
-    // ACK generation.
-    ack_now: bool,
-    ack_delayed: bool,
-    full_segments_unacked: u32,
-    dsack: Option<(SeqNumber, SeqNumber)>,
-    /// Most recently changed out-of-order block first (RFC 2018 section 4).
-    recent_sack: SackBlocks,
+    /// ACK generation: what the next ACK owes the peer, and when.
+    ack: PendingAck,
 
     // Persist and keep-alive.
     persist_shift: u32,
@@ -375,11 +371,7 @@ impl Connection {
             last_send_at: now,
             rexmit_mark: None,
             tlp: TailLossProbe::default(),
-            ack_now: false,
-            ack_delayed: false,
-            full_segments_unacked: 0,
-            dsack: None,
-            recent_sack: SackBlocks::new(),
+            ack: PendingAck::default(),
             persist_shift: 0,
             probe_now: false,
             sws_override: false,
@@ -651,7 +643,7 @@ impl Connection {
         let after = self.advertisable_edge();
         let threshold = (self.recv.capacity() / 2).min(usize::from(self.cfg.mss));
         if after > before && after - self.rcv_adv.max(before) >= threshold {
-            self.ack_now = true;
+            self.ack.due = true;
         }
         Ok(n)
     }
@@ -876,8 +868,8 @@ impl Connection {
     fn enter_closed(&mut self) {
         self.set_state(State::Closed);
         self.timers.stop_all();
-        self.ack_now = false;
-        self.ack_delayed = false;
+        self.ack.due = false;
+        self.ack.delayed = false;
         self.probe_now = false;
         self.keepalive_now = false;
         self.rexmit_next = None;
@@ -947,8 +939,8 @@ impl Connection {
         }
         if expired(self.timers.get(Timer::DelayedAck)) {
             self.timers.stop(Timer::DelayedAck);
-            if self.ack_delayed {
-                self.ack_now = true;
+            if self.ack.delayed {
+                self.ack.due = true;
             }
         }
         if expired(self.timers.get(Timer::KeepAlive)) {
@@ -1227,7 +1219,7 @@ impl Connection {
             self.timers.stop(Timer::Retransmit);
             self.timers.stop(Timer::GiveUp);
             self.on_established(now, seg);
-            self.ack_now = true;
+            self.ack.due = true;
             // Text and FIN on the SYN-ACK are processed as in ESTABLISHED.
             self.process_text_and_fin(now, seg, seg.seq_number + 1, seg.payload);
         } else {
@@ -1326,7 +1318,7 @@ impl Connection {
                         && now - ts.recent_at < PAWS_IDLE_LIMIT =>
                 {
                     self.stats.count_drop(DropReason::Paws);
-                    self.ack_now = true;
+                    self.ack.due = true;
                     return;
                 }
                 _ => {}
@@ -1368,9 +1360,9 @@ impl Connection {
                 if seg_len > 0 && seq < self.rcv_nxt {
                     // Old duplicate data: tell the sender with a D-SACK (RFC 2883).
                     let end = (seq + seg_len).min(self.rcv_nxt);
-                    self.dsack = Some((seq, end));
+                    self.ack.dsack = Some((seq, end));
                 }
-                self.ack_now = true;
+                self.ack.due = true;
             }
             return;
         }
@@ -1438,7 +1430,7 @@ impl Connection {
         let mut seg = *seg;
         if zero_window_probe && !seg.payload.is_empty() {
             self.stats.count_drop(DropReason::BufferFull);
-            self.ack_now = true;
+            self.ack.due = true;
             // A FIN sits after the text: with the text dropped it is not at RCV.NXT, and
             // taking it there would end the stream without that text.
             seg.flags = TcpFlags(seg.flags.0 & !TcpFlags::FIN.0);
@@ -1491,7 +1483,7 @@ impl Connection {
         }
         self.challenge_window = (start, count + 1);
         self.stats.challenge_acks_sent += 1;
-        self.ack_now = true;
+        self.ack.due = true;
     }
 
     /// Step five: the ACK field. Returns whether processing continues.
@@ -1977,7 +1969,7 @@ impl Connection {
         if seg.flags.contains(TcpFlags::FIN) {
             let fin_seq = seq + payload.len();
             if self.state == State::TimeWait {
-                self.ack_now = true;
+                self.ack.due = true;
                 self.timers.set(Timer::TimeWait, now + self.cfg.msl * 2);
                 return;
             }
@@ -1986,10 +1978,10 @@ impl Connection {
                 if fin_seq > self.rcv_nxt {
                     // An out-of-order FIN: a duplicate ACK at once (RFC 5681 section 4.2,
                     // RFC 9293 section 3.10.7.4), as for out-of-order data.
-                    self.ack_now = true;
+                    self.ack.due = true;
                 }
             } else if self.fin_received {
-                self.ack_now = true; // a retransmitted FIN
+                self.ack.due = true; // a retransmitted FIN
             }
         }
         self.maybe_consume_fin(now);
@@ -2017,9 +2009,9 @@ impl Connection {
         }
         if let Some(dup) = out.duplicate {
             if self.sack_ok {
-                self.dsack = Some(dup);
+                self.ack.dsack = Some(dup);
             }
-            self.ack_now = true;
+            self.ack.due = true;
         }
         if out.advanced > 0 {
             self.rcv_nxt += out.advanced;
@@ -2030,18 +2022,18 @@ impl Connection {
             // Immediate ACK on out-of-order data (RFC 5681 section 4.2, MAY-13), with the
             // block that changed first in the SACK option (RFC 2018 section 4).
             self.note_sack_block(seq, seq + data.len());
-            self.ack_now = true;
+            self.ack.due = true;
         } else if had_ooo {
             // A hole filled: ACK at once.
             self.refresh_sack_blocks();
-            self.ack_now = true;
+            self.ack.due = true;
         } else if out.advanced > 0 {
             // In order: ACK every second full-sized segment (SHLD-19), else delay (MUST-40).
             if data.len() >= self.rcv_mss_threshold() {
-                self.full_segments_unacked += 1;
+                self.ack.full_segments += 1;
             }
-            if !self.cfg.delayed_ack || self.full_segments_unacked >= 2 {
-                self.ack_now = true;
+            if !self.cfg.delayed_ack || self.ack.full_segments >= 2 {
+                self.ack.due = true;
             } else {
                 self.schedule_delayed_ack(now);
             }
@@ -2060,7 +2052,7 @@ impl Connection {
     }
 
     fn schedule_delayed_ack(&mut self, now: Instant) {
-        self.ack_delayed = true;
+        self.ack.delayed = true;
         if self.timers.get(Timer::DelayedAck).is_none() {
             self.timers
                 .set(Timer::DelayedAck, now + self.cfg.delayed_ack_timeout);
@@ -2076,18 +2068,18 @@ impl Connection {
             .unwrap_or((seq, end));
         let mut blocks = SackBlocks::new();
         blocks.push(containing);
-        for &b in self.recent_sack.as_slice() {
+        for &b in self.ack.recent_sack.as_slice() {
             let still_held = self.recv.ooo_ranges().any(|r| r == b);
             if b != containing && still_held && !overlaps(b, containing) {
                 blocks.push(b);
             }
         }
-        self.recent_sack = blocks;
+        self.ack.recent_sack = blocks;
     }
 
     fn refresh_sack_blocks(&mut self) {
         let mut blocks = SackBlocks::new();
-        for &b in self.recent_sack.as_slice() {
+        for &b in self.ack.recent_sack.as_slice() {
             if b.0 > self.rcv_nxt && self.recv.ooo_ranges().any(|r| r == b) {
                 blocks.push(b);
             }
@@ -2097,7 +2089,7 @@ impl Connection {
                 blocks.push(r);
             }
         }
-        self.recent_sack = blocks;
+        self.ack.recent_sack = blocks;
     }
 
     fn maybe_consume_fin(&mut self, now: Instant) {
@@ -2115,7 +2107,7 @@ impl Connection {
         }
         self.fin_received = true;
         self.rcv_nxt += 1;
-        self.ack_now = true;
+        self.ack.due = true;
         self.push_event(Event::PeerClosed);
         self.push_event(Event::Readable);
         match self.state {
@@ -2259,9 +2251,9 @@ impl Connection {
                 if self.snd_nxt == self.iss {
                     return Some(self.syn_segment(now));
                 }
-                if self.ack_now && self.state == State::SynReceived {
+                if self.ack.due && self.state == State::SynReceived {
                     // A challenge ACK while half-open.
-                    self.ack_now = false;
+                    self.ack.due = false;
                     return Some(self.control_segment(now, TcpFlags::ACK, self.snd_nxt));
                 }
                 None
@@ -2351,7 +2343,7 @@ impl Connection {
         if self.timers.get(Timer::Retransmit).is_none() {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
-        self.ack_now = false;
+        self.ack.due = false;
         repr
     }
 
@@ -2376,10 +2368,10 @@ impl Connection {
         let mut sack_ranges = SackBlocks::new();
         if self.sack_ok {
             let max_blocks = if timestamp.is_some() { 3 } else { 4 };
-            if let Some(d) = self.dsack.take() {
+            if let Some(d) = self.ack.dsack.take() {
                 sack_ranges.push(d);
             }
-            for &b in self.recent_sack.as_slice() {
+            for &b in self.ack.recent_sack.as_slice() {
                 if sack_ranges.len() >= max_blocks {
                     break;
                 }
@@ -2389,9 +2381,7 @@ impl Connection {
             }
         }
         self.last_ack_sent = self.rcv_nxt;
-        self.ack_now = false;
-        self.ack_delayed = false;
-        self.full_segments_unacked = 0;
+        self.ack.sent();
         self.timers.stop(Timer::DelayedAck);
         TcpRepr {
             src_port: self.local.port(),
@@ -2413,8 +2403,9 @@ impl Connection {
     /// The largest payload for a data segment right now: SMSS less SACK blocks carried.
     fn payload_limit(&self) -> usize {
         let mut limit = self.smss();
-        if self.sack_ok && (self.dsack.is_some() || !self.recent_sack.is_empty()) {
-            let blocks = (self.recent_sack.len() + usize::from(self.dsack.is_some())).min(3);
+        if self.sack_ok && (self.ack.dsack.is_some() || !self.ack.recent_sack.is_empty()) {
+            let blocks =
+                (self.ack.recent_sack.len() + usize::from(self.ack.dsack.is_some())).min(3);
             limit = limit.saturating_sub(4 + 8 * blocks);
         }
         limit.max(1)
@@ -2483,7 +2474,7 @@ impl Connection {
             return Some(self.control_segment(now, TcpFlags::empty(), self.snd_una - 1));
         }
         // 5. A pure ACK.
-        if self.ack_now {
+        if self.ack.due {
             let seq = self.snd_nxt;
             return Some(self.control_segment(now, TcpFlags::empty(), seq));
         }

@@ -32,6 +32,7 @@ pub(crate) fn invariant_violated(name: &str, detail: core::fmt::Arguments<'_>) -
     panic!("invariant violated: {name}: {detail}")
 }
 
+mod ack;
 pub mod config;
 pub mod congestion;
 mod connection;

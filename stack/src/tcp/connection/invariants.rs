@@ -430,13 +430,13 @@ impl Connection {
             );
         }
         invariant!(
-            at(Timer::DelayedAck).is_none() || self.ack_delayed,
+            at(Timer::DelayedAck).is_none() || self.ack.delayed,
             "the delayed-ACK timer only with an ACK delayed",
             "{state}: timer {:?}",
             at(Timer::DelayedAck)
         );
         invariant!(
-            !self.ack_delayed || at(Timer::DelayedAck).is_some() || self.ack_now,
+            !self.ack.delayed || at(Timer::DelayedAck).is_some() || self.ack.due,
             "a delayed ACK has its timer, or is due now",
             "{state}"
         );
@@ -509,7 +509,7 @@ impl Connection {
             self.cc.cwnd(),
             self.cc.ssthresh()
         );
-        if let Some((l, r)) = self.dsack {
+        if let Some((l, r)) = self.ack.dsack {
             invariant!(l < r, "a D-SACK block is non-empty", "{l}..{r}");
         }
     }
@@ -607,24 +607,24 @@ impl Connection {
         match state {
             State::SynSent | State::SynReceived => {
                 invariant!(
-                    self.snd_nxt != self.iss && !(state == State::SynReceived && self.ack_now),
+                    self.snd_nxt != self.iss && !(state == State::SynReceived && self.ack.due),
                     "no SYN or ACK left behind while opening",
                     "{state}: SND.NXT {} ISS {} ack now {}",
                     self.snd_nxt,
                     self.iss,
-                    self.ack_now
+                    self.ack.due
                 );
             }
             _ if state.is_synchronized() => {
                 invariant!(
-                    !self.ack_now
+                    !self.ack.due
                         && !self.probe_now
                         && !self.keepalive_now
                         && !self.tlp.due
                         && self.rexmit_next.is_none(),
                     "nothing due left behind",
                     "{state}: ack {} window probe {} keep-alive probe {} TLP {} rexmit {:?}",
-                    self.ack_now,
+                    self.ack.due,
                     self.probe_now,
                     self.keepalive_now,
                     self.tlp.due,
@@ -680,7 +680,7 @@ impl Connection {
             Corruption::DelayedAckTimerWithoutAck => {
                 let at = self.watch.now + self.cfg.delayed_ack_timeout;
                 self.timers.set(Timer::DelayedAck, at);
-                self.ack_delayed = false;
+                self.ack.delayed = false;
             }
         }
     }
