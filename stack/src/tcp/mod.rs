@@ -4,7 +4,10 @@
 //! [`Config`] (every knob and bound), [`State`], the RTO estimator ([`rtt`]), congestion
 //! control behind a trait ([`congestion`]), the receive buffer with reassembly
 //! ([`recv_buffer`]), the SACK scoreboard ([`sack`]), counters ([`stats`]) and ISNs
-//! ([`isn`]).
+//! ([`isn`]); inside, the parts of a connection's state with types of their own (the timer
+//! table, the send buffer, the tail loss probe, the pending ACK). With the feature
+//! `invariants`, every public call ends by checking the connection's invariants
+//! (`Connection::check_invariants`).
 
 /// Checks one invariant of the engine's own state, with the feature `invariants` (compiled
 /// out without it). `$name` names the invariant in the panic message; the rest formats the
