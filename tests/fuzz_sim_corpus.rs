@@ -16,8 +16,9 @@ use arbitrary::{Arbitrary, Unstructured};
 use proptest::prelude::*;
 use sansnet::explore::{self, DrawOptions, ReplayFile, TopologyChoice};
 use sansnet::fuzzing::{self, SimInput, MAX_WORKLOAD};
-use sansnet::scenario::{self, FailureKind, RunSpec};
-use sansnet_sim::{FaultChange, Instant};
+use sansnet::scenario::{self, Built, FailureKind, RunSpec, Scenario, Shape, Workload};
+use sansnet_sim::{FaultChange, Instant, Sim};
+use sansnet_stack::tcp;
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/sim_run")
@@ -69,7 +70,7 @@ fn swarm_seed(kind: &str) -> u64 {
 fn drawn_seeds() -> Vec<(String, RunSpec)> {
     let mut out = Vec::new();
     let swarm = [(swarm_seed("switched"), true), (swarm_seed("routed"), true)];
-    for scenario in scenario::all() {
+    for scenario in sansnet::scenarios::builtin() {
         let name = scenario.name();
         for (seed, swarm) in [(1, false), (2, false)].into_iter().chain(swarm) {
             let choice = if swarm {
@@ -105,7 +106,7 @@ fn draw_seed_files_are_the_specs_a_sweep_draws() {
 
 #[test]
 fn every_spec_a_small_sweep_draws_survives_the_input_format() {
-    for scenario in scenario::all() {
+    for scenario in sansnet::scenarios::builtin() {
         for seed in 0..80 {
             for choice in [TopologyChoice::default(), TopologyChoice::Swarm] {
                 let spec = explore::draw_on(&*scenario, seed, &DrawOptions::default(), &choice);
@@ -197,7 +198,7 @@ fn the_corpus_has_every_scenario_and_shape() {
             );
         }
     }
-    let all: BTreeSet<String> = scenario::all()
+    let all: BTreeSet<String> = sansnet::scenarios::builtin()
         .iter()
         .map(|s| s.name().to_owned())
         .collect();
@@ -251,4 +252,46 @@ fn a_failing_run_becomes_a_replay_file_that_sansnet_replays() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(stdout.contains("same run:"), "{stdout}");
+}
+
+/// A scenario that panics while it builds: a panic inside a run.
+struct PanicsInBuild;
+
+impl Scenario for PanicsInBuild {
+    fn name(&self) -> &'static str {
+        "fuzz-test-panics-in-build"
+    }
+    fn describe(&self) -> &'static str {
+        "panics while it builds (tests/fuzz_sim_corpus.rs)"
+    }
+    fn default_workload(&self) -> Workload {
+        scenario::lookup("bulk").unwrap().default_workload()
+    }
+    fn build(&self, _: &mut Sim, _: &Workload, _: &Shape, _: &tcp::Config) -> Built {
+        panic!("a bug inside the run");
+    }
+}
+
+/// A panic inside the run (which libFuzzer's panic hook turns into an abort at once) is a
+/// finding of kind `panic` with its replay file, written by `judge`'s panic hook first and
+/// then with the artefacts.
+#[test]
+fn a_panic_inside_a_run_is_a_finding_with_a_replay_file() {
+    scenario::register(std::sync::Arc::new(PanicsInBuild));
+    let mut spec = explore::draw(
+        &*scenario::lookup("bulk").unwrap(),
+        3,
+        &DrawOptions::default(),
+    );
+    spec.scenario = PanicsInBuild.name().to_owned();
+    let out = out_dir("panic");
+    let _ = fs::remove_dir_all(&out);
+    let finding = fuzzing::judge(&spec, &out).expect_err("the run panics");
+    assert_eq!(finding.failure.kind, FailureKind::Panic, "{finding}");
+    assert!(
+        finding.failure.detail.contains("a bug inside the run"),
+        "{finding}"
+    );
+    let replay = ReplayFile::load(&finding.replay).unwrap();
+    assert_eq!((replay.spec, replay.failure), (spec, finding.failure));
 }
