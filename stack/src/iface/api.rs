@@ -16,6 +16,23 @@ impl fmt::Display for Fd {
     }
 }
 
+/// A process of a host: a small integer, from 1 (the process that exists from the start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pid(pub u32);
+
+impl Pid {
+    /// The process every host starts with, and whose descriptors the calls without a
+    /// process name (`Host::socket`, `Host::send`, ...) use.
+    pub const INIT: Pid = Pid(1);
+}
+
+impl fmt::Display for Pid {
+    /// The number, honouring width and alignment (for table columns).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// Why a socket call failed: the POSIX errno it would have returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[allow(clippy::upper_case_acronyms)]
@@ -42,8 +59,14 @@ pub enum Errno {
     EPIPE,
     /// Not an open descriptor.
     EBADF,
-    /// The host's descriptor limit is reached.
+    /// The process's descriptor limit (`RLIMIT_NOFILE`) is reached.
     EMFILE,
+    /// The host's limit on open files (sockets, whoever holds them) is reached.
+    ENFILE,
+    /// No such process.
+    ESRCH,
+    /// The operation is not permitted (process 1 cannot exit).
+    EPERM,
     /// The datagram is too large (for UDP, or for the path with DF set).
     EMSGSIZE,
     /// The destination did not answer ARP, or an ICMP host unreachable came back.
@@ -72,6 +95,9 @@ impl Errno {
             Errno::EPIPE => "EPIPE",
             Errno::EBADF => "EBADF",
             Errno::EMFILE => "EMFILE",
+            Errno::ENFILE => "ENFILE",
+            Errno::ESRCH => "ESRCH",
+            Errno::EPERM => "EPERM",
             Errno::EMSGSIZE => "EMSGSIZE",
             Errno::EHOSTUNREACH => "EHOSTUNREACH",
             Errno::ENETUNREACH => "ENETUNREACH",
@@ -95,6 +121,9 @@ impl Errno {
             Errno::EPIPE => "broken pipe",
             Errno::EBADF => "bad file descriptor",
             Errno::EMFILE => "too many open files",
+            Errno::ENFILE => "too many open files in system",
+            Errno::ESRCH => "no such process",
+            Errno::EPERM => "operation not permitted",
             Errno::EMSGSIZE => "message too long",
             Errno::EHOSTUNREACH => "no route to host",
             Errno::ENETUNREACH => "network is unreachable",
@@ -146,6 +175,10 @@ pub enum SockOpt {
     /// `SO_REUSEADDR`: bind a port that only non-listening sockets (or TIME-WAIT
     /// connections) hold.
     ReuseAddr(bool),
+    /// `SO_REUSEPORT`: several sockets, each with it set before `bind`, may bind and
+    /// listen on one address and port; the host spreads incoming connections across the
+    /// listeners by a hash of the 4-tuple, as Linux does.
+    ReusePort(bool),
     /// `SO_LINGER`: `Some(ZERO)` makes `close` abort with a RST. Other values behave as
     /// `None` (a graceful close in the background; the API never blocks).
     Linger(Option<Duration>),
@@ -230,9 +263,10 @@ pub enum SocketState {
 /// One row of [`Host::ss`](super::Host::ss).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketInfo {
-    /// The descriptors that refer to this socket (more than one after `dup`); empty for a
-    /// connection that was closed and is finishing in the background, or one waiting in a
-    /// listener's queue.
+    /// Process 1's descriptors that refer to this socket (more than one after `dup`); empty
+    /// for a connection that was closed and is finishing in the background, one waiting in
+    /// a listener's queue, or a socket only other processes hold (see
+    /// [`Host::ss_processes`](super::Host::ss_processes) for every holder).
     pub fds: alloc::vec::Vec<Fd>,
     /// TCP or UDP.
     pub proto: Proto,

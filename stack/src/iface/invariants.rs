@@ -41,14 +41,28 @@ impl Host {
             self.timers.len(),
             self.conn_count
         );
+        for (pid, p) in &self.processes {
+            invariant!(
+                p.fds.len() <= p.max_descriptors
+                    && p.free_fds.last().is_none_or(|&f| f < p.fds.len()),
+                "descriptors within their bound",
+                "host {name} pid {pid}: {} descriptor slots (bound {}), highest free {:?}",
+                p.fds.len(),
+                p.max_descriptors,
+                p.free_fds.last()
+            );
+        }
+        let open_files = self.sockets.len() - self.free_sockets.len();
         invariant!(
-            self.fds.len() <= limits.max_descriptors
-                && self.free_fds.last().is_none_or(|&f| f < self.fds.len()),
-            "descriptors within their bound",
-            "host {name}: {} descriptor slots (bound {}), highest free {:?}",
-            self.fds.len(),
-            limits.max_descriptors,
-            self.free_fds.last()
+            open_files <= limits.max_open_files
+                && self.processes.len() <= limits.max_processes
+                && self.processes.contains_key(&super::Pid::INIT),
+            "open files and processes within their bounds, process 1 alive",
+            "host {name}: {} open files (bound {}), {} processes (bound {})",
+            open_files,
+            limits.max_open_files,
+            self.processes.len(),
+            limits.max_processes
         );
         invariant!(
             self.pmtu.len() <= limits.pmtu_entries,

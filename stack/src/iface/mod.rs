@@ -32,6 +32,8 @@
 //! - `stream`: the TCP demultiplexer, listeners, SYN cookies, timers, the stream socket calls;
 //! - `udp`: datagram sockets;
 //! - `socket`: descriptors, options, the selector, `ss`;
+//! - `process`: processes, each with its descriptor table over the host's sockets (`fork`,
+//!   `dup2`, `exit`), and the `ss -p`, `lsof -i` and `/proc/<pid>/fd` views;
 //! - `api`, `counters`: the public types.
 
 mod api;
@@ -41,6 +43,7 @@ mod frag;
 pub mod fxhash;
 #[cfg(feature = "invariants")]
 mod invariants;
+mod process;
 mod socket;
 mod stream;
 mod udp;
@@ -53,11 +56,15 @@ use core::fmt;
 use core::net::{Ipv4Addr, SocketAddrV4};
 
 pub use api::{
-    Errno, Fd, Interest, Proto, Readiness, Shutdown, SockOpt, SocketInfo, SocketState, SocketType,
+    Errno, Fd, Interest, Pid, Proto, Readiness, Shutdown, SockOpt, SocketInfo, SocketState,
+    SocketType,
 };
 pub use counters::{
     ArpCounters, Counters, DropReason, IcmpCounters, IpCounters, LinkCounters, TcpCounters,
     UdpCounters,
+};
+pub use process::{
+    LsofRow, ProcFd, ProcessInfo, SocketProcessInfo, SocketUser, PROCESS_NAME_MAX_LEN,
 };
 
 use crate::hash::{siphash24, SecretKey};
@@ -85,8 +92,14 @@ pub struct InterfaceConfig {
 /// The bounds on every table and queue of a host, and the host-level timers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Open descriptors at most (EMFILE past it).
+    /// Open descriptors per process at most, the `RLIMIT_NOFILE` a process starts with
+    /// (EMFILE past it).
     pub max_descriptors: usize,
+    /// Open sockets in the whole host at most, whichever processes hold them (ENFILE past
+    /// it: Linux's `fs.file-max`).
+    pub max_open_files: usize,
+    /// Processes at most, process 1 included (`fork` is EAGAIN past it).
+    pub max_processes: usize,
     /// TCP connections at most, counting embryonic, unaccepted and orphaned ones.
     pub max_connections: usize,
     /// The largest backlog `listen` accepts (`SOMAXCONN`); larger ones are clamped.
@@ -147,6 +160,10 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_descriptors: 1024,
+            // Linux's `fs.nr_open` default: high enough that one process alone (the
+            // only one, for code that predates processes) meets EMFILE first.
+            max_open_files: 1 << 20,
+            max_processes: 4096,
             max_connections: 65536,
             max_backlog: 4096,
             syn_cookies: true,
@@ -283,13 +300,16 @@ pub struct Host {
     icmp_budget: (Instant, u32),
     counters: Counters,
     last_now: Instant,
-    // Sockets.
-    fds: Vec<Option<socket::SockId>>,
-    /// The free slots of `fds` (all below its length), so the lowest is found in log time.
-    free_fds: BTreeSet<usize>,
+    // Processes and sockets.
+    /// Every process with its descriptor table; process 1 always exists.
+    processes: BTreeMap<Pid, process::Process>,
+    /// The process socket calls run as (see `Host::as_process`).
+    current: Pid,
+    next_pid: u32,
+    /// The last socket inode number given out.
+    next_inode: u64,
     sockets: Vec<Option<socket::Socket>>,
     free_sockets: Vec<usize>,
-    registered: BTreeMap<Fd, Interest>,
     /// Sockets whose readiness may have changed since `drain_changed`, each once (its flag
     /// in `changed_mark`, by socket slot): bounded by the socket table.
     changed: Vec<socket::SockId>,
@@ -305,7 +325,8 @@ pub struct Host {
     tuples: hashbrown::HashMap<stream::ConnKey, stream::ConnId, FxBuildHasher>,
     timers: BTreeSet<(Instant, stream::ConnId)>,
     dirty: VecDeque<stream::ConnId>,
-    listeners: BTreeMap<SocketAddrV4, socket::SockId>,
+    /// Listeners by local address: one, or a reuseport group in the order they listened.
+    listeners: BTreeMap<SocketAddrV4, Vec<socket::SockId>>,
     tcp_binds: BTreeMap<u16, Vec<(Ipv4Addr, socket::SockId)>>,
     /// Live connections per local (port, address), for bind conflicts.
     conn_ports: BTreeMap<(u16, Ipv4Addr), u32>,
@@ -372,11 +393,15 @@ impl Host {
             icmp_budget: (Instant::ZERO, 0),
             counters: Counters::default(),
             last_now: Instant::ZERO,
-            fds: Vec::new(),
-            free_fds: BTreeSet::new(),
+            processes: BTreeMap::from([(
+                Pid::INIT,
+                process::Process::new("init", None, config.limits.max_descriptors),
+            )]),
+            current: Pid::INIT,
+            next_pid: Pid::INIT.0 + 1,
+            next_inode: 0,
             sockets: Vec::new(),
             free_sockets: Vec::new(),
-            registered: BTreeMap::new(),
             changed: Vec::new(),
             changed_mark: Vec::new(),
             starved_connects: Vec::new(),

@@ -1,8 +1,10 @@
 //! The socket table: descriptors, binds, options, the selector and `ss`.
 //!
-//! A descriptor ([`Fd`]) names a socket; `dup` makes two descriptors name one socket, which
-//! is released (and its connection closed) only with its last descriptor. Descriptors are
-//! allocated lowest-free-first up to `max_descriptors` (EMFILE past it).
+//! A descriptor ([`Fd`]) names a socket in the descriptor table of the calling process (see
+//! the `process` module); `dup`, `dup2` and `fork` make several descriptors name one
+//! socket, which is released (and its connection closed) only with its last descriptor.
+//! Descriptors are allocated lowest-free-first up to the process's `max_descriptors`
+//! (EMFILE past it); sockets up to the host's `max_open_files` (ENFILE past it).
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
@@ -26,6 +28,7 @@ pub(super) struct Options {
     pub send_buffer: Option<usize>,
     pub recv_buffer: Option<usize>,
     pub reuse_addr: bool,
+    pub reuse_port: bool,
     pub linger: Option<Duration>,
     pub user_timeout: Option<Duration>,
     pub dont_fragment: bool,
@@ -65,7 +68,11 @@ pub(super) enum Kind {
 #[derive(Debug)]
 pub(crate) struct Socket {
     pub ty: SocketType,
+    /// Descriptors referring to it, in every process.
     pub refs: u32,
+    /// Its inode number (`socket:[N]` in `/proc/<pid>/fd`), unique within the host's life,
+    /// set by `new_socket`.
+    pub inode: u64,
     pub opts: Options,
     pub so_error: Option<Errno>,
     pub local: Option<SocketAddrV4>,
@@ -81,6 +88,7 @@ impl Socket {
         Socket {
             ty,
             refs: 1,
+            inode: 0,
             opts: Options::default(),
             so_error: None,
             local: None,
@@ -101,7 +109,8 @@ fn overlaps(a: Ipv4Addr, b: Ipv4Addr) -> bool {
 
 impl Host {
     pub(super) fn sock(&self, fd: Fd) -> Result<SockId, Errno> {
-        self.fds
+        self.cur()
+            .fds
             .get(fd.0 as usize)
             .copied()
             .flatten()
@@ -148,28 +157,42 @@ impl Host {
         }
     }
 
-    /// The lowest free descriptor, or EMFILE.
+    /// The lowest free descriptor of the calling process, or EMFILE.
     fn free_fd(&self) -> Result<usize, Errno> {
-        match self.free_fds.first() {
+        let p = self.cur();
+        match p.free_fds.first() {
             Some(&i) => Ok(i),
-            None if self.fds.len() < self.cfg.limits.max_descriptors => Ok(self.fds.len()),
+            None if p.fds.len() < p.max_descriptors => Ok(p.fds.len()),
             None => Err(Errno::EMFILE),
         }
     }
 
-    fn install_fd(&mut self, at: usize, id: SockId) -> Fd {
-        if at == self.fds.len() {
-            self.fds.push(Some(id));
+    /// Puts socket `id` at descriptor `at` of the calling process (a free slot, or at or
+    /// past the table's end, whose gap becomes free slots: `dup2` to a high number).
+    pub(super) fn install_fd(&mut self, at: usize, id: SockId) -> Fd {
+        let p = self.cur_mut();
+        if at >= p.fds.len() {
+            for gap in p.fds.len()..at {
+                p.free_fds.insert(gap);
+            }
+            p.fds.resize(at, None);
+            p.fds.push(Some(id));
         } else {
-            self.fds[at] = Some(id);
-            self.free_fds.remove(&at);
+            p.fds[at] = Some(id);
+            p.free_fds.remove(&at);
         }
         Fd(at as u32)
     }
 
-    /// Makes a socket and a descriptor for it (EMFILE at the limit).
-    pub(super) fn new_socket(&mut self, sock: Socket) -> Result<Fd, Errno> {
+    /// Makes a socket and a descriptor for it: EMFILE at the process's limit, ENFILE at the
+    /// host's (the descriptor is checked first, as Linux's `sock_map_fd` does).
+    pub(super) fn new_socket(&mut self, mut sock: Socket) -> Result<Fd, Errno> {
         let at = self.free_fd()?;
+        if self.sockets.len() - self.free_sockets.len() >= self.cfg.limits.max_open_files {
+            return Err(Errno::ENFILE);
+        }
+        self.next_inode += 1;
+        sock.inode = self.next_inode;
         let id = match self.free_sockets.pop() {
             Some(i) => {
                 self.sockets[i] = Some(sock);
@@ -197,13 +220,16 @@ impl Host {
     }
 
     /// Whether binding `(ip, port)` for `proto` would clash with an existing bind (or, for
-    /// TCP without `reuse`, with a live connection).
+    /// TCP without `reuse`, with a live connection). With `reuse_port`, binds that also
+    /// set `SO_REUSEPORT` are no clash (a reuseport group); nor are the connections they
+    /// accepted.
     pub(super) fn bind_conflict(
         &self,
         ty: SocketType,
         ip: Ipv4Addr,
         port: u16,
         reuse: bool,
+        reuse_port: bool,
     ) -> bool {
         let table = match ty {
             SocketType::Stream => &self.tcp_binds,
@@ -215,6 +241,9 @@ impl Host {
                     return false;
                 }
                 let s = self.socket_ref(other);
+                if reuse_port && s.opts.reuse_port {
+                    return false;
+                }
                 let listening = matches!(s.kind, Kind::TcpListener(_));
                 !(reuse && s.opts.reuse_addr && !listening)
             })
@@ -224,6 +253,7 @@ impl Host {
         }
         ty == SocketType::Stream
             && !reuse
+            && !reuse_port
             && self
                 .conn_ports
                 .range((port, Ipv4Addr::UNSPECIFIED)..=(port, Ipv4Addr::BROADCAST))
@@ -273,7 +303,7 @@ impl Host {
         let count = last - first + 1;
         for i in 0..count {
             let port = (first + (self.next_ephemeral.wrapping_add(i)) % count) as u16;
-            if !self.bind_conflict(ty, ip, port, false) {
+            if !self.bind_conflict(ty, ip, port, false, false) {
                 self.next_ephemeral = self.next_ephemeral.wrapping_add(i + 1);
                 return Ok(port);
             }
@@ -294,10 +324,10 @@ impl Host {
         if !ip.is_unspecified() && !self.is_local_addr(ip) {
             return Err(Errno::EADDRNOTAVAIL);
         }
-        let (ty, reuse) = (s.ty, s.opts.reuse_addr);
+        let (ty, reuse, reuse_port) = (s.ty, s.opts.reuse_addr, s.opts.reuse_port);
         let port = match addr.port() {
             0 => self.ephemeral_bind_port(ty, ip)?,
-            p if self.bind_conflict(ty, ip, p, reuse) => return Err(Errno::EADDRINUSE),
+            p if self.bind_conflict(ty, ip, p, reuse, reuse_port) => return Err(Errno::EADDRINUSE),
             p => p,
         };
         self.add_bind(id, SocketAddrV4::new(ip, port));
@@ -320,25 +350,10 @@ impl Host {
     /// connection then closes gracefully in the background (FIN), or with a RST if unread
     /// data is discarded or `Linger(Some(ZERO))` is set.
     pub fn close(&mut self, now: Instant, fd: Fd) -> Result<(), Errno> {
-        let id = self.sock(fd)?;
-        self.fds[fd.0 as usize] = None;
-        self.free_fds.insert(fd.0 as usize);
-        while self.fds.last() == Some(&None) {
-            self.fds.pop();
-            self.free_fds.remove(&self.fds.len());
-        }
-        self.registered.remove(&fd);
-        self.mark_changed(id);
-        let s = self.socket_mut(id);
-        s.refs -= 1;
-        if s.refs > 0 {
-            return Ok(());
-        }
-        self.release_socket(now, id);
-        Ok(())
+        self.close_in(now, self.current, fd)
     }
 
-    fn release_socket(&mut self, now: Instant, id: SockId) {
+    pub(super) fn release_socket(&mut self, now: Instant, id: SockId) {
         self.remove_bind(id);
         let Some(sock) = self.sockets[id.0].take() else {
             return;
@@ -378,6 +393,7 @@ impl Host {
             SockOpt::SendBuffer(n) => s.opts.send_buffer = Some(n),
             SockOpt::RecvBuffer(n) => s.opts.recv_buffer = Some(n),
             SockOpt::ReuseAddr(on) => s.opts.reuse_addr = on,
+            SockOpt::ReusePort(on) => s.opts.reuse_port = on,
             SockOpt::Linger(l) => s.opts.linger = l,
             SockOpt::UserTimeout(t) => s.opts.user_timeout = t,
             SockOpt::DontFragment(on) => s.opts.dont_fragment = on,
@@ -529,14 +545,14 @@ impl Host {
     /// Registers `fd` with the selector (replacing an earlier interest).
     pub fn register(&mut self, fd: Fd, interest: Interest) -> Result<(), Errno> {
         self.sock(fd)?;
-        self.registered.insert(fd, interest);
+        self.cur_mut().registered.insert(fd, interest);
         Ok(())
     }
 
     /// Removes `fd` from the selector (closing it does too).
     pub fn deregister(&mut self, fd: Fd) -> Result<(), Errno> {
         self.sock(fd)?;
-        self.registered.remove(&fd);
+        self.cur_mut().registered.remove(&fd);
         Ok(())
     }
 
@@ -545,7 +561,7 @@ impl Host {
     /// always reported, whatever the interest.
     pub fn poll_ready(&mut self) -> Vec<(Fd, Readiness)> {
         let mut out = Vec::new();
-        for (&fd, &interest) in &self.registered {
+        for (&fd, &interest) in &self.cur().registered {
             let Ok(r) = self.readiness(fd) else {
                 continue;
             };
@@ -610,61 +626,14 @@ impl Host {
     /// connections no descriptor refers to (waiting in a listener's queue, or closed and
     /// finishing in the background), by address.
     pub fn ss(&self) -> Vec<SocketInfo> {
-        let mut fds_of: BTreeMap<SockId, Vec<Fd>> = BTreeMap::new();
-        for (i, slot) in self.fds.iter().enumerate() {
-            if let Some(id) = slot {
-                fds_of.entry(*id).or_default().push(Fd(i as u32));
-            }
-        }
+        let mut fds_of = self.init_fds_map();
         let mut rows: Vec<SocketInfo> = Vec::new();
         let mut owned: BTreeSet<ConnId> = BTreeSet::new();
-        for (id, fds) in &fds_of {
-            let s = self.socket_ref(*id);
-            let row = match &s.kind {
-                Kind::TcpIdle => SocketInfo {
-                    fds: fds.clone(),
-                    proto: Proto::Tcp,
-                    state: SocketState::Unconnected,
-                    recv_q: 0,
-                    send_q: 0,
-                    local: s.local,
-                    peer: None,
-                },
-                Kind::TcpListener(l) => SocketInfo {
-                    fds: fds.clone(),
-                    proto: Proto::Tcp,
-                    state: SocketState::Listen,
-                    recv_q: l.accept_queue.len(),
-                    send_q: l.backlog,
-                    local: s.local,
-                    peer: None,
-                },
-                Kind::TcpConn { id: conn, .. } => {
-                    owned.insert(*conn);
-                    match self.conn_ref(*conn) {
-                        Some(e) => self.conn_row(fds.clone(), e),
-                        None => SocketInfo {
-                            fds: fds.clone(),
-                            proto: Proto::Tcp,
-                            state: SocketState::Tcp(State::Closed),
-                            recv_q: 0,
-                            send_q: 0,
-                            local: s.local,
-                            peer: None,
-                        },
-                    }
-                }
-                Kind::Udp(u) => SocketInfo {
-                    fds: fds.clone(),
-                    proto: Proto::Udp,
-                    state: SocketState::Udp,
-                    recv_q: u.queue.len(),
-                    send_q: 0,
-                    local: s.local,
-                    peer: u.remote,
-                },
-            };
-            rows.push(row);
+        for id in self.ss_socket_ids() {
+            if let Kind::TcpConn { id: conn, .. } = self.socket_ref(id).kind {
+                owned.insert(conn);
+            }
+            rows.push(self.socket_row(id, fds_of.remove(&id).unwrap_or_default()));
         }
         let mut rest: Vec<SocketInfo> = self
             .conns
@@ -677,6 +646,74 @@ impl Host {
         rest.sort_by_key(|r| (r.local, r.peer));
         rows.extend(rest);
         rows
+    }
+
+    /// The sockets `ss` lists first, in its order: every live socket (each is held by a
+    /// descriptor of some process), by slot.
+    pub(super) fn ss_socket_ids(&self) -> Vec<SockId> {
+        self.sockets
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_some())
+            .map(|(i, _)| SockId(i))
+            .collect()
+    }
+
+    /// Process 1's descriptors, by socket.
+    pub(super) fn init_fds_map(&self) -> BTreeMap<SockId, Vec<Fd>> {
+        let mut fds_of: BTreeMap<SockId, Vec<Fd>> = BTreeMap::new();
+        if let Some(p) = self.processes.get(&super::Pid::INIT) {
+            for (fd, id) in p.open_fds() {
+                fds_of.entry(id).or_default().push(fd);
+            }
+        }
+        fds_of
+    }
+
+    /// The `ss` row of socket `id`, with `fds` as its descriptors column.
+    pub(super) fn socket_row(&self, id: SockId, fds: Vec<Fd>) -> SocketInfo {
+        let s = self.socket_ref(id);
+        match &s.kind {
+            Kind::TcpIdle => SocketInfo {
+                fds,
+                proto: Proto::Tcp,
+                state: SocketState::Unconnected,
+                recv_q: 0,
+                send_q: 0,
+                local: s.local,
+                peer: None,
+            },
+            Kind::TcpListener(l) => SocketInfo {
+                fds,
+                proto: Proto::Tcp,
+                state: SocketState::Listen,
+                recv_q: l.accept_queue.len(),
+                send_q: l.backlog,
+                local: s.local,
+                peer: None,
+            },
+            Kind::TcpConn { id: conn, .. } => match self.conn_ref(*conn) {
+                Some(e) => self.conn_row(fds, e),
+                None => SocketInfo {
+                    fds,
+                    proto: Proto::Tcp,
+                    state: SocketState::Tcp(State::Closed),
+                    recv_q: 0,
+                    send_q: 0,
+                    local: s.local,
+                    peer: None,
+                },
+            },
+            Kind::Udp(u) => SocketInfo {
+                fds,
+                proto: Proto::Udp,
+                state: SocketState::Udp,
+                recv_q: u.queue.len(),
+                send_q: 0,
+                local: s.local,
+                peer: u.remote,
+            },
+        }
     }
 
     fn conn_row(&self, fds: Vec<Fd>, e: &super::stream::ConnEntry) -> SocketInfo {

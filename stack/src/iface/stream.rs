@@ -357,6 +357,25 @@ impl Host {
         }
     }
 
+    /// The listener of a reuseport group (a group of one without SO_REUSEPORT) that takes
+    /// a SYN for `key`: Linux's choice, a hash of the 4-tuple scaled to the group's size
+    /// (`reciprocal_scale`), so one client's retransmitted SYN and the ACK of a SYN
+    /// cookie reach the listener the first SYN did while the group is unchanged. The
+    /// hash is keyed by the host's secret: a seed gives the same spread every run.
+    fn reuseport_pick(&self, group: &[SockId], key: &ConnKey) -> Option<SockId> {
+        if group.len() <= 1 {
+            return group.first().copied();
+        }
+        let mut b = [0u8; 12];
+        b[0..4].copy_from_slice(&key.remote.ip().octets());
+        b[4..6].copy_from_slice(&key.remote.port().to_be_bytes());
+        b[6..10].copy_from_slice(&key.local.ip().octets());
+        b[10..12].copy_from_slice(&key.local.port().to_be_bytes());
+        let hash = u64::from(siphash24(&self.cfg.secret, &b) as u32);
+        let at = (hash * group.len() as u64) >> 32;
+        group.get(at as usize).copied()
+    }
+
     fn accept_queue_full(&self, l: SockId) -> bool {
         matches!(
             self.sockets[l.0].as_ref().map(|s| &s.kind),
@@ -559,7 +578,7 @@ impl Host {
                 self.listeners
                     .get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, seg.dst_port))
             })
-            .copied();
+            .and_then(|group| self.reuseport_pick(group, &key));
         let mut iss_hint = None;
         if let Some(&id) = self.tuples.get(&key) {
             let Some(e) = self.conn_mut(id) else {
@@ -1031,10 +1050,19 @@ impl Host {
             Kind::TcpConn { .. } => return Err(Errno::EINVAL),
         }
         let local = self.autobind(id, Ipv4Addr::UNSPECIFIED)?;
-        if self.listeners.contains_key(&local) {
-            return Err(Errno::EADDRINUSE);
+        // A second listener on one address is a reuseport group member only if it and
+        // every listener already there set SO_REUSEPORT (bind checked the same).
+        let reuse_port = self.socket_ref(id).opts.reuse_port;
+        if let Some(group) = self.listeners.get(&local) {
+            let shared = reuse_port
+                && group
+                    .iter()
+                    .all(|&other| self.socket_ref(other).opts.reuse_port);
+            if !shared {
+                return Err(Errno::EADDRINUSE);
+            }
         }
-        self.listeners.insert(local, id);
+        self.listeners.entry(local).or_default().push(id);
         self.socket_mut(id).kind = Kind::TcpListener(Listener {
             backlog,
             ..Listener::default()
@@ -1061,6 +1089,7 @@ impl Host {
         let new = self.new_socket(Socket {
             ty: super::SocketType::Stream,
             refs: 1,
+            inode: 0,
             opts,
             so_error: None,
             local: Some(local),
@@ -1306,8 +1335,11 @@ impl Host {
         l: Listener,
     ) {
         if let Some(local) = local {
-            if self.listeners.get(&local) == Some(&id) {
-                self.listeners.remove(&local);
+            if let Some(group) = self.listeners.get_mut(&local) {
+                group.retain(|&other| other != id);
+                if group.is_empty() {
+                    self.listeners.remove(&local);
+                }
             }
         }
         for conn in l.syn_queue.into_iter().chain(l.accept_queue) {
