@@ -57,7 +57,8 @@ pub struct HostUnderTest {
     ip_ident: u16,
 }
 
-fn checksum(data: &[u8]) -> u16 {
+/// The Internet checksum (RFC 1071) of `data`.
+pub(crate) fn checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = 0;
     for c in data.chunks(2) {
         let w = if c.len() == 2 {
@@ -74,7 +75,13 @@ fn checksum(data: &[u8]) -> u16 {
 }
 
 /// An IPv4 header (20 bytes, DF set, TTL 64) for `len` bytes of `proto` payload.
-fn ipv4_header(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, len: usize, ident: u16) -> [u8; 20] {
+pub(crate) fn ipv4_header(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    proto: u8,
+    len: usize,
+    ident: u16,
+) -> [u8; 20] {
     let mut h = [0u8; 20];
     h[0] = 0x45;
     h[2..4].copy_from_slice(&((20 + len) as u16).to_be_bytes());
@@ -87,6 +94,30 @@ fn ipv4_header(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, len: usize, ident: u16) 
     let c = checksum(&h);
     h[10..12].copy_from_slice(&c.to_be_bytes());
     h
+}
+
+/// An ICMP error message about a datagram the stack sent: its IP header, then `quoted` (the
+/// first bytes of its TCP segment).
+pub(crate) fn icmp_message(kind: IcmpKind, quoted: &[u8]) -> Vec<u8> {
+    let (ty, code, mtu) = match kind {
+        IcmpKind::Unreachable(code) => (3u8, code, 0u16),
+        IcmpKind::FragNeeded(mtu) => (3, 4, mtu),
+        IcmpKind::TimeExceeded => (11, 0, 0),
+        IcmpKind::ParamProblem => (12, 0, 0),
+        IcmpKind::SourceQuench => (4, 0, 0),
+    };
+    // The quoted datagram's IP header says as long as 20 bytes of TCP header.
+    let inner = ipv4_header(STACK_ADDR, PEER_ADDR, 6, 20, 0);
+    let mut m = vec![ty, code, 0, 0, 0, 0];
+    m.extend_from_slice(&mtu.to_be_bytes());
+    if ty == 12 {
+        m[4] = 0; // pointer
+    }
+    m.extend_from_slice(&inner);
+    m.extend_from_slice(quoted);
+    let c = checksum(&m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    m
 }
 
 fn ethernet(dst: EthernetAddress, src: EthernetAddress, ty: u16, payload: &[u8]) -> Vec<u8> {
@@ -286,24 +317,7 @@ impl StackUnderTest for HostUnderTest {
     }
 
     fn inject_icmp(&mut self, now: Instant, kind: IcmpKind, quoted: &[u8]) {
-        let (ty, code, mtu) = match kind {
-            IcmpKind::Unreachable(code) => (3u8, code, 0u16),
-            IcmpKind::FragNeeded(mtu) => (3, 4, mtu),
-            IcmpKind::TimeExceeded => (11, 0, 0),
-            IcmpKind::ParamProblem => (12, 0, 0),
-            IcmpKind::SourceQuench => (4, 0, 0),
-        };
-        // The quoted datagram: the host's IP header, then the first bytes of its segment.
-        let inner = ipv4_header(STACK_ADDR, PEER_ADDR, 6, 20, 0);
-        let mut m = vec![ty, code, 0, 0, 0, 0];
-        m.extend_from_slice(&mtu.to_be_bytes());
-        if ty == 12 {
-            m[4] = 0; // pointer
-        }
-        m.extend_from_slice(&inner);
-        m.extend_from_slice(quoted);
-        let c = checksum(&m);
-        m[2..4].copy_from_slice(&c.to_be_bytes());
+        let m = icmp_message(kind, quoted);
         self.ip_in(now, 1, &m);
         self.refresh(now);
     }

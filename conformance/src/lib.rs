@@ -46,8 +46,9 @@
 //! by default here), `rack` on/off, `iss`, `peer_isn`; times in seconds. The runners'
 //! baseline turns TLP and ABC off, unlike the engine's defaults: see `engine::tcp_config`),
 //! `tolerance` (seconds; default 0.005), `needs` (capabilities: `icmp`, `time-wait-reopen`),
-//! `stacks` (`engine` or `host`, then `;` and why: the runners the script is for; the others
-//! skip it),
+//! `stacks` (`engine` or `host`, then `;` and why: which of sansnet's two runners the script
+//! is for; the other skips it, while other stacks (smoltcp, Linux) run it unless they cannot
+//! express one of its lines),
 //! `status` (`known-failure NOTE` when the stack is known to be wrong: the runner then
 //! expects the script to fail, and a pass fails the test so that the note is removed),
 //! `note`, `see`.
@@ -106,6 +107,9 @@ pub mod report;
 pub mod runner;
 pub mod script;
 pub mod segment;
+#[cfg(feature = "smoltcp")]
+pub mod smoltcp;
+pub mod stacks;
 
 use std::path::{Path, PathBuf};
 
@@ -145,14 +149,22 @@ impl Verdict {
 
 /// Runs a parsed script on stack `S` and judges it against its status.
 pub fn judge<S: StackUnderTest>(script: &Script) -> Verdict {
+    judge_with::<S>(script, runner::Judging::default())
+}
+
+/// [`judge`], with the judge as `judging` says.
+pub fn judge_with<S: StackUnderTest>(script: &Script, judging: runner::Judging) -> Verdict {
     // A stack that lacks a capability the script needs cannot run it.
     if let Ok(probe) = S::start(
         stack::time::Instant::ZERO,
         script.header.setup,
         &script.header.config,
     ) {
+        // `# stacks:` chooses among sansnet's own runners; another stack runs the script
+        // unless it `cannot` (below) or lacks what `needs:` asks.
         let stacks = &script.header.stacks;
-        if !stacks.is_empty() && !stacks.iter().any(|s| s == probe.name()) {
+        let sansnet = matches!(probe.name(), "engine" | "host");
+        if sansnet && !stacks.is_empty() && !stacks.iter().any(|s| s == probe.name()) {
             return Verdict::Skipped(format!(
                 "for the {} runner only: {}",
                 stacks.join(", "),
@@ -165,8 +177,15 @@ pub fn judge<S: StackUnderTest>(script: &Script) -> Verdict {
                 probe.name()
             ));
         }
+        if let Some((line, why)) = script
+            .lines
+            .iter()
+            .find_map(|l| probe.cannot(&l.action).map(|why| (l.line, why)))
+        {
+            return Verdict::Skipped(format!("line {line}: {why}"));
+        }
     }
-    let result = runner::run::<S>(script);
+    let result = runner::run_with::<S>(script, judging);
     match (&script.header.status, result) {
         (Status::Normal, Ok(_)) => Verdict::Pass,
         (Status::Normal, Err(f)) => Verdict::Fail(f),

@@ -17,12 +17,12 @@ use sansnet_stack::tcp::State;
 use sansnet_stack::time::{Duration, Instant};
 
 use crate::script::{
-    fmt_seconds, Action, Call, Expected, Flags, IcmpKind, Line, Payload, Script, Setup,
-    StackConfig, TimeSpec, Value,
+    fmt_seconds, Action, Call, Expected, Flags, IcmpKind, Line, OptSpec, Payload, Script,
+    SegmentSpec, Setup, StackConfig, TimeSpec, Value,
 };
 use crate::segment::{
-    build, projection, render_observed, render_spec, stack_pattern, Bases, Observed, CLIENT_PORT,
-    SERVER_PORT,
+    build, projection, render_observed, render_spec, stack_pattern, Bases, ObsOption, Observed,
+    CLIENT_PORT, SERVER_PORT,
 };
 
 /// What an application call returned.
@@ -69,6 +69,27 @@ pub trait StackUnderTest {
     fn call(&mut self, now: Instant, call: &Call) -> CallResult;
     /// The state of the connection under test (`None` if the stack cannot say).
     fn state(&self) -> Option<State>;
+    /// Why this stack cannot run a script line, if it cannot: a call its API has no
+    /// counterpart for, or an event it has no way to report. The script is then not
+    /// applicable on this stack, with that reason (never silently skipped).
+    fn cannot(&self, _action: &Action) -> Option<String> {
+        None
+    }
+    /// The configuration items (`key=value`, as `# config:` writes them, with why) that this
+    /// stack cannot be set to: the script runs anyway, and a difference it causes is
+    /// documented rather than hidden.
+    fn unhonoured(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Options (by kind: 3 window scale, 4 SACK-permitted) this stack puts in its SYN
+    /// whatever the configuration says, where the configuration turns them off. The judge
+    /// leaves them out of its comparison of the stack's SYN (and SYN-ACK) unless the script
+    /// line names them: the configuration is not honoured (a documented difference), and
+    /// the rest of the script still checks the stack's behaviour. The peer's SYN decides
+    /// whether they take effect, and the scripts' peers do not answer them.
+    fn syn_options_regardless(&self) -> Vec<u8> {
+        Vec::new()
+    }
 }
 
 /// Why a script failed.
@@ -161,6 +182,7 @@ const DEFAULT_PEER_ISN: u32 = 0x1000_0000;
 
 struct Run<'s, S: StackUnderTest> {
     script: &'s Script,
+    judging: Judging,
     sut: S,
     now: Instant,
     /// The time relative lines count from: the previous line's (actual) time.
@@ -182,6 +204,24 @@ struct Run<'s, S: StackUnderTest> {
 
 /// Runs a script on a stack of type `S`. `Ok` carries the trace (one line per segment).
 pub fn run<S: StackUnderTest>(script: &Script) -> Result<Vec<String>, Box<Failure>> {
+    run_with::<S>(script, Judging::default())
+}
+
+/// How strictly the judge compares the stack's segments.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Judging {
+    /// Leave the window field out of every comparison. The window a stack advertises
+    /// follows from its buffers and how it moves the right edge, which other stacks cannot
+    /// be set to match; the side-by-side report uses this to tell a script that fails only
+    /// on windows from one that fails on what it is about.
+    pub ignore_window: bool,
+}
+
+/// [`run`], judged as `judging` says.
+pub fn run_with<S: StackUnderTest>(
+    script: &Script,
+    judging: Judging,
+) -> Result<Vec<String>, Box<Failure>> {
     let h = &script.header;
     let fail0 = |message: String, stack: &str| Failure {
         script: script.name.clone(),
@@ -202,6 +242,7 @@ pub fn run<S: StackUnderTest>(script: &Script) -> Result<Vec<String>, Box<Failur
     };
     let mut run = Run {
         script,
+        judging,
         sut,
         now: Instant::ZERO,
         base_time: Instant::ZERO,
@@ -322,6 +363,12 @@ impl<S: StackUnderTest> Run<'_, S> {
         let rel = i64::from(obs.seq.wrapping_sub(iss) as i32);
         let start = rel - 1 + i64::from(obs.has(Flags::SYN));
         let written = self.stack_stream.len() as i64;
+        // A keep-alive may carry one garbage octet just left of the stream (RFC 9293 3.8.4,
+        // MAY-6): it is no data of the application's. Whether the script expects one is for
+        // its `>` line's `len=` to say.
+        if start == -1 && obs.payload.len() == 1 && !obs.has(Flags::SYN | Flags::FIN) {
+            return Ok(());
+        }
         for (i, &b) in obs.payload.iter().enumerate() {
             let off = start + i as i64;
             if off < 0 || off >= written {
@@ -459,6 +506,22 @@ impl<S: StackUnderTest> Run<'_, S> {
                         fmt_seconds(tol)
                     )));
                 };
+                let ignored = self.sut.syn_options_regardless();
+                let obs = if obs.has(Flags::SYN) && !ignored.is_empty() {
+                    without_options(obs, spec, &ignored)
+                } else {
+                    obs
+                };
+                let unwindowed;
+                let spec = if self.judging.ignore_window && spec.win.is_some() {
+                    unwindowed = SegmentSpec {
+                        win: None,
+                        ..spec.clone()
+                    };
+                    &unwindowed
+                } else {
+                    spec
+                };
                 let (e, a) = projection(spec, &obs, &self.bases);
                 if e != a || !obs.checksum_ok {
                     let mut f = self.fail("the stack sent a different segment");
@@ -583,6 +646,25 @@ impl<S: StackUnderTest> Run<'_, S> {
         self.read_offset += got.len();
         Ok(())
     }
+}
+
+/// `obs` without the options of `kinds` that `spec` does not name.
+fn without_options(mut obs: Observed, spec: &SegmentSpec, kinds: &[u8]) -> Observed {
+    let named = |k: u8| {
+        spec.options.as_ref().is_some_and(|o| {
+            o.iter().any(|o| match o {
+                OptSpec::Wscale(_) => k == 3,
+                OptSpec::SackOk => k == 4,
+                _ => false,
+            })
+        })
+    };
+    obs.options.retain(|o| match o {
+        ObsOption::Wscale(_) => !kinds.contains(&3) || named(3),
+        ObsOption::SackOk => !kinds.contains(&4) || named(4),
+        _ => true,
+    });
+    obs
 }
 
 fn show_result(r: &CallResult) -> String {

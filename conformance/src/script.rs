@@ -490,6 +490,14 @@ type PResult<T> = Result<T, ParseError>;
 /// keep segments and windows as RFC 9293 writes them; a 1 s minimum RTO is RFC 6298's.
 pub const BASELINE_CONFIG: &str = "timestamps=off sack=off wscale=off rto_min=1";
 
+/// [`BASELINE_CONFIG`] parsed: the configuration of a script without a `# config:` line.
+pub fn baseline_config() -> StackConfig {
+    let mut c = StackConfig::default();
+    // The constant is the parser's own test input; it parses.
+    let _ = parse_config(&mut c, BASELINE_CONFIG);
+    c
+}
+
 /// What `# setup: established` plays before a script's lines: the peer's SYN, the stack's
 /// SYN-ACK, the peer's ACK 0.1 s later.
 pub const ESTABLISHED_HANDSHAKE: [&str; 4] = [
