@@ -154,42 +154,60 @@ pub fn judge<S: StackUnderTest>(script: &Script) -> Verdict {
 
 /// [`judge`], with the judge as `judging` says.
 pub fn judge_with<S: StackUnderTest>(script: &Script, judging: runner::Judging) -> Verdict {
-    // A stack that lacks a capability the script needs cannot run it.
-    if let Ok(probe) = S::start(
-        stack::time::Instant::ZERO,
-        script.header.setup,
-        &script.header.config,
-    ) {
-        // `# stacks:` chooses among sansnet's own runners; another stack runs the script
-        // unless it `cannot` (below) or lacks what `needs:` asks.
-        let stacks = &script.header.stacks;
-        let sansnet = matches!(probe.name(), "engine" | "host");
-        if sansnet && !stacks.is_empty() && !stacks.iter().any(|s| s == probe.name()) {
-            return Verdict::Skipped(format!(
-                "for the {} runner only: {}",
-                stacks.join(", "),
-                script.header.stacks_reason
-            ));
+    judge_noting::<S>(script, judging).0
+}
+
+/// [`judge_with`], and the first window that differed if the judge left windows out
+/// ([`runner::RunResult::window_note`]). The stack is started once: the instance that says
+/// what it can do is the one that runs the script.
+pub fn judge_noting<S: StackUnderTest>(
+    script: &Script,
+    judging: runner::Judging,
+) -> (Verdict, Option<String>) {
+    let h = &script.header;
+    let sut = match S::start(stack::time::Instant::ZERO, h.setup, &h.config) {
+        Ok(sut) => sut,
+        Err(m) => {
+            let f = Box::new(runner::start_failure(script, m));
+            return (with_status(script, Err(f)), None);
         }
-        if let Some(need) = script.header.needs.iter().find(|n| !probe.supports(n)) {
-            return Verdict::Skipped(format!(
-                "needs `{need}`, which the {} runner does not have",
-                probe.name()
-            ));
-        }
-        if let Some((line, why)) = script
-            .lines
-            .iter()
-            .find_map(|l| probe.cannot(&l.action).map(|why| (l.line, why)))
-        {
-            return Verdict::Skipped(format!("line {line}: {why}"));
-        }
+    };
+    // `# stacks:` chooses among sansnet's own runners; another stack runs the script
+    // unless it `cannot` (below) or lacks what `needs:` asks.
+    let stacks = &h.stacks;
+    let sansnet = matches!(sut.name(), "engine" | "host");
+    if sansnet && !stacks.is_empty() && !stacks.iter().any(|s| s == sut.name()) {
+        let why = format!(
+            "for the {} runner only: {}",
+            stacks.join(", "),
+            h.stacks_reason
+        );
+        return (Verdict::Skipped(why), None);
     }
-    let result = runner::run_with::<S>(script, judging);
+    // A stack that lacks a capability the script needs cannot run it.
+    if let Some(need) = h.needs.iter().find(|n| !sut.supports(n)) {
+        let why = format!(
+            "needs `{need}`, which the {} runner does not have",
+            sut.name()
+        );
+        return (Verdict::Skipped(why), None);
+    }
+    if let Some((line, why)) = script
+        .lines
+        .iter()
+        .find_map(|l| sut.cannot(&l.action).map(|why| (l.line, why)))
+    {
+        return (Verdict::Skipped(format!("line {line}: {why}")), None);
+    }
+    let r = runner::run_on(script, sut, judging);
+    (with_status(script, r.result.map(|_| ())), r.window_note)
+}
+
+fn with_status(script: &Script, result: Result<(), Box<Failure>>) -> Verdict {
     match (&script.header.status, result) {
-        (Status::Normal, Ok(_)) => Verdict::Pass,
+        (Status::Normal, Ok(())) => Verdict::Pass,
         (Status::Normal, Err(f)) => Verdict::Fail(f),
-        (Status::KnownFailure(note), Ok(_)) => Verdict::UnexpectedPass(note.clone()),
+        (Status::KnownFailure(note), Ok(())) => Verdict::UnexpectedPass(note.clone()),
         (Status::KnownFailure(note), Err(f)) => Verdict::KnownFailure(note.clone(), f),
     }
 }

@@ -200,6 +200,7 @@ struct Run<'s, S: StackUnderTest> {
     read_offset: usize,
     steps: usize,
     cur: Option<&'s Line>,
+    window_note: Option<String>,
 }
 
 /// Runs a script on a stack of type `S`. `Ok` carries the trace (one line per segment).
@@ -223,9 +224,16 @@ pub fn run_with<S: StackUnderTest>(
     judging: Judging,
 ) -> Result<Vec<String>, Box<Failure>> {
     let h = &script.header;
-    let fail0 = |message: String, stack: &str| Failure {
+    let sut = S::start(Instant::ZERO, h.setup, &h.config)
+        .map_err(|m| Box::new(start_failure(script, m)))?;
+    run_on(script, sut, judging).result
+}
+
+/// The failure of a stack that could not be started.
+pub fn start_failure(script: &Script, message: String) -> Failure {
+    Failure {
         script: script.name.clone(),
-        stack: stack.to_string(),
+        stack: "?".to_string(),
         line: 0,
         text: String::new(),
         message,
@@ -233,8 +241,36 @@ pub fn run_with<S: StackUnderTest>(
         actual: None,
         actual_full: None,
         history: Vec::new(),
-    };
-    let sut = S::start(Instant::ZERO, h.setup, &h.config).map_err(|m| Box::new(fail0(m, "?")))?;
+    }
+}
+
+/// What a run on a stack gave.
+#[derive(Debug)]
+pub struct RunResult {
+    /// The trace (one line per segment), or the failure.
+    pub result: Result<Vec<String>, Box<Failure>>,
+    /// With [`Judging::ignore_window`]: the first window that differed from the script's
+    /// (`line N: win=X, the script expects win=Y`).
+    pub window_note: Option<String>,
+}
+
+/// Runs a script on `sut`, a stack started as the script's header says.
+pub fn run_on<S: StackUnderTest>(script: &Script, sut: S, judging: Judging) -> RunResult {
+    let mut note = None;
+    let result = run_started(script, sut, judging, &mut note);
+    RunResult {
+        result,
+        window_note: note,
+    }
+}
+
+fn run_started<S: StackUnderTest>(
+    script: &Script,
+    sut: S,
+    judging: Judging,
+    window_note: &mut Option<String>,
+) -> Result<Vec<String>, Box<Failure>> {
+    let h = &script.header;
     let (stack_port, peer_port) = match h.setup {
         Setup::Listen | Setup::Closed => (SERVER_PORT, CLIENT_PORT),
         // Learned from the stack's SYN.
@@ -261,15 +297,12 @@ pub fn run_with<S: StackUnderTest>(
         read_offset: 0,
         steps: 0,
         cur: None,
+        window_note: None,
     };
     let mut trace = Vec::new();
-    run.drain()?;
-    for line in &script.lines {
-        run.cur = Some(line);
-        run.line(line)?;
-    }
-    run.cur = None;
-    run.drain()?;
+    let result = run.play();
+    *window_note = run.window_note.take();
+    result?;
     if let Some((at, obs)) = run.pending.pop_front() {
         return Err(run.unexpected(at, &obs, "after the last line"));
     }
@@ -278,6 +311,17 @@ pub fn run_with<S: StackUnderTest>(
 }
 
 impl<S: StackUnderTest> Run<'_, S> {
+    fn play(&mut self) -> Result<(), Box<Failure>> {
+        self.drain()?;
+        let script = self.script;
+        for line in &script.lines {
+            self.cur = Some(line);
+            self.line(line)?;
+        }
+        self.cur = None;
+        self.drain()
+    }
+
     fn fail(&self, message: impl Into<String>) -> Box<Failure> {
         let (line, text) = self
             .cur
@@ -514,6 +558,19 @@ impl<S: StackUnderTest> Run<'_, S> {
                 };
                 let unwindowed;
                 let spec = if self.judging.ignore_window && spec.win.is_some() {
+                    let (e, a) = projection(spec, &obs, &self.bases);
+                    if e != a && self.window_note.is_none() {
+                        self.window_note = Some(format!(
+                            "line {}: win={}, the script expects {}",
+                            line.line,
+                            obs.win,
+                            spec.win
+                                .map_or(String::new(), |w| render_spec(&SegmentSpec {
+                                    win: Some(w),
+                                    ..SegmentSpec::default()
+                                }))
+                        ));
+                    }
                     unwindowed = SegmentSpec {
                         win: None,
                         ..spec.clone()

@@ -11,13 +11,16 @@ use std::path::Path;
 
 use crate::runner::{Judging, StackUnderTest};
 use crate::script::Script;
-use crate::{find_scripts, judge, judge_with, load, script_name, Verdict};
+use crate::{find_scripts, judge_noting, load, script_name, Verdict};
 
 /// What became of one script on one stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// It passed.
     Pass,
+    /// It passes with the window field left out of the comparisons
+    /// ([`Judging::ignore_window`]); the first window that differs, in one line.
+    WindowOnly(String),
     /// It failed; the line and what went wrong, in one line.
     Fail(String),
     /// The stack cannot run it; why.
@@ -29,6 +32,7 @@ impl Outcome {
     pub fn word(&self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
+            Outcome::WindowOnly(_) => "window",
             Outcome::Fail(_) => "FAIL",
             Outcome::NotApplicable(_) => "n/a",
         }
@@ -38,7 +42,7 @@ impl Outcome {
     pub fn reason(&self) -> Option<&str> {
         match self {
             Outcome::Pass => None,
-            Outcome::Fail(r) | Outcome::NotApplicable(r) => Some(r),
+            Outcome::WindowOnly(r) | Outcome::Fail(r) | Outcome::NotApplicable(r) => Some(r),
         }
     }
 
@@ -76,14 +80,15 @@ pub struct StackRun {
 }
 
 impl StackRun {
-    /// (pass, fail, not applicable) counts.
-    pub fn counts(&self) -> (usize, usize, usize) {
-        let mut c = (0, 0, 0);
+    /// (pass, pass with windows left out, fail, not applicable) counts.
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let mut c = (0, 0, 0, 0);
         for (_, o) in &self.scripts {
             match o {
                 Outcome::Pass => c.0 += 1,
-                Outcome::Fail(_) => c.1 += 1,
-                Outcome::NotApplicable(_) => c.2 += 1,
+                Outcome::WindowOnly(_) => c.1 += 1,
+                Outcome::Fail(_) => c.2 += 1,
+                Outcome::NotApplicable(_) => c.3 += 1,
             }
         }
         c
@@ -99,10 +104,10 @@ impl StackRun {
 /// `<TAB>reason` when there is one.
 impl fmt::Display for StackRun {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (p, x, n) = self.counts();
+        let (p, w, x, n) = self.counts();
         writeln!(
             f,
-            "# {}: {p} pass, {x} fail, {n} not applicable (of {})",
+            "# {}: {p} pass, {w} pass but for windows, {x} fail, {n} not applicable (of {})",
             self.stack,
             self.scripts.len()
         )?;
@@ -118,6 +123,30 @@ impl fmt::Display for StackRun {
 
 /// Runs every script under `scripts_dir` on stack `S`, on `jobs` threads.
 pub fn run_stack<S: StackUnderTest>(stack: &str, scripts_dir: &Path, jobs: usize) -> StackRun {
+    run_each(stack, scripts_dir, jobs, judge_script::<S>)
+}
+
+/// Runs every script on sansnet: the host runner, or the engine runner for the scripts
+/// that say `# stacks: engine` (as the conformance report does).
+pub fn run_sansnet(scripts_dir: &Path, jobs: usize) -> StackRun {
+    run_each("sansnet", scripts_dir, jobs, |script| {
+        let stacks = &script.header.stacks;
+        if !stacks.is_empty() && !stacks.iter().any(|s| s == "host") {
+            judge_script::<crate::engine::EngineUnderTest>(script)
+        } else {
+            judge_script::<crate::host::HostUnderTest>(script)
+        }
+    })
+}
+
+/// Runs `judge` on every script under `scripts_dir`, on `jobs` threads; the outcomes in the
+/// order of [`find_scripts`].
+pub fn run_each(
+    stack: &str,
+    scripts_dir: &Path,
+    jobs: usize,
+    judge: impl Fn(&Script) -> Outcome + Sync,
+) -> StackRun {
     let paths = find_scripts(scripts_dir);
     let jobs = jobs.clamp(1, 64);
     let mut results: Vec<Option<(String, Outcome)>> = vec![None; paths.len()];
@@ -130,7 +159,7 @@ pub fn run_stack<S: StackUnderTest>(stack: &str, scripts_dir: &Path, jobs: usize
                 let Some(path) = paths.get(i) else { break };
                 let name = script_name(scripts_dir, path);
                 let outcome = match load(scripts_dir, path) {
-                    Ok(script) => judge_script::<S>(&script),
+                    Ok(script) => judge(&script),
                     Err(e) => Outcome::Fail(one_line(&format!("invalid script: {e}"))),
                 };
                 if let Ok(mut r) = out.lock() {
@@ -145,27 +174,108 @@ pub fn run_stack<S: StackUnderTest>(stack: &str, scripts_dir: &Path, jobs: usize
     }
 }
 
-/// A script's outcome on stack `S`. A failure is judged a second time with windows left
-/// out ([`Judging::ignore_window`]): a script that then passes fails on windows only, and
-/// says so; one that fails further on names that failure, the script's real subject.
-pub fn judge_script<S: StackUnderTest>(script: &Script) -> Outcome {
-    let strict = Outcome::from_verdict(&judge::<S>(script));
-    let Outcome::Fail(reason) = &strict else {
-        return strict;
-    };
-    let relaxed = judge_with::<S>(
-        script,
-        Judging {
-            ignore_window: true,
-        },
+/// The side-by-side report (Markdown): counts per stack, what each stack could not be set
+/// to, every script's outcome per stack, and every script whose outcomes differ with each
+/// stack's reason. `unhonoured` holds, per stack, the configuration it cannot be set to.
+pub fn side_by_side(runs: &[StackRun], unhonoured: &[(String, Vec<String>)]) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(o, "# The conformance suite on {} stacks\n", runs.len());
+    let _ = writeln!(
+        o,
+        "Generated by `sansnet conformance --stack all --write conformance/STACKS.md`; do not \
+         edit by hand. Every script runs on every stack with windows left out of the \
+         comparisons (a stack's advertised window follows from buffers other stacks cannot be \
+         set to): `window` means the script passes but a window differed (the first one is \
+         named), and a failure names the line that failed. `n/a`: the stack has no call or \
+         event for a line of the script, with the reason.\n"
     );
-    match Outcome::from_verdict(&relaxed) {
-        Outcome::Pass => Outcome::Fail(format!("window only: {reason}")),
-        Outcome::Fail(r) if r != *reason => {
-            let line = reason.split(':').next().unwrap_or("");
-            Outcome::Fail(format!("{r} (a window differs before, {line})"))
+    let _ = writeln!(
+        o,
+        "| stack | pass | pass but for windows | fail | not applicable |\n|---|---|---|---|---|"
+    );
+    for r in runs {
+        let (p, w, x, n) = r.counts();
+        let _ = writeln!(o, "| {} | {p} | {w} | {x} | {n} |", r.stack);
+    }
+    for (stack, items) in unhonoured {
+        if items.is_empty() {
+            continue;
         }
-        _ => strict,
+        let _ = writeln!(
+            o,
+            "\n## What {stack} cannot be set to\n\nThe suite's baseline configuration \
+             (`script::BASELINE_CONFIG` over the engine's defaults) that {stack} does not \
+             honour; scripts that change these say so in their `# config:` line.\n"
+        );
+        for i in items {
+            let _ = writeln!(o, "- {i}");
+        }
+    }
+    let Some(first) = runs.first() else {
+        return o;
+    };
+    let names: Vec<&str> = runs.iter().map(|r| r.stack.as_str()).collect();
+    let _ = writeln!(
+        o,
+        "\n## Every script\n\n| script | {} |\n|---|{}",
+        names.join(" | "),
+        "---|".repeat(names.len())
+    );
+    let cell = |r: &StackRun, name: &str| r.get(name).map_or("-", Outcome::word);
+    for (name, _) in &first.scripts {
+        let cells: Vec<&str> = runs.iter().map(|r| cell(r, name)).collect();
+        let _ = writeln!(o, "| {name} | {} |", cells.join(" | "));
+    }
+    let _ = writeln!(
+        o,
+        "\n## Differences\n\nEvery script whose outcome is not the same on every stack, \
+         with each stack's reason.\n"
+    );
+    for (name, _) in &first.scripts {
+        let words: Vec<&str> = runs.iter().map(|r| cell(r, name)).collect();
+        if words.iter().all(|w| *w == words[0]) {
+            continue;
+        }
+        let _ = writeln!(o, "- **{name}**");
+        for r in runs {
+            match r.get(name) {
+                Some(oc) => match oc.reason() {
+                    Some(why) => {
+                        let _ = writeln!(o, "  - {}: {}: {}", r.stack, oc.word(), md(why));
+                    }
+                    None => {
+                        let _ = writeln!(o, "  - {}: {}", r.stack, oc.word());
+                    }
+                },
+                None => {
+                    let _ = writeln!(o, "  - {}: not run", r.stack);
+                }
+            }
+        }
+    }
+    o
+}
+
+/// Text safe inside a Markdown list item (no table pipes, no stray emphasis).
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace('*', "\\*")
+}
+
+/// A script's outcome on stack `S`, judged with windows left out
+/// ([`Judging::ignore_window`]) and the first window that differed noted: a script that
+/// passes but for a window is [`Outcome::WindowOnly`]; a failure names the line that failed
+/// (the script's subject, not the window of an earlier ACK) and the window that differed
+/// before it. A stack whose windows all match the scripts' shows plain passes and failures.
+pub fn judge_script<S: StackUnderTest>(script: &Script) -> Outcome {
+    let judging = Judging {
+        ignore_window: true,
+    };
+    let (verdict, window) = judge_noting::<S>(script, judging);
+    match (Outcome::from_verdict(&verdict), window) {
+        (Outcome::Pass, Some(w)) => Outcome::WindowOnly(w),
+        (Outcome::Fail(r), Some(w)) => Outcome::Fail(format!("{r} (windows differ too, from {w})")),
+        (o, _) => o,
     }
 }
 
@@ -183,6 +293,7 @@ pub fn parse_expected(stack: &str, text: &str) -> Result<StackRun, String> {
         let reason = parts.next().unwrap_or("").to_string();
         let o = match word {
             "pass" => Outcome::Pass,
+            "window" => Outcome::WindowOnly(reason),
             "FAIL" => Outcome::Fail(reason),
             "n/a" => Outcome::NotApplicable(reason),
             w => return Err(format!("line {}: unknown outcome `{w}`", i + 1)),
@@ -201,17 +312,44 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     #[test]
+    fn side_by_side_lists_differences_only() {
+        let a = StackRun {
+            stack: "a".into(),
+            scripts: vec![
+                ("same".into(), Outcome::Pass),
+                ("diff".into(), Outcome::Pass),
+            ],
+        };
+        let b = StackRun {
+            stack: "b".into(),
+            scripts: vec![
+                ("same".into(), Outcome::Pass),
+                ("diff".into(), Outcome::Fail("line 4: a|b".into())),
+            ],
+        };
+        let md = side_by_side(&[a, b], &[("b".into(), vec!["iw=10: no".into()])]);
+        assert!(md.contains("| a | 2 | 0 | 0 | 0 |"), "{md}");
+        assert!(md.contains("| diff | pass | FAIL |"), "{md}");
+        assert!(md.contains("- iw=10: no"), "{md}");
+        let diffs = md.split("## Differences").nth(1).unwrap();
+        assert!(diffs.contains("  - b: FAIL: line 4: a\\|b"), "{diffs}");
+        assert!(!diffs.contains("**same**"), "{diffs}");
+    }
+
+    #[test]
     fn expected_files_read_back() {
         let run = StackRun {
             stack: "x".into(),
             scripts: vec![
                 ("a/b".into(), Outcome::Pass),
+                ("a/w".into(), Outcome::WindowOnly("line 2: win".into())),
                 ("a/c".into(), Outcome::Fail("line 3: sent nothing".into())),
                 ("d".into(), Outcome::NotApplicable("no urgent call".into())),
             ],
         };
         let text = run.to_string();
-        assert!(text.starts_with("# x: 1 pass, 1 fail, 1 not applicable (of 3)\n"));
+        assert!(text
+            .starts_with("# x: 1 pass, 1 pass but for windows, 1 fail, 1 not applicable (of 4)\n"));
         assert_eq!(parse_expected("x", &text).unwrap(), run);
         assert!(parse_expected("x", "a\tmaybe\n").is_err());
     }

@@ -4,6 +4,7 @@
 mod args;
 mod logging;
 mod merge;
+mod models;
 mod progress;
 mod replay;
 mod runnable;
@@ -20,7 +21,7 @@ use sansnet::decode::{describe_frame, parse_hex};
 use sansnet::explore;
 use sansnet::scenario;
 
-use args::{Cli, Command, CompletionsArgs, ConformanceArgs, DecodeArgs};
+use args::{Cli, Command, CompletionsArgs, ConformanceArgs, ConformanceStack, DecodeArgs};
 
 /// Why a command did not succeed; the exit status follows from the kind.
 #[derive(Debug)]
@@ -72,6 +73,7 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Shrink(a) => replay::shrink(a),
         Command::Merge(a) => merge::merge(a),
         Command::Scenarios => scenarios(),
+        Command::Models(a) => models::models(a),
         Command::Conformance(a) => conformance(a),
         Command::Decode(a) => decode(a),
         Command::Completions(a) => completions(a),
@@ -115,9 +117,38 @@ fn conformance(a: ConformanceArgs) -> Result<(), CliError> {
             dir.display()
         )));
     }
-    let report = sansnet_conformance::report::run_all(&dir)
-        .map_err(|e| CliError::Io(format!("{}: {e}", dir.display())))?;
-    println!("{report}");
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let scripts = dir.join("scripts");
+    let text = match a.stack {
+        ConformanceStack::Sansnet => sansnet_conformance::report::run_all(&dir)
+            .map_err(|e| CliError::Io(format!("{}: {e}", dir.display())))?
+            .to_string(),
+        ConformanceStack::Smoltcp => {
+            use sansnet_conformance::smoltcp::SmoltcpUnderTest;
+            sansnet_conformance::stacks::run_stack::<SmoltcpUnderTest>("smoltcp", &scripts, jobs)
+                .to_string()
+        }
+        ConformanceStack::All => {
+            let runs = vec![
+                sansnet_conformance::stacks::run_sansnet(&scripts, jobs),
+                sansnet_conformance::stacks::run_stack::<
+                    sansnet_conformance::smoltcp::SmoltcpUnderTest,
+                >("smoltcp", &scripts, jobs),
+            ];
+            let unhonoured = vec![(
+                "smoltcp".to_string(),
+                sansnet_conformance::smoltcp::baseline_unhonoured(),
+            )];
+            sansnet_conformance::stacks::side_by_side(&runs, &unhonoured)
+        }
+    };
+    match a.write {
+        Some(path) => std::fs::write(&path, &text)
+            .map_err(|e| CliError::Io(format!("{}: {e}", path.display())))?,
+        None => println!("{text}"),
+    }
     Ok(())
 }
 
