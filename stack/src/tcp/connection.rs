@@ -2367,7 +2367,7 @@ impl Connection {
         });
         let mut sack_ranges = SackBlocks::new();
         if self.sack_ok {
-            let max_blocks = if timestamp.is_some() { 3 } else { 4 };
+            let max_blocks = self.max_sack_blocks();
             if let Some(d) = self.ack.dsack.take() {
                 sack_ranges.push(d);
             }
@@ -2400,15 +2400,29 @@ impl Connection {
         }
     }
 
-    /// The largest payload for a data segment right now: SMSS less SACK blocks carried.
+    /// The largest payload for a data segment right now: SMSS less the SACK blocks that
+    /// [`base_repr`](Self::base_repr) will put in it, so that options and payload together
+    /// stay within the MSS (RFC 9293 section 3.7.1: the MSS counts data only, but SMSS is
+    /// what the peer's buffers and path were sized for, and RFC 6691 says options come out
+    /// of it).
     fn payload_limit(&self) -> usize {
         let mut limit = self.smss();
         if self.sack_ok && (self.ack.dsack.is_some() || !self.ack.recent_sack.is_empty()) {
-            let blocks =
-                (self.ack.recent_sack.len() + usize::from(self.ack.dsack.is_some())).min(3);
+            let blocks = (self.ack.recent_sack.len() + usize::from(self.ack.dsack.is_some()))
+                .min(self.max_sack_blocks());
             limit = limit.saturating_sub(4 + 8 * blocks);
         }
         limit.max(1)
+    }
+
+    /// How many SACK blocks fit in the 40 bytes of options beside the others a data segment
+    /// carries: 3 with timestamps (10 + 2 padding), 4 without (RFC 2018 section 3).
+    fn max_sack_blocks(&self) -> usize {
+        if self.ts.is_some() {
+            3
+        } else {
+            4
+        }
     }
 
     fn data_path<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Option<TcpRepr<'b>> {
@@ -2475,10 +2489,31 @@ impl Connection {
         }
         // 5. A pure ACK.
         if self.ack.due {
-            let seq = self.snd_nxt;
+            let seq = self.pure_ack_seq();
             return Some(self.control_segment(now, TcpFlags::empty(), seq));
         }
         None
+    }
+
+    /// The sequence number of a segment that carries neither data nor SYN nor FIN (a pure
+    /// ACK, a window update): the highest sequence number sent (SND.MAX), capped at the
+    /// right edge of the peer's window as Linux caps it (`tcp_acceptable_seq`).
+    ///
+    /// Not SND.NXT: an RTO sets SND.NXT back to SND.UNA to resend (go-back-N), and an ACK
+    /// sent from there lies below what the peer may already hold. The peer must then drop
+    /// it unread, acknowledgment and window included (RFC 9293 section 3.10.7.4; the
+    /// window-update rule, SND.WL1 < SEG.SEQ, rejects its window too). Two engines in that
+    /// state answered each other's old ACKs once per round trip and never learned that
+    /// their data had arrived, until R2 ended the connection (found by the `tcp_pair` fuzz
+    /// target). SND.MAX is at or past the peer's RCV.NXT whenever the peer has seen no more
+    /// than we sent, and within its window unless the window shrank, hence the cap.
+    fn pure_ack_seq(&self) -> SeqNumber {
+        let window_end = self.snd_una + self.snd_wnd;
+        if self.snd_max <= window_end {
+            self.snd_max
+        } else {
+            window_end
+        }
     }
 
     fn arm_persist(&mut self, now: Instant, backoff: bool) {

@@ -423,6 +423,33 @@ fn at_most_three_blocks_with_timestamps() {
     assert_eq!(last[0].sack.len(), 4);
 }
 
+// RFC 6691 (the MSS counts what the options leave): a data segment that carries four SACK
+// blocks (no timestamps) carries 36 bytes less payload, not 28 as with three.
+#[test]
+fn sack_blocks_come_out_of_the_payload() {
+    let mut c = established(only_sack());
+    for k in 1..=5 {
+        exchange(&mut c, T0, data(IRS1 + 100 * k, ISS1, &[1u8; 10]));
+    }
+    let mss = c.effective_mss();
+    c.send(&vec![7u8; 4 * mss]).unwrap();
+    let out = sent(&mut c, T0);
+    assert_eq!(out[0].sack.len(), 4);
+    assert_eq!(out[0].len(), mss - (4 + 8 * 4));
+    for seg in &out {
+        let options = if seg.sack.is_empty() {
+            0
+        } else {
+            4 + 8 * seg.sack.len()
+        };
+        assert!(
+            seg.len() + options <= mss,
+            "{} + {options} > {mss}",
+            seg.len()
+        );
+    }
+}
+
 // RFC 2883 4: "If the D-SACK block reports a duplicate contiguous sequence from a (possibly
 // larger) block of data in the receiver's data queue above the cumulative acknowledgement,
 // then the second SACK block ... SHOULD specify this (possibly larger) block"; the D-SACK

@@ -528,6 +528,13 @@ impl Connection {
             "{len} bytes, effective MSS {}",
             self.smss()
         );
+        invariant!(
+            len == 0 || seg.header_len() - 20 + len <= self.mss_limit().max(len),
+            "a data segment's options and payload fit in the MSS (RFC 6691)",
+            "{len} bytes and {} of options, MSS {}",
+            seg.header_len() - 20,
+            self.mss_limit()
+        );
         if flags.contains(TcpFlags::RST) {
             return;
         }
@@ -585,11 +592,14 @@ impl Connection {
             }
         } else {
             invariant!(
-                seq == self.snd_nxt || seq == self.snd_una - 1,
-                "an empty segment is sent at SND.NXT, or at SND.UNA-1 as a probe",
-                "seq {seq}, SND.UNA {} SND.NXT {}",
+                seq == self.snd_nxt || seq == self.pure_ack_seq() || seq == self.snd_una - 1,
+                "an empty segment is sent at SND.NXT or SND.MAX (capped at the peer's window), \
+                 or at SND.UNA-1 as a probe",
+                "seq {seq}, SND.UNA {} SND.NXT {} SND.MAX {} window {}",
                 self.snd_una,
-                self.snd_nxt
+                self.snd_nxt,
+                self.snd_max,
+                self.snd_wnd
             );
         }
     }
