@@ -103,6 +103,8 @@ pub use sansnet_stack as stack;
 
 pub mod engine;
 pub mod host;
+#[cfg(all(target_os = "linux", feature = "linux"))]
+pub mod linux;
 pub mod report;
 pub mod runner;
 pub mod script;

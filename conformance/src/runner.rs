@@ -59,6 +59,12 @@ pub trait StackUnderTest {
     fn inject_icmp(&mut self, now: Instant, kind: IcmpKind, quoted: &[u8]);
     /// The next segment the stack sends now, if any.
     fn poll_output(&mut self, now: Instant) -> Option<Vec<u8>>;
+    /// The next segment the stack sent, and when. A stack in virtual time sends at `now`;
+    /// one in real time (Linux) says when its segment was read off the wire, which may be
+    /// after `now`.
+    fn poll_output_timed(&mut self, now: Instant) -> Option<(Instant, Vec<u8>)> {
+        self.poll_output(now).map(|b| (now, b))
+    }
     /// The next application event (`Connected`, `Readable`, `Failed(ECONNRESET)` ...).
     fn poll_event(&mut self) -> Option<String>;
     /// When the stack next needs [`advance`](Self::advance).
@@ -216,6 +222,13 @@ pub struct Judging {
     /// be set to match; the side-by-side report uses this to tell a script that fails only
     /// on windows from one that fails on what it is about.
     pub ignore_window: bool,
+    /// Added to every `>` line's tolerance: a stack that runs in real time (Linux) sends
+    /// late by its scheduling and the runner's own (packetdrill's `tolerance_usecs`).
+    pub extra_tolerance: Duration,
+    /// Added to every `>` line's tolerance, in percent of the time since the line it is
+    /// relative to (packetdrill's `tolerance_percent`): Linux's timer wheel fires a timer
+    /// of a few seconds up to 12.5 % late.
+    pub tolerance_percent: u32,
 }
 
 /// [`run`], judged as `judging` says.
@@ -366,7 +379,7 @@ impl<S: StackUnderTest> Run<'_, S> {
     /// Collects what the stack sends now, and its events.
     fn drain(&mut self) -> Result<(), Box<Failure>> {
         let mut n = 0;
-        while let Some(bytes) = self.sut.poll_output(self.now) {
+        while let Some((sent_at, bytes)) = self.sut.poll_output_timed(self.now) {
             n += 1;
             if n > 100_000 {
                 return Err(self.fail("the stack keeps sending segments without time passing"));
@@ -381,14 +394,10 @@ impl<S: StackUnderTest> Run<'_, S> {
             if let (None, Some(v)) = (self.bases.stack_ts, obs.tsval()) {
                 self.bases.stack_ts = Some(v);
             }
-            let line = format!(
-                "{} > {}",
-                secs(self.now),
-                render_observed(&obs, &self.bases)
-            );
+            let line = format!("{} > {}", secs(sent_at), render_observed(&obs, &self.bases));
             self.record(line);
             self.check_stack_data(&obs)?;
-            self.pending.push_back((self.now, obs));
+            self.pending.push_back((sent_at, obs));
         }
         while let Some(e) = self.sut.poll_event() {
             self.events.push(e);
@@ -481,7 +490,13 @@ impl<S: StackUnderTest> Run<'_, S> {
     }
 
     fn line(&mut self, line: &Line) -> Result<(), Box<Failure>> {
-        let at = self.time_of(&line.time);
+        let mut at = self.time_of(&line.time);
+        // A line relative to a segment a real-time stack sent may fall a little before the
+        // runner's clock, which kept running while it waited for that segment: it happens
+        // now. (In virtual time the base is never behind the clock.)
+        if line.time.relative && at < self.now && !matches!(line.action, Action::Expect(_)) {
+            at = self.now;
+        }
         if at < self.now && !matches!(line.action, Action::Expect(_)) {
             return Err(self.fail(format!(
                 "the line's time {} is before the current time {}",
@@ -537,7 +552,13 @@ impl<S: StackUnderTest> Run<'_, S> {
                 self.base_time = self.now;
             }
             Action::Expect(spec) => {
-                let tol = line.time.tolerance.unwrap_or(self.script.header.tolerance);
+                let tol = line.time.tolerance.unwrap_or(self.script.header.tolerance)
+                    + self.judging.extra_tolerance
+                    + Duration::from_nanos(
+                        at.saturating_duration_since(self.base_time).as_nanos() as u64
+                            * u64::from(self.judging.tolerance_percent)
+                            / 100,
+                    );
                 let lo = Instant::from_nanos(at.as_nanos().saturating_sub(tol.as_nanos() as u64));
                 let hi = at + tol;
                 self.advance_until_output(hi)?;

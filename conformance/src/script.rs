@@ -20,6 +20,30 @@ pub struct Script {
     pub lines: Vec<Line>,
 }
 
+impl Script {
+    /// How long the script runs, as its times say: each line's time after the previous
+    /// line's (or from the start), `expect nothing until` to its end. A stack in real time
+    /// (Linux) takes at least this long; `>` lines sent late make it longer.
+    pub fn duration(&self) -> Duration {
+        let mut t = Duration::ZERO;
+        for l in &self.lines {
+            t = if l.time.relative {
+                t + l.time.at
+            } else {
+                l.time.at
+            };
+            if let Action::ExpectNothingUntil(until) = &l.action {
+                t = if until.relative {
+                    t + until.at
+                } else {
+                    until.at
+                };
+            }
+        }
+        t
+    }
+}
+
 /// What the header says.
 #[derive(Debug, Clone, Default)]
 pub struct Header {

@@ -139,6 +139,45 @@ pub fn run_sansnet(scripts_dir: &Path, jobs: usize) -> StackRun {
     })
 }
 
+/// How the Linux kernel is judged: in real time, so `>` lines get 10 ms more tolerance and
+/// 13 % of the time since the line before (Linux's timer wheel fires a timer of seconds up
+/// to 12.5 % late), as packetdrill's `tolerance_usecs` and `tolerance_percent` do.
+pub const LINUX_JUDGING: Judging = Judging {
+    ignore_window: true,
+    extra_tolerance: sansnet_stack::time::Duration::from_millis(10),
+    tolerance_percent: 13,
+};
+
+/// Runs every script on the Linux kernel, each in a lab of its own, `jobs` labs at once.
+/// Scripts whose times add up to more than `max` are not applicable (they would hold a lab
+/// that long: TIME-WAIT's 60 s, R2's minutes, keep-alive's two hours), with their length.
+#[cfg(all(target_os = "linux", feature = "linux"))]
+pub fn run_linux(
+    scripts_dir: &Path,
+    jobs: usize,
+    max: sansnet_stack::time::Duration,
+    select: &(dyn Fn(&str) -> bool + Sync),
+) -> StackRun {
+    run_selected_prepared(
+        "linux",
+        scripts_dir,
+        jobs,
+        select,
+        crate::linux::prepare_lab,
+        |script| {
+            let d = script.duration();
+            if d > max {
+                return Outcome::NotApplicable(format!(
+                    "runs {} s in real time; the Linux run stops at {} s",
+                    crate::script::fmt_seconds(d),
+                    crate::script::fmt_seconds(max)
+                ));
+            }
+            judge_script_with::<crate::linux::LinuxUnderTest>(script, LINUX_JUDGING)
+        },
+    )
+}
+
 /// Runs `judge` on every script under `scripts_dir`, on `jobs` threads; the outcomes in the
 /// order of [`find_scripts`].
 pub fn run_each(
@@ -147,27 +186,82 @@ pub fn run_each(
     jobs: usize,
     judge: impl Fn(&Script) -> Outcome + Sync,
 ) -> StackRun {
-    let paths = find_scripts(scripts_dir);
+    run_selected(stack, scripts_dir, jobs, &|_| true, judge)
+}
+
+/// [`run_each`] on the scripts whose names `select` accepts (the others are not in the run).
+pub fn run_selected(
+    stack: &str,
+    scripts_dir: &Path,
+    jobs: usize,
+    select: &(dyn Fn(&str) -> bool + Sync),
+    judge: impl Fn(&Script) -> Outcome + Sync,
+) -> StackRun {
+    run_selected_prepared(stack, scripts_dir, jobs, select, || Ok(()), judge)
+}
+
+/// [`run_selected`], each thread running `prepare` first and every thread waiting until all
+/// have (Linux: every lab is built before any script runs). A thread whose `prepare`
+/// fails runs nothing: the scripts it would have run go to the others.
+pub fn run_selected_prepared(
+    stack: &str,
+    scripts_dir: &Path,
+    jobs: usize,
+    select: &(dyn Fn(&str) -> bool + Sync),
+    prepare: impl Fn() -> Result<(), String> + Sync,
+    judge: impl Fn(&Script) -> Outcome + Sync,
+) -> StackRun {
+    let paths: Vec<_> = find_scripts(scripts_dir)
+        .into_iter()
+        .filter(|p| select(&script_name(scripts_dir, p)))
+        .collect();
     let jobs = jobs.clamp(1, 64);
     let mut results: Vec<Option<(String, Outcome)>> = vec![None; paths.len()];
     let next = std::sync::atomic::AtomicUsize::new(0);
     let out = std::sync::Mutex::new(&mut results);
+    let ready = std::sync::Barrier::new(jobs);
+    let failures = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(path) = paths.get(i) else { break };
-                let name = script_name(scripts_dir, path);
-                let outcome = match load(scripts_dir, path) {
-                    Ok(script) => judge(&script),
-                    Err(e) => Outcome::Fail(one_line(&format!("invalid script: {e}"))),
-                };
-                if let Ok(mut r) = out.lock() {
-                    r[i] = Some((name, outcome));
+            scope.spawn(|| {
+                let prepared = prepare();
+                ready.wait();
+                if let Err(e) = prepared {
+                    if let Ok(mut f) = failures.lock() {
+                        f.push(e);
+                    }
+                    return;
+                }
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(path) = paths.get(i) else { break };
+                    let name = script_name(scripts_dir, path);
+                    let outcome = match load(scripts_dir, path) {
+                        Ok(script) => judge(&script),
+                        Err(e) => Outcome::Fail(one_line(&format!("invalid script: {e}"))),
+                    };
+                    if let Ok(mut r) = out.lock() {
+                        r[i] = Some((name, outcome));
+                    }
                 }
             });
         }
     });
+    // Every thread failed to prepare: every script says why.
+    let why = failures
+        .into_inner()
+        .ok()
+        .and_then(|f| f.into_iter().next());
+    if let Some(why) = why {
+        for (i, r) in results.iter_mut().enumerate() {
+            if r.is_none() {
+                *r = Some((
+                    script_name(scripts_dir, &paths[i]),
+                    Outcome::Fail(one_line(&format!("could not start: {why}"))),
+                ));
+            }
+        }
+    }
     StackRun {
         stack: stack.to_string(),
         scripts: results.into_iter().flatten().collect(),
@@ -268,8 +362,20 @@ fn md(s: &str) -> String {
 /// (the script's subject, not the window of an earlier ACK) and the window that differed
 /// before it. A stack whose windows all match the scripts' shows plain passes and failures.
 pub fn judge_script<S: StackUnderTest>(script: &Script) -> Outcome {
+    judge_script_with::<S>(
+        script,
+        Judging {
+            ignore_window: true,
+            ..Judging::default()
+        },
+    )
+}
+
+/// [`judge_script`] with the judge as `judging` says (windows are left out whatever it says).
+pub fn judge_script_with<S: StackUnderTest>(script: &Script, judging: Judging) -> Outcome {
     let judging = Judging {
         ignore_window: true,
+        ..judging
     };
     let (verdict, window) = judge_noting::<S>(script, judging);
     match (Outcome::from_verdict(&verdict), window) {

@@ -287,9 +287,16 @@ pub struct ConformanceArgs {
     /// side, as conformance/STACKS.md)
     #[arg(long, value_enum, default_value_t = ConformanceStack::Sansnet)]
     pub stack: ConformanceStack,
-    /// Scripts run at once (for linux: labs, each a network namespace)
+    /// Scripts run at once (for linux: labs, each a network namespace) [default: the CPUs;
+    /// for linux 32, as its scripts mostly wait]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Linux runs in real time: scripts longer than this are not applicable there
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub max_seconds: u64,
+    /// Only the scripts whose names contain one of these (comma-separated)
+    #[arg(long, value_name = "PATTERNS", value_delimiter = ',')]
+    pub scripts: Vec<String>,
     /// Write the output to FILE instead of standard output
     #[arg(long, value_name = "FILE")]
     pub write: Option<PathBuf>,
@@ -302,6 +309,8 @@ pub enum ConformanceStack {
     Sansnet,
     /// smoltcp 0.14, one TCP socket on an in-memory IP device
     Smoltcp,
+    /// The Linux kernel in a network namespace, a raw peer on a TAP device (root; real time)
+    Linux,
     /// All of them, side by side
     All,
 }

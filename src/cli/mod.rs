@@ -115,9 +115,8 @@ fn conformance(a: ConformanceArgs) -> Result<(), CliError> {
             dir.display()
         )));
     }
-    let jobs = a
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let jobs = a.jobs.unwrap_or(cpus);
     let scripts = dir.join("scripts");
     let text = match a.stack {
         ConformanceStack::Sansnet => sansnet_conformance::report::run_all(&dir)
@@ -128,17 +127,26 @@ fn conformance(a: ConformanceArgs) -> Result<(), CliError> {
             sansnet_conformance::stacks::run_stack::<SmoltcpUnderTest>("smoltcp", &scripts, jobs)
                 .to_string()
         }
+        ConformanceStack::Linux => linux_conformance(a.jobs, a.max_seconds, &a.scripts, &scripts)?
+            .0
+            .to_string(),
         ConformanceStack::All => {
+            let (linux, linux_unhonoured) =
+                linux_conformance(a.jobs, a.max_seconds, &a.scripts, &scripts)?;
             let runs = vec![
                 sansnet_conformance::stacks::run_sansnet(&scripts, jobs),
+                linux,
                 sansnet_conformance::stacks::run_stack::<
                     sansnet_conformance::smoltcp::SmoltcpUnderTest,
                 >("smoltcp", &scripts, jobs),
             ];
-            let unhonoured = vec![(
-                "smoltcp".to_string(),
-                sansnet_conformance::smoltcp::baseline_unhonoured(),
-            )];
+            let unhonoured = vec![
+                ("linux".to_string(), linux_unhonoured),
+                (
+                    "smoltcp".to_string(),
+                    sansnet_conformance::smoltcp::baseline_unhonoured(),
+                ),
+            ];
             sansnet_conformance::stacks::side_by_side(&runs, &unhonoured)
         }
     };
@@ -148,6 +156,34 @@ fn conformance(a: ConformanceArgs) -> Result<(), CliError> {
         None => println!("{text}"),
     }
     Ok(())
+}
+
+/// The scripts on the Linux kernel (real time, a lab per script; needs root), and what of
+/// the baseline configuration Linux cannot be set to.
+fn linux_conformance(
+    jobs: Option<usize>,
+    max_seconds: u64,
+    patterns: &[String],
+    scripts: &std::path::Path,
+) -> Result<(sansnet_conformance::stacks::StackRun, Vec<String>), CliError> {
+    #[cfg(target_os = "linux")]
+    {
+        sansnet_tap::check_privileges()
+            .map_err(|e| CliError::Usage(format!("--stack linux needs a TAP lab, and {e}")))?;
+        let jobs = jobs.unwrap_or(32);
+        let max = sansnet::stack::time::Duration::from_secs(max_seconds);
+        let patterns = patterns.to_vec();
+        let select = move |name: &str| {
+            patterns.is_empty() || patterns.iter().any(|p| name.contains(p.as_str()))
+        };
+        let run = sansnet_conformance::stacks::run_linux(scripts, jobs, max, &select);
+        Ok((run, sansnet_conformance::linux::baseline_unhonoured()))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (jobs, max_seconds, patterns, scripts);
+        Err(CliError::Usage("--stack linux runs on Linux only".into()))
+    }
 }
 
 fn decode(a: DecodeArgs) -> Result<(), CliError> {

@@ -71,6 +71,7 @@ mod error;
 mod loss;
 mod observe;
 mod pattern;
+pub mod raw;
 mod report;
 mod spec;
 

@@ -5,4 +5,5 @@ pub(crate) mod adapter;
 pub(crate) mod apps;
 pub(crate) mod kernel;
 pub(crate) mod lab;
+pub(crate) mod raw;
 pub(crate) mod run;
