@@ -29,6 +29,7 @@ pub mod decode;
 pub mod explore;
 pub mod fuzzing;
 pub mod merge;
+pub mod models;
 pub mod scenario;
 pub mod scenarios;
 pub mod strategies;

@@ -719,7 +719,35 @@ fn check_memory(sim: &mut Sim, built: &Built, tcp: &tcp::Config) -> Result<(), F
     Ok(())
 }
 
-/// Every host's `ss` table and drop counters, as text.
+/// Who holds which socket: `ss -tuanp` (every holder), `lsof -i` and each process's
+/// `/proc/<pid>/fd`, as text.
+pub fn process_tables(host: &Host) -> String {
+    let mut text = String::from("-- ss -tuanp\n");
+    text.push_str(&format!(
+        "{:<5} {:<12} {:>6} {:>6} {:<21} {:<21} Process\n",
+        "Netid", "State", "Recv-Q", "Send-Q", "Local", "Peer"
+    ));
+    for row in host.ss_processes() {
+        text.push_str(&format!("{row}\n"));
+    }
+    text.push_str("-- lsof -i\n");
+    text.push_str(&format!(
+        "{:<15} {:>5} {:>5} TYPE {:>6} NAME\n",
+        "COMMAND", "PID", "FD", "NODE"
+    ));
+    for row in host.lsof() {
+        text.push_str(&format!("{row}\n"));
+    }
+    for p in host.processes() {
+        text.push_str(&format!("-- /proc/{}/fd ({})\n", p.pid, p.name));
+        for entry in host.proc_fds(p.pid).unwrap_or_default() {
+            text.push_str(&format!("{entry}\n"));
+        }
+    }
+    text
+}
+
+/// Every host's `ss` table, process views and drop counters, as text.
 fn tables(sim: &mut Sim, built: &Built) -> Vec<String> {
     let now = sim.now();
     built
@@ -735,6 +763,7 @@ fn tables(sim: &mut Sim, built: &Built) -> Vec<String> {
                 for s in host.ss() {
                     text.push_str(&format!("{s}\n"));
                 }
+                text.push_str(&process_tables(host));
                 text.push_str(&format!("{}\n", host.counters()));
                 text
             })

@@ -13,7 +13,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use sansnet_stack::hash::SecretKey;
-use sansnet_stack::iface::{Errno, Fd, Host, HostConfig, InterfaceConfig, Shutdown, SocketType};
+use sansnet_stack::iface::{
+    Errno, Fd, Host, HostConfig, InterfaceConfig, Pid, Shutdown, SocketType,
+};
 use sansnet_stack::time::Instant;
 
 use crate::endpoint::{Endpoint, NodeCtx};
@@ -128,17 +130,34 @@ pub(crate) fn poll_call<R>(
     cx: &mut Context<'_>,
     f: impl FnOnce(&mut Host, Instant) -> Result<R, Errno>,
 ) -> Poll<io::Result<R>> {
+    poll_call_as(node, None, fd, cx, f)
+}
+
+/// [`poll_call`] as process `pid` of the host (`None`: process 1): `fd` is in its table.
+pub(crate) fn poll_call_as<R>(
+    node: NodeId,
+    pid: Option<Pid>,
+    fd: Fd,
+    cx: &mut Context<'_>,
+    f: impl FnOnce(&mut Host, Instant) -> Result<R, Errno>,
+) -> Poll<io::Result<R>> {
+    let call = |h: &mut Host, now: Instant| {
+        let r = f(h, now);
+        let key = match r {
+            Err(Errno::EAGAIN) | Err(Errno::EINPROGRESS) => h.readiness_key(fd).ok(),
+            _ => None,
+        };
+        (r, key)
+    };
     // A "would block" changed nothing: it wakes no other task (two tasks blocked on one
     // host would otherwise wake each other forever without time advancing).
     let result = exec::with_node_waking::<Host, _>(
         node,
-        |h, now| {
-            let r = f(h, now);
-            let key = match r {
-                Err(Errno::EAGAIN) | Err(Errno::EINPROGRESS) => h.readiness_key(fd).ok(),
-                _ => None,
-            };
-            (r, key)
+        |h, now| match pid {
+            None => call(h, now),
+            Some(pid) => h
+                .as_process(pid, |h| call(h, now))
+                .unwrap_or((Err(Errno::ESRCH), None)),
         },
         |(r, _)| !matches!(r, Err(Errno::EAGAIN)),
     )

@@ -46,6 +46,7 @@ pub mod naming;
 pub mod net;
 pub mod pcap;
 pub mod pcapng;
+pub mod process;
 mod queue;
 pub mod rng;
 pub mod scripted;

@@ -116,6 +116,11 @@ pub enum Command {
     Merge(MergeArgs),
     /// List the scenarios.
     Scenarios,
+    /// Run the server models (event loop, prefork, prefork with SO_REUSEPORT, sync workers
+    /// 4 x 2, a thread pool of 200, boss/worker loops) under one client load on a lossy
+    /// network, and print what each did: processes, threads, sockets, peak concurrency,
+    /// accept-queue overflows, latency percentiles in simulated time.
+    Models(ModelsArgs),
     /// Run the RFC conformance scripts and print the requirement table and the matrix.
     Conformance(ConformanceArgs),
     /// Print one line per Ethernet frame given in hex (`-` or nothing: one frame per line of
@@ -540,4 +545,41 @@ mod tests {
         assert!(parse_shard("3").is_err());
         assert!(parse_shard("0/0").is_err());
     }
+}
+
+/// `sansnet models`.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Run only this model (repeat for several) [default: every one]
+    #[arg(long = "model", value_name = "NAME", value_parser = parse_model)]
+    pub models: Vec<sansnet::models::Model>,
+    /// Clients, each one connection at a time
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=4000))]
+    pub clients: u64,
+    /// Requests per client, one connection each
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub requests: u64,
+    /// The seed (think times, losses, ISNs)
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Frames lost on the link each way, in percent
+    #[arg(long, value_name = "PERCENT", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=50))]
+    pub loss: u32,
+    /// The backlog every listener asks for
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub backlog: u64,
+    /// Print each model's server tables (ss -tuanp, lsof -i, /proc/<pid>/fd) at this
+    /// simulated time instead of running to the end
+    #[arg(long, value_name = "TIME", value_parser = parse_sim_time)]
+    pub at: Option<Instant>,
+}
+
+fn parse_model(s: &str) -> Result<sansnet::models::Model, String> {
+    sansnet::models::Model::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = sansnet::models::Model::ALL
+            .iter()
+            .map(|m| m.name())
+            .collect();
+        format!("expected one of {}", names.join(", "))
+    })
 }

@@ -4,6 +4,7 @@
 mod args;
 mod logging;
 mod merge;
+mod models;
 mod progress;
 mod replay;
 mod runnable;
@@ -72,6 +73,7 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Shrink(a) => replay::shrink(a),
         Command::Merge(a) => merge::merge(a),
         Command::Scenarios => scenarios(),
+        Command::Models(a) => models::models(a),
         Command::Conformance(a) => conformance(a),
         Command::Decode(a) => decode(a),
         Command::Completions(a) => completions(a),
