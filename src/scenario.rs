@@ -762,6 +762,14 @@ fn tables(sim: &mut Sim, built: &Built) -> Vec<String> {
                 ));
                 for s in host.ss() {
                     text.push_str(&format!("{s}\n"));
+                    // `ss -i`: the connection's TCP_INFO on the line below it.
+                    if let (sansnet_stack::iface::Proto::Tcp, Some(local), Some(peer)) =
+                        (s.proto, s.local, s.peer)
+                    {
+                        if let Some(info) = host.tcp_info_of(local, peer) {
+                            text.push_str(&format!("\t{info}\n"));
+                        }
+                    }
                 }
                 text.push_str(&process_tables(host));
                 text.push_str(&format!("{}\n", host.counters()));

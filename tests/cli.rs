@@ -867,3 +867,35 @@ fn the_shard_index_comes_from_the_batch_engine() {
     sansnet(&["sweep", "--shard", "auto/4"])
         .fails_with(2, &["--shard", "JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID"]);
 }
+
+#[test]
+fn replay_at_a_time_prints_each_connections_tcp_info_under_its_row() {
+    let dir = scratch("at-tcp-info");
+    let run = sansnet(&[
+        "replay",
+        "--scenario",
+        "bulk",
+        "--seed",
+        "3",
+        "--at",
+        "300ms",
+        "--out",
+        path(&dir),
+    ]);
+    run.succeeds();
+    // `ss -i`: a tab-indented line after each connection's row.
+    let info: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with('\t')).collect();
+    assert_eq!(info.len(), 2, "{}", run.all());
+    for line in info {
+        for field in [
+            " rto:",
+            " rtt:",
+            " mss:",
+            " cwnd:",
+            " bytes_sent:",
+            " retrans:",
+        ] {
+            assert!(line.contains(field), "{field:?} not in {line:?}");
+        }
+    }
+}

@@ -48,11 +48,9 @@ impl Endpoint for Host {
 
 /// A host secret from a node's seed: every host, and every incarnation of one, gets its own
 /// ISNs and ephemeral ports, all a function of the run's seed.
+/// The same as [`SecretKey::from_seed`], which hosts embedded without the simulator use.
 pub fn secret_from_seed(seed: u64) -> SecretKey {
-    let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&seed.to_le_bytes());
-    key[8..].copy_from_slice(&(seed.rotate_left(32) ^ 0x736e_736e_6574_2121).to_le_bytes());
-    SecretKey(key)
+    SecretKey::from_seed(seed)
 }
 
 /// The configuration of a host with one NIC at `addr/prefix_len` (MTU 1500) and every other

@@ -733,3 +733,74 @@ fn a_connections_drops_are_counted_in_the_hosts_table() {
     let netstat = net.h(1).counters().to_string();
     assert!(netstat.contains("tcp_missing_timestamp=3"), "{netstat}");
 }
+
+// ---- TCP_INFO ----------------------------------------------------------------------------
+
+#[test]
+fn tcp_info_reports_state_rtt_windows_and_counters() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 8);
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    let (s, _) = net.accept(1, l).unwrap();
+    net.send_all(0, c, &[5u8; 20_000]);
+    assert_eq!(net.recv_n(1, s, 20_000).unwrap().len(), 20_000);
+    net.run_for(Duration::from_millis(500));
+
+    let info = net.h(0).tcp_info(c).unwrap();
+    assert_eq!(info.state, State::Established);
+    assert_eq!(info.recovery, sansnet_stack::tcp::RecoveryState::Open);
+    assert_eq!(info.stats.bytes_sent, 20_000);
+    assert_eq!(info.stats.retransmitted_segments, 0);
+    assert_eq!(info.unacked_bytes, 0);
+    assert!(info.srtt.is_some() && info.rttvar.is_some());
+    assert!(info.rto >= info.srtt.unwrap());
+    assert!(info.cwnd_bytes >= info.snd_mss);
+    assert_eq!(info.send_queue_bytes, 0);
+    let server = net.h(1).tcp_info(s).unwrap();
+    assert_eq!(server.stats.bytes_received, 20_000);
+    assert!(server.rcv_wnd_bytes > 0);
+
+    // The same connection by its addresses, and the errors of sockets that have none.
+    let (local, peer) = (net.h(0).local_addr(c).unwrap(), addr(2, 80));
+    assert_eq!(net.h(0).tcp_info_of(local, peer), Some(info.clone()));
+    assert_eq!(net.h(1).tcp_info(l), Err(Errno::ENOTCONN));
+    assert_eq!(net.h(1).tcp_info(Fd(99)), Err(Errno::EBADF));
+
+    // The `ss -i` line says what the struct says.
+    let line = info.to_string();
+    assert!(line.contains("bytes_sent:20000"), "{line}");
+    assert!(line.contains(&format!("mss:{}", info.snd_mss)), "{line}");
+}
+
+#[test]
+fn tcp_info_counts_retransmissions_and_drops_under_loss() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 8);
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    let (s, _) = net.accept(1, l).unwrap();
+    // Every 7th data segment from host 0 is lost, once.
+    let mut n = 0u32;
+    net.hook = Some(Box::new(move |h, frame| match tcp_payload(frame) {
+        Some(p) if h == 0 && !p.is_empty() => {
+            n += 1;
+            if n % 7 == 0 {
+                Verdict::Drop
+            } else {
+                Verdict::Deliver
+            }
+        }
+        _ => Verdict::Deliver,
+    }));
+    net.send_all(0, c, &[9u8; 200_000]);
+    assert_eq!(net.recv_n(1, s, 200_000).unwrap().len(), 200_000);
+    net.run_for(Duration::from_secs(2));
+    let info = net.h(0).tcp_info(c).unwrap();
+    assert!(info.stats.retransmitted_segments > 0, "{info}");
+    assert!(info.stats.fast_recoveries > 0, "{info}");
+    assert_eq!(info.unacked_bytes, 0, "{info}");
+    assert!(info.to_string().contains("retrans:"), "{info}");
+    assert!(info.ssthresh_bytes.is_some(), "{info}");
+    assert!(info.to_string().contains(" ssthresh:"), "{info}");
+}

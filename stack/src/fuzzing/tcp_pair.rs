@@ -45,7 +45,7 @@ use crate::hash::SecretKey;
 use crate::tcp::{Config, CongestionAlgorithm, Connection, Error, State};
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::{Packet, Repr, TcpFlags};
-use crate::wire::{ChecksumMode, SeqNumber};
+use crate::wire::ChecksumMode;
 
 const A_ADDR: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 49152);
 const B_ADDR: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);

@@ -32,6 +32,7 @@
 //! - `stream`: the TCP demultiplexer, listeners, SYN cookies, timers, the stream socket calls;
 //! - `udp`: datagram sockets;
 //! - `socket`: descriptors, options, the selector, `ss`;
+//! - `info`: `TCP_INFO` by descriptor or by address (`tcp_info`, `tcp_info_of`);
 //! - `process`: processes, each with its descriptor table over the host's sockets (`fork`,
 //!   `dup2`, `exit`), and the `ss -p`, `lsof -i` and `/proc/<pid>/fd` views;
 //! - `api`, `counters`: the public types.
@@ -41,6 +42,7 @@ mod arp;
 mod counters;
 mod frag;
 pub mod fxhash;
+mod info;
 #[cfg(feature = "invariants")]
 mod invariants;
 mod process;

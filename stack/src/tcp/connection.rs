@@ -574,6 +574,53 @@ impl Connection {
         self.recovery.is_some()
     }
 
+    /// Whether a retransmission timeout fired and no new data has been acknowledged since
+    /// (Linux's Loss state).
+    pub fn in_rto_recovery(&self) -> bool {
+        self.rto_count > 0
+    }
+
+    /// SND.MAX: the highest sequence number sent, plus one.
+    pub fn snd_max(&self) -> SeqNumber {
+        self.snd_max
+    }
+
+    /// The window we advertised last, from RCV.NXT to its right edge (RCV.WND).
+    pub fn rcv_wnd(&self) -> usize {
+        self.rcv_adv - self.rcv_nxt
+    }
+
+    /// The RTO estimator: SRTT, RTTVAR, the RTO and its backoff.
+    pub fn rtt_estimator(&self) -> &RttEstimator {
+        &self.rtt
+    }
+
+    /// Bytes between SND.UNA and SND.MAX that the peer SACKed.
+    pub fn sacked_bytes(&self) -> usize {
+        self.scoreboard.sacked_bytes()
+    }
+
+    /// Bytes between SND.UNA and SND.MAX deemed lost: every hole below SACKed data with
+    /// DupThresh segments' worth SACKed above it (RFC 6675 IsLost).
+    pub fn lost_bytes(&self) -> usize {
+        let smss = self.smss();
+        let mut lost = 0;
+        let mut from = self.snd_una;
+        while let Some((s, e)) = self.scoreboard.next_hole(from) {
+            if self.scoreboard.is_lost(s, DUP_THRESH as usize, smss) {
+                lost += e - s;
+            }
+            from = e;
+        }
+        lost
+    }
+
+    /// The window scale shifts in use, as Linux's `ss` prints them: the peer's (applied to
+    /// the windows it advertises, which limit what we send), then ours.
+    pub fn wscales(&self) -> (u8, u8) {
+        (self.snd_wscale, self.rcv_wscale)
+    }
+
     /// Bytes of urgent data not yet read (RFC 9293 MUST-33), if any.
     pub fn urgent_pending(&self) -> Option<usize> {
         let up = self.rcv_up?;

@@ -39,6 +39,7 @@ mod ack;
 pub mod config;
 pub mod congestion;
 mod connection;
+pub mod info;
 pub mod isn;
 mod loss_probe;
 pub mod recv_buffer;
@@ -56,5 +57,6 @@ pub use config::{Config, CongestionAlgorithm, KeepAlive};
 #[doc(hidden)]
 pub use connection::Corruption;
 pub use connection::{Connection, ConnectionError, Error, Event, IcmpError, TimeoutKind};
+pub use info::{RecoveryState, TcpInfo};
 pub use state::State;
 pub use stats::{DropReason, Stats};

@@ -225,6 +225,35 @@ fn sack_recovery_retransmits_each_hole() {
     assert_eq!(resent, vec![s(0), s(2)]);
 }
 
+// What TCP_INFO says in the middle of that recovery: 10 segments out, 8 SACKed, the two
+// holes lost by RFC 6675's IsLost (DupThresh segments SACKed above each).
+#[test]
+fn tcp_info_shows_sacked_and_lost_segments_in_recovery() {
+    let cfg = Config {
+        sack: true,
+        ..quick()
+    };
+    let (mut c, _) = sender(cfg, 10);
+    let blocks = [(s(3), s(10)), (s(1), s(2))];
+    exchange(&mut c, T0 + ms(50), sack(seg(ACK, IRS1, ISS1), &blocks));
+    let info = c.info();
+    assert_eq!(info.recovery, sansnet_stack::tcp::RecoveryState::Recovery);
+    assert_eq!(info.unacked_bytes, 10 * SMSS);
+    assert_eq!(info.sacked_bytes, 8 * SMSS);
+    assert_eq!(info.lost_bytes, 2 * SMSS);
+    assert_eq!(
+        (
+            info.segments(info.sacked_bytes),
+            info.segments(info.lost_bytes)
+        ),
+        (8, 2)
+    );
+    assert!(
+        info.to_string().contains("unacked:10 sacked:8 lost:2"),
+        "{info}"
+    );
+}
+
 // RFC 5681 4.1: "if TCP has not sent data in an interval exceeding the retransmission
 // timeout, ... cwnd is reduced to the value of the restart window" RW = min(IW, cwnd).
 #[test]
