@@ -215,6 +215,18 @@ impl Process {
     }
 }
 
+impl Process {
+    /// A handle on connected descriptor `fd` of this process (one inherited by `fork`).
+    /// Dropping it closes that descriptor.
+    pub fn stream(&self, fd: Fd) -> Stream {
+        Stream {
+            node: self.node,
+            pid: self.pid,
+            fd,
+        }
+    }
+}
+
 /// A listening descriptor of one process.
 #[derive(Debug)]
 pub struct Listener {
