@@ -521,3 +521,178 @@ mod views {
         );
     }
 }
+
+/// Random sequences of process and descriptor calls against a model of POSIX's three
+/// levels: every result, every table and the host's socket count must match it.
+mod against_a_model {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    const MAX_FDS: u32 = 6;
+    const MAX_FILES: usize = 8;
+    const MAX_PROCS: usize = 5;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Socket(usize),
+        Dup(usize, u32),
+        Dup2(usize, u32, u32),
+        Close(usize, u32),
+        Fork(usize),
+        Exit(usize),
+        Spawn,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => any::<usize>().prop_map(Op::Socket),
+            2 => (any::<usize>(), 0..8u32).prop_map(|(p, f)| Op::Dup(p, f)),
+            2 => (any::<usize>(), 0..8u32, 0..8u32).prop_map(|(p, f, n)| Op::Dup2(p, f, n)),
+            3 => (any::<usize>(), 0..8u32).prop_map(|(p, f)| Op::Close(p, f)),
+            1 => any::<usize>().prop_map(Op::Fork),
+            1 => any::<usize>().prop_map(Op::Exit),
+            1 => Just(Op::Spawn),
+        ]
+    }
+
+    /// Each process's descriptors and the inode each refers to.
+    #[derive(Default)]
+    struct Model {
+        procs: BTreeMap<Pid, BTreeMap<u32, u64>>,
+        next_pid: u32,
+        next_inode: u64,
+    }
+
+    impl Model {
+        fn files(&self) -> usize {
+            let all: BTreeSet<u64> = self
+                .procs
+                .values()
+                .flat_map(|t| t.values().copied())
+                .collect();
+            all.len()
+        }
+
+        fn lowest_free(&self, pid: Pid) -> Result<u32, Errno> {
+            let t = &self.procs[&pid];
+            (0..MAX_FDS)
+                .find(|f| !t.contains_key(f))
+                .ok_or(Errno::EMFILE)
+        }
+
+        fn new_pid(&mut self) -> Result<Pid, Errno> {
+            if self.procs.len() >= MAX_PROCS {
+                return Err(Errno::EAGAIN);
+            }
+            self.next_pid += 1;
+            Ok(Pid(self.next_pid))
+        }
+
+        /// What the call should return (descriptors and pids as numbers).
+        fn apply(&mut self, op: &Op, pid: Pid) -> Result<u32, Errno> {
+            let table = |m: &Model| m.procs[&pid].clone();
+            match *op {
+                Op::Socket(_) => {
+                    let fd = self.lowest_free(pid)?;
+                    if self.files() >= MAX_FILES {
+                        return Err(Errno::ENFILE);
+                    }
+                    self.next_inode += 1;
+                    let inode = self.next_inode;
+                    self.procs.get_mut(&pid).unwrap().insert(fd, inode);
+                    Ok(fd)
+                }
+                Op::Dup(_, old) => {
+                    let inode = *table(self).get(&old).ok_or(Errno::EBADF)?;
+                    let fd = self.lowest_free(pid)?;
+                    self.procs.get_mut(&pid).unwrap().insert(fd, inode);
+                    Ok(fd)
+                }
+                Op::Dup2(_, old, new) => {
+                    let inode = *table(self).get(&old).ok_or(Errno::EBADF)?;
+                    if new >= MAX_FDS {
+                        return Err(Errno::EBADF);
+                    }
+                    self.procs.get_mut(&pid).unwrap().insert(new, inode);
+                    Ok(new)
+                }
+                Op::Close(_, fd) => {
+                    self.procs
+                        .get_mut(&pid)
+                        .unwrap()
+                        .remove(&fd)
+                        .ok_or(Errno::EBADF)?;
+                    Ok(0)
+                }
+                Op::Fork(_) => {
+                    let child = self.new_pid()?;
+                    let t = table(self);
+                    self.procs.insert(child, t);
+                    Ok(child.0)
+                }
+                Op::Exit(_) if pid == Pid::INIT => Err(Errno::EPERM),
+                Op::Exit(_) => {
+                    self.procs.remove(&pid);
+                    Ok(0)
+                }
+                Op::Spawn => {
+                    let p = self.new_pid()?;
+                    self.procs.insert(p, BTreeMap::new());
+                    Ok(p.0)
+                }
+            }
+        }
+    }
+
+    fn call(h: &mut Host, op: &Op, pid: Pid) -> Result<u32, Errno> {
+        let now = Instant::ZERO;
+        match *op {
+            Op::Socket(_) => h
+                .as_process(pid, |h| h.socket(SocketType::Stream))?
+                .map(|f| f.0),
+            Op::Dup(_, old) => h.as_process(pid, |h| h.dup(Fd(old)))?.map(|f| f.0),
+            Op::Dup2(_, old, new) => h
+                .as_process(pid, |h| h.dup2(now, Fd(old), Fd(new)))?
+                .map(|f| f.0),
+            Op::Close(_, fd) => h.as_process(pid, |h| h.close(now, Fd(fd)))?.map(|()| 0),
+            Op::Fork(_) => h.fork(pid).map(|p| p.0),
+            Op::Exit(_) => h.exit(now, pid).map(|()| 0),
+            Op::Spawn => h.spawn_process("spawned").map(|p| p.0),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn tables_follow_the_model(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut cfg = host_config(1);
+            cfg.limits.max_descriptors = MAX_FDS as usize;
+            cfg.limits.max_open_files = MAX_FILES;
+            cfg.limits.max_processes = MAX_PROCS;
+            let mut h = Host::new(cfg);
+            let mut model = Model { next_pid: 1, ..Model::default() };
+            model.procs.insert(Pid::INIT, BTreeMap::new());
+            for op in &ops {
+                let pids: Vec<Pid> = model.procs.keys().copied().collect();
+                let pick = match *op {
+                    Op::Socket(p) | Op::Dup(p, _) | Op::Dup2(p, _, _) | Op::Close(p, _)
+                    | Op::Fork(p) | Op::Exit(p) => p,
+                    Op::Spawn => 0,
+                };
+                let pid = pids[pick % pids.len()];
+                let want = model.apply(op, pid);
+                assert_eq!(call(&mut h, op, pid), want, "{op:?} as {pid}");
+                for (&pid, table) in &model.procs {
+                    let got: Vec<(u32, u64)> =
+                        h.proc_fds(pid).unwrap().iter().map(|e| (e.fd.0, e.inode)).collect();
+                    let want: Vec<(u32, u64)> = table.iter().map(|(&f, &i)| (f, i)).collect();
+                    assert_eq!(got, want, "pid {pid} after {op:?}");
+                }
+                let pids: Vec<Pid> = h.processes().iter().map(|p| p.pid).collect();
+                assert_eq!(pids, model.procs.keys().copied().collect::<Vec<_>>());
+                assert_eq!(h.ss().len(), model.files(), "one socket per open file description");
+            }
+        }
+    }
+}
