@@ -178,7 +178,7 @@ fn linux_conformance(
         let select = move |name: &str| {
             patterns.is_empty() || patterns.iter().any(|p| name.contains(p.as_str()))
         };
-        let run = sansnet_conformance::stacks::run_linux(scripts, jobs, max, &select);
+        let run = sansnet_conformance::stacks::run_linux(scripts, jobs, max, 2, &select);
         Ok((run, sansnet_conformance::linux::baseline_unhonoured()))
     }
     #[cfg(not(target_os = "linux"))]

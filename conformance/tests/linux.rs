@@ -1,0 +1,83 @@
+//! The suite on the Linux kernel, compared script by script with the committed outcomes
+//! (`conformance/stacks/linux.expected`): every script of 30 s or less, eight labs at once,
+//! a failure retried twice (`stacks::run_linux`).
+//!
+//! Linux runs in real time, and a few of its behaviours depend on timing (whether an ACK
+//! goes at once or is delayed): a script whose outcome differs from the expected one is run
+//! again up to five times, and the difference stands only if the expected outcome never
+//! comes back. Outcomes are compared by word (pass, window, FAIL, n/a); the reasons carry
+//! times and are in the file for reading. `SANSNET_BLESS=1` writes the file again.
+//!
+//! Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN), /dev/net/tun and `ip`, as the TAP interop
+//! test does: without them the test fails saying what is missing, unless
+//! `SANSNET_SKIP_TAP=1` is set, which makes it print a skip note and pass, knowingly.
+#![cfg(all(target_os = "linux", feature = "linux"))]
+
+use std::path::Path;
+
+use pretty_assertions::assert_eq;
+use sansnet_conformance::stacks::{parse_expected, run_linux, run_linux_once, Outcome};
+use sansnet_conformance::{load, scripts_dir};
+use sansnet_stack::time::Duration;
+
+fn lab_available() -> bool {
+    match sansnet_tap::check_privileges() {
+        Ok(_) => true,
+        Err(e) if std::env::var("SANSNET_SKIP_TAP").as_deref() == Ok("1") => {
+            eprintln!("SKIPPED suite_on_linux (SANSNET_SKIP_TAP=1): {e}");
+            false
+        }
+        Err(e) => panic!(
+            "the suite on Linux cannot run here: {e}\n\
+             run it as root (CAP_NET_ADMIN and CAP_SYS_ADMIN), or set SANSNET_SKIP_TAP=1 to \
+             skip the TAP tests knowingly"
+        ),
+    }
+}
+
+#[test]
+fn suite_on_linux_matches_the_expected_outcomes() {
+    if !lab_available() {
+        return;
+    }
+    let dir = scripts_dir();
+    let run = run_linux(&dir, 8, Duration::from_secs(30), 2, &|_| true);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/linux.expected");
+    if std::env::var_os("SANSNET_BLESS").is_some() {
+        std::fs::write(&path, run.to_string()).expect("write the expected file");
+        return;
+    }
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let expected = parse_expected("linux", &text).expect("the expected file parses");
+    let word = |o: Option<&Outcome>| o.map_or("missing", Outcome::word);
+    let mut got = Vec::new();
+    let mut want = Vec::new();
+    for (name, o) in &run.scripts {
+        let mut now = word(Some(o));
+        let then = word(expected.get(name));
+        // Timing: can the expected outcome be had at all?
+        let mut tries = 0;
+        while now != then && then != "missing" && tries < 5 {
+            tries += 1;
+            let Ok(script) = load(&dir, &dir.join(format!("{name}.tcp"))) else {
+                break;
+            };
+            let again = run_linux_once(&script);
+            if again.word() == then {
+                now = then;
+            }
+        }
+        got.push(format!("{name}\t{now}"));
+        want.push(format!("{name}\t{then}"));
+    }
+    for (name, _) in &expected.scripts {
+        if run.get(name).is_none() {
+            want.push(format!("{name}\tgone"));
+        }
+    }
+    assert_eq!(
+        want.join("\n"),
+        got.join("\n"),
+        "Linux's outcomes changed; if on purpose, run with SANSNET_BLESS=1 and review"
+    );
+}
