@@ -51,7 +51,9 @@
 //! express one of its lines),
 //! `status` (`known-failure NOTE` when the stack is known to be wrong: the runner then
 //! expects the script to fail, and a pass fails the test so that the note is removed),
-//! `note`, `see`.
+//! `note`, `see`, `allows` (repeatable: where the RFC allows more than one behaviour, its
+//! words and what each stack does; the side-by-side report, `conformance/STACKS.md`, shows
+//! them beside the script's differences).
 //!
 //! **Time.** Each line may start with a time: `+S` seconds after the previous line (after
 //! the time a `>` segment was actually sent), or `@S` seconds after the start. No time

@@ -76,6 +76,9 @@ pub struct Header {
     pub stacks: Vec<String>,
     /// Why the script is for those runners only (`# stacks: engine; REASON`).
     pub stacks_reason: String,
+    /// `# allows:` lines: where the RFC allows more than one behaviour, its words and what
+    /// each stack does (the side-by-side report shows them with the script's differences).
+    pub allows: Vec<String>,
 }
 
 /// Whether a script is expected to pass.
@@ -585,7 +588,7 @@ pub fn parse(name: &str, text: &str) -> PResult<Script> {
     })
 }
 
-const HEADER_KEYS: [&str; 13] = [
+const HEADER_KEYS: [&str; 14] = [
     "title",
     "rfc",
     "requirements",
@@ -599,6 +602,7 @@ const HEADER_KEYS: [&str; 13] = [
     "stacks",
     "note",
     "see",
+    "allows",
 ];
 
 fn parse_header_line(
@@ -627,7 +631,7 @@ fn parse_header_line(
             HEADER_KEYS.join(", ")
         )));
     };
-    if seen.contains(&key) && key != "note" && key != "see" {
+    if seen.contains(&key) && !matches!(key, "note" | "see" | "allows") {
         return Err(err(format!("header key `{key}` given twice")));
     }
     seen.push(key);
@@ -745,6 +749,14 @@ fn parse_header_line(
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect()
+        }
+        "allows" => {
+            if value.is_empty() {
+                return Err(verr(
+                    "`allows:` says what the RFC allows and what each stack does".into(),
+                ));
+            }
+            h.allows.push(value.to_string());
         }
         _ => {}
     }

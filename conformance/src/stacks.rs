@@ -77,6 +77,8 @@ pub struct StackRun {
     pub stack: String,
     /// (script name, outcome).
     pub scripts: Vec<(String, Outcome)>,
+    /// The scripts' `# allows:` lines, by script (not in the expected files).
+    pub allows: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl StackRun {
@@ -257,6 +259,7 @@ pub fn run_selected_prepared(
         .collect();
     let jobs = jobs.clamp(1, 64);
     let mut results: Vec<Option<(String, Outcome)>> = vec![None; paths.len()];
+    let allows = std::sync::Mutex::new(std::collections::BTreeMap::new());
     let next = std::sync::atomic::AtomicUsize::new(0);
     let out = std::sync::Mutex::new(&mut results);
     let ready = std::sync::Barrier::new(jobs);
@@ -277,7 +280,14 @@ pub fn run_selected_prepared(
                     let Some(path) = paths.get(i) else { break };
                     let name = script_name(scripts_dir, path);
                     let outcome = match load(scripts_dir, path) {
-                        Ok(script) => judge(&script),
+                        Ok(script) => {
+                            if !script.header.allows.is_empty() {
+                                if let Ok(mut a) = allows.lock() {
+                                    a.insert(name.clone(), script.header.allows.clone());
+                                }
+                            }
+                            judge(&script)
+                        }
                         Err(e) => Outcome::Fail(one_line(&format!("invalid script: {e}"))),
                     };
                     if let Ok(mut r) = out.lock() {
@@ -305,6 +315,7 @@ pub fn run_selected_prepared(
     StackRun {
         stack: stack.to_string(),
         scripts: results.into_iter().flatten().collect(),
+        allows: allows.into_inner().unwrap_or_default(),
     }
 }
 
@@ -372,6 +383,14 @@ pub fn side_by_side(runs: &[StackRun], unhonoured: &[(String, Vec<String>)]) -> 
             continue;
         }
         let _ = writeln!(o, "- **{name}**");
+        for a in runs
+            .iter()
+            .find_map(|r| r.allows.get(name))
+            .into_iter()
+            .flatten()
+        {
+            let _ = writeln!(o, "  - the RFC allows: {}", md(a));
+        }
         for r in runs {
             match r.get(name) {
                 Some(oc) => match oc.reason() {
@@ -449,6 +468,7 @@ pub fn parse_expected(stack: &str, text: &str) -> Result<StackRun, String> {
     Ok(StackRun {
         stack: stack.to_string(),
         scripts,
+        allows: Default::default(),
     })
 }
 
@@ -465,6 +485,7 @@ mod tests {
                 ("same".into(), Outcome::Pass),
                 ("diff".into(), Outcome::Pass),
             ],
+            allows: Default::default(),
         };
         let b = StackRun {
             stack: "b".into(),
@@ -472,6 +493,7 @@ mod tests {
                 ("same".into(), Outcome::Pass),
                 ("diff".into(), Outcome::Fail("line 4: a|b".into())),
             ],
+            allows: [("diff".to_string(), vec!["either".to_string()])].into(),
         };
         let md = side_by_side(&[a, b], &[("b".into(), vec!["iw=10: no".into()])]);
         assert!(md.contains("| a | 2 | 0 | 0 | 0 |"), "{md}");
@@ -479,6 +501,7 @@ mod tests {
         assert!(md.contains("- iw=10: no"), "{md}");
         let diffs = md.split("## Differences").nth(1).unwrap();
         assert!(diffs.contains("  - b: FAIL: line 4: a\\|b"), "{diffs}");
+        assert!(diffs.contains("  - the RFC allows: either"), "{diffs}");
         assert!(!diffs.contains("**same**"), "{diffs}");
     }
 
@@ -492,6 +515,7 @@ mod tests {
                 ("a/c".into(), Outcome::Fail("line 3: sent nothing".into())),
                 ("d".into(), Outcome::NotApplicable("no urgent call".into())),
             ],
+            allows: Default::default(),
         };
         let text = run.to_string();
         assert!(text
