@@ -771,7 +771,11 @@ fn tables(sim: &mut Sim, built: &Built) -> Vec<String> {
                         }
                     }
                 }
-                text.push_str(&process_tables(host));
+                // Who holds what says more than the table above only once a host has
+                // processes beyond process 1 (whose descriptors the table shows).
+                if host.processes().len() > 1 {
+                    text.push_str(&process_tables(host));
+                }
                 text.push_str(&format!("{}\n", host.counters()));
                 text
             })
