@@ -143,13 +143,14 @@ pub struct Config {
     /// probe timeout when a single segment is in flight (200 ms recommended).
     pub tlp_max_ack_delay: Duration,
     /// Time-based loss inference after RACK (RFC 8985 section 6), without per-segment
-    /// transmit times: the sender's SACK scoreboard orders what was sent. Two inferences,
-    /// each after a reordering window of max(SRTT/4, G) from the first evidence (the
-    /// section 6.3 timer): a hole below SACKed data outside recovery is lost (fast recovery
-    /// starts without waiting for DupThresh duplicate ACKs that a short flight cannot
-    /// produce), and in SACK recovery a retransmission is lost once data sent after it is
-    /// SACKed (at once when DupThresh segments of it are). Off, only RFC 6675's DupThresh
-    /// rules and the RTO detect losses.
+    /// transmit times: the sender's SACK scoreboard orders what was sent. Each inference
+    /// acts a reordering window of max(SRTT/4, G) after the first evidence (the section 6.3
+    /// timer): a hole below SACKed data outside recovery is lost (fast recovery starts
+    /// without waiting for DupThresh duplicate ACKs that a short flight cannot produce); in
+    /// SACK recovery a retransmission is lost once data sent after it is SACKed (at once
+    /// when DupThresh segments of it are), and an original transmission is lost once data
+    /// sent after it arrived: SACKed data above it, or a later retransmission cumulatively
+    /// acknowledged. Off, only RFC 6675's DupThresh rules and the RTO detect losses.
     pub rack: bool,
     /// Challenge ACKs sent per second at most (RFC 5961 section 7).
     pub challenge_ack_limit_per_sec: u32,

@@ -258,6 +258,14 @@ pub struct Connection {
     /// In SACK recovery: the lowest hole, if it was retransmitted, with SND.MAX at that
     /// retransmission. Data above that mark SACKed means the retransmission is lost.
     rexmit_mark: Option<(SeqNumber, SeqNumber)>,
+    /// In SACK recovery: unSACKed bytes below this were sent before something the peer
+    /// has since received, and the reordering window passed: lost by RACK's time-based
+    /// inference (RFC 8985 section 6.2), whatever DupThresh says.
+    rack_lost: SeqNumber,
+    /// In SACK recovery: the last retransmission, `(start, end, SND.MAX then)`. Once it
+    /// arrives, the original transmissions below `SND.MAX then` that have not were sent
+    /// before it: evidence for `rack_lost`.
+    last_rexmit: Option<(SeqNumber, SeqNumber, SeqNumber)>,
 
     /// Tail loss probe (RFC 8985 section 7).
     tlp: TailLossProbe,
@@ -303,6 +311,13 @@ impl fmt::Debug for Connection {
             .field("rcv_nxt", &self.rcv_nxt)
             .field("rcv_adv", &self.rcv_adv)
             .field("cwnd", &self.cc.cwnd())
+            .field("recovery", &self.recovery)
+            .field("recover_floor", &self.recover_floor)
+            .field("high_rxt", &self.high_rxt)
+            .field("rexmit_mark", &self.rexmit_mark)
+            .field("rack_lost", &self.rack_lost)
+            .field("sacked", &self.scoreboard.ranges())
+            .field("timers", &self.timers)
             .finish_non_exhaustive()
     }
 }
@@ -370,6 +385,8 @@ impl Connection {
             scoreboard,
             last_send_at: now,
             rexmit_mark: None,
+            rack_lost: SeqNumber(0),
+            last_rexmit: None,
             tlp: TailLossProbe::default(),
             ack: PendingAck::default(),
             persist_shift: 0,
@@ -601,13 +618,13 @@ impl Connection {
     }
 
     /// Bytes between SND.UNA and SND.MAX deemed lost: every hole below SACKed data with
-    /// DupThresh segments' worth SACKed above it (RFC 6675 IsLost).
+    /// DupThresh segments' worth SACKed above it (RFC 6675 IsLost), and in recovery what
+    /// RACK's inference found lost.
     pub fn lost_bytes(&self) -> usize {
-        let smss = self.smss();
         let mut lost = 0;
         let mut from = self.snd_una;
-        while let Some((s, e)) = self.scoreboard.next_hole(from) {
-            if self.scoreboard.is_lost(s, DUP_THRESH as usize, smss) {
+        while let Some((s, e, is_lost)) = self.next_hole_lost(from) {
+            if is_lost {
                 lost += e - s;
             }
             from = e;
@@ -1788,6 +1805,8 @@ impl Connection {
         self.timers.stop(Timer::Reorder);
         self.tlp.end_episode();
         self.rexmit_mark = None;
+        self.rack_lost = self.snd_una;
+        self.last_rexmit = None;
     }
 
     // ------------------------------------------------------------------------------------
@@ -1899,22 +1918,57 @@ impl Connection {
     }
 
     /// What the reordering timer would find lost now: the hole at SND.UNA outside
-    /// recovery (with data above it SACKed), or in recovery the retransmission watched by
-    /// `rexmit_mark` (with data sent after it SACKed).
+    /// recovery (with data above it SACKed); in recovery the retransmission watched by
+    /// `rexmit_mark` (with data sent after it SACKed), or an original transmission sent
+    /// before something that arrived ([`rack_news`](Self::rack_news)).
     fn reorder_evidence(&self) -> bool {
-        if !self.cfg.rack || !self.sack_ok || self.scoreboard.is_empty() {
+        if !self.cfg.rack || !self.sack_ok {
             return false;
         }
-        if self.scoreboard.is_sacked(self.snd_una) {
-            return false;
-        }
-        match (self.recovery, self.rexmit_mark) {
-            (None, _) => self.snd_una >= self.recover_floor && self.snd_nxt == self.snd_max,
-            (Some(_), Some((start, mark))) => {
-                start == self.snd_una && self.scoreboard.sacked_above(mark) > 0
+        match self.recovery {
+            None => {
+                !self.scoreboard.is_empty()
+                    && !self.scoreboard.is_sacked(self.snd_una)
+                    && self.snd_una >= self.recover_floor
+                    && self.snd_nxt == self.snd_max
             }
-            (Some(_), None) => false,
+            Some(_) => self.retransmission_overtaken() || self.rack_news(),
         }
+    }
+
+    /// In recovery: the retransmission watched by `rexmit_mark` is still a hole and data
+    /// sent after it was SACKed.
+    fn retransmission_overtaken(&self) -> bool {
+        self.rexmit_mark.is_some_and(|(start, mark)| {
+            start == self.snd_una
+                && !self.scoreboard.is_sacked(start)
+                && self.scoreboard.sacked_above(mark) > 0
+        })
+    }
+
+    /// In recovery: where the original transmissions that were sent before something the
+    /// peer has received end. The highest SACKed byte (original transmissions go out in
+    /// sequence order, and a retransmission lies below `high_rxt`), or, once the last
+    /// retransmission arrived, SND.MAX as it was when that retransmission went out.
+    fn rack_candidate(&self) -> SeqNumber {
+        let mut candidate = self.scoreboard.highest_sacked().unwrap_or(self.snd_una);
+        if let Some((start, end, snd_max_then)) = self.last_rexmit {
+            if self.snd_una >= end || self.scoreboard.is_sacked(start) {
+                candidate = candidate.max(snd_max_then);
+            }
+        }
+        candidate.min(self.snd_max)
+    }
+
+    /// In recovery: an original transmission, not yet retransmitted or found lost, that
+    /// was sent before something the peer received and is still missing.
+    fn rack_news(&self) -> bool {
+        let candidate = self.rack_candidate();
+        let mut from = self.rack_frontier().max(self.high_rxt);
+        if let Some(end) = self.scoreboard.sacked_range_end(from) {
+            from = end; // ranges never touch: the byte after one is unSACKed
+        }
+        from < candidate
     }
 
     /// Arms the reordering timer at the first evidence, clears it when the evidence goes.
@@ -1936,11 +1990,16 @@ impl Connection {
         match self.recovery {
             None => self.enter_recovery(now),
             Some(_) => {
-                if let Some((start, _)) = self.rexmit_mark {
-                    self.stats.lost_retransmissions += 1;
-                    self.rexmit_next = Some(start);
-                    self.rexmit_mark = Some((start, self.snd_max));
+                if self.retransmission_overtaken() {
+                    if let Some((start, _)) = self.rexmit_mark {
+                        self.stats.lost_retransmissions += 1;
+                        self.rexmit_next = Some(start);
+                        self.rexmit_mark = Some((start, self.snd_max));
+                    }
                 }
+                // RFC 8985 section 6.2: what was sent before a segment that arrived, and
+                // is still missing a reordering window later, is lost.
+                self.rack_lost = self.rack_lost.max(self.rack_candidate());
             }
         }
     }
@@ -2209,29 +2268,64 @@ impl Connection {
 
     /// RFC 6675 SetPipe(): bytes believed in the network.
     fn pipe(&self) -> usize {
-        if !self.sack_ok || self.scoreboard.is_empty() {
+        let rack = self.rack_frontier();
+        if !self.sack_ok || (self.scoreboard.is_empty() && rack <= self.snd_una) {
             return self.snd_nxt - self.snd_una;
         }
-        let smss = self.smss();
         let mut pipe = 0usize;
         let mut cursor = self.snd_una;
         // Unsacked bytes: count the ones not lost, plus the lost ones retransmitted.
-        while let Some((s, e)) = self.scoreboard.next_hole(cursor) {
-            let lost = self.scoreboard.is_lost(s, DUP_THRESH as usize, smss);
-            let hole = e - s;
+        while let Some((s, e, lost)) = self.next_hole_lost(cursor) {
             if !lost {
-                pipe += hole;
+                pipe += e - s;
             } else if self.high_rxt > s {
                 pipe += (self.high_rxt.min(e)) - s;
             }
             cursor = e;
         }
-        // Above the highest SACKed byte: all in flight.
-        let top = self.scoreboard.highest_sacked().unwrap_or(self.snd_una);
+        // Above the highest SACKed byte and the RACK frontier: all in flight.
+        let top = self
+            .scoreboard
+            .highest_sacked()
+            .unwrap_or(self.snd_una)
+            .max(rack);
         if self.snd_nxt > top {
             pipe += self.snd_nxt - top;
         }
         pipe
+    }
+
+    /// `rack_lost` while in recovery, SND.UNA otherwise (nothing lost by RACK).
+    fn rack_frontier(&self) -> SeqNumber {
+        if self.recovery.is_some() {
+            self.rack_lost.max(self.snd_una)
+        } else {
+            self.snd_una
+        }
+    }
+
+    /// The first unSACKed range at or after `from` that is below the highest SACKed byte or
+    /// the RACK frontier, split at the frontier, with whether it is lost (RFC 6675 IsLost,
+    /// or below the frontier).
+    fn next_hole_lost(&self, from: SeqNumber) -> Option<(SeqNumber, SeqNumber, bool)> {
+        let rack = self.rack_frontier();
+        let (s, e) = match self.scoreboard.next_hole(from) {
+            Some(hole) => hole,
+            None => {
+                // Past every SACKed byte: unSACKed up to the frontier.
+                let s = from.max(self.scoreboard.highest_sacked().unwrap_or(from));
+                if s >= rack {
+                    return None;
+                }
+                (s, rack)
+            }
+        };
+        if s < rack {
+            Some((s, e.min(rack), true))
+        } else {
+            let smss = self.smss();
+            Some((s, e, self.scoreboard.is_lost(s, DUP_THRESH as usize, smss)))
+        }
     }
 
     fn ts_clock(&self, now: Instant, offset: u32) -> u32 {
@@ -2583,8 +2677,8 @@ impl Connection {
         }
         // NextSeg rule 1: the first lost, unsacked, not yet retransmitted byte.
         let from = self.high_rxt.max(self.snd_una);
-        let (s, e) = self.scoreboard.next_hole(from)?;
-        if !self.scoreboard.is_lost(s, DUP_THRESH as usize, smss) {
+        let (s, e, lost) = self.next_hole_lost(from)?;
+        if !lost {
             return None;
         }
         // A hole can end past the data: at the FIN, which has no byte to copy.
@@ -2729,6 +2823,9 @@ impl Connection {
             self.stats.retransmitted_segments += 1;
             if seq == self.snd_una && self.recovery.is_some() {
                 self.rexmit_mark = Some((seq, self.snd_max));
+            }
+            if self.recovery.is_some() {
+                self.last_rexmit = Some((seq, seg_end.min(self.snd_max), self.snd_max));
             }
             self.high_rxt = self.high_rxt.max(seg_end.min(self.snd_max));
             if self

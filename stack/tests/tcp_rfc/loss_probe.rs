@@ -303,3 +303,78 @@ fn lost_retransmission_is_sent_again() {
     assert!(again.iter().any(|x| x.seq == s(0)), "{again:#?}");
     assert_eq!(c.stats().rto_expirations, 0);
 }
+
+/// Feeds ACKs of `ack` carrying each of `blocks` (SACK blocks in segments), one a
+/// millisecond from `now`; returns what went out.
+fn feed(
+    c: &mut Connection,
+    now: &mut Instant,
+    ack: SeqNumber,
+    blocks: &[&[(usize, usize)]],
+) -> Vec<Seg> {
+    let mut out = Vec::new();
+    for b in blocks {
+        *now += ms(1);
+        let ranges: Vec<_> = b.iter().map(|&(x, y)| (s(x), s(y))).collect();
+        out.extend(exchange(c, *now, sack(seg(ACK, IRS1, ack), &ranges)));
+    }
+    out
+}
+
+// RFC 8985 6.2 in recovery: an original transmission still missing when data sent after it
+// was SACKed is lost once the reordering window passed, though fewer than DupThresh
+// segments are SACKed above it. Before, only the RTO repaired it when the ACKs stopped.
+#[test]
+fn in_recovery_a_hole_below_sacked_data_is_lost_after_the_reordering_window() {
+    // Ten segments and no more data: what recovery may send is not taken by new data.
+    let (mut c, t, out) = flight(tlp_config(), 10);
+    assert_eq!(out.len(), 10);
+    let mut now = t + ms(100);
+    // Segment 0 lost, 1..4 arrive: fast retransmit of 0 at the third duplicate ACK.
+    let first = feed(
+        &mut c,
+        &mut now,
+        s(0),
+        &[&[(1, 2)], &[(1, 3)], &[(1, 4)], &[(1, 5)]],
+    );
+    assert!(c.in_recovery());
+    assert!(seqs(&first).contains(&s(0)));
+    // Segment 5 lost, 6 arrives; then the ACKs stop (everything else lost).
+    feed(&mut c, &mut now, s(0), &[&[(6, 7), (1, 5)]]);
+    assert_eq!(
+        c.poll_timeout(),
+        Some(now + ms(25)),
+        "reo_wnd = SRTT/4, not the RTO"
+    );
+    let at = fire_next(&mut c);
+    let again = sent(&mut c, at);
+    assert_eq!(seqs(&again).first(), Some(&s(5)), "{again:#?}");
+    assert!(c.info().lost_bytes >= SMSS);
+    assert_eq!(c.stats().rto_expirations, 0);
+}
+
+// RFC 8985 6.2 in recovery, with nothing SACKed: segments sent before a retransmission
+// that has arrived, and still missing a reordering window later, are lost.
+#[test]
+fn in_recovery_what_was_sent_before_an_arrived_retransmission_is_lost() {
+    let (mut c, t, _) = flight(tlp_config(), 30);
+    let mut now = t + ms(100);
+    // Segment 0 lost, 1..7 arrive, 8 and 9 lost; fast retransmit of 0 at the third
+    // duplicate ACK; everything sent after it, but the retransmission, is lost.
+    let blocks: Vec<Vec<(usize, usize)>> = (2..=8).map(|k| vec![(1, k)]).collect();
+    let refs: Vec<&[(usize, usize)]> = blocks.iter().map(Vec::as_slice).collect();
+    let first = feed(&mut c, &mut now, s(0), &refs);
+    assert!(c.in_recovery() && seqs(&first).contains(&s(0)));
+    // The retransmission arrives: a cumulative ACK up to the hole at 8, nothing SACKed.
+    feed(&mut c, &mut now, s(8), &[&[]]);
+    assert!(c.in_recovery());
+    assert_eq!(
+        c.poll_timeout(),
+        Some(now + ms(25)),
+        "reo_wnd = SRTT/4, not the RTO"
+    );
+    let at = fire_next(&mut c);
+    let again = sent(&mut c, at);
+    assert_eq!(seqs(&again).first(), Some(&s(8)), "{again:#?}");
+    assert_eq!(c.stats().rto_expirations, 0);
+}

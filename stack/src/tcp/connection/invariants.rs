@@ -393,12 +393,16 @@ impl Connection {
         }
         if at(Timer::Reorder).is_some() {
             invariant!(
-                self.cfg.rack && self.sack_ok && !self.scoreboard.is_empty(),
-                "the reordering timer only with RACK, SACK and SACKed data",
-                "rack {} sack {} scoreboard {:?}",
+                self.cfg.rack
+                    && self.sack_ok
+                    && (!self.scoreboard.is_empty() || self.recovery.is_some()),
+                "the reordering timer only with RACK, SACK, and SACKed data or a recovery \
+                 (whose last retransmission may have arrived with nothing SACKed)",
+                "rack {} sack {} scoreboard {:?} recovery {:?}",
                 self.cfg.rack,
                 self.sack_ok,
-                self.scoreboard.ranges()
+                self.scoreboard.ranges(),
+                self.recovery
             );
         }
         if at(Timer::Persist).is_some() {
