@@ -1,5 +1,7 @@
 //! `sansnet models`: the server models under one load, one row each.
 
+use std::io::Write;
+
 use sansnet::models::{self, Load, Model, ModelReport};
 use sansnet_sim::Duration;
 
@@ -26,11 +28,11 @@ pub fn models(args: ModelsArgs) -> Result<(), CliError> {
         for model in chosen {
             let text = models::tables_at(model, &load, at)
                 .map_err(|e| CliError::Failed(format!("{}: {e}", model.name())))?;
-            println!("{text}");
+            say(format_args!("{text}"))?;
         }
         return Ok(());
     }
-    println!(
+    say(format_args!(
         "{} clients x {} requests, think {}-{} ms, {} ms CPU + {} ms I/O per request on {} cores, \
          backlog {}, {} ms each way, {}% loss, seed {}",
         load.clients,
@@ -44,14 +46,20 @@ pub fn models(args: ModelsArgs) -> Result<(), CliError> {
         millis(load.latency),
         args.loss,
         load.seed
-    );
-    println!("{}", ModelReport::HEADER);
+    ))?;
+    say(format_args!("{}", ModelReport::HEADER))?;
     for model in chosen {
         let report = models::run(model, &load)
             .map_err(|e| CliError::Failed(format!("{}: {e}", model.name())))?;
-        println!("{report}");
+        say(format_args!("{report}"))?;
     }
     Ok(())
+}
+
+/// Prints one line; a closed standard output (`| head`) is an I/O error, not a panic.
+fn say(line: std::fmt::Arguments<'_>) -> Result<(), CliError> {
+    writeln!(std::io::stdout().lock(), "{line}")
+        .map_err(|e| CliError::Io(format!("writing the table: {e}")))
 }
 
 fn millis(d: Duration) -> u128 {

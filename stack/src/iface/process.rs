@@ -155,15 +155,19 @@ impl fmt::Display for SocketProcessInfo {
         };
         write!(
             f,
-            "{:<5} {:<12} {:>6} {:>6} {:<21} {:<21}",
+            "{:<5} {:<12} {:>6} {:>6} {:<21} ",
             netid,
             state_name(s.state),
             s.recv_q,
             s.send_q,
             addr_or_star(s.local),
-            addr_or_star(s.peer)
         )?;
-        if !self.users.is_empty() {
+        let peer = addr_or_star(s.peer);
+        if self.users.is_empty() {
+            return f.write_str(&peer);
+        }
+        write!(f, "{peer:<21}")?;
+        {
             f.write_str(" users:(")?;
             for (i, u) in self.users.iter().enumerate() {
                 if i > 0 {
