@@ -970,6 +970,7 @@ mod tests {
                 ..Default::default()
             },
             &crate::segment::Bases {
+                ts_tolerance: 0,
                 peer_isn: 1,
                 stack_iss: None,
                 stack_ts: None,

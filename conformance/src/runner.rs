@@ -298,6 +298,8 @@ fn run_started<S: StackUnderTest>(
         pending: VecDeque::new(),
         events: Vec::new(),
         bases: Bases {
+            // A TSval is a clock reading: as much off as the tolerance on times allows.
+            ts_tolerance: u32::try_from(judging.extra_tolerance.as_millis()).unwrap_or(u32::MAX),
             peer_isn: h.config.peer_isn.unwrap_or(DEFAULT_PEER_ISN),
             stack_iss: None,
             stack_ts: None,
@@ -759,6 +761,7 @@ fn show_result(r: &CallResult) -> String {
 /// A peer segment rendered from the peer's side (its seq relative to its ISN).
 fn peer_view(obs: &Observed, bases: &Bases) -> crate::script::SegmentSpec {
     let swapped = Bases {
+        ts_tolerance: 0,
         peer_isn: bases.stack_iss.unwrap_or(0),
         stack_iss: Some(bases.peer_isn),
         stack_ts: Some(0),

@@ -33,6 +33,9 @@ pub struct Bases {
     /// The first TSval the stack sent (0 before): `ts val` in `>` lines, `ts ecr` in `<`
     /// lines.
     pub stack_ts: Option<u32>,
+    /// How far the stack's TSval may be from the script's (in its ticks): 0 in virtual
+    /// time; a stack in real time stamps by its own clock, as late as it sends.
+    pub ts_tolerance: u32,
 }
 
 impl Bases {
@@ -393,7 +396,14 @@ fn opt_matches(exp: &OptSpec, act: &ObsOption, bases: &Bases) -> bool {
                 })
         }
         (OptSpec::Ts { val, ecr }, ObsOption::Ts(v, e)) => {
-            value_matches(*val, *v, bases.ts()) && value_matches(*ecr, *e, 0)
+            let val_ok = match *val {
+                Value::Rel(r) if bases.ts_tolerance > 0 => {
+                    let want = bases.ts().wrapping_add(r as u32);
+                    v.wrapping_sub(want).min(want.wrapping_sub(*v)) <= bases.ts_tolerance
+                }
+                _ => value_matches(*val, *v, bases.ts()),
+            };
+            val_ok && value_matches(*ecr, *e, 0)
         }
         (OptSpec::Generic { kind, data }, ObsOption::Other(k, d)) => kind == k && data == d,
         _ => false,
@@ -562,6 +572,7 @@ mod tests {
     #[test]
     fn build_then_observe_round_trips() {
         let bases = Bases {
+            ts_tolerance: 0,
             peer_isn: 1000,
             stack_iss: Some(5000),
             stack_ts: Some(77),
