@@ -13,6 +13,7 @@
 //! while its I/O waits overlap; a blocking thread holds its connection from accept to close.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
@@ -22,7 +23,7 @@ use sansnet_sim::fault::LossModel;
 use sansnet_sim::process::{HostThreads, Listener, Process, Stream};
 use sansnet_sim::{one_nic_config, Duration, Instant, LinkFaults, NodeId, Probability, Seed, Sim};
 use sansnet_sim::{RunError, SimRng, TcpStream};
-use sansnet_stack::iface::{Host, SocketState};
+use sansnet_stack::iface::{Host, Pid, SocketState};
 use sansnet_stack::tcp::State;
 
 /// A server model.
@@ -147,6 +148,10 @@ pub struct ModelReport {
     pub accept_queue_peak: usize,
     /// Connections the server dropped because an accept queue was full.
     pub accept_queue_overflows: u64,
+    /// Connections each serving process accepted, by pid: how evenly a shared listener
+    /// (whichever worker is free takes the next) or a reuseport group (a hash of the
+    /// 4-tuple picks) spread them.
+    pub accepted_per_process: Vec<(Pid, usize)>,
     /// Requests answered in full.
     pub completed: usize,
     /// Requests that failed (refused, reset, timed out).
@@ -160,7 +165,13 @@ pub struct ModelReport {
 
 impl ModelReport {
     /// The table's header, matching [`Display`](fmt::Display)'s columns.
-    pub const HEADER: &'static str = "model               procs threads listen  conn-peak  busy-peak  acceptq-peak  overflows   done failed    p50-ms    p90-ms    p99-ms    max-ms";
+    pub const HEADER: &'static str = "model               procs threads listen  conn-peak  busy-peak  acceptq-peak  overflows  accepted/proc   done failed    p50-ms    p90-ms    p99-ms    max-ms";
+
+    /// The fewest and the most connections one serving process accepted.
+    pub fn accepted_range(&self) -> (usize, usize) {
+        let counts = self.accepted_per_process.iter().map(|&(_, n)| n);
+        (counts.clone().min().unwrap_or(0), counts.max().unwrap_or(0))
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -172,7 +183,7 @@ impl fmt::Display for ModelReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:<19} {:>5} {:>7} {:>6} {:>10} {:>10} {:>13} {:>10} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}",
+            "{:<19} {:>5} {:>7} {:>6} {:>10} {:>10} {:>13} {:>10} {:>14} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}",
             self.model.name(),
             self.processes,
             self.threads,
@@ -181,6 +192,10 @@ impl fmt::Display for ModelReport {
             self.concurrent_peak,
             self.accept_queue_peak,
             self.accept_queue_overflows,
+            match self.accepted_range() {
+                (lo, hi) if lo == hi => format!("{lo}"),
+                (lo, hi) => format!("{lo}-{hi}"),
+            },
             self.completed,
             self.failed,
             ms(self.latency[0]),
@@ -248,11 +263,13 @@ struct Server {
     request_bytes: usize,
     response: Vec<u8>,
     busy: Busy,
+    accepted: RefCell<BTreeMap<Pid, usize>>,
 }
 
 impl Server {
     /// Serves one connection: read the request, CPU time, I/O wait, the response, close.
     async fn serve(&self, stream: Stream, thread: Option<&Cell<Instant>>) {
+        *self.accepted.borrow_mut().entry(stream.pid()).or_default() += 1;
         self.busy.now.set(self.busy.now.get() + 1);
         self.busy
             .peak
@@ -518,6 +535,7 @@ fn build(model: Model, load: &Load) -> Built {
         request_bytes: load.request_bytes,
         response: vec![b'r'; load.response_bytes],
         busy: Busy::default(),
+        accepted: RefCell::new(BTreeMap::new()),
     });
     let threads = Rc::new(HostThreads::default());
     let samples = Rc::new(Samples::default());
@@ -586,6 +604,13 @@ pub fn run(model: Model, load: &Load) -> Result<ModelReport, RunError> {
             )
         })
         .unwrap_or_default();
+    let accepted_per_process: Vec<(Pid, usize)> = b
+        .server
+        .accepted
+        .borrow()
+        .iter()
+        .map(|(&pid, &n)| (pid, n))
+        .collect();
     let mut sorted = b.latencies.borrow().clone();
     sorted.sort();
     Ok(ModelReport {
@@ -597,6 +622,7 @@ pub fn run(model: Model, load: &Load) -> Result<ModelReport, RunError> {
         concurrent_peak: b.server.busy.peak.get(),
         accept_queue_peak: b.samples.accept_queue_peak.get(),
         accept_queue_overflows: overflows,
+        accepted_per_process,
         completed: sorted.len(),
         failed: b.failed.get(),
         latency: [

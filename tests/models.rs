@@ -69,6 +69,13 @@ fn prefork_shares_one_listener_reuseport_gives_each_worker_its_own() {
     let reuseport = run(Model::PreforkReusePort);
     assert_eq!(shape(&reuseport), (5, 5, 4));
     assert_eq!(reuseport.completed + reuseport.failed, 400);
+    for r in [&shared, &reuseport] {
+        let pids: Vec<u32> = r.accepted_per_process.iter().map(|(p, _)| p.0).collect();
+        assert_eq!(pids, vec![2, 3, 4, 5], "the workers serve, not the master");
+        let accepted: usize = r.accepted_per_process.iter().map(|&(_, n)| n).sum();
+        assert!(accepted >= r.completed, "{r:?}");
+        assert!(r.accepted_range().0 > 0, "every worker took some: {r:?}");
+    }
 }
 
 #[test]

@@ -280,6 +280,11 @@ impl Stream {
         self.fd
     }
 
+    /// The process whose descriptor it is.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
     /// Reads what is there (waiting for something); `Ok(0)` at end of stream.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let (node, pid, fd) = (self.node, self.pid, self.fd);
