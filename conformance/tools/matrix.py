@@ -42,6 +42,20 @@ STACKS = {
   'time_wait/syn_seq_beyond.tcp': 'engine; the host reopens TIME-WAIT on a SYN beyond RCV.NXT (RFC 1122 4.2.2.13, RFC 6191; see time_wait/syn_reopens); the bare engine answers with a challenge ACK (RFC 5961 4.2)',
   'time_wait/syn_seq_middle.tcp': 'engine; the host reopens TIME-WAIT on a SYN beyond RCV.NXT (RFC 1122 4.2.2.13, RFC 6191; see time_wait/syn_reopens); the bare engine answers with a challenge ACK (RFC 5961 4.2)',
 }
+# Where the RFCs allow more than one behaviour (`# allows:`): their words, and what each
+# stack does (conformance/STACKS.md shows it beside the script's differences).
+ALLOW_TW_SYN = ('RFC 5961 4.2 (RFC 9293 3.10.7.4): a SYN in a synchronized state draws a challenge '
+                'ACK, as the sansnet engine answers here; RFC 1122 4.2.2.13 and RFC 6191: a SYN in '
+                'TIME-WAIT with a higher sequence number MAY reopen the connection, as the sansnet '
+                'host and Linux do (a SYN-ACK)')
+ALLOWS = {
+  'time_wait/syn_seq_beyond.tcp': ALLOW_TW_SYN,
+  'time_wait/syn_seq_middle.tcp': ALLOW_TW_SYN,
+}
+ALLOW_RIGHT_EDGE = ('RFC 9293 3.10.7.4: "special allowance should be made to accept valid ACKs": '
+                    'sansnet accepts an empty segment at SEG.SEQ = RCV.NXT+RCV.WND as Linux does '
+                    '(tcp_sequence; Linux\'s own window is 64240, so this script\'s sequence number '
+                    'lies beyond it there); smoltcp holds an empty segment at its right edge unacceptable and answers with an ACK')
 def write(path, title, rfc, reqs, quote, matrix, setup, lines, note=None, config=CFG):
     global count
     full = os.path.join(OUT, path)
@@ -57,6 +71,8 @@ def write(path, title, rfc, reqs, quote, matrix, setup, lines, note=None, config
     # The suite's baseline (BASELINE_CONFIG) is stated once; a script names what it changes.
     if config != CFG: h.append(f'# config: {config}')
     if note: h.append(f'# note: {note}')
+    if path in ALLOWS: h.append(f'# allows: {ALLOWS[path]}')
+    if note and note.startswith('the allowance for valid ACKs'): h.append(f'# allows: {ALLOW_RIGHT_EDGE}')
     if path in KNOWN: h.append(f'# status: known-failure {KNOWN[path]}')
     open(full, 'w').write('\n'.join(h + lines) + '\n')
     count += 1
