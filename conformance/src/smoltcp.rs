@@ -639,3 +639,52 @@ impl StackUnderTest for SmoltcpUnderTest {
         Some(map_state(self.socket_ref().state()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::run;
+    use crate::script::parse;
+
+    const HEADER: &str = "# title: t\n# rfc: 9293 3.10.7.4\n# requirements: none\n# quote: \"q\"\n# setup: established\n";
+
+    fn play(lines: &str) -> Result<Vec<String>, String> {
+        let s = parse("t", &format!("{HEADER}{lines}")).map_err(|e| e.to_string())?;
+        run::<SmoltcpUnderTest>(&s).map_err(|f| f.to_string())
+    }
+
+    #[test]
+    fn an_rst_at_rcv_nxt_fails_the_connection_and_every_call_after() {
+        let r = play(
+            "+0.1 < R seq=1 win=0\n      expect state CLOSED\n      expect event Failed(ECONNRESET)\n      expect event Closed\n      call send(1) = ECONNRESET\n      call recv(1) = ECONNRESET\n",
+        );
+        assert!(r.is_ok(), "{r:?}");
+    }
+
+    #[test]
+    fn the_peers_fin_is_end_of_stream_and_peer_closed() {
+        let r = play(
+            "+0.1 < F. seq=1 ack=1 win=65535\n+0.01~0.01 > . seq=1 ack=2\n      expect event PeerClosed\n      call recv(10) = 0\n",
+        );
+        assert!(r.is_ok(), "{r:?}");
+    }
+
+    #[test]
+    fn what_smoltcp_has_no_call_for_is_not_applicable() {
+        let s = parse("t", &format!("{HEADER}      call urgent_pending() = 0\n")).unwrap();
+        let v = crate::judge::<SmoltcpUnderTest>(&s);
+        assert!(
+            matches!(&v, crate::Verdict::Skipped(why) if why.contains("urgent")),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn the_baseline_lists_what_smoltcp_cannot_be_set_to() {
+        let b = baseline_unhonoured();
+        assert!(b.iter().any(|u| u.starts_with("iw=10")), "{b:?}");
+        assert!(b.iter().any(|u| u.starts_with("wscale=off")), "{b:?}");
+        // The baseline's minimum RTO is smoltcp's own: not listed.
+        assert!(!b.iter().any(|u| u.starts_with("rto_min")), "{b:?}");
+    }
+}
