@@ -1444,7 +1444,7 @@ impl Connection {
                 // RFC 9293 section 3.10.7.4 fourth, SYN-RECEIVED: "If the connection was
                 // initiated with a passive OPEN, then return this connection to the LISTEN
                 // state and return."
-                self.return_to_listen();
+                self.return_to_listen(now);
                 return;
             }
             self.challenge_ack(now);
@@ -1504,22 +1504,30 @@ impl Connection {
 
     /// A passive SYN-RECEIVED goes back to LISTEN (MUST-11). The host discards this
     /// per-SYN connection.
-    fn return_to_listen(&mut self) {
-        self.enter_closed();
-        self.set_state(State::Listen);
-        self.remote = SocketAddrV4::new(core::net::Ipv4Addr::UNSPECIFIED, 0);
-        self.iss = SeqNumber(0);
+    /// Back to LISTEN from SYN-RECEIVED (MUST-11): as fresh as `listen` made it, with the
+    /// same configuration and local address. Whatever the half-open connection learned (the
+    /// peer's options and MSS, an RTT sample or a timed segment, a retransmitted SYN, the
+    /// windows) belonged to that peer and goes with it; the counters and the events not
+    /// yet polled stay.
+    fn return_to_listen(&mut self, now: Instant) {
+        let unspecified = SocketAddrV4::new(core::net::Ipv4Addr::UNSPECIFIED, 0);
+        let mut fresh = Self::new(self.cfg.clone(), self.local, unspecified, now);
+        fresh.passive = true;
+        fresh.stats = core::mem::take(&mut self.stats);
+        fresh.events = core::mem::take(&mut self.events);
+        fresh.set_state(State::Listen);
+        *self = fresh;
     }
 
-    fn on_rst(&mut self, _now: Instant, seg: &TcpRepr<'_>) {
+    fn on_rst(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         if seg.seq_number != self.rcv_nxt {
             // In the window but not exact: challenge ACK (RFC 5961 section 3.2).
             self.stats.count_drop(DropReason::RstNotExact);
-            self.challenge_ack(_now);
+            self.challenge_ack(now);
             return;
         }
         match self.state {
-            State::SynReceived if self.passive => self.return_to_listen(),
+            State::SynReceived if self.passive => self.return_to_listen(now),
             State::SynReceived => self.fail(ConnectionError::Refused),
             State::TimeWait => {
                 // RFC 1337: ignore RSTs in TIME-WAIT (TIME-WAIT assassination hazards).

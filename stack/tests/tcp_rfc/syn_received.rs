@@ -104,6 +104,30 @@ fn after_returning_to_listen_a_new_syn_is_accepted() {
     assert_eq!(c.state(), State::SynReceived);
 }
 
+// Back in LISTEN, nothing of the half-open connection is left: its SYN-ACK was
+// retransmitted, which (RFC 6298 5.7, and Karn's rule) would keep the next handshake from
+// giving an RTT sample and set the RTO to 3 s; a fresh handshake takes its sample.
+#[test]
+fn after_returning_to_listen_the_next_handshake_starts_afresh() {
+    let mut c = syn_received(plain());
+    let at = fire_next(&mut c); // the SYN-ACK retransmitted at 1 s
+    assert_eq!(sent(&mut c, at).len(), 1);
+    recv_seg(&mut c, at, seg(RST, IRS1, SeqNumber(0)));
+    assert_eq!(c.state(), State::Listen);
+    c.set_remote(REMOTE);
+    let syn = Repr {
+        seq_number: SeqNumber(9000),
+        ..PEER_SYN
+    };
+    let out = exchange(&mut c, at, syn);
+    assert_eq!(out[0].flags, SYN_ACK);
+    let iss = out[0].seq;
+    recv_seg(&mut c, at + ms(100), seg(ACK, SeqNumber(9001), iss + 1));
+    assert_eq!(c.state(), State::Established);
+    assert_eq!(c.srtt(), Some(ms(100)), "the new handshake's RTT sample");
+    assert_eq!(c.rto(), ms(300));
+}
+
 // RFC 9293 3.10.7.4 second (MUST-11): from SYN-SENT, "the connection was refused; signal the
 // user 'connection refused'".
 #[test]
