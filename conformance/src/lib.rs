@@ -66,7 +66,10 @@
 //! `len=N` (the peer sends N bytes of its pattern, lower-case letters by stream offset) or
 //! `data="text"`, and `bad-checksum` (peer only). Sequence numbers are relative to the
 //! sender's ISN (`seq=1` is the first data byte), acknowledgment numbers and SACK blocks to
-//! the other side's; `raw:N` is a number as it is on the wire; `*` matches anything.
+//! the other side's; `raw:N` is a number as it is on the wire; `*` matches anything;
+//! `seq=edge` (`edge-1`, `edge+1`) is the right edge of the window the stack last
+//! advertised (its last ACK number plus its window, scaled), so that a script at the edge
+//! stays at the edge on a stack whose window is another size.
 //! Options close the line in `<...>`: `mss N`, `wscale N`, `sackOK`, `sack L:R L:R`,
 //! `ts val X ecr Y`, `nop`, `eol`, `opt KIND HEX` (any option, length computed) and
 //! `raw HEX` (bytes as they are, for malformed options). The peer's options are sent in

@@ -207,6 +207,10 @@ struct Run<'s, S: StackUnderTest> {
     steps: usize,
     cur: Option<&'s Line>,
     window_note: Option<String>,
+    /// The window scale in the stack's SYN, and whether the peer's SYN offered one: both,
+    /// and the stack's later windows are scaled (RFC 7323 2.2).
+    stack_wscale: Option<u8>,
+    peer_wscale: bool,
 }
 
 /// Runs a script on a stack of type `S`. `Ok` carries the trace (one line per segment).
@@ -298,6 +302,7 @@ fn run_started<S: StackUnderTest>(
         pending: VecDeque::new(),
         events: Vec::new(),
         bases: Bases {
+            stack_edge: None,
             // A TSval is a clock reading: as much off as the tolerance on times allows.
             ts_tolerance: u32::try_from(judging.extra_tolerance.as_millis()).unwrap_or(u32::MAX),
             peer_isn: h.config.peer_isn.unwrap_or(DEFAULT_PEER_ISN),
@@ -313,6 +318,8 @@ fn run_started<S: StackUnderTest>(
         steps: 0,
         cur: None,
         window_note: None,
+        stack_wscale: None,
+        peer_wscale: false,
     };
     let mut trace = Vec::new();
     let result = run.play();
@@ -395,6 +402,20 @@ impl<S: StackUnderTest> Run<'_, S> {
             }
             if let (None, Some(v)) = (self.bases.stack_ts, obs.tsval()) {
                 self.bases.stack_ts = Some(v);
+            }
+            if obs.has(Flags::SYN) {
+                self.stack_wscale = obs.options.iter().find_map(|o| match o {
+                    ObsOption::Wscale(s) => Some(*s),
+                    _ => None,
+                });
+            }
+            if obs.has(Flags::ACK) && !obs.has(Flags::RST) {
+                // RFC 7323 2.2: a SYN's window is never scaled.
+                let shift = match (obs.has(Flags::SYN), self.stack_wscale, self.peer_wscale) {
+                    (false, Some(s), true) => u32::from(s.min(14)),
+                    _ => 0,
+                };
+                self.bases.stack_edge = Some(obs.ack.wrapping_add(u32::from(obs.win) << shift));
             }
             let line = format!("{} > {}", secs(sent_at), render_observed(&obs, &self.bases));
             self.record(line);
@@ -512,6 +533,13 @@ impl<S: StackUnderTest> Run<'_, S> {
                 self.ensure_quiet("before the peer's segment")?;
                 let built = build(spec, &self.bases, self.peer_port, self.stack_port)
                     .map_err(|m| self.fail(m))?;
+                if spec.flags.has(Flags::SYN) {
+                    self.peer_wscale = spec
+                        .options
+                        .iter()
+                        .flatten()
+                        .any(|o| matches!(o, OptSpec::Wscale(_)));
+                }
                 for (i, &b) in built.payload.iter().enumerate() {
                     let off = built.stream_offset + i as i64;
                     if off >= 0 && !spec.bad_checksum {
@@ -538,7 +566,7 @@ impl<S: StackUnderTest> Run<'_, S> {
                 let seq = match icmp.seq {
                     Value::Raw(x) => x,
                     Value::Rel(r) => self.bases.stack_iss.unwrap_or(0).wrapping_add(r as u32),
-                    Value::Any => self.bases.stack_iss.unwrap_or(0),
+                    Value::Any | Value::Edge(_) => self.bases.stack_iss.unwrap_or(0),
                 };
                 let mut quoted = vec![0u8; 8];
                 quoted[0..2].copy_from_slice(&self.stack_port.to_be_bytes());
@@ -762,6 +790,7 @@ fn show_result(r: &CallResult) -> String {
 fn peer_view(obs: &Observed, bases: &Bases) -> crate::script::SegmentSpec {
     let swapped = Bases {
         ts_tolerance: 0,
+        stack_edge: None,
         peer_isn: bases.stack_iss.unwrap_or(0),
         stack_iss: Some(bases.peer_isn),
         stack_ts: Some(0),

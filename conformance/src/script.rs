@@ -276,6 +276,11 @@ pub enum Value {
     Rel(i64),
     /// `raw:N`: exactly this number on the wire.
     Raw(u32),
+    /// `edge`, `edge-N`, `edge+N` (in `seq=` only): the right edge of the window the stack
+    /// last advertised (its last ACK number plus its window, scaled), plus N. A script that
+    /// means "at the right edge" says so, rather than a number computed from one stack's
+    /// window: other stacks advertise other windows (Linux 64240 where sansnet says 65535).
+    Edge(i64),
 }
 
 /// Payload of a segment line.
@@ -1095,6 +1100,19 @@ fn parse_value(cur: &Cursor<'_>, s: &str, col: usize) -> PResult<Value> {
     if s == "*" {
         return Ok(Value::Any);
     }
+    if let Some(off) = s.strip_prefix("edge") {
+        if off.is_empty() {
+            return Ok(Value::Edge(0));
+        }
+        return off
+            .strip_prefix('+')
+            .unwrap_or(off)
+            .parse::<i64>()
+            .ok()
+            .filter(|v| v.abs() < (1i64 << 31))
+            .map(Value::Edge)
+            .ok_or_else(|| err(format!("`{s}` is not `edge`, `edge+N` or `edge-N`")));
+    }
     if let Some(raw) = s.strip_prefix("raw:") {
         return raw
             .parse::<u32>()
@@ -1153,6 +1171,13 @@ fn parse_segment(cur: &mut Cursor<'_>, inject: bool) -> PResult<SegmentSpec> {
             "seq" | "ack" | "win" | "urg" => {
                 let v = cur.word("<");
                 let v = parse_value(cur, v, vcol)?;
+                if matches!(v, Value::Edge(_)) && key != "seq" {
+                    return Err(ParseError {
+                        line: cur.line,
+                        column: vcol,
+                        message: "`edge` is a sequence number: for `seq=` only".into(),
+                    });
+                }
                 let slot = match key {
                     "seq" => &mut seg.seq,
                     "ack" => &mut seg.ack,

@@ -36,6 +36,9 @@ pub struct Bases {
     /// How far the stack's TSval may be from the script's (in its ticks): 0 in virtual
     /// time; a stack in real time stamps by its own clock, as late as it sends.
     pub ts_tolerance: u32,
+    /// The right edge of the window the stack last advertised, on the wire (its ACK number
+    /// plus its window, scaled): `seq=edge`.
+    pub stack_edge: Option<u32>,
 }
 
 impl Bases {
@@ -48,13 +51,20 @@ impl Bases {
     }
 }
 
-/// Resolves a value of a `<` line to the number on the wire.
-fn resolve(v: Value, base: u32) -> u32 {
+/// Resolves a value of a `<` line to the number on the wire. `edge` is the stack's right
+/// window edge (the parser allows it only in `seq=`); before the stack advertised a window,
+/// the base.
+fn resolve_edge(v: Value, base: u32, edge: Option<u32>) -> u32 {
     match v {
         Value::Raw(x) => x,
         Value::Rel(r) => base.wrapping_add(r as u32),
         Value::Any => base,
+        Value::Edge(k) => edge.unwrap_or(base).wrapping_add(k as u32),
     }
+}
+
+fn resolve(v: Value, base: u32) -> u32 {
+    resolve_edge(v, base, None)
 }
 
 /// A number of a `<` line that is not relative (window, MSS ...), checked against its width.
@@ -63,6 +73,7 @@ fn plain(v: Value, max: u32, what: &str) -> Result<u32, String> {
         Value::Raw(x) => i64::from(x),
         Value::Rel(r) => r,
         Value::Any => return Err(format!("`{what}=*` in a segment the peer sends")),
+        Value::Edge(_) => return Err(format!("`{what}=edge`: `edge` is for `seq=`")),
     };
     if (0..=i64::from(max)).contains(&n) {
         Ok(n as u32)
@@ -99,7 +110,11 @@ pub fn build(
     src_port: u16,
     dst_port: u16,
 ) -> Result<Built, String> {
-    let seq = resolve(spec.seq.unwrap_or(Value::Rel(0)), bases.peer_isn);
+    let seq = resolve_edge(
+        spec.seq.unwrap_or(Value::Rel(0)),
+        bases.peer_isn,
+        bases.stack_edge,
+    );
     let ack = if spec.flags.has(Flags::ACK) {
         resolve(spec.ack.unwrap_or(Value::Rel(0)), bases.iss())
     } else {
@@ -305,6 +320,8 @@ fn value_matches(v: Value, actual: u32, base: u32) -> bool {
         Value::Any => true,
         Value::Raw(x) => x == actual,
         Value::Rel(r) => base.wrapping_add(r as u32) == actual,
+        // The stack's own edge in its own segment: not a thing scripts check.
+        Value::Edge(_) => false,
     }
 }
 
@@ -313,6 +330,8 @@ fn fmt_value(v: Value) -> String {
         Value::Any => "*".into(),
         Value::Raw(x) => format!("raw:{x}"),
         Value::Rel(r) => r.to_string(),
+        Value::Edge(0) => "edge".into(),
+        Value::Edge(k) => format!("edge{k:+}"),
     }
 }
 
@@ -573,6 +592,7 @@ mod tests {
     fn build_then_observe_round_trips() {
         let bases = Bases {
             ts_tolerance: 0,
+            stack_edge: None,
             peer_isn: 1000,
             stack_iss: Some(5000),
             stack_ts: Some(77),

@@ -53,9 +53,9 @@ ALLOWS = {
   'time_wait/syn_seq_middle.tcp': ALLOW_TW_SYN,
 }
 ALLOW_RIGHT_EDGE = ('RFC 9293 3.10.7.4: "special allowance should be made to accept valid ACKs": '
-                    'sansnet accepts an empty segment at SEG.SEQ = RCV.NXT+RCV.WND as Linux does '
-                    '(tcp_sequence; Linux\'s own window is 64240, so this script\'s sequence number '
-                    'lies beyond it there); smoltcp holds an empty segment at its right edge unacceptable and answers with an ACK')
+                    'sansnet and Linux (tcp_sequence) accept an empty segment at SEG.SEQ = '
+                    'RCV.NXT+RCV.WND (Linux in TIME-WAIT answers it with an ACK); smoltcp holds an '
+                    'empty segment at its right edge unacceptable and answers with an ACK')
 def write(path, title, rfc, reqs, quote, matrix, setup, lines, note=None, config=CFG):
     global count
     full = os.path.join(OUT, path)
@@ -96,6 +96,10 @@ for st, (setup, pre, R, U, N) in STATES.items():
     can_recv = st in ('ESTABLISHED', 'FIN-WAIT-1', 'FIN-WAIT-2')
     cell = lambda k: f'{st} x {k}'
     W = 65536 - R
+    # The right edge and past it are written as where they are (`edge`: the window the
+    # stack last advertised), not as the number sansnet's 65535-byte window makes them:
+    # another stack's window is another size (Linux's 64240).
+    sq = lambda s: {R + W - 1: 'edge-1', R + W: 'edge', R + W + 1: 'edge+1'}.get(s, str(s))
     edges = [('left', R - 1), ('edge', R), ('right', R + W - 1), ('beyond', R + W), ('middle', R + 1000)]
     # ACK: pure ACK, acking nothing new (ack=U), at each sequence edge, and one past the
     # right edge. An empty segment exactly at RCV.NXT+RCV.WND is acceptable: it is what a peer
@@ -103,7 +107,7 @@ for st, (setup, pre, R, U, N) in STATES.items():
     for name, seq in edges + [('past', R + W + 1)]:
         acceptable = R <= seq <= R + W
         note = None
-        lines = list(pre) + [f'+0.1  < . seq={seq} ack={U} win=65535']
+        lines = list(pre) + [f'+0.1  < . seq={sq(seq)} ack={U} win=65535']
         if seq == R + W:
             lines.append('+0    expect nothing until +0.5')
             q = "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be made to accept valid ACKs, URGs, and RSTs"
@@ -122,7 +126,7 @@ for st, (setup, pre, R, U, N) in STATES.items():
     # ACK with data at each edge.
     for name, seq in edges:
         ln = 10
-        lines = list(pre) + [f'+0.1  < . seq={seq} ack={U} win=65535 len={ln}']
+        lines = list(pre) + [f'+0.1  < . seq={sq(seq)} ack={U} win=65535 len={ln}']
         overl = seq < R < seq + ln
         acceptable = (R <= seq < R + W) or (R <= seq + ln - 1 < R + W)
         if not acceptable:
@@ -156,7 +160,7 @@ for st, (setup, pre, R, U, N) in STATES.items():
     for flags, kind in (('R', 'RST'), ('R.', 'RST-ACK')):
         for name, seq in edges:
             ackf = f' ack={U}' if flags == 'R.' else ''
-            lines = list(pre) + [f'+0.1  < {flags} seq={seq}{ackf} win=0']
+            lines = list(pre) + [f'+0.1  < {flags} seq={sq(seq)}{ackf} win=0']
             reqs = 'RFC5961-3.2'
             if seq == R:
                 q = Q_RST_EXACT
@@ -182,14 +186,14 @@ for st, (setup, pre, R, U, N) in STATES.items():
     for flags, kind in (('S', 'SYN'), ('S.', 'SYN-ACK'), ('SF', 'SYN-FIN')):
         for name, seq in [('edge', R), ('middle', R + 1000), ('left', R - 1), ('beyond', R + W + 100)]:
             ackf = f' ack={U}' if '.' in flags else ''
-            lines = list(pre) + [f'+0.1  < {flags} seq={seq}{ackf} win=65535 <mss 1460>']
+            lines = list(pre) + [f'+0.1  < {flags} seq={sq(seq)}{ackf} win=65535 <mss 1460>']
             lines += [ack_line(N, R), f'      expect state {st}']
             inwin = R <= seq < R + W
             write(f'{d}/{kind.lower().replace("-", "_")}_seq_{name}.tcp', f'{st}: {kind} with SEG.SEQ = {where(seq, R, W)} draws an ACK',
                   '5961 4.2; 9293 3.10.7.4', 'RFC5961-4.2' if inwin else 'none', Q_SYN if inwin else Q_UNACC, cell(kind), setup, lines)
     # FIN without ACK: dropped (fifth step), unless out of window (first step: ACK).
     for name, seq in [('edge', R), ('beyond', R + W)]:
-        lines = list(pre) + [f'+0.1  < F seq={seq} win=65535']
+        lines = list(pre) + [f'+0.1  < F seq={sq(seq)} win=65535']
         if name == 'edge':
             lines += ['+0    expect nothing until +0.5', f'      expect state {st}']; q = Q_NOACK
         else:
