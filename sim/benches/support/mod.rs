@@ -1,11 +1,14 @@
 //! Shared by the simulator benchmarks: a bulk sender and sink on sansnet's host, the same
-//! on smoltcp plugged into the simulator through the public [`Endpoint`] trait, and the
-//! topology they run on.
+//! on smoltcp 0.14 plugged into the simulator through the public [`Endpoint`] trait, the
+//! topology they run on, and (`vlink`) both stacks over a virtual-time link without the
+//! simulator.
 //!
 //! Both stacks run their application inside the node (the sender writes whatever fits, the
-//! sink reads whatever arrived, after every input), so the comparison is stack against
-//! stack on the same simulator, with no executor in between.
+//! sink reads whatever arrived and checks every byte against the pattern), so the
+//! comparison is stack against stack, with no executor in between.
 #![allow(dead_code)]
+
+pub mod vlink;
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -22,7 +25,7 @@ pub const PORT: u16 = 5001;
 pub enum Role {
     /// Connects to `B_ADDR:PORT` and sends `total` bytes (`u64::MAX`: forever), then closes.
     Sender { total: u64 },
-    /// Listens on `PORT` and reads (and discards) everything.
+    /// Listens on `PORT` and reads everything, checking each byte against the pattern.
     Sink,
 }
 
@@ -34,8 +37,10 @@ pub struct Progress {
     pub eof: bool,
 }
 
-static PATTERN: [u8; 65536] = {
-    let mut p = [0u8; 65536];
+/// The bytes sent: offset `i` of the stream is `i % 251`; any 64 KiB of the stream is
+/// `PATTERN[off..off + 65536]` with `off = start % 251`.
+pub static PATTERN: [u8; 65536 + 256] = {
+    let mut p = [0u8; 65536 + 256];
     let mut i = 0;
     while i < p.len() {
         p[i] = (i % 251) as u8;
@@ -54,6 +59,8 @@ pub struct HostApp {
     conn: Option<Fd>,
     pub progress: Progress,
     scratch: Vec<u8>,
+    /// Frames arrived since the application last ran.
+    dirty: bool,
 }
 
 impl HostApp {
@@ -73,6 +80,7 @@ impl HostApp {
             conn: None,
             progress: Progress::default(),
             scratch: vec![0; 1 << 16],
+            dirty: false,
         };
         match role {
             // The sender connects in `start`, once the node is on its link.
@@ -95,13 +103,15 @@ impl HostApp {
         }
     }
 
-    fn run_app(&mut self, now: Instant) {
+    /// The application, once: the sender writes what fits, the sink reads everything there
+    /// is and checks it.
+    pub fn run_app(&mut self, now: Instant) {
         match self.role {
             Role::Sender { total } => {
                 let Some(c) = self.conn else { return };
                 while self.progress.sent < total {
                     let off = (self.progress.sent % 251) as usize;
-                    let want = (total - self.progress.sent).min((PATTERN.len() - off) as u64);
+                    let want = (total - self.progress.sent).min(65536);
                     match self.host.send(now, c, &PATTERN[off..off + want as usize]) {
                         Ok(n) => self.progress.sent += n as u64,
                         Err(Errno::EAGAIN) => return,
@@ -127,7 +137,16 @@ impl HostApp {
                             self.progress.eof = true;
                             return;
                         }
-                        Ok(n) => self.progress.received += n as u64,
+                        Ok(n) => {
+                            let got = self.progress.received;
+                            let off = (got % 251) as usize;
+                            assert!(
+                                self.scratch[..n] == PATTERN[off..off + n],
+                                "sansnet: wrong bytes within {got}..{}",
+                                got + n as u64
+                            );
+                            self.progress.received += n as u64;
+                        }
                         Err(Errno::EAGAIN) => return,
                         Err(e) => panic!("recv: {e}"),
                     }
@@ -137,13 +156,20 @@ impl HostApp {
     }
 }
 
+/// The simulator hands a node every frame that arrived at one instant, then asks for its
+/// frames: the application runs once per such batch, between the two (as it does over
+/// `vlink`, and as a program woken once per readiness event would).
 impl Endpoint for HostApp {
     fn handle_frame(&mut self, now: Instant, nic: usize, frame: &[u8]) {
         self.host.handle_frame(now, nic, frame);
-        self.run_app(now);
+        self.dirty = true;
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
+        if self.dirty {
+            self.dirty = false;
+            self.run_app(now);
+        }
         self.host.poll_transmit(now, buf)
     }
 
@@ -164,49 +190,67 @@ pub fn host_config(ctx: &NodeCtx, addr: Ipv4Addr) -> HostConfig {
 // ---- smoltcp -------------------------------------------------------------------------------
 
 pub mod smol {
+    //! smoltcp 0.14 as a simulator node. A frame the simulator hands in is read where it
+    //! lies (`poll_ingress_single` on a device borrowing it); the application and
+    //! `poll_egress` run when the simulator next asks for frames, that is once per batch of
+    //! arrivals, in the same step; what smoltcp sends waits in reused slots for the
+    //! simulator's `poll_transmit`. Nothing is allocated per frame once the slots exist.
     use super::*;
-    use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+    use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult};
+    use smoltcp::iface::{SocketHandle, SocketSet};
     use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
     use smoltcp::socket::tcp;
     use smoltcp::time::Instant as SmolInstant;
     use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint};
 
-    /// A device backed by two frame queues: the simulator fills `rx` and drains `tx`.
+    /// Frames smoltcp sent and the simulator has not taken yet, in reused slots.
     #[derive(Default)]
-    pub struct QueueDevice {
-        rx: VecDeque<Vec<u8>>,
-        tx: VecDeque<Vec<u8>>,
+    struct TxQueue {
+        frames: VecDeque<(usize, Vec<u8>)>,
+        free: Vec<Vec<u8>>,
     }
 
-    pub struct Rx(Vec<u8>);
-    pub struct Tx<'a>(&'a mut VecDeque<Vec<u8>>);
+    /// The device for one call: at most one received frame, borrowed, and the queue.
+    struct Dev<'a> {
+        rx: Option<&'a [u8]>,
+        tx: &'a mut TxQueue,
+    }
 
-    impl RxToken for Rx {
+    struct Rx<'a>(&'a [u8]);
+    struct Tx<'a>(&'a mut TxQueue);
+
+    impl RxToken for Rx<'_> {
         fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-            f(&self.0)
+            f(self.0)
         }
     }
 
     impl TxToken for Tx<'_> {
         fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-            let mut frame = vec![0u8; len];
-            let r = f(&mut frame);
-            self.0.push_back(frame);
+            let mut slot = self.0.free.pop().unwrap_or_else(|| vec![0; 1536]);
+            let r = f(&mut slot[..len]);
+            self.0.frames.push_back((len, slot));
             r
         }
     }
 
-    impl Device for QueueDevice {
-        type RxToken<'a> = Rx;
-        type TxToken<'a> = Tx<'a>;
+    impl Device for Dev<'_> {
+        type RxToken<'b>
+            = Rx<'b>
+        where
+            Self: 'b;
+        type TxToken<'b>
+            = Tx<'b>
+        where
+            Self: 'b;
 
-        fn receive(&mut self, _now: SmolInstant) -> Option<(Rx, Tx<'_>)> {
-            let frame = self.rx.pop_front()?;
-            Some((Rx(frame), Tx(&mut self.tx)))
+        fn receive(&mut self, _now: SmolInstant) -> Option<(Rx<'_>, Tx<'_>)> {
+            let frame = self.rx.take()?;
+            Some((Rx(frame), Tx(self.tx)))
         }
 
         fn transmit(&mut self, _now: SmolInstant) -> Option<Tx<'_>> {
-            Some(Tx(&mut self.tx))
+            Some(Tx(self.tx))
         }
 
         fn capabilities(&self) -> DeviceCapabilities {
@@ -221,32 +265,43 @@ pub mod smol {
         SmolInstant::from_micros((now.as_nanos() / 1000) as i64)
     }
 
-    /// smoltcp's interface and one TCP socket, with a bulk application, as a node.
+    /// smoltcp's interface and one TCP socket (Reno), with a bulk application, as a node.
     pub struct SmolNode {
         iface: Interface,
-        dev: QueueDevice,
+        tx: TxQueue,
         sockets: SocketSet<'static>,
         tcp: SocketHandle,
         role: Role,
         pub progress: Progress,
         closed: bool,
+        /// Frames arrived since the application and egress last ran.
+        dirty: bool,
         next: Option<Instant>,
+        scratch: Vec<u8>,
     }
 
     impl SmolNode {
         pub fn new(ctx: &NodeCtx, addr: Ipv4Addr, role: Role, buffer: usize) -> SmolNode {
-            let mut dev = QueueDevice::default();
+            let mut tx = TxQueue::default();
             let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(ctx.macs[0].0)));
             config.random_seed = ctx.seed;
             let now = smol_now(ctx.now);
-            let mut iface = Interface::new(config, &mut dev, now);
-            iface.update_ip_addrs(|a| {
-                a.push(IpCidr::new(addr.into(), 24)).unwrap();
-            });
+            let iface = {
+                let mut dev = Dev {
+                    rx: None,
+                    tx: &mut tx,
+                };
+                let mut iface = Interface::new(config, &mut dev, now);
+                iface.update_ip_addrs(|a| {
+                    a.push(IpCidr::new(addr.into(), 24)).unwrap();
+                });
+                iface
+            };
             let mut socket = tcp::Socket::new(
                 tcp::SocketBuffer::new(vec![0; buffer]),
                 tcp::SocketBuffer::new(vec![0; buffer]),
             );
+            socket.set_congestion_control(tcp::CongestionControl::Reno);
             // The sender connects in `start`, once the node is on its link.
             if let Role::Sink = role {
                 socket.listen(PORT).unwrap();
@@ -255,15 +310,17 @@ pub mod smol {
             let tcp = sockets.add(socket);
             let mut node = SmolNode {
                 iface,
-                dev,
+                tx,
                 sockets,
                 tcp,
                 role,
                 progress: Progress::default(),
                 closed: false,
+                dirty: false,
                 next: None,
+                scratch: vec![0; 1 << 16],
             };
-            node.drive(ctx.now);
+            node.egress(ctx.now);
             node
         }
 
@@ -273,81 +330,89 @@ pub mod smol {
                 let remote = IpEndpoint::new(B_ADDR.into(), PORT);
                 let s = self.sockets.get_mut::<tcp::Socket<'_>>(self.tcp);
                 s.connect(self.iface.context(), remote, 49152).unwrap();
-                self.drive(now);
+                self.egress(now);
             }
         }
 
-        /// Runs the application once; whether it moved any byte.
-        fn run_app(&mut self) -> bool {
+        /// Runs the application once: the sender writes what fits, the sink reads and
+        /// checks everything there is.
+        fn run_app(&mut self) {
             let s = self.sockets.get_mut::<tcp::Socket<'_>>(self.tcp);
-            let mut moved = false;
             match self.role {
                 Role::Sender { total } => {
-                    while s.can_send() && self.progress.sent < total {
+                    while self.progress.sent < total {
                         let off = (self.progress.sent % 251) as usize;
-                        let want = (total - self.progress.sent).min((PATTERN.len() - off) as u64);
+                        let want = (total - self.progress.sent).min(65536);
                         match s.send_slice(&PATTERN[off..off + want as usize]) {
                             Ok(0) | Err(_) => break,
-                            Ok(n) => {
-                                self.progress.sent += n as u64;
-                                moved = true;
-                            }
+                            Ok(n) => self.progress.sent += n as u64,
                         }
                     }
                     if self.progress.sent == total && !self.closed && total != u64::MAX {
                         s.close();
                         self.closed = true;
-                        moved = true;
                     }
                 }
                 Role::Sink => {
-                    while s.can_recv() {
-                        match s.recv(|b| (b.len(), b.len())) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => {
-                                self.progress.received += n as u64;
-                                moved = true;
-                            }
-                        }
+                    while let Ok(n @ 1..) = s.recv_slice(&mut self.scratch) {
+                        let got = self.progress.received;
+                        let off = (got % 251) as usize;
+                        assert!(
+                            self.scratch[..n] == PATTERN[off..off + n],
+                            "smoltcp: wrong bytes within {got}..{}",
+                            got + n as u64
+                        );
+                        self.progress.received += n as u64;
                     }
                     if !s.may_recv() && s.state() != tcp::State::Listen {
                         self.progress.eof = true;
                     }
                 }
             }
-            moved
         }
 
-        fn drive(&mut self, now: Instant) {
+        /// The application, then everything smoltcp has to send; the next deadline.
+        fn egress(&mut self, now: Instant) {
             let ts = smol_now(now);
-            loop {
-                self.iface.poll(ts, &mut self.dev, &mut self.sockets);
-                if !self.run_app() {
-                    break;
-                }
-            }
+            self.run_app();
+            let mut dev = Dev {
+                rx: None,
+                tx: &mut self.tx,
+            };
+            while self.iface.poll_egress(ts, &mut dev, &mut self.sockets) != PollResult::None {}
+            self.dirty = false;
+            // smoltcp's clock has microseconds: a deadline it could not act on yet is taken
+            // a microsecond on.
             self.next = self.iface.poll_at(ts, &self.sockets).map(|t| {
-                if t <= ts {
-                    now + Duration::from_micros(1)
-                } else {
-                    Instant::from_micros(t.total_micros() as u64)
-                }
+                Instant::from_micros(t.total_micros().max(0) as u64)
+                    .max(now + Duration::from_micros(1))
             });
         }
     }
 
     impl Endpoint for SmolNode {
         fn handle_frame(&mut self, now: Instant, _nic: usize, frame: &[u8]) {
-            // Frames are batched: one poll of the interface handles every frame that
-            // arrived at this instant (the simulator calls `handle_timeout` right after).
-            self.dev.rx.push_back(frame.to_vec());
-            self.next = Some(now);
+            let mut dev = Dev {
+                rx: Some(frame),
+                tx: &mut self.tx,
+            };
+            let ts = smol_now(now);
+            while self
+                .iface
+                .poll_ingress_single(ts, &mut dev, &mut self.sockets)
+                != PollIngressSingleResult::None
+            {}
+            self.dirty = true;
         }
 
-        fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
-            let f = self.dev.tx.pop_front()?;
-            buf[..f.len()].copy_from_slice(&f);
-            Some((0, f.len()))
+        fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
+            if self.dirty {
+                self.egress(now);
+            }
+            let (len, slot) = self.tx.frames.pop_front()?;
+            buf[..len].copy_from_slice(&slot[..len]);
+            self.tx.free.push(slot);
+            Some((0, len))
         }
 
         fn poll_timeout(&self) -> Option<Instant> {
@@ -355,7 +420,7 @@ pub mod smol {
         }
 
         fn handle_timeout(&mut self, now: Instant) {
-            self.drive(now);
+            self.egress(now);
         }
     }
 }
@@ -378,12 +443,31 @@ pub fn pair(
     faults: LinkFaults,
     buffers: Option<usize>,
 ) -> (Sim, NodeId, NodeId, LinkId) {
+    pair_tuned(stack, seed, total, faults, buffers, true)
+}
+
+/// [`pair`], with sansnet's TCP timestamps on or off (smoltcp's are off).
+pub fn pair_tuned(
+    stack: Stack,
+    seed: u64,
+    total: u64,
+    faults: LinkFaults,
+    buffers: Option<usize>,
+    timestamps: bool,
+) -> (Sim, NodeId, NodeId, LinkId) {
     let mut sim = Sim::new(Seed(seed));
     let smol_buf = buffers.unwrap_or(256 * 1024);
     let mk = |addr: Ipv4Addr, role: Role| {
         move |ctx: &NodeCtx| -> Box<dyn Endpoint> {
             match stack {
-                Stack::Sansnet => Box::new(HostApp::new(host_config(ctx, addr), role, buffers)),
+                Stack::Sansnet => {
+                    let mut cfg = host_config(ctx, addr);
+                    cfg.tcp.timestamps = timestamps;
+                    if let Some(n) = buffers {
+                        vlink::tune(&mut cfg, n, timestamps);
+                    }
+                    Box::new(HostApp::new(cfg, role, None))
+                }
                 Stack::Smoltcp => Box::new(smol::SmolNode::new(ctx, addr, role, smol_buf)),
             }
         }
