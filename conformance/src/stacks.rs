@@ -444,6 +444,41 @@ pub fn judge_script_with<S: StackUnderTest>(script: &Script, judging: Judging) -
     }
 }
 
+/// The whole exchange of one script on stack `S` (windows left out, as in the runs): the
+/// trace of a pass, or the failure with the segments before it.
+pub fn trace<S: StackUnderTest>(script: &Script, judging: Judging) -> String {
+    let judging = Judging {
+        ignore_window: true,
+        ..judging
+    };
+    let h = &script.header;
+    match S::start(sansnet_stack::time::Instant::ZERO, h.setup, &h.config) {
+        Err(e) => format!("{}: the stack could not start: {e}\n", script.name),
+        Ok(sut) => {
+            let name = sut.name();
+            let unhonoured = sut.unhonoured();
+            let r = crate::runner::run_on(script, sut, judging);
+            let mut out = String::new();
+            match r.result {
+                Ok(lines) => {
+                    out.push_str(&format!("{}: passes on {name}\n", script.name));
+                    for l in lines {
+                        out.push_str(&format!("  {l}\n"));
+                    }
+                }
+                Err(f) => out.push_str(&f.to_string()),
+            }
+            if let Some(w) = r.window_note {
+                out.push_str(&format!("the first window that differed: {w}\n"));
+            }
+            for u in unhonoured {
+                out.push_str(&format!("not honoured: {u}\n"));
+            }
+            out
+        }
+    }
+}
+
 /// Reads an expected file back (the lines [`StackRun`]'s `Display` writes).
 pub fn parse_expected(stack: &str, text: &str) -> Result<StackRun, String> {
     let mut scripts = Vec::new();

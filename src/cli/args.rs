@@ -302,6 +302,11 @@ pub struct ConformanceArgs {
     /// Only the scripts whose names contain one of these (comma-separated)
     #[arg(long, value_name = "PATTERNS", value_delimiter = ',')]
     pub scripts: Vec<String>,
+    /// Run one script (its name under scripts/, as `matrix/established/syn_seq_left`) on the
+    /// stack (all: on each) and print the whole exchange, or the failure with the segments
+    /// before it
+    #[arg(long, value_name = "SCRIPT")]
+    pub trace: Option<String>,
     /// Write the output to FILE instead of standard output
     #[arg(long, value_name = "FILE")]
     pub write: Option<PathBuf>,

@@ -120,6 +120,12 @@ fn conformance(a: ConformanceArgs) -> Result<(), CliError> {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     let jobs = a.jobs.unwrap_or(cpus);
     let scripts = dir.join("scripts");
+    if let Some(name) = &a.trace {
+        let path = scripts.join(format!("{}.tcp", name.trim_end_matches(".tcp")));
+        let script = sansnet_conformance::load(&scripts, &path).map_err(CliError::Usage)?;
+        print!("{}", trace_script(a.stack, &script)?);
+        return Ok(());
+    }
     let text = match a.stack {
         ConformanceStack::Sansnet => sansnet_conformance::report::run_all(&dir)
             .map_err(|e| CliError::Io(format!("{}: {e}", dir.display())))?
@@ -158,6 +164,51 @@ fn conformance(a: ConformanceArgs) -> Result<(), CliError> {
         None => println!("{text}"),
     }
     Ok(())
+}
+
+/// One script's exchange on `stack` (on each of the three for `all`).
+fn trace_script(
+    stack: ConformanceStack,
+    script: &sansnet_conformance::script::Script,
+) -> Result<String, CliError> {
+    use sansnet_conformance::runner::Judging;
+    use sansnet_conformance::stacks::trace;
+    let sansnet = || {
+        let stacks = &script.header.stacks;
+        if !stacks.is_empty() && !stacks.iter().any(|s| s == "host") {
+            trace::<sansnet_conformance::engine::EngineUnderTest>(script, Judging::default())
+        } else {
+            trace::<sansnet_conformance::host::HostUnderTest>(script, Judging::default())
+        }
+    };
+    let smoltcp =
+        || trace::<sansnet_conformance::smoltcp::SmoltcpUnderTest>(script, Judging::default());
+    let linux = || -> Result<String, CliError> {
+        #[cfg(target_os = "linux")]
+        {
+            sansnet_tap::check_privileges()
+                .map_err(|e| CliError::Usage(format!("--stack linux needs a TAP lab, and {e}")))?;
+            Ok(trace::<sansnet_conformance::linux::LinuxUnderTest>(
+                script,
+                sansnet_conformance::stacks::LINUX_JUDGING,
+            ))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Err(CliError::Usage("--stack linux runs on Linux only".into()))
+        }
+    };
+    Ok(match stack {
+        ConformanceStack::Sansnet => sansnet(),
+        ConformanceStack::Smoltcp => smoltcp(),
+        ConformanceStack::Linux => linux()?,
+        ConformanceStack::All => format!(
+            "== sansnet\n{}\n== linux\n{}\n== smoltcp\n{}",
+            sansnet(),
+            linux()?,
+            smoltcp()
+        ),
+    })
 }
 
 /// The scripts on the Linux kernel (real time, a lab per script; needs root), and what of
