@@ -693,6 +693,44 @@ fn conformance_of_a_missing_directory_is_a_usage_error() {
 }
 
 #[test]
+fn conformance_on_smoltcp_names_each_outcome_and_traces_one_script() {
+    let run = sansnet(&[
+        "conformance",
+        "--stack",
+        "smoltcp",
+        "--scripts",
+        "handshake/simultaneous_open,urgent/urgent_pointer",
+    ]);
+    run.succeeds();
+    assert!(
+        run.stdout
+            .contains("# smoltcp: 0 pass, 0 pass but for windows, 1 fail, 1 not applicable (of 2)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("handshake/simultaneous_open\tFAIL\t"),
+        "{}",
+        run.stdout
+    );
+    let trace = sansnet(&[
+        "conformance",
+        "--stack",
+        "smoltcp",
+        "--trace",
+        "handshake/simultaneous_open",
+    ]);
+    trace.succeeds();
+    assert!(
+        trace
+            .stdout
+            .contains("the connection is in SYN-RECEIVED, the script expects ESTABLISHED"),
+        "{}",
+        trace.stdout
+    );
+}
+
+#[test]
 fn completions_for_each_shell() {
     for (shell, marker) in [
         ("bash", "complete -F"),

@@ -299,7 +299,8 @@ pub struct ConformanceArgs {
     /// Linux runs in real time: scripts longer than this are not applicable there
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub max_seconds: u64,
-    /// Only the scripts whose names contain one of these (comma-separated)
+    /// Only the scripts whose names contain one of these (comma-separated; smoltcp, linux
+    /// and all)
     #[arg(long, value_name = "PATTERNS", value_delimiter = ',')]
     pub scripts: Vec<String>,
     /// Run one script (its name under scripts/, as `matrix/established/syn_seq_left`) on the

@@ -130,23 +130,20 @@ fn conformance(a: ConformanceArgs) -> Result<(), CliError> {
         ConformanceStack::Sansnet => sansnet_conformance::report::run_all(&dir)
             .map_err(|e| CliError::Io(format!("{}: {e}", dir.display())))?
             .to_string(),
-        ConformanceStack::Smoltcp => {
-            use sansnet_conformance::smoltcp::SmoltcpUnderTest;
-            sansnet_conformance::stacks::run_stack::<SmoltcpUnderTest>("smoltcp", &scripts, jobs)
-                .to_string()
-        }
+        ConformanceStack::Smoltcp => smoltcp_conformance(&scripts, jobs, &a.scripts).to_string(),
         ConformanceStack::Linux => linux_conformance(a.jobs, a.max_seconds, &a.scripts, &scripts)?
             .0
             .to_string(),
         ConformanceStack::All => {
             let (linux, linux_unhonoured) =
                 linux_conformance(a.jobs, a.max_seconds, &a.scripts, &scripts)?;
+            let mut sansnet = sansnet_conformance::stacks::run_sansnet(&scripts, jobs);
+            // The side by side shows the scripts of the run (`--scripts`).
+            sansnet.scripts.retain(|(n, _)| selected(&a.scripts, n));
             let runs = vec![
-                sansnet_conformance::stacks::run_sansnet(&scripts, jobs),
+                sansnet,
                 linux,
-                sansnet_conformance::stacks::run_stack::<
-                    sansnet_conformance::smoltcp::SmoltcpUnderTest,
-                >("smoltcp", &scripts, jobs),
+                smoltcp_conformance(&scripts, jobs, &a.scripts),
             ];
             let unhonoured = vec![
                 ("linux".to_string(), linux_unhonoured),
@@ -164,6 +161,26 @@ fn conformance(a: ConformanceArgs) -> Result<(), CliError> {
         None => println!("{text}"),
     }
     Ok(())
+}
+
+/// Whether `--scripts` (empty: every script) selects the script `name`.
+fn selected(patterns: &[String], name: &str) -> bool {
+    patterns.is_empty() || patterns.iter().any(|p| name.contains(p.as_str()))
+}
+
+/// The scripts `--scripts` selects on smoltcp.
+fn smoltcp_conformance(
+    scripts: &std::path::Path,
+    jobs: usize,
+    patterns: &[String],
+) -> sansnet_conformance::stacks::StackRun {
+    sansnet_conformance::stacks::run_selected(
+        "smoltcp",
+        scripts,
+        jobs,
+        &|n: &str| selected(patterns, n),
+        sansnet_conformance::stacks::judge_script::<sansnet_conformance::smoltcp::SmoltcpUnderTest>,
+    )
 }
 
 /// One script's exchange on `stack` (on each of the three for `all`).
@@ -226,9 +243,7 @@ fn linux_conformance(
         let jobs = jobs.unwrap_or(32);
         let max = sansnet::stack::time::Duration::from_secs(max_seconds);
         let patterns = patterns.to_vec();
-        let select = move |name: &str| {
-            patterns.is_empty() || patterns.iter().any(|p| name.contains(p.as_str()))
-        };
+        let select = move |name: &str| selected(&patterns, name);
         let run = sansnet_conformance::stacks::run_linux(scripts, jobs, max, 2, &select);
         Ok((run, sansnet_conformance::linux::baseline_unhonoured()))
     }
