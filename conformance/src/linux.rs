@@ -306,6 +306,9 @@ fn lab_config(c: &StackConfig) -> (RawLabConfig, SocketOptions, Vec<String>) {
         // Since 6.5 Linux retransmits a SYN after 1 s four times before it backs off
         // (tcp_syn_linear_timeouts = 4); the suite's baseline is RFC 6298 5.5's doubling.
         ("net.ipv4.tcp_syn_linear_timeouts".to_string(), "0".into()),
+        // An RST does not end TIME-WAIT (RFC 1337's remedy for TIME-WAIT assassination),
+        // as the suite's scripts expect; Linux's default (0) lets it.
+        ("net.ipv4.tcp_rfc1337".to_string(), "1".into()),
         // Nothing learned from one script's connection shapes the next's.
         ("net.ipv4.tcp_no_metrics_save".to_string(), "1".into()),
         // Corking holds a small write back while earlier data sits in the device queue: a
