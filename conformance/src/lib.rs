@@ -53,7 +53,9 @@
 //! expects the script to fail, and a pass fails the test so that the note is removed),
 //! `note`, `see`, `allows` (repeatable: where the RFC allows more than one behaviour, its
 //! words and what each stack does; the side-by-side report, `conformance/STACKS.md`, shows
-//! them beside the script's differences).
+//! them beside the script's differences; a line that starts with the stacks it speaks for,
+//! `linux: RFC 9293 ...`, makes the script's failure on those stacks count as `allowed`:
+//! `stacks::allows_stacks`).
 //!
 //! **Time.** Each line may start with a time: `+S` seconds after the previous line (after
 //! the time a `>` segment was actually sent), or `@S` seconds after the start. No time
