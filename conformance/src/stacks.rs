@@ -115,10 +115,7 @@ impl StackRun {
 
     /// How many failures are differences the RFC allows ([`StackRun::allowed`]).
     pub fn allowed_count(&self) -> usize {
-        self.scripts
-            .iter()
-            .filter(|(n, _)| self.allowed(n))
-            .count()
+        self.scripts.iter().filter(|(n, _)| self.allowed(n)).count()
     }
 }
 
@@ -589,8 +586,14 @@ mod tests {
 
     #[test]
     fn allows_lines_naming_the_stack_count_its_failure_as_allowed() {
-        assert_eq!(allows_stacks("linux: RFC 9293 3.8.6.3 \"x\""), vec!["linux"]);
-        assert_eq!(allows_stacks("linux, smoltcp: RFC 1122"), vec!["linux", "smoltcp"]);
+        assert_eq!(
+            allows_stacks("linux: RFC 9293 3.8.6.3 \"x\""),
+            vec!["linux"]
+        );
+        assert_eq!(
+            allows_stacks("linux, smoltcp: RFC 1122"),
+            vec!["linux", "smoltcp"]
+        );
         assert!(allows_stacks("RFC 9293 3.8.4 \"x\": y").is_empty());
         let a = StackRun {
             stack: "a".into(),
