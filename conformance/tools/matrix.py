@@ -37,8 +37,6 @@ KNOWN = {
 }
 # Scripts for some runners only (`# stacks:`), with the reason.
 STACKS = {
-  'time_wait/syn_fin_seq_beyond.tcp': 'engine; the host drops a SYN+FIN in TIME-WAIT silently; the engine answers with a challenge ACK (RFC 5961 4.2)',
-  'time_wait/syn_fin_seq_middle.tcp': 'engine; the host drops a SYN+FIN in TIME-WAIT silently; the engine answers with a challenge ACK (RFC 5961 4.2)',
   'time_wait/syn_seq_beyond.tcp': 'engine; the host reopens TIME-WAIT on a SYN beyond RCV.NXT (RFC 1122 4.2.2.13, RFC 6191; see time_wait/syn_reopens); the bare engine answers with a challenge ACK (RFC 5961 4.2)',
   'time_wait/syn_seq_middle.tcp': 'engine; the host reopens TIME-WAIT on a SYN beyond RCV.NXT (RFC 1122 4.2.2.13, RFC 6191; see time_wait/syn_reopens); the bare engine answers with a challenge ACK (RFC 5961 4.2)',
 }

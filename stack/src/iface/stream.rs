@@ -586,9 +586,12 @@ impl Host {
             };
             // A new SYN to a connection in TIME-WAIT, above its sequence space, reopens it
             // (RFC 1122 section 4.2.2.13): the old incarnation goes, and the new ISN is
-            // above the old sequence space.
-            let pure_syn =
-                seg.flags & (TcpFlags::SYN | TcpFlags::ACK | TcpFlags::RST) == TcpFlags::SYN;
+            // above the old sequence space. Only a SYN alone: a SYN+FIN opens nothing (the
+            // listener drops it), so it must not end TIME-WAIT either; the connection
+            // answers it with RFC 5961's challenge ACK as it does any SYN.
+            let pure_syn = seg.flags
+                & (TcpFlags::SYN | TcpFlags::ACK | TcpFlags::RST | TcpFlags::FIN)
+                == TcpFlags::SYN;
             if e.conn.state() == State::TimeWait
                 && pure_syn
                 && seg.seq_number > e.conn.rcv_nxt()
