@@ -144,20 +144,6 @@ fn errno(e: sansnet_stack::iface::Errno) -> String {
     e.as_str().to_string()
 }
 
-fn synchronized(s: State) -> bool {
-    !matches!(
-        s,
-        State::Closed | State::Listen | State::SynSent | State::SynReceived
-    )
-}
-
-fn after_peer_fin(s: State) -> bool {
-    matches!(
-        s,
-        State::CloseWait | State::LastAck | State::Closing | State::TimeWait
-    )
-}
-
 impl HostUnderTest {
     /// The host itself (for `ss`, counters).
     pub fn host(&self) -> &Host {
@@ -223,11 +209,11 @@ impl HostUnderTest {
         }
         let st = self.current_state();
         let seen = st.unwrap_or(State::Closed);
-        if synchronized(seen) && !self.connected {
+        if seen.is_synchronized() && !self.connected {
             self.connected = true;
             self.events.push_back("Connected".into());
         }
-        if after_peer_fin(seen) && !self.peer_closed {
+        if seen.after_peer_fin() && !self.peer_closed {
             self.peer_closed = true;
             self.events.push_back("PeerClosed".into());
         }

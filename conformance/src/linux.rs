@@ -240,20 +240,6 @@ fn proc_rows(text: &str) -> Vec<(SocketAddrV4, SocketAddrV4, u8)> {
         .collect()
 }
 
-fn synchronized(s: State) -> bool {
-    !matches!(
-        s,
-        State::Closed | State::Listen | State::SynSent | State::SynReceived
-    )
-}
-
-fn after_peer_fin(s: State) -> bool {
-    matches!(
-        s,
-        State::CloseWait | State::LastAck | State::Closing | State::TimeWait
-    )
-}
-
 fn secs(d: Duration) -> String {
     crate::script::fmt_seconds(d)
         .trim_end_matches('0')
@@ -569,11 +555,11 @@ impl LinuxUnderTest {
             return;
         }
         let st = self.current_state();
-        if synchronized(st) && !self.connected {
+        if st.is_synchronized() && !self.connected {
             self.connected = true;
             self.events.push_back("Connected".into());
         }
-        if after_peer_fin(st) && !self.peer_closed {
+        if st.after_peer_fin() && !self.peer_closed {
             self.peer_closed = true;
             self.events.push_back("PeerClosed".into());
         }

@@ -188,20 +188,6 @@ pub fn map_state(s: tcp::State) -> State {
     }
 }
 
-fn synchronized(s: tcp::State) -> bool {
-    !matches!(
-        s,
-        tcp::State::Closed | tcp::State::Listen | tcp::State::SynSent | tcp::State::SynReceived
-    )
-}
-
-fn after_peer_fin(s: tcp::State) -> bool {
-    matches!(
-        s,
-        tcp::State::CloseWait | tcp::State::LastAck | tcp::State::Closing | tcp::State::TimeWait
-    )
-}
-
 /// What smoltcp cannot be set to in the suite's baseline configuration: every script runs
 /// with these differences.
 pub fn baseline_unhonoured() -> Vec<String> {
@@ -329,11 +315,11 @@ impl SmoltcpUnderTest {
     fn observe(&mut self, stimulus: Stimulus) {
         let st = self.socket_ref().state();
         let was = self.last_state;
-        if synchronized(st) && !self.connected {
+        if map_state(st).is_synchronized() && !self.connected {
             self.connected = true;
             self.events.push_back("Connected".into());
         }
-        if after_peer_fin(st) && !self.peer_closed {
+        if map_state(st).after_peer_fin() && !self.peer_closed {
             self.peer_closed = true;
             self.events.push_back("PeerClosed".into());
         }

@@ -38,6 +38,15 @@ impl State {
         )
     }
 
+    /// Whether the peer's FIN has been received (and is in sequence): CLOSE-WAIT, LAST-ACK,
+    /// CLOSING, TIME-WAIT. What an application sees as end of stream.
+    pub fn after_peer_fin(self) -> bool {
+        matches!(
+            self,
+            State::CloseWait | State::LastAck | State::Closing | State::TimeWait
+        )
+    }
+
     /// Whether the peer may still send us data (we have not received its FIN).
     pub fn can_receive_data(self) -> bool {
         matches!(
