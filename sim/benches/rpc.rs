@@ -14,18 +14,43 @@
 //! one router (a sansnet host with forwarding on and a NIC per subnet), the way a network of
 //! a thousand hosts is built. The scaling figure is measured on `Racks`; `OneSwitch` is
 //! shown next to it.
+//!
+//! The scaling table (`rpc/racks`, printed first, issue 16): `Racks`, 100, 1,000 and 3,000
+//! clients x 10 exchanges, interleaved rounds (the order turned each round), per client the
+//! on-CPU time of the bench thread (`/proc/thread-self/schedstat`: steadier than wall time
+//! on a loaded machine), split into building the topology and running it, simulator steps,
+//! and the peak live heap (sampled every 256 steps; a counting allocator adds a few atomic
+//! increments to every allocation, in every figure alike); then the ratio of the per-client
+//! CPU cost at 1,000 and 3,000 to that at 100, taken per round. `RPC_SCALING_ONLY=1` prints
+//! the table alone (seconds, not minutes); `RPC_ROUNDS=n` sets the rounds (default 7).
 // A benchmark measures wall-clock time; the stack and simulator never read it.
 #![allow(clippy::disallowed_methods)]
 
+#[path = "support/mod.rs"]
+mod support;
+
+use std::alloc::System;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant as WallInstant;
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
+use criterion::{criterion_group, Criterion, SamplingMode};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use sansnet_sim::stack::iface::{Fd, Host, HostConfig, InterfaceConfig, Limits};
 use sansnet_sim::{
     exec, net, one_nic_config, Duration, LinkFaults, NodeId, Seed, Sim, TcpListener, TcpStream,
 };
+
+use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
+use support::vlink::thread_cpu_ns;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Heap bytes allocated and not yet freed, process-wide.
+fn live_heap_bytes() -> i64 {
+    let s = GLOBAL.stats();
+    s.bytes_allocated as i64 - s.bytes_deallocated as i64
+}
 
 const MSG: usize = 64;
 const PORT: u16 = 7;
@@ -52,20 +77,70 @@ enum Layout {
 
 /// A host with one NIC at `addr/24` and a default gateway.
 fn add_routed_host(sim: &mut Sim, name: &str, addr: Ipv4Addr, gateway: Ipv4Addr) -> NodeId {
+    add_routed_server(sim, name, addr, gateway, Limits::default().max_descriptors)
+}
+
+/// [`add_routed_host`] with room for `descriptors` open descriptors (a server's raised
+/// `ulimit -n`: the default 1,024 is one per client at 1,000 clients).
+fn add_routed_server(
+    sim: &mut Sim,
+    name: &str,
+    addr: Ipv4Addr,
+    gateway: Ipv4Addr,
+    descriptors: usize,
+) -> NodeId {
     sim.set_addr(name, addr);
-    sim.add_host_with(name, 1, move |ctx| HostConfig {
-        default_gateway: Some(gateway),
-        ..one_nic_config(ctx, addr, 24)
+    sim.add_host_with(name, 1, move |ctx| {
+        let mut cfg = HostConfig {
+            default_gateway: Some(gateway),
+            ..one_nic_config(ctx, addr, 24)
+        };
+        cfg.limits.max_descriptors = cfg.limits.max_descriptors.max(descriptors);
+        cfg
     })
+}
+
+/// What one run took. Times cover building the topology and running it, not dropping it.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    /// Wall seconds.
+    wall: f64,
+    /// On-CPU seconds of the bench thread, all of it and the building alone.
+    cpu: f64,
+    build_cpu: f64,
+    /// Simulator steps.
+    steps: u64,
+    /// Simulated time.
+    virt: Duration,
+    /// The most live heap seen during the run beyond what was live before it, bytes.
+    peak_heap: i64,
+    /// Frames the network dropped (any reason): a run that loses frames measures
+    /// retransmission timeouts, not the cost of its clients.
+    drops: u64,
+}
+
+/// On-CPU seconds of the calling thread so far: `CLOCK_THREAD_CPUTIME_ID`, which counts
+/// the running slice to the nanosecond (`/proc/thread-self/schedstat`, read by
+/// `thread_cpu_ns`, moves only at scheduler ticks, 4 ms here: too coarse for a run of 100
+/// clients), or schedstat where that clock is missing.
+fn cpu_seconds() -> f64 {
+    use nix::time::{clock_gettime, ClockId};
+    match clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID) {
+        Ok(t) => t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9,
+        Err(_) => thread_cpu_ns().map_or(f64::NAN, |ns| ns as f64 / 1e9),
+    }
 }
 
 /// sansnet: wall seconds for `n` clients x `r` exchanges, and the simulated time it took.
 /// One-way latency between a client and the server is 1 ms in both layouts.
 fn sansnet(n: usize, r: usize, seed: u64, layout: Layout) -> (f64, Duration) {
-    sansnet_with(n, r, seed, layout, Api::Node)
+    let run = sansnet_with(n, r, seed, layout, Api::Node);
+    (run.wall, run.virt)
 }
 
-fn sansnet_with(n: usize, r: usize, seed: u64, layout: Layout, api: Api) -> (f64, Duration) {
+fn sansnet_with(n: usize, r: usize, seed: u64, layout: Layout, api: Api) -> Run {
+    let heap0 = live_heap_bytes();
+    let cpu0 = cpu_seconds();
     let start = WallInstant::now();
     let mut sim = Sim::new(Seed(seed));
     let mut limits = sim.limits();
@@ -89,8 +164,13 @@ fn sansnet_with(n: usize, r: usize, seed: u64, layout: Layout, api: Api) -> (f64
         Layout::Racks => {
             let racks = n.div_ceil(RACK_HOSTS);
             let gw = |rack: usize| Ipv4Addr::new(10, 1, rack as u8, 254);
-            let server =
-                add_routed_host(&mut sim, "server", server_ip, Ipv4Addr::new(10, 0, 0, 254));
+            let server = add_routed_server(
+                &mut sim,
+                "server",
+                server_ip,
+                Ipv4Addr::new(10, 0, 0, 254),
+                n + 64,
+            );
             let router = sim.add_host_with("router", racks + 1, move |ctx| {
                 let mut interfaces = vec![InterfaceConfig {
                     mac: ctx.macs[0],
@@ -108,9 +188,17 @@ fn sansnet_with(n: usize, r: usize, seed: u64, layout: Layout, api: Api) -> (f64
                 }
                 // Every client's SYN waits for the server's address at once: a thousand
                 // SYNs, more than the default 64 packets per address (Linux queues about
-                // 200 KB per neighbour).
+                // 200 KB per neighbour). A neighbour per client, all resolved at once when
+                // the SYN-ACKs come back: a neighbour table and a queue of unresolved
+                // addresses that hold every client (the default 1,024 and 256, like Linux's
+                // `gc_thresh3` of 1,024, evicted and dropped at 3,000 clients: a router for
+                // that many neighbours raises them), and a transmit queue for the 2n
+                // frames of the burst after the handshakes.
                 let limits = Limits {
                     arp_pending_packets_per_addr: 4096,
+                    arp_cache_entries: n + 256,
+                    arp_pending_addrs: n + 256,
+                    tx_queue_frames: (2 * n + 64).max(4096),
                     ..Limits::default()
                 };
                 HostConfig {
@@ -138,9 +226,18 @@ fn sansnet_with(n: usize, r: usize, seed: u64, layout: Layout, api: Api) -> (f64
             (server, hop)
         }
     };
-    // A server NIC with 4096 descriptors, as servers have: at 1000 clients, every
-    // handshake's last ACK and first request arrive at one instant, 2000 frames.
-    sim.set_nic_rings(sim.nic(server, 0), 4096, 4096);
+    // Every client starts at the same instant, so every SYN, SYN-ACK, and every
+    // handshake's last ACK with its first request, crosses the server's link in a burst of
+    // n or 2n frames: a server NIC with at least 4096 descriptors, as servers have, and
+    // rings on the server's link that hold the whole burst (at 3,000 clients the default
+    // 1,024 of the router's NIC, and 4,096 at the server, dropped frames, and the run then
+    // measured retransmission timeouts, not its clients).
+    let ring = (2 * n + 64).max(4096);
+    sim.set_nic_rings(sim.nic(server, 0), ring, ring);
+    if let Layout::Racks = layout {
+        let router = sim.node("router").expect("the racks have a router");
+        sim.set_nic_rings(sim.nic(router, 0), ring, ring);
+    }
     let to = SocketAddrV4::new(server_ip, PORT);
     if api == Api::Tokio {
         sim.set_software(server, || async {
@@ -219,12 +316,28 @@ fn sansnet_with(n: usize, r: usize, seed: u64, layout: Layout, api: Api) -> (f64
             conn.close().await.unwrap();
         }));
     }
-    sim.run_until_condition(|_| clients.iter().all(|h| h.is_finished()))
-        .unwrap();
-    (
-        start.elapsed().as_secs_f64(),
-        sim.now() - sansnet_sim::Instant::ZERO,
-    )
+    let build_cpu = cpu_seconds() - cpu0;
+    let mut peak_heap = live_heap_bytes();
+    let mut checks = 0u32;
+    sim.run_until_condition(|_| {
+        checks = checks.wrapping_add(1);
+        if checks % 256 == 0 {
+            peak_heap = peak_heap.max(live_heap_bytes());
+        }
+        clients.iter().all(|h| h.is_finished())
+    })
+    .unwrap();
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    Run {
+        wall,
+        cpu,
+        build_cpu,
+        steps: sim.steps(),
+        virt: sim.now() - sansnet_sim::Instant::ZERO,
+        peak_heap: peak_heap.max(live_heap_bytes()) - heap0,
+        drops: sim.drops().values().sum(),
+    }
 }
 
 /// turmoil 0.7.2 on the same workload: wall seconds and simulated time.
@@ -275,6 +388,125 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The median and [min, max] of `v`, formatted with `digits` decimals.
+fn spread(v: &[f64], digits: usize) -> String {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!(
+        "{:.digits$} [{min:.digits$}, {max:.digits$}]",
+        median(v.to_vec())
+    )
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Per-client cost at each of `sizes` clients x 10 exchanges, `rounds` interleaved rounds
+/// (the order turned each round, so that noise from the machine falls on every size
+/// alike), and the per-round ratio of each size's per-client CPU time to the first's.
+/// `goal`: the most the last size's CPU ratio may be.
+fn scaling_table(layout: Layout, api: Api, sizes: &[usize], rounds: usize, goal: Option<f64>) {
+    const R: usize = 10;
+    let name = format!("rpc/scaling/{layout:?}/{api:?}");
+    println!(
+        "{name}: clients x {R} exchanges of {MSG} B, {rounds} interleaved rounds, medians \
+         [min, max]; load average at start {}",
+        loadavg()
+    );
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); sizes.len()];
+    for round in 0..rounds {
+        for k in 0..sizes.len() {
+            let which = (k + round) % sizes.len();
+            let seed = 30 + round as u64;
+            runs[which].push(sansnet_with(sizes[which], R, seed, layout, api));
+        }
+    }
+    println!(
+        "  {:>7} {:>26} {:>22} {:>22} {:>24} {:>10} {:>13} {:>9} {:>6}",
+        "clients",
+        "CPU us/client [min,max]",
+        "build CPU us/client",
+        "run CPU us/client",
+        "wall us/client",
+        "steps/cl.",
+        "peak heap/cl.",
+        "virt ms",
+        "drops"
+    );
+    let per_client = |n: usize, rs: &[Run], f: &dyn Fn(&Run) -> f64| -> Vec<f64> {
+        rs.iter().map(|r| f(r) / n as f64).collect()
+    };
+    for (&n, rs) in sizes.iter().zip(&runs) {
+        let cpu = per_client(n, rs, &|r| r.cpu * 1e6);
+        let build = per_client(n, rs, &|r| r.build_cpu * 1e6);
+        let run = per_client(n, rs, &|r| (r.cpu - r.build_cpu) * 1e6);
+        let wall = per_client(n, rs, &|r| r.wall * 1e6);
+        let steps = per_client(n, rs, &|r| r.steps as f64);
+        let heap = per_client(n, rs, &|r| r.peak_heap as f64);
+        println!(
+            "  {n:>7} {:>26} {:>22} {:>22} {:>24} {:>10.1} {:>11.0} B {:>9.1} {:>6}",
+            spread(&cpu, 1),
+            spread(&build, 1),
+            spread(&run, 1),
+            spread(&wall, 1),
+            median(steps),
+            median(heap),
+            rs[0].virt.as_secs_f64() * 1e3,
+            rs.iter().map(|r| r.drops).max().unwrap_or(0)
+        );
+    }
+    for (k, &n) in sizes.iter().enumerate().skip(1) {
+        let ratio = |f: &dyn Fn(&Run) -> f64| -> Vec<f64> {
+            runs[k]
+                .iter()
+                .zip(&runs[0])
+                .map(|(a, b)| (f(a) / n as f64) / (f(b) / sizes[0] as f64))
+                .collect()
+        };
+        let cpu = ratio(&|r| r.cpu);
+        let verdict = match goal.filter(|_| k == sizes.len() - 1) {
+            Some(g) if median(cpu.clone()) <= g => format!("; goal <= {g}: met"),
+            Some(g) => format!("; goal <= {g}: MISSED"),
+            None => String::new(),
+        };
+        println!(
+            "{name}: per-client cost at {n} / at {}: CPU {}, run CPU {}, wall {} (per \
+             round; 1.0 is linear{verdict})",
+            sizes[0],
+            spread(&cpu, 2),
+            spread(&ratio(&|r| r.cpu - r.build_cpu), 2),
+            spread(&ratio(&|r| r.wall), 2),
+        );
+    }
+    println!("{name}: load average at end {}", loadavg());
+}
+
+fn rounds() -> usize {
+    std::env::var("RPC_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(7)
+}
+
+fn scaling_only() -> bool {
+    std::env::var_os("RPC_SCALING_ONLY").is_some_and(|v| v != "0")
+}
+
+/// The goal's figure (issue 16): racks, node-explicit tasks, 100 / 1,000 / 3,000 clients.
+fn racks_scaling() {
+    scaling_table(
+        Layout::Racks,
+        Api::Node,
+        &[100, 1000, 3000],
+        rounds(),
+        Some(1.3),
+    );
+}
+
 fn report(c: &mut Criterion) {
     // 100 clients x 100 exchanges, both, interleaved.
     let (mut ours, mut theirs) = (vec![], vec![]);
@@ -302,7 +534,7 @@ fn report(c: &mut Criterion) {
     // `tokio::spawn`): the code of the turmoil side.
     let (mut ours, mut theirs) = (vec![], vec![]);
     for round in 0..3 {
-        ours.push(sansnet_with(100, 100, 10 + round, Layout::OneSwitch, Api::Tokio).0);
+        ours.push(sansnet_with(100, 100, 10 + round, Layout::OneSwitch, Api::Tokio).wall);
         theirs.push(turmoil_run(100, 100, 10 + round).0);
     }
     let (o, t) = (median(ours), median(theirs));
@@ -323,32 +555,9 @@ fn report(c: &mut Criterion) {
         "rpc/300x10: sansnet {o:.3} s, turmoil {t:.3} s (median of 3): {:.1}x",
         t / o
     );
-    // Scaling in clients, sansnet only, both layouts, and the racks with tokio services.
-    for (layout, api) in [
-        (Layout::Racks, Api::Node),
-        (Layout::Racks, Api::Tokio),
-        (Layout::OneSwitch, Api::Node),
-    ] {
-        let mut per_client = Vec::new();
-        for n in [100, 300, 1000] {
-            let w = median(
-                (0..5)
-                    .map(|k| sansnet_with(n, 10, 30 + k, layout, api).0)
-                    .collect(),
-            );
-            per_client.push(w / n as f64);
-            println!(
-                "rpc/scaling/{layout:?}/{api:?}: sansnet {n} clients x 10: {w:.3} s, {:.1} us \
-                 per client",
-                w / n as f64 * 1e6
-            );
-        }
-        println!(
-            "rpc/scaling/{layout:?}/{api:?}: cost per client at 1000 / at 100 = {:.2} (1.0 is \
-             linear; goal <= 1.5)",
-            per_client[2] / per_client[0]
-        );
-    }
+    // Scaling in clients with tokio services on the racks, and on one switch.
+    scaling_table(Layout::Racks, Api::Tokio, &[100, 1000, 3000], 3, None);
+    scaling_table(Layout::OneSwitch, Api::Node, &[100, 300, 1000], 3, None);
 
     let mut g = c.benchmark_group("rpc");
     g.sample_size(10);
@@ -360,6 +569,9 @@ fn report(c: &mut Criterion) {
     g.bench_function("sansnet/racks/1000x10", |b| {
         b.iter(|| sansnet(1000, 10, 1, Layout::Racks))
     });
+    g.bench_function("sansnet/racks/3000x10", |b| {
+        b.iter(|| sansnet(3000, 10, 1, Layout::Racks))
+    });
     g.bench_function("sansnet/tokio-api/100x100", |b| {
         b.iter(|| sansnet_with(100, 100, 1, Layout::OneSwitch, Api::Tokio))
     });
@@ -367,4 +579,13 @@ fn report(c: &mut Criterion) {
 }
 
 criterion_group!(rpc, report);
-criterion_main!(rpc);
+
+/// The racks scaling table first; with `RPC_SCALING_ONLY` set, nothing else.
+fn main() {
+    racks_scaling();
+    if scaling_only() {
+        return;
+    }
+    rpc();
+    Criterion::default().configure_from_args().final_summary();
+}
