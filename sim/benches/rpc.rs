@@ -19,10 +19,11 @@
 //! clients x 10 exchanges, interleaved rounds (the order turned each round), per client the
 //! on-CPU time of the bench thread (`/proc/thread-self/schedstat`: steadier than wall time
 //! on a loaded machine), split into building the topology and running it, simulator steps,
-//! and the peak live heap (sampled every 256 steps; a counting allocator adds a few atomic
+//! and the peak live heap (sampled every 4,096 steps; a counting allocator adds a few atomic
 //! increments to every allocation, in every figure alike); then the ratio of the per-client
 //! CPU cost at 1,000 and 3,000 to that at 100, taken per round. `RPC_SCALING_ONLY=1` prints
-//! the table alone (seconds, not minutes); `RPC_ROUNDS=n` sets the rounds (default 7).
+//! the table alone (seconds, not minutes); `RPC_ROUNDS=n` sets the rounds (default 7),
+//! `RPC_SIZES=100,3000` the sizes (for a profile of one).
 // A benchmark measures wall-clock time; the stack and simulator never read it.
 #![allow(clippy::disallowed_methods)]
 
@@ -37,7 +38,8 @@ use criterion::{criterion_group, Criterion, SamplingMode};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use sansnet_sim::stack::iface::{Fd, Host, HostConfig, InterfaceConfig, Limits};
 use sansnet_sim::{
-    exec, net, one_nic_config, Duration, LinkFaults, NodeId, Seed, Sim, TcpListener, TcpStream,
+    exec, net, one_nic_config, Duration, LinkFaults, NodeId, RunError, Seed, Sim, TcpListener,
+    TcpStream,
 };
 
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
@@ -317,16 +319,18 @@ fn sansnet_with(n: usize, r: usize, seed: u64, layout: Layout, api: Api) -> Run 
         }));
     }
     let build_cpu = cpu_seconds() - cpu0;
+    // Run in slices of 4,096 steps, between which the live heap is read: its peak.
     let mut peak_heap = live_heap_bytes();
-    let mut checks = 0u32;
-    sim.run_until_condition(|_| {
-        checks = checks.wrapping_add(1);
-        if checks % 256 == 0 {
-            peak_heap = peak_heap.max(live_heap_bytes());
+    let mut limits = sim.limits();
+    limits.max_steps = 4096;
+    sim.set_limits(limits);
+    loop {
+        match sim.run_until_all_complete(&clients) {
+            Ok(()) => break,
+            Err(RunError::StepLimit { .. }) => peak_heap = peak_heap.max(live_heap_bytes()),
+            Err(e) => panic!("{e}"),
         }
-        clients.iter().all(|h| h.is_finished())
-    })
-    .unwrap();
+    }
     let wall = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     Run {
@@ -498,13 +502,13 @@ fn scaling_only() -> bool {
 
 /// The goal's figure (issue 16): racks, node-explicit tasks, 100 / 1,000 / 3,000 clients.
 fn racks_scaling() {
-    scaling_table(
-        Layout::Racks,
-        Api::Node,
-        &[100, 1000, 3000],
-        rounds(),
-        Some(1.3),
-    );
+    // `RPC_SIZES=3000` (or `100,3000`) for a profile of one size.
+    let sizes: Vec<usize> = std::env::var("RPC_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![100, 1000, 3000]);
+    scaling_table(Layout::Racks, Api::Node, &sizes, rounds(), Some(1.3));
 }
 
 fn report(c: &mut Criterion) {

@@ -46,7 +46,7 @@ use crate::divergence::{check_if, Divergence, Watch};
 use crate::exec::{JoinHandle, TaskResult};
 use crate::fault::{LatencyDist, LinkFaults, LossModel};
 use crate::rng::{seed_from_env_or, Probability, Seed};
-use crate::sim::{replay_line, Limits, RunError, Sim};
+use crate::sim::{replay_line, AllFinished, Limits, RunError, Sim};
 use crate::trace::TraceHash;
 use crate::world::{LinkId, NodeId, SwitchId};
 
@@ -287,6 +287,7 @@ impl Builder {
             link: self.link(),
             hosts: BTreeMap::new(),
             clients: Vec::new(),
+            clients_done: AllFinished::default(),
             #[cfg(feature = "intercept")]
             _intercept: scope,
         }
@@ -446,6 +447,8 @@ pub struct Simulation {
     link: LinkFaults,
     hosts: BTreeMap<String, (NodeId, LinkId)>,
     clients: Vec<(String, JoinHandle<()>)>,
+    /// The clients seen finished so far, from the front (a constant-time check per step).
+    clients_done: AllFinished,
     /// While the simulation lives, its thread's wall clock and randomness are the
     /// simulation's ([`Builder::intercept`]). Declared last: dropped after the hosts.
     #[cfg(feature = "intercept")]
@@ -512,26 +515,24 @@ impl Simulation {
         self.clients.push((name, handle));
     }
 
-    fn clients_done(&self) -> bool {
-        self.clients.iter().all(|(_, h)| h.is_finished())
-    }
-
     /// Runs until every client has finished. Fails with the replay line if a client or a
     /// host's software returns an error or panics, or when the simulation duration or the
     /// step limit is reached first.
     pub fn run(&mut self) -> Result<(), RunError> {
         let clients = std::mem::take(&mut self.clients);
+        let mut done = self.clients_done;
         let result = self
             .sim
-            .run_until_condition(|_| clients.iter().all(|(_, h)| h.is_finished()));
+            .run_until_condition(|_| done.check(clients.iter().map(|(_, h)| h)));
         self.clients = clients;
+        self.clients_done = done;
         result
     }
 
     /// One step of the simulation; `Ok(true)` once every client has finished.
     pub fn step(&mut self) -> Result<bool, RunError> {
         self.sim.step()?;
-        Ok(self.clients_done())
+        Ok(self.clients_done.check(self.clients.iter().map(|(_, h)| h)))
     }
 
     /// Runs for `duration` of simulated time (clients need not finish).

@@ -56,6 +56,32 @@ fn timeout_expires_in_simulated_time_and_join_handles_return_values() {
 }
 
 #[test]
+fn run_until_all_complete_waits_for_the_last_whatever_the_order() {
+    let mut sim = Sim::new(Seed(62));
+    // The first handle finishes last, the others in reverse order: every handle counts,
+    // not only a prefix of them.
+    let handles: Vec<_> = (0..5u64)
+        .map(|i| {
+            let ms = if i == 0 { 10 } else { 5 - i };
+            sim.spawn(async move {
+                sleep(Duration::from_millis(ms)).await;
+                i
+            })
+        })
+        .collect();
+    sim.run_until_all_complete(&handles).unwrap();
+    assert_eq!(sim.now(), Instant::from_millis(10));
+    let got: Vec<_> = handles.iter().map(|h| h.take()).collect();
+    assert_eq!(got, vec![Some(0), Some(1), Some(2), Some(3), Some(4)]);
+    // A task that never finishes: idle, not a hang.
+    let stuck = vec![sim.spawn(std::future::pending::<()>())];
+    assert!(matches!(
+        sim.run_until_all_complete(&stuck),
+        Err(RunError::Idle { .. })
+    ));
+}
+
+#[test]
 fn a_panicking_task_fails_the_run_with_the_replay_line() {
     let mut sim = Sim::new(Seed(0x77));
     sim.spawn(async {
