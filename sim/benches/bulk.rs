@@ -159,7 +159,30 @@ fn loadavg() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// `BULK_PROFILE=smoltcp|sansnet|sim[:loss_pct]` runs that one transfer 20 times and
+/// nothing else, for `perf record` (see ci/profile).
+fn profile_only() -> bool {
+    let Ok(what) = std::env::var("BULK_PROFILE") else {
+        return false;
+    };
+    let (stack, loss) = what.split_once(':').unwrap_or((what.as_str(), "0"));
+    let loss: u32 = loss.parse().expect("BULK_PROFILE=stack:loss_pct");
+    let total = if loss == 0 { CLEAN_BYTES } else { LOSSY_BYTES };
+    for round in 0..20 {
+        match stack {
+            "smoltcp" => over_link(true, total, loss, 1000 + round),
+            "sansnet" => over_link(false, total, loss, 1000 + round),
+            "sim" => in_sim(total, loss, 1000 + round),
+            other => panic!("BULK_PROFILE: no stack {other:?} (smoltcp, sansnet, sim)"),
+        };
+    }
+    true
+}
+
 fn report(c: &mut Criterion) {
+    if profile_only() {
+        return;
+    }
     let mib = |x: f64| x / f64::from(1u32 << 20);
     println!(
         "bulk: {} us one-way, no bandwidth limit, buffers {} KiB each way, MSS 1460, \
