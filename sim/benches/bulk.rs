@@ -168,7 +168,9 @@ fn profile_only() -> bool {
     let (stack, loss) = what.split_once(':').unwrap_or((what.as_str(), "0"));
     let loss: u32 = loss.parse().expect("BULK_PROFILE=stack:loss_pct");
     let total = if loss == 0 { CLEAN_BYTES } else { LOSSY_BYTES };
-    for round in 0..20 {
+    let rounds: u64 =
+        std::env::var("BULK_ROUNDS").map_or(20, |r| r.parse().expect("BULK_ROUNDS=n"));
+    for round in 0..rounds {
         match stack {
             "smoltcp" => over_link(true, total, loss, 1000 + round),
             "sansnet" => over_link(false, total, loss, 1000 + round),

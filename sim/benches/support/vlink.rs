@@ -186,6 +186,10 @@ pub trait Node {
     fn next_timer(&self) -> Option<u64>;
     /// Bytes the application read (and checked).
     fn received(&self) -> u64;
+    /// The sender's loss-recovery figures, for `BULK_EXPLAIN=1`.
+    fn explain(&self) -> String {
+        String::new()
+    }
 }
 
 /// Runs until `b` has read `total` bytes; returns the driver's steps and the virtual time.
@@ -297,6 +301,29 @@ impl Node for SansnetNode {
 
     fn received(&self) -> u64 {
         self.app.progress.received
+    }
+
+    fn explain(&self) -> String {
+        let host = &self.app.host;
+        host.ss()
+            .iter()
+            .filter_map(|row| host.tcp_info_of(row.local?, row.peer?))
+            .map(|i| {
+                let s = i.stats;
+                format!(
+                    "segs out {} rexmit {} rto {} fast recoveries {} tlp {} dupacks in {} cwnd {} ssthresh {:?}",
+                    s.segments_sent,
+                    s.retransmitted_segments,
+                    s.rto_expirations,
+                    s.fast_recoveries,
+                    s.tlp_probes_sent,
+                    s.dup_acks_received,
+                    i.cwnd_bytes,
+                    i.ssthresh_bytes
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -586,6 +613,9 @@ pub fn transfer(
     let start = std::time::Instant::now();
     let (steps, virt) = run(a.as_mut(), b.as_mut(), &mut link, total);
     let wall = start.elapsed().as_secs_f64();
+    if std::env::var_os("BULK_EXPLAIN").is_some() {
+        println!("  explain: sender {}", a.explain());
+    }
     let cpu = match (cpu0, thread_cpu_ns()) {
         (Some(a), Some(b)) => (b - a) as f64 / 1e9,
         _ => f64::NAN,

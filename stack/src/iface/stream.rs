@@ -24,6 +24,7 @@ use crate::time::Instant;
 use crate::wire::icmpv4::DstUnreachable;
 use crate::wire::ipv4::{self, IpProtocol};
 use crate::wire::tcp::{self as wire_tcp, TcpFlags};
+use crate::wire::{ethernet, EtherType};
 use crate::wire::{ChecksumMode, SeqNumber};
 
 /// A connection's 4-tuple, as seen from this host.
@@ -61,7 +62,26 @@ pub(crate) struct ConnEntry {
     pub orphan_deadline: Option<Instant>,
     /// The engine's drop counters as last added to the host's table (`fold_conn_drops`).
     pub drops_seen: [u64; engine::DropReason::ALL.len()],
+    /// The TCP header length of the last segment sent, where `tcp_transmit_into` expects
+    /// the next one's to be (its payload is written after it before it is known).
+    pub tx_header_len: u8,
 }
+
+/// What `Host::tcp_transmit_into` did with the connection at the head of the dirty queue.
+pub(super) enum DirectTx {
+    /// A frame of `len` bytes for NIC `nic` is in the caller's buffer.
+    Frame { nic: usize, len: usize },
+    /// The segment took the queued way (ARP pending, fragmentation): ask again.
+    Queued,
+    /// The connection has nothing more to send.
+    Done,
+    /// Not for this connection (loopback, no route, a buffer too small): send what it has
+    /// the queued way.
+    Slow,
+}
+
+/// Ethernet and IPv4 headers (no options) before a TCP header.
+const ETH_IP_LEN: usize = 14 + ipv4::HEADER_LEN;
 
 /// MSS values a SYN cookie can encode (3 bits), ascending.
 const COOKIE_MSS: [u16; 8] = [536, 1024, 1220, 1300, 1400, 1440, 1460, 8960];
@@ -144,6 +164,7 @@ impl Host {
             net_error: None,
             orphan_deadline: None,
             drops_seen: [0; engine::DropReason::ALL.len()],
+            tx_header_len: wire_tcp::HEADER_LEN as u8,
         };
         let id = match self.free_conns.pop() {
             Some(i) => {
@@ -406,6 +427,110 @@ impl Host {
         }
     }
 
+    /// The next segment of connection `id`, written as a whole frame into `buf` (called
+    /// from `poll_transmit` for the connection at the head of the dirty queue). The payload
+    /// goes from the send buffer straight to its place in the frame, once: the engine
+    /// writes it after the headers, whose length it is told to expect (the last segment's,
+    /// which a bulk transfer keeps), and the headers are written around it. No packet
+    /// buffer, no transmit queue. What cannot go this way (loopback, a neighbour not yet
+    /// resolved, a packet to fragment) takes the queued way of `tcp_transmit`.
+    pub(super) fn tcp_transmit_into(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        buf: &mut [u8],
+    ) -> DirectTx {
+        let Some(e) = self.conn_ref(id) else {
+            return DirectTx::Done;
+        };
+        let key = e.key;
+        let (src, dst) = (*key.local.ip(), *key.remote.ip());
+        let expected = usize::from(e.tx_header_len);
+        // Room for a full segment behind the expected headers, so that the buffer never
+        // makes a segment shorter than it would be.
+        let room = ETH_IP_LEN + expected + e.conn.effective_mss().max(1);
+        if room > buf.len() || self.is_local_addr(dst) {
+            return DirectTx::Slow;
+        }
+        let Some((nic, next_hop)) = self.route(dst) else {
+            return DirectTx::Slow;
+        };
+        let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
+            return DirectTx::Done;
+        };
+        let at = ETH_IP_LEN + expected;
+        let (head, tail) = buf.split_at_mut(at);
+        let Some(seg) = e.conn.poll_transmit(now, tail) else {
+            return DirectTx::Done;
+        };
+        let header_len = seg.header_len();
+        let tcp_len = header_len + seg.payload.len();
+        e.tx_header_len = header_len as u8;
+        if header_len == expected {
+            seg.emit_header(&mut head[ETH_IP_LEN..], src, dst);
+        } else {
+            // Options came or went (SACK blocks, say): the payload moves to its place.
+            let header = seg.with_payload(&[]);
+            let payload_len = seg.payload.len();
+            buf.copy_within(at..at + payload_len, ETH_IP_LEN + header_len);
+            let (head, tail) = buf.split_at_mut(ETH_IP_LEN + header_len);
+            header.with_payload(&tail[..payload_len]).emit_header(
+                &mut head[ETH_IP_LEN..],
+                src,
+                dst,
+            );
+        }
+        self.counters.tcp.segments_out += 1;
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        // TCP sets DF (RFC 1191), as `tcp_transmit` does.
+        let packet_len = ipv4::HEADER_LEN + tcp_len;
+        let dont_frag = packet_len <= self.mtu_for(now, dst);
+        let ip = ipv4::Repr {
+            src_addr: src,
+            dst_addr: dst,
+            protocol: IpProtocol::TCP,
+            payload_len: tcp_len,
+            ttl: self.cfg.tcp.ttl,
+            dscp: 0,
+            ecn: 0,
+            ident: self.ip_ident,
+            dont_frag,
+            more_frags: false,
+            frag_offset: 0,
+            options: ipv4::Ipv4Options::EMPTY,
+        };
+        ip.emit(&mut ipv4::Packet::new_unchecked(
+            &mut buf[14..14 + packet_len],
+        ));
+        let fits = dont_frag && packet_len <= self.cfg.interfaces[nic].mtu;
+        let mac = if fits && !self.is_broadcast_addr(next_hop) {
+            let delay_ns = self.cfg.limits.arp_delay_first_probe_time_ns;
+            self.arp.resolve(now, nic, next_hop, delay_ns)
+        } else {
+            None
+        };
+        let Some(mac) = mac else {
+            // The queued way, from the packet as written.
+            let mut packet = self.packet_pool.pop().unwrap_or_default();
+            packet.clear();
+            packet.extend_from_slice(&buf[14..14 + packet_len]);
+            let _ = self.ip_output(now, packet, Origin::Tcp(key));
+            return DirectTx::Queued;
+        };
+        self.counters.ip.packets_out += 1;
+        let eth = ethernet::Repr {
+            src_addr: self.cfg.interfaces[nic].mac,
+            dst_addr: mac,
+            vlan: None,
+            ethertype: EtherType::IPV4,
+        };
+        eth.emit(&mut ethernet::Frame::new_unchecked(&mut buf[..14]));
+        // Padded to Ethernet's minimum frame (without FCS).
+        let len = (14 + packet_len).max(60);
+        buf[14 + packet_len..len].fill(0);
+        DirectTx::Frame { nic, len }
+    }
+
     /// Pulls one connection's segments into IP output (called from `poll_transmit`).
     pub(super) fn tcp_transmit(&mut self, now: Instant, id: ConnId) {
         let Some(e) = self.conn_mut(id) else {
@@ -447,10 +572,16 @@ impl Host {
             let _ = self.ip_output(now, packet, Origin::Tcp(key));
         }
         self.tcp_scratch = scratch;
+        self.tcp_transmit_done(now, id);
+    }
+
+    /// After a connection has sent all it had: its events, its end if it closed, its timer.
+    pub(super) fn tcp_transmit_done(&mut self, now: Instant, id: ConnId) {
         self.conn_events(now, id);
         let Some(e) = self.conn_mut(id) else {
             return;
         };
+        e.in_dirty = false;
         if e.conn.state() == State::Closed {
             let owner = e.owner;
             self.unlink_conn(id);
@@ -650,12 +781,19 @@ impl Host {
                     return;
                 };
                 e.conn.handle_segment(now, &seg);
-                // Answer each segment before the next is read, as a kernel does per packet:
-                // left for `poll_transmit`, a burst of N segments that arrived together
-                // would get one ACK for all of them (a stretch ACK), which slows the peer's
-                // window growth and loss recovery. (`tcp_transmit` does what `sync_conn`
-                // would: events, then the timer.)
-                self.tcp_transmit(now, id);
+                // What answers this very segment goes out before the next is read, as a
+                // kernel answers per packet: a duplicate ACK per out-of-order segment keeps
+                // the peer's loss detection as it would be, and data an ACK lets out leaves
+                // before the next ACK is read. Only the ACK of in-order data after the
+                // burst's first waits for `poll_transmit`, after the rest of the burst, and
+                // covers it all (up to 64 KiB), as Linux acknowledges a GRO-merged packet
+                // once (`Connection::must_answer_now`). (`tcp_transmit` does what
+                // `sync_conn` does: events, then the timer.)
+                if e.conn.must_answer_now() {
+                    self.tcp_transmit(now, id);
+                } else {
+                    self.sync_conn(now, id);
+                }
                 return;
             }
         }

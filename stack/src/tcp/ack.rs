@@ -2,6 +2,7 @@
 //! SHLD-19), and the SACK blocks the next one carries (RFC 2018, D-SACK of RFC 2883). When
 //! an ACK goes out and what it says of the window are `Connection`'s.
 
+use crate::time::Instant;
 use crate::wire::tcp::SackBlocks;
 use crate::wire::SeqNumber;
 
@@ -10,6 +11,16 @@ use crate::wire::SeqNumber;
 pub(super) struct PendingAck {
     /// An ACK is due at the next `poll_transmit`.
     pub(super) due: bool,
+    /// The ACK that is due is owed only for in-order data (every second full-sized
+    /// segment, SHLD-19) and one already went out at this instant, so it may wait for the
+    /// rest of a burst that arrived together and cover all of it, as Linux's ACK of a
+    /// GRO-merged packet does: see `Connection::must_answer_now`. Any other reason for an
+    /// ACK clears it.
+    pub(super) coalescible: bool,
+    /// When the last segment carrying our ACK went out.
+    pub(super) sent_at: Option<Instant>,
+    /// In-order bytes taken since the last ACK went out (for the bound on a coalesced ACK).
+    pub(super) unacked_bytes: usize,
     /// An ACK is held back until the delayed-ACK timer (MUST-40).
     pub(super) delayed: bool,
     /// Full-sized segments received since the last ACK: the second makes one due (SHLD-19).
@@ -21,10 +32,37 @@ pub(super) struct PendingAck {
 }
 
 impl PendingAck {
-    /// A segment carrying our ACK went out: nothing is owed any more.
-    pub(super) fn sent(&mut self) {
+    /// An ACK is owed at once: out-of-order data, a duplicate, a FIN, a challenge, ...
+    pub(super) fn owe(&mut self) {
+        self.due = true;
+        self.coalescible = false;
+    }
+
+    /// An ACK is owed for in-order data alone. The first of a burst goes at once, as every
+    /// second segment's ACK does; the later ones may wait and cover the rest of the burst.
+    /// Two ACKs a burst, not one: when the last is lost, the first has still let the
+    /// sender send more, whose ACK covers what the lost one did, where a burst's only
+    /// ACK lost leaves the sender nothing to go on but its loss probe or its RTO.
+    pub(super) fn owe_for_in_order_data(&mut self, now: Instant) {
+        if !self.due {
+            self.coalescible = self.sent_at == Some(now);
+        }
+        self.due = true;
+    }
+
+    /// Nothing is owed after all (the connection closed, or a SYN carried the ACK).
+    pub(super) fn cancel(&mut self) {
         self.due = false;
+        self.coalescible = false;
+    }
+
+    /// A segment carrying our ACK went out: nothing is owed any more.
+    pub(super) fn sent(&mut self, now: Instant) {
+        self.sent_at = Some(now);
+        self.due = false;
+        self.coalescible = false;
         self.delayed = false;
         self.full_segments = 0;
+        self.unacked_bytes = 0;
     }
 }

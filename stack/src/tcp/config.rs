@@ -131,9 +131,14 @@ pub struct Config {
     /// Initial window in segments (RFC 6928: 10).
     pub initial_window_segments: u32,
     /// Appropriate Byte Counting in slow start (RFC 3465): an ACK grows cwnd by the bytes
-    /// it acknowledges, up to L = this many SMSS (2, the RFC's limit, as on Linux). 1 is the
-    /// plain RFC 5681 rule of at most one SMSS per ACK, which delayed and stretch ACKs slow
-    /// down. Slow start after an RTO always uses L = 1 (RFC 3465 section 2.3).
+    /// it acknowledges, up to L = this many SMSS. The default, 45, is what one coalesced
+    /// ACK covers at most (64 KiB of full segments: a host acknowledges a burst that
+    /// arrived together once, as Linux does a GRO-merged packet; see
+    /// `Connection::must_answer_now`), so such an ACK is worth the segments it stands for;
+    /// Linux's slow start counts every packet an ACK covers, without a limit (its ABC limit
+    /// was removed in 3.9). RFC 3465's 2 would grow cwnd by 2 segments per 45 delivered.
+    /// 1 is the plain RFC 5681 rule of at most one SMSS per ACK. Slow start after an RTO
+    /// always uses L = 1 (RFC 3465 section 2.3).
     pub abc_limit_segments: u32,
     /// Tail Loss Probe (RFC 8985 section 7): when an ACK is overdue (2 SRTT), send one
     /// probe segment to draw the SACK or duplicate ACK that starts fast recovery, instead of
@@ -198,7 +203,7 @@ impl Default for Config {
             keep_alive: None,
             congestion: CongestionAlgorithm::NewReno,
             initial_window_segments: 10,
-            abc_limit_segments: 2,
+            abc_limit_segments: 45,
             tlp: true,
             tlp_max_ack_delay: Duration::from_millis(200),
             rack: true,

@@ -65,17 +65,33 @@ fn slow_start_grows_one_smss_per_ack() {
     assert_eq!(c.cwnd(), 12 * SMSS);
 }
 
-// RFC 3465 2.2 (Appropriate Byte Counting, the default with L = 2): "cwnd += min(N, L*SMSS)"
+// RFC 3465 2.2 (Appropriate Byte Counting, with the RFC's L = 2): "cwnd += min(N, L*SMSS)"
 // per ACK in slow start: a delayed ACK of two segments grows cwnd by two, a stretch ACK of
 // four by L = 2 at most.
 #[test]
-fn slow_start_counts_acked_bytes_up_to_two_smss() {
-    let (mut c, _) = sender(quick(), 40);
+fn slow_start_counts_acked_bytes_up_to_l_smss() {
+    let cfg = Config {
+        abc_limit_segments: 2,
+        ..quick()
+    };
+    let (mut c, _) = sender(cfg, 40);
     let out = exchange(&mut c, T0 + ms(50), seg(ACK, IRS1, s(2)));
     assert_eq!(c.cwnd(), 12 * SMSS, "an ACK of two segments is worth two");
     assert_eq!(seqs(&out), vec![s(10), s(11), s(12), s(13)]);
     exchange(&mut c, T0 + ms(60), seg(ACK, IRS1, s(6)));
     assert_eq!(c.cwnd(), 14 * SMSS, "a stretch ACK of four: L = 2 SMSS");
+}
+
+// The default L is what one coalesced ACK covers at most (45 full segments, 64 KiB): a
+// stretch ACK is worth every segment it stands for, as in Linux's slow start.
+#[test]
+fn default_slow_start_counts_a_coalesced_ack_in_full() {
+    let (mut c, _) = sender(quick(), 200);
+    exchange(&mut c, T0 + ms(50), seg(ACK, IRS1, s(4)));
+    assert_eq!(c.cwnd(), 14 * SMSS, "a stretch ACK of four is worth four");
+    // Everything in flight (14 segments) acknowledged, then a window of 28.
+    exchange(&mut c, T0 + ms(60), seg(ACK, IRS1, s(14)));
+    assert_eq!(c.cwnd(), 24 * SMSS, "ten more acknowledged, ten more SMSS");
 }
 
 // RFC 3465 2.3: after an RTO, slow start uses L = 1*SMSS: the ACKs that follow a go-back-N

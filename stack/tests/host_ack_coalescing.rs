@@ -1,0 +1,168 @@
+//! How a host acknowledges a burst of segments that arrived together (handed to it one
+//! after another at one instant, before it is polled): the first ACK owed goes at once, the
+//! rest of the in-order burst is covered by one ACK at the end (at most 64 KiB a time, as
+//! Linux's GRO merges); anything out of order is answered segment by segment.
+
+mod host_support;
+
+use host_support::*;
+use pretty_assertions::assert_eq;
+use sansnet_stack::iface::HostConfig;
+use sansnet_stack::time::Duration;
+use sansnet_stack::wire::tcp::{Packet, Repr, SackBlocks, TcpFlags};
+use sansnet_stack::wire::{ipv4, ChecksumMode, SeqNumber};
+
+const SEC: Duration = Duration::from_secs(1);
+const MSS: usize = 1460;
+
+fn config(n: u8) -> HostConfig {
+    let mut cfg = host_config(n);
+    cfg.tcp.timestamps = false;
+    cfg.tcp.send_buffer_bytes = 1 << 20;
+    cfg.tcp.recv_buffer_bytes = 1 << 20;
+    cfg.tcp.reassembly_ranges = 64;
+    cfg
+}
+
+/// A TCP segment's fields, from an Ethernet frame.
+#[derive(Clone, Copy, Debug)]
+struct Seg {
+    src_port: u16,
+    dst_port: u16,
+    seq: SeqNumber,
+    ack: SeqNumber,
+    window: u16,
+    flags: TcpFlags,
+    len: usize,
+    sack_blocks: usize,
+}
+
+fn parse(frame: &[u8]) -> Option<Seg> {
+    let (ip, bytes) = parse_ip(frame)?;
+    if ip.protocol != ipv4::IpProtocol::TCP {
+        return None;
+    }
+    let p = Packet::new_checked(&bytes[..]).ok()?;
+    let r = Repr::parse(&p, ip.src_addr, ip.dst_addr, ChecksumMode::Verify).ok()?;
+    Some(Seg {
+        src_port: r.src_port,
+        dst_port: r.dst_port,
+        seq: r.seq_number,
+        ack: r.ack_number,
+        window: r.window_len,
+        flags: r.flags,
+        len: r.payload.len(),
+        sack_blocks: r.sack_ranges.len(),
+    })
+}
+
+/// Host 2 has an established connection from host 1; returns the net and the segment
+/// host 1 would send next (its sequence number, ports, ACK and window), with no payload.
+fn established() -> (Net, Seg) {
+    let mut net = Net::new(vec![config(1), config(2)]);
+    net.segment(vec![(0, 0), (1, 0)]);
+    let l = net.tcp_listener(1, 80, 16);
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    net.accept(1, l).expect("accepted");
+    net.send_all(0, c, b"x");
+    net.run_for(SEC);
+    let last = net
+        .log
+        .iter()
+        .filter(|(_, h, _)| *h == 0)
+        .filter_map(|(_, _, f)| parse(f))
+        .rfind(|s| s.len == 1)
+        .expect("host 1 sent its byte");
+    let next = Seg {
+        seq: last.seq + 1,
+        len: 0,
+        ..last
+    };
+    (net, next)
+}
+
+/// The `i`th full segment after `first`, as a frame from host 1 to host 2.
+fn data_frame(first: Seg, i: usize) -> Vec<u8> {
+    let payload = vec![i as u8; MSS];
+    let repr = Repr {
+        src_port: first.src_port,
+        dst_port: first.dst_port,
+        seq_number: first.seq + i * MSS,
+        ack_number: first.ack,
+        window_len: first.window,
+        flags: TcpFlags::ACK,
+        urgent_pointer: 0,
+        max_seg_size: None,
+        window_scale: None,
+        sack_permitted: false,
+        sack_ranges: SackBlocks::new(),
+        timestamp: None,
+        payload: &payload,
+    };
+    let (src, dst) = (*addr(1, 0).ip(), *addr(2, 0).ip());
+    let mut tcp = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut Packet::new_unchecked(&mut tcp[..]), src, dst);
+    let ip = ip_repr(src, dst, ipv4::IpProtocol::TCP, tcp.len());
+    ip_frame(mac(1, 0), mac(2, 0), &ip, &tcp)
+}
+
+/// Hands host 2 the segments `which` of the burst at one instant, then polls it: the
+/// segments it sent, in order.
+fn burst(net: &mut Net, first: Seg, which: impl IntoIterator<Item = usize>) -> Vec<Seg> {
+    let now = net.now + Duration::from_millis(1);
+    net.now = now;
+    let host = &mut net.hosts[1];
+    for i in which {
+        host.handle_frame(now, 0, &data_frame(first, i));
+    }
+    let mut out = vec![];
+    let mut buf = vec![0u8; 1600];
+    while let Some((_, len)) = host.poll_transmit(now, &mut buf) {
+        out.extend(parse(&buf[..len]));
+    }
+    out
+}
+
+/// The segments' ACK numbers, in multiples of MSS past `first`.
+fn acked(first: Seg, segs: &[Seg]) -> Vec<usize> {
+    segs.iter()
+        .inspect(|s| assert!(s.len == 0 && s.flags == TcpFlags::ACK, "{s:?}"))
+        .map(|s| (s.ack - first.seq) / MSS)
+        .collect()
+}
+
+#[test]
+fn an_in_order_burst_is_acknowledged_after_two_segments_and_at_its_end() {
+    let (mut net, first) = established();
+    let out = burst(&mut net, first, 0..10);
+    assert_eq!(acked(first, &out), vec![2, 10]);
+    // The next burst, at a later instant, starts over: its first ACK goes at once.
+    let out = burst(&mut net, first, 10..14);
+    assert_eq!(acked(first, &out), vec![12, 14]);
+    // A burst of one full segment waits for the delayed-ACK timer (MUST-40), as ever.
+    let out = burst(&mut net, first, 14..15);
+    assert_eq!(acked(first, &out), Vec::<usize>::new());
+}
+
+#[test]
+fn a_coalesced_ack_covers_at_most_64_kib() {
+    let (mut net, first) = established();
+    // 45 full segments (65,700 bytes) after an ACK make the next one due at once.
+    let out = burst(&mut net, first, 0..100);
+    assert_eq!(acked(first, &out), vec![2, 47, 92, 100]);
+}
+
+#[test]
+fn out_of_order_segments_are_each_answered_at_once() {
+    let (mut net, first) = established();
+    // Segment 2 is missing: the first two are acknowledged, then every later segment
+    // draws its own duplicate ACK with a SACK block (RFC 5681 section 4.2), as it would
+    // one segment at a time.
+    let out = burst(&mut net, first, (0..10).filter(|&i| i != 2));
+    assert_eq!(acked(first, &out), vec![2, 2, 2, 2, 2, 2, 2, 2]);
+    assert!(out[1..].iter().all(|s| s.sack_blocks == 1), "{out:?}");
+    // The hole filled: that ACK goes at once, the rest of the burst waits for its end.
+    let out = burst(&mut net, first, [2, 10, 11, 12]);
+    assert_eq!(acked(first, &out), vec![10, 13]);
+}
