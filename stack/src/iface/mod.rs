@@ -573,10 +573,27 @@ impl Host {
                 self.ip_input(now, None, &packet, false);
                 continue;
             }
-            if let Some(id) = self.dirty.pop_front() {
+            if let Some(&id) = self.dirty.front() {
                 // Already sent from `tcp_input` if no longer marked.
-                if self.conn_ref(id).is_some_and(|e| e.in_dirty) {
-                    self.tcp_transmit(now, id);
+                if !self.conn_ref(id).is_some_and(|e| e.in_dirty) {
+                    self.dirty.pop_front();
+                    continue;
+                }
+                // The connection stays at the head until it has sent everything.
+                match self.tcp_transmit_into(now, id, buf) {
+                    stream::DirectTx::Frame { nic, len } => {
+                        self.counters.link.frames_out += 1;
+                        return Some((nic, len));
+                    }
+                    stream::DirectTx::Queued => {}
+                    stream::DirectTx::Done => {
+                        self.dirty.pop_front();
+                        self.tcp_transmit_done(now, id);
+                    }
+                    stream::DirectTx::Slow => {
+                        self.dirty.pop_front();
+                        self.tcp_transmit(now, id);
+                    }
                 }
                 continue;
             }

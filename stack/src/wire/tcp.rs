@@ -757,6 +757,26 @@ impl<'a> Repr<'a> {
         HEADER_LEN + self.options_len().next_multiple_of(4)
     }
 
+    /// The same segment with another payload (the header fields copied): for a payload
+    /// that moved, and to end a borrow of the buffer the old one lived in.
+    pub fn with_payload<'p>(&self, payload: &'p [u8]) -> Repr<'p> {
+        Repr {
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            flags: self.flags,
+            seq_number: self.seq_number,
+            ack_number: self.ack_number,
+            window_len: self.window_len,
+            urgent_pointer: self.urgent_pointer,
+            max_seg_size: self.max_seg_size,
+            window_scale: self.window_scale,
+            sack_permitted: self.sack_permitted,
+            sack_ranges: self.sack_ranges,
+            timestamp: self.timestamp,
+            payload,
+        }
+    }
+
     /// Segment length `emit` writes: header and payload.
     pub fn buffer_len(&self) -> usize {
         self.header_len() + self.payload.len()
@@ -789,31 +809,46 @@ impl<'a> Repr<'a> {
         src: Ipv4Addr,
         dst: Ipv4Addr,
     ) {
-        debug_assert!(self.is_valid(), "invalid TCP repr: {self:?}");
         debug_assert_eq!(packet.buffer.as_ref().len(), self.buffer_len());
+        let (header, rest) = packet.buffer.as_mut().split_at_mut(self.header_len());
+        rest[..self.payload.len()].copy_from_slice(self.payload);
+        self.emit_header(header, src, dst);
+    }
+
+    /// Writes the header and options into `header`, exactly
+    /// [`header_len`](Self::header_len) bytes, with the checksum over them and over
+    /// `payload`, which is not copied: for a payload already in place right after the
+    /// header (a host writes it there straight from its send buffer). Assumes
+    /// [`is_valid`](Self::is_valid).
+    pub fn emit_header(&self, header: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
+        debug_assert!(self.is_valid(), "invalid TCP repr: {self:?}");
+        let header_len = self.header_len();
+        debug_assert_eq!(header.len(), header_len);
+        let mut packet = Packet::new_unchecked(&mut *header);
         packet.set_src_port(self.src_port);
         packet.set_dst_port(self.dst_port);
         packet.set_seq_number(self.seq_number);
         packet.set_ack_number(self.ack_number);
         // Clears the reserved bits before the data offset and NS go in.
-        packet.buffer.as_mut()[field::DATA_OFFSET] = 0;
-        packet.set_header_len(self.header_len());
+        packet.buffer[field::DATA_OFFSET] = 0;
+        packet.set_header_len(header_len);
         packet.set_flags(self.flags);
         packet.set_window_len(self.window_len);
         packet.set_urgent_pointer(self.urgent_pointer);
         packet.set_checksum(0);
-        let header_len = self.header_len();
-        let b = packet.buffer.as_mut();
-        self.emit_options(&mut b[HEADER_LEN..header_len]);
-        let end = header_len + self.payload.len();
-        b[header_len..end].copy_from_slice(self.payload);
-        // The checksum over the buffer, one pass: the payload is summed from the source (in
-        // cache, and not waiting on the copy's stores), the header from the buffer. The
+        self.emit_options(&mut header[HEADER_LEN..header_len]);
+        // The checksum in one pass over each part: the payload is summed from the source
+        // (in cache, and not waiting on a copy's stores), the header from the buffer. The
         // header is a whole number of words, so the two sums combine.
+        let end = header_len + self.payload.len();
         let pseudo = checksum::pseudo_header_v4(src, dst, protocol::TCP, end as u32);
         let payload_sum = checksum::data(self.payload);
-        let header_sum = checksum::data(&b[..header_len]);
-        packet.set_checksum(!checksum::combine(&[pseudo, header_sum, payload_sum]));
+        let header_sum = checksum::data(header);
+        Packet::new_unchecked(&mut *header).set_checksum(!checksum::combine(&[
+            pseudo,
+            header_sum,
+            payload_sum,
+        ]));
     }
 
     /// Writes the options in the layout described on the type, then zero padding to the end
