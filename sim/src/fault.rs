@@ -181,6 +181,19 @@ pub struct LinkFaults {
     pub down: bool,
 }
 
+impl LinkFaults {
+    /// Whether a frame through these faults may draw from the direction's random streams
+    /// (loss, corruption, duplication, reordering, a latency that is not constant, jitter).
+    pub(crate) fn may_draw(&self) -> bool {
+        !matches!(self.loss, LossModel::None)
+            || !self.corrupt.is_never()
+            || !self.duplicate.is_never()
+            || !self.reorder.is_never()
+            || !matches!(self.latency, LatencyDist::Constant { .. })
+            || !self.jitter.is_zero()
+    }
+}
+
 impl Default for LinkFaults {
     fn default() -> Self {
         LinkFaults {

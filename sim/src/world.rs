@@ -14,7 +14,7 @@ use sansnet_stack::time::{Duration, Instant};
 use sansnet_stack::wire::{EthernetAddress, EthernetFrame};
 
 use crate::endpoint::{Endpoint, NodeCtx, NodeFactory};
-use crate::fault::{FaultChange, LinkFaults, LossModel};
+use crate::fault::{FaultChange, LatencyDist, LinkFaults, LossModel};
 use crate::log::set_sim_time;
 use crate::pcap::PcapWriter;
 use crate::pcapng::{self, PcapngWriter};
@@ -196,7 +196,12 @@ pub(crate) struct Nic {
 struct DirState {
     name: String,
     faults: LinkFaults,
-    rng: FaultRngs,
+    /// Made at the first frame whose faults may draw (`may_draw`), from the same streams
+    /// as ever: nothing drew before, so they are where they would have been. A clean link
+    /// never draws, and five ChaCha streams a direction, 1.6 KB, were most of a link's
+    /// memory (a link per client at thousands of clients: cache and TLB misses on every
+    /// frame, and most of a link's build time).
+    rng: Option<Box<FaultRngs>>,
     /// Gilbert-Elliott: in the bad state.
     burst_bad: bool,
     /// Serialiser: end times and sizes of frames not yet fully sent.
@@ -745,7 +750,7 @@ impl World {
         };
         let ends = [attach(self, a, 0), attach(self, b, 1)];
         let dir = |label: String| DirState {
-            rng: FaultRngs::new(self.seed, &format!("link/{name}/{label}")),
+            rng: None,
             name: format!("{name}:{label}"),
             faults: faults.clone(),
             burst_bad: false,
@@ -1078,7 +1083,13 @@ impl World {
     /// its own stream (`FaultRngs`), in frame order: part of the replay contract.
     fn link_ingress(&mut self, link: LinkId, dir: usize, mut frame: Frame) {
         let now = self.now;
-        let d = &mut self.links[link.0].dirs[dir];
+        let seed = self.seed;
+        let LinkState {
+            name: link_name,
+            dirs,
+            ..
+        } = &mut self.links[link.0];
+        let d = &mut dirs[dir];
         d.counters.offered += 1;
         if d.faults.down {
             d.counters.down_dropped += 1;
@@ -1117,9 +1128,24 @@ impl World {
             }
             _ => now,
         };
+        if d.rng.is_none() && d.faults.may_draw() {
+            // The stream names of `FaultRngs::new` ("link/<link>/<a>-><b>"); the direction's
+            // name is "<link>:<a>-><b>".
+            let label = &d.name[link_name.len() + 1..];
+            d.rng = Some(Box::new(FaultRngs::new(
+                seed,
+                &format!("link/{link_name}/{label}"),
+            )));
+        }
+        // Only where the faults draw, which made the streams above.
+        macro_rules! rng {
+            () => {
+                born(&mut d.rng)
+            };
+        }
         let lost = match d.faults.loss {
             LossModel::None => false,
-            LossModel::Independent { rate } => d.rng.loss.chance(rate),
+            LossModel::Independent { rate } => rng!().loss.chance(rate),
             LossModel::GilbertElliott {
                 good_to_bad,
                 bad_to_good,
@@ -1131,10 +1157,10 @@ impl World {
                 } else {
                     good_to_bad
                 };
-                if d.rng.loss.chance(flip) {
+                if rng!().loss.chance(flip) {
                     d.burst_bad = !d.burst_bad;
                 }
-                d.rng.loss.chance(if d.burst_bad {
+                rng!().loss.chance(if d.burst_bad {
                     loss_in_bad
                 } else {
                     loss_in_good
@@ -1146,8 +1172,8 @@ impl World {
             return self.drop_on_link(link, dir, &frame, DropReason::Lost);
         }
         let mut corrupted_bit = None;
-        if len > 0 && d.rng.corrupt.chance(d.faults.corrupt) {
-            let bit = d.rng.corrupt.below(len * 8);
+        if len > 0 && !d.faults.corrupt.is_never() && rng!().corrupt.chance(d.faults.corrupt) {
+            let bit = rng!().corrupt.below(len * 8);
             let mut bytes = frame.bytes.to_vec();
             bytes[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
             frame.bytes = bytes.into();
@@ -1155,12 +1181,11 @@ impl World {
             d.counters.corrupted += 1;
             corrupted_bit = Some(bit);
         }
-        let duplicate = d.rng.duplicate.chance(d.faults.duplicate);
-        let mut arrive = depart
-            + d.faults.latency.sample(&mut d.rng.latency)
-            + jitter(&mut d.rng.latency, d.faults.jitter);
+        let duplicate =
+            !d.faults.duplicate.is_never() && rng!().duplicate.chance(d.faults.duplicate);
+        let mut arrive = depart + latency(&d.faults, &mut d.rng, Stream::Latency);
         let mut reordered = None;
-        if d.rng.reorder.chance(d.faults.reorder) {
+        if !d.faults.reorder.is_never() && rng!().reorder.chance(d.faults.reorder) {
             arrive += d.faults.reorder_delay;
             d.counters.reordered += 1;
             reordered = Some(d.faults.reorder_delay);
@@ -1170,10 +1195,7 @@ impl World {
         }
         let copy_arrive = duplicate.then(|| {
             d.counters.duplicated += 1;
-            (depart
-                + d.faults.latency.sample(&mut d.rng.duplicate)
-                + jitter(&mut d.rng.duplicate, d.faults.jitter))
-            .max(d.fifo_floor)
+            (depart + latency(&d.faults, &mut d.rng, Stream::Duplicate)).max(d.fifo_floor)
         });
         let name = dir_named(&self.links, link, dir);
         if let Some(bit) = corrupted_bit {
@@ -1591,6 +1613,38 @@ fn mac_key(mac: EthernetAddress) -> u64 {
 fn mac_from_key(key: u64) -> EthernetAddress {
     let b = key.to_be_bytes();
     EthernetAddress([b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+/// Which stream a latency draw takes: a frame's own, or its duplicate's.
+#[derive(Clone, Copy)]
+enum Stream {
+    Latency,
+    Duplicate,
+}
+
+/// A direction's streams, which exist wherever its faults may draw (`LinkFaults::may_draw`).
+fn born(rngs: &mut Option<Box<FaultRngs>>) -> &mut FaultRngs {
+    rngs.as_deref_mut()
+        .expect("a direction's streams exist once its faults may draw")
+}
+
+/// A frame's delay on a direction with `faults`: the latency distribution, then the
+/// jitter, both from `stream`, which is only looked at when one of them draws.
+fn latency(faults: &LinkFaults, rngs: &mut Option<Box<FaultRngs>>, stream: Stream) -> Duration {
+    fn stream_of(r: &mut FaultRngs, stream: Stream) -> &mut SimRng {
+        match stream {
+            Stream::Latency => &mut r.latency,
+            Stream::Duplicate => &mut r.duplicate,
+        }
+    }
+    let base = match faults.latency {
+        LatencyDist::Constant { latency } => latency,
+        ref dist => dist.sample(stream_of(born(rngs), stream)),
+    };
+    if faults.jitter.is_zero() {
+        return base;
+    }
+    base + jitter(stream_of(born(rngs), stream), faults.jitter)
 }
 
 fn jitter(rng: &mut SimRng, max: Duration) -> Duration {
