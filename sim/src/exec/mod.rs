@@ -44,11 +44,11 @@ pub(crate) struct NewTask {
     pub(crate) future: Pin<Box<dyn Future<Output = ()>>>,
 }
 
-/// Tasks to poll, in wake order. Wakers must be `Send + Sync`, hence the lock, although a
-/// simulation runs on one thread; `len` lets the loop ask "anything ready?" after every
-/// event without taking it.
+/// Tasks to poll, in wake order, as (slot, id) (see [`Tasks`]). Wakers must be
+/// `Send + Sync`, hence the lock, although a simulation runs on one thread; `len` lets the
+/// loop ask "anything ready?" after every event without taking it.
 struct Ready {
-    queue: Mutex<VecDeque<u64>>,
+    queue: Mutex<VecDeque<(usize, u64)>>,
     len: AtomicUsize,
 }
 
@@ -56,6 +56,7 @@ type ReadyQueue = Arc<Ready>;
 
 pub(crate) struct TaskWaker {
     id: u64,
+    slot: usize,
     ready: ReadyQueue,
     queued: AtomicBool,
 }
@@ -65,7 +66,7 @@ impl TaskWaker {
         if !self.queued.swap(true, Ordering::SeqCst) {
             // A poisoned lock can only come from a panic while pushing; the queue is intact.
             let mut q = self.ready.queue.lock().unwrap_or_else(|e| e.into_inner());
-            q.push_back(self.id);
+            q.push_back((self.slot, self.id));
             self.ready.len.fetch_add(1, Ordering::SeqCst);
         }
     }
@@ -82,6 +83,8 @@ impl Wake for TaskWaker {
 }
 
 struct TaskSlot {
+    /// Spawn order, from 1: which task a slot holds, and the order tasks are dropped in.
+    id: u64,
     name: String,
     node: Option<NodeId>,
     future: Pin<Box<dyn Future<Output = ()>>>,
@@ -166,8 +169,44 @@ fn node_of(slot: usize) -> Option<NodeId> {
     slot.checked_sub(1).map(NodeId)
 }
 
+/// The live tasks, in slots reused last-freed first (deterministic), so that polling one
+/// costs an index where a tree of thousands of tasks cost a walk through cold nodes. A
+/// slot's task is known by its id: a wake-up for a task that has finished finds another
+/// id (or nothing) there.
+#[derive(Default)]
+struct Tasks {
+    slots: Vec<Option<TaskSlot>>,
+    free: Vec<usize>,
+    len: usize,
+}
+
+impl Tasks {
+    fn insert(&mut self, make: impl FnOnce(usize) -> TaskSlot) {
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        self.slots[slot] = Some(make(slot));
+        self.len += 1;
+    }
+
+    fn get_mut(&mut self, slot: usize, id: u64) -> Option<&mut TaskSlot> {
+        self.slots.get_mut(slot)?.as_mut().filter(|t| t.id == id)
+    }
+
+    fn remove(&mut self, slot: usize, id: u64) -> Option<TaskSlot> {
+        let cell = self.slots.get_mut(slot)?;
+        if cell.as_ref().is_none_or(|t| t.id != id) {
+            return None;
+        }
+        self.free.push(slot);
+        self.len -= 1;
+        cell.take()
+    }
+}
+
 pub(crate) struct Executor {
-    tasks: BTreeMap<u64, TaskSlot>,
+    tasks: Tasks,
     ready: ReadyQueue,
     next_id: u64,
     /// The tokio runtime of each slot (see [`slot_of`]), made when its first task runs.
@@ -195,7 +234,7 @@ type Failed = (String, Option<NodeId>, String);
 impl fmt::Debug for Executor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Executor")
-            .field("tasks", &self.tasks.len())
+            .field("tasks", &self.tasks.len)
             .field("runtimes", &self.runtimes.iter().flatten().count())
             .field("ticking", &self.ticks.len())
             .finish()
@@ -205,7 +244,7 @@ impl fmt::Debug for Executor {
 impl Executor {
     pub(crate) fn new(seed: u64) -> Executor {
         Executor {
-            tasks: BTreeMap::new(),
+            tasks: Tasks::default(),
             ready: Arc::new(Ready {
                 queue: Mutex::new(VecDeque::new()),
                 len: AtomicUsize::new(0),
@@ -264,22 +303,24 @@ impl Executor {
     pub(crate) fn spawn(&mut self, task: NewTask) {
         self.next_id += 1;
         let id = self.next_id;
-        let waker = Arc::new(TaskWaker {
-            id,
-            ready: self.ready.clone(),
-            queued: AtomicBool::new(false),
-        });
-        waker.wake_task();
-        self.tasks.insert(
-            id,
+        let ready = &self.ready;
+        self.tasks.insert(|slot| {
+            let waker = Arc::new(TaskWaker {
+                id,
+                slot,
+                ready: ready.clone(),
+                queued: AtomicBool::new(false),
+            });
+            waker.wake_task();
             TaskSlot {
+                id,
                 name: task.name,
                 node: task.node,
                 future: task.future,
                 waker,
                 foreign: false,
-            },
-        );
+            }
+        });
     }
 
     pub(crate) fn has_ready(&self) -> bool {
@@ -287,10 +328,10 @@ impl Executor {
     }
 
     pub(crate) fn task_count(&self) -> usize {
-        self.tasks.len()
+        self.tasks.len
     }
 
-    fn pop_ready(&self) -> Option<u64> {
+    fn pop_ready(&self) -> Option<(usize, u64)> {
         if !self.has_ready() {
             return None;
         }
@@ -336,16 +377,21 @@ impl Executor {
             self.spawn(t);
         }
         if !crashed.is_empty() {
-            let doomed: Vec<u64> = self
+            let mut doomed: Vec<(u64, usize)> = self
                 .tasks
+                .slots
                 .iter()
-                .filter(|(_, t)| t.node.is_some_and(|n| crashed.contains(&n)))
-                .map(|(&id, _)| id)
+                .enumerate()
+                .filter_map(|(slot, t)| t.as_ref().map(|t| (t, slot)))
+                .filter(|(t, _)| t.node.is_some_and(|n| crashed.contains(&n)))
+                .map(|(t, slot)| (t.id, slot))
                 .collect();
+            // In spawn order, as they always were.
+            doomed.sort_unstable();
             // Dropped here, with no borrow of the world held: their destructors may need it.
             let _dropped: Vec<TaskSlot> = doomed
                 .iter()
-                .filter_map(|id| self.tasks.remove(id))
+                .filter_map(|&(id, slot)| self.tasks.remove(slot, id))
                 .collect();
             for node in crashed {
                 let slot = slot_of(Some(node));
@@ -485,8 +531,9 @@ impl Executor {
     pub(crate) fn run_ready(&mut self, world: &Rc<RefCell<World>>) -> Result<(), TaskError> {
         for _ in 0..MAX_POLLS_PER_RUN {
             self.sync_with_world(world);
-            if let Some(id) = self.pop_ready() {
-                self.poll_task(world, id).map_err(TaskError::Panicked)?;
+            if let Some((slot, id)) = self.pop_ready() {
+                self.poll_task(world, slot, id)
+                    .map_err(TaskError::Panicked)?;
                 if let Some(f) = self.take_failure(world) {
                     return Err(TaskError::Failed(f));
                 }
@@ -504,13 +551,18 @@ impl Executor {
         Ok(())
     }
 
-    fn poll_task(&mut self, world: &Rc<RefCell<World>>, id: u64) -> Result<(), TaskPanic> {
-        let Some(node) = self.tasks.get(&id).map(|t| t.node) else {
+    fn poll_task(
+        &mut self,
+        world: &Rc<RefCell<World>>,
+        task_slot: usize,
+        id: u64,
+    ) -> Result<(), TaskPanic> {
+        let Some(node) = self.tasks.get_mut(task_slot, id).map(|t| t.node) else {
             return Ok(()); // finished or dropped since it was woken
         };
         let slot = slot_of(node);
         self.grow(slot);
-        let Some(task) = self.tasks.get_mut(&id) else {
+        let Some(task) = self.tasks.get_mut(task_slot, id) else {
             return Ok(());
         };
         task.waker.queued.store(false, Ordering::SeqCst);
@@ -545,13 +597,13 @@ impl Executor {
                 if was_foreign {
                     self.foreign[slot] -= 1;
                 }
-                self.tasks.remove(&id);
+                self.tasks.remove(task_slot, id);
             }
             Err(payload) => {
                 if was_foreign {
                     self.foreign[slot] -= 1;
                 }
-                let task = self.tasks.remove(&id);
+                let task = self.tasks.remove(task_slot, id);
                 let message = payload
                     .downcast_ref::<&str>()
                     .map(|s| (*s).to_owned())
