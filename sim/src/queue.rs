@@ -19,6 +19,10 @@ use sansnet_stack::time::Instant;
 /// A bounded pool of emptied buckets, so a steady run stops allocating them.
 const SPARE_BUCKETS: usize = 64;
 
+/// Buckets that grew past this many events (a flood: thousands of ARP requests, each to
+/// every port of a switch, at one instant) are freed, not kept: see `recycle`.
+const SPARE_BUCKET_MAX_EVENTS: usize = 4096;
+
 /// Events by (time, insertion order). See the module documentation.
 pub(crate) struct EventQueue<E> {
     /// The earliest instant and its events, outside the map.
@@ -48,8 +52,13 @@ impl<E> EventQueue<E> {
         self.spare.pop().unwrap_or_default()
     }
 
-    fn recycle(&mut self, bucket: VecDeque<E>) {
-        if self.spare.len() < SPARE_BUCKETS {
+    /// Keeps an emptied bucket for reuse, from its first slot: a `VecDeque` emptied by
+    /// `pop_front` keeps its head where the last event was, and a bucket reused that way
+    /// walks its events through the whole of its capacity, a cold cache line per event
+    /// once a flood has grown it to megabytes. A bucket that large is freed instead.
+    fn recycle(&mut self, mut bucket: VecDeque<E>) {
+        if self.spare.len() < SPARE_BUCKETS && bucket.capacity() <= SPARE_BUCKET_MAX_EVENTS {
+            bucket.clear();
             self.spare.push(bucket);
         }
     }
