@@ -296,6 +296,8 @@ impl std::error::Error for NameError {}
 
 /// Bounds that keep one misbehaving endpoint from stalling a step.
 const MAX_TX_POLLS_SLACK: usize = 64;
+/// Frames a receive ring keeps room for after a drain much smaller than its capacity.
+const RX_RING_KEEP: usize = 16;
 /// Largest frame an endpoint can hand over (jumbo frames and then some).
 const TX_BUF_LEN: usize = 65_536 + 18;
 
@@ -1338,6 +1340,7 @@ impl World {
             return;
         }
         let span = self.nodes[node.0].span.clone();
+        let drained = frames.len();
         for frame in frames.drain(..) {
             self.nics[nic.0].counters.rx_frames += 1;
             self.tracer.record(
@@ -1358,6 +1361,13 @@ impl World {
             }
         }
         if self.nics[nic.0].rx_ring.is_empty() {
+            // From its first slot again (the next frames land in the lines just used), and
+            // no longer the size of a burst long past: a flood of ARP requests grows every
+            // NIC of a rack to a hundred frames once, which a client never sees again.
+            frames.clear();
+            if frames.capacity() > RX_RING_KEEP.max(4 * drained) {
+                frames.shrink_to(RX_RING_KEEP.max(2 * drained));
+            }
             self.nics[nic.0].rx_ring = frames;
         }
         self.service_node(node);
