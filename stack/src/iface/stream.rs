@@ -383,6 +383,18 @@ impl Host {
     /// (`reciprocal_scale`), so one client's retransmitted SYN and the ACK of a SYN
     /// cookie reach the listener the first SYN did while the group is unchanged. The
     /// hash is keyed by the host's secret: a seed gives the same spread every run.
+    /// The listener a segment for `key` with no connection goes to: the one bound to its
+    /// address, else to the wildcard address, one of a reuseport group picked by its hash.
+    fn listener_for(&self, key: &ConnKey) -> Option<SockId> {
+        self.listeners
+            .get(&key.local)
+            .or_else(|| {
+                self.listeners
+                    .get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, key.local.port()))
+            })
+            .and_then(|group| self.reuseport_pick(group, key))
+    }
+
     fn reuseport_pick(&self, group: &[SockId], key: &ConnKey) -> Option<SockId> {
         if group.len() <= 1 {
             return group.first().copied();
@@ -736,14 +748,6 @@ impl Host {
             local: SocketAddrV4::new(ip.dst_addr, seg.dst_port),
             remote: SocketAddrV4::new(ip.src_addr, seg.src_port),
         };
-        let listener = self
-            .listeners
-            .get(&key.local)
-            .or_else(|| {
-                self.listeners
-                    .get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, seg.dst_port))
-            })
-            .and_then(|group| self.reuseport_pick(group, &key));
         let mut iss_hint = None;
         if let Some(&id) = self.tuples.get(&key) {
             let Some(e) = self.conn_mut(id) else {
@@ -757,11 +761,19 @@ impl Host {
             let pure_syn = seg.flags
                 & (TcpFlags::SYN | TcpFlags::ACK | TcpFlags::RST | TcpFlags::FIN)
                 == TcpFlags::SYN;
-            if e.conn.state() == State::TimeWait
-                && pure_syn
-                && seg.seq_number > e.conn.rcv_nxt()
-                && listener.is_some()
-            {
+            // The listener is looked up only where it matters: most segments belong to an
+            // established connection and never need it.
+            let state = e.conn.state();
+            let reopen = state == State::TimeWait && pure_syn && seg.seq_number > e.conn.rcv_nxt();
+            let listener = if reopen || state == State::SynReceived {
+                self.listener_for(&key)
+            } else {
+                None
+            };
+            let Some(e) = self.conn_mut(id) else {
+                return;
+            };
+            if reopen && listener.is_some() {
                 iss_hint = Some(e.conn.snd_nxt() + 250_000);
                 if e.owner == Owner::Orphan {
                     self.free_conn(id);
@@ -831,7 +843,7 @@ impl Host {
                 return;
             }
         }
-        match listener {
+        match self.listener_for(&key) {
             Some(l) => self.listener_input(now, l, key, &seg, iss_hint),
             None => {
                 self.drop_packet(DropReason::TcpNoSocket);
