@@ -56,7 +56,9 @@ pub use config::{Config, CongestionAlgorithm, KeepAlive};
 #[cfg(feature = "invariants")]
 #[doc(hidden)]
 pub use connection::Corruption;
-pub use connection::{Connection, ConnectionError, Error, Event, IcmpError, TimeoutKind};
+pub use connection::{
+    Connection, ConnectionError, Error, Event, IcmpError, TimeoutKind, COALESCED_ACK_MAX_BYTES,
+};
 pub use info::{RecoveryState, TcpInfo};
 pub use state::State;
 pub use stats::{DropReason, Stats};
