@@ -177,6 +177,17 @@ impl RecvBuffer {
     /// Merges an out-of-order range into the table, keeping ranges disjoint and merging
     /// adjacent ones. Bytes already held are kept (first arrival wins).
     fn insert_ooo(&mut self, seq: SeqNumber, data: &[u8], out: &mut InsertOutcome) {
+        // The common case after a loss: the rest of the flight arrives in order behind the
+        // hole, each segment continuing the last range. It is appended in place; the merge
+        // below would copy the whole range again for every segment (quadratic in the
+        // segments behind a hole).
+        if let Some((start, bytes)) = self.ooo.last_mut() {
+            if *start + bytes.len() == seq {
+                bytes.extend_from_slice(data);
+                self.ooo_bytes += data.len();
+                return;
+            }
+        }
         let end = seq + data.len();
         // First range whose end reaches seq (could overlap or touch).
         let mut i = self.ooo.iter().position(|(s, d)| *s + d.len() >= seq);
