@@ -17,9 +17,10 @@
 //!
 //! The scaling table (`rpc/racks`, printed first, issue 16): `Racks`, 100, 1,000 and 3,000
 //! clients x 10 exchanges, interleaved rounds (the order turned each round), per client the
-//! on-CPU time of the bench thread (`/proc/thread-self/schedstat`: steadier than wall time
-//! on a loaded machine), split into building the topology and running it, simulator steps,
-//! and the peak live heap (sampled every 4,096 steps; a counting allocator adds a few atomic
+//! on-CPU time of the bench thread (`CLOCK_THREAD_CPUTIME_ID`: steadier than wall time on a
+//! loaded machine), split into building the topology and running it, simulator steps,
+//! the time to drop the simulation afterwards (apart: not in the per-client cost, but a
+//! sweep pays it for every seed), and the peak live heap (sampled every 4,096 steps; a counting allocator adds a few atomic
 //! increments to every allocation, in every figure alike); then the ratio of the per-client
 //! CPU cost at 1,000 and 3,000 to that at 100, taken per round. `RPC_SCALING_ONLY=1` prints
 //! the table alone (seconds, not minutes); `RPC_ROUNDS=n` sets the rounds (default 7),
@@ -102,7 +103,8 @@ fn add_routed_server(
     })
 }
 
-/// What one run took. Times cover building the topology and running it, not dropping it.
+/// What one run took. Times cover building the topology and running it; dropping it is
+/// `drop_cpu`, apart.
 #[derive(Clone, Copy, Debug)]
 struct Run {
     /// Wall seconds.
@@ -110,6 +112,8 @@ struct Run {
     /// On-CPU seconds of the bench thread, all of it and the building alone.
     cpu: f64,
     build_cpu: f64,
+    /// On-CPU seconds to drop the simulation afterwards (not in `cpu`).
+    drop_cpu: f64,
     /// Simulator steps.
     steps: u64,
     /// Simulated time.
@@ -333,14 +337,22 @@ fn sansnet_with(n: usize, r: usize, seed: u64, layout: Layout, api: Api) -> Run 
     }
     let wall = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
-    Run {
+    let run = Run {
         wall,
         cpu,
         build_cpu,
+        drop_cpu: 0.0,
         steps: sim.steps(),
         virt: sim.now() - sansnet_sim::Instant::ZERO,
         peak_heap: peak_heap.max(live_heap_bytes()) - heap0,
         drops: sim.drops().values().sum(),
+    };
+    let before_drop = cpu_seconds();
+    drop(clients);
+    drop(sim);
+    Run {
+        drop_cpu: cpu_seconds() - before_drop,
+        ..run
     }
 }
 
@@ -429,7 +441,7 @@ fn scaling_table(layout: Layout, api: Api, sizes: &[usize], rounds: usize, goal:
         }
     }
     println!(
-        "  {:>7} {:>26} {:>22} {:>22} {:>24} {:>10} {:>13} {:>9} {:>6}",
+        "  {:>7} {:>26} {:>22} {:>22} {:>24} {:>10} {:>13} {:>9} {:>6} {:>9}",
         "clients",
         "CPU us/client [min,max]",
         "build CPU us/client",
@@ -438,7 +450,8 @@ fn scaling_table(layout: Layout, api: Api, sizes: &[usize], rounds: usize, goal:
         "steps/cl.",
         "peak heap/cl.",
         "virt ms",
-        "drops"
+        "drops",
+        "drop us"
     );
     let per_client = |n: usize, rs: &[Run], f: &dyn Fn(&Run) -> f64| -> Vec<f64> {
         rs.iter().map(|r| f(r) / n as f64).collect()
@@ -451,7 +464,7 @@ fn scaling_table(layout: Layout, api: Api, sizes: &[usize], rounds: usize, goal:
         let steps = per_client(n, rs, &|r| r.steps as f64);
         let heap = per_client(n, rs, &|r| r.peak_heap as f64);
         println!(
-            "  {n:>7} {:>26} {:>22} {:>22} {:>24} {:>10.1} {:>11.0} B {:>9.1} {:>6}",
+            "  {n:>7} {:>26} {:>22} {:>22} {:>24} {:>10.1} {:>11.0} B {:>9.1} {:>6} {:>9.1}",
             spread(&cpu, 1),
             spread(&build, 1),
             spread(&run, 1),
@@ -459,7 +472,8 @@ fn scaling_table(layout: Layout, api: Api, sizes: &[usize], rounds: usize, goal:
             median(steps),
             median(heap),
             rs[0].virt.as_secs_f64() * 1e3,
-            rs.iter().map(|r| r.drops).max().unwrap_or(0)
+            rs.iter().map(|r| r.drops).max().unwrap_or(0),
+            median(per_client(n, rs, &|r| r.drop_cpu * 1e6))
         );
     }
     for (k, &n) in sizes.iter().enumerate().skip(1) {
