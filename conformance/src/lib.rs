@@ -55,7 +55,9 @@
 //! words and what each stack does; the side-by-side report, `conformance/STACKS.md`, shows
 //! them beside the script's differences; a line that starts with the stacks it speaks for,
 //! `linux: RFC 9293 ...`, makes the script's failure on those stacks count as `allowed`:
-//! `stacks::allows_stacks`).
+//! `stacks::allows_stacks`), `departs` (repeatable, starts with the stacks it speaks for:
+//! where a stack does what the RFC does not allow, the RFC's words and what that stack does
+//! instead; its failure there counts as `departs`, explained but not agreeing).
 //!
 //! **Time.** Each line may start with a time: `+S` seconds after the previous line (after
 //! the time a `>` segment was actually sent), or `@S` seconds after the start. No time

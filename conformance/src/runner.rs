@@ -193,6 +193,10 @@ struct Run<'s, S: StackUnderTest> {
     now: Instant,
     /// The time relative lines count from: the previous line's (actual) time.
     base_time: Instant,
+    /// When the peer last sent, the application last called or the stack last sent: what a
+    /// timer the script waits for was started by (the base of a real-time stack's
+    /// percentage tolerance for an `expect state` line).
+    activity: Instant,
     pending: VecDeque<(Instant, Observed)>,
     events: Vec<String>,
     bases: Bases,
@@ -233,6 +237,10 @@ pub struct Judging {
     /// relative to (packetdrill's `tolerance_percent`): Linux's timer wheel fires a timer
     /// of a few seconds up to 12.5 % late.
     pub tolerance_percent: u32,
+    /// Added on the late side only, in percent as `tolerance_percent`: a stack whose
+    /// retransmission timer runs longer than RFC 6298's by a share of it (Linux's RTO is
+    /// SRTT + max(RTO min, 4 RTTVAR), SRTT on top of the 1 s minimum) is late, never early.
+    pub late_percent: u32,
 }
 
 /// [`run`], judged as `judging` says.
@@ -299,6 +307,7 @@ fn run_started<S: StackUnderTest>(
         sut,
         now: Instant::ZERO,
         base_time: Instant::ZERO,
+        activity: Instant::ZERO,
         pending: VecDeque::new(),
         events: Vec::new(),
         bases: Bases {
@@ -559,6 +568,7 @@ impl<S: StackUnderTest> Run<'_, S> {
                 self.sut.inject(self.now, &built.bytes);
                 self.drain()?;
                 self.base_time = self.now;
+                self.activity = self.base_time;
             }
             Action::Icmp(icmp) => {
                 self.advance_to(at)?;
@@ -580,6 +590,7 @@ impl<S: StackUnderTest> Run<'_, S> {
                 self.sut.inject_icmp(self.now, icmp.kind, &quoted);
                 self.drain()?;
                 self.base_time = self.now;
+                self.activity = self.base_time;
             }
             Action::Expect(spec) => {
                 let tol = line.time.tolerance.unwrap_or(self.script.header.tolerance)
@@ -590,7 +601,13 @@ impl<S: StackUnderTest> Run<'_, S> {
                             / 100,
                     );
                 let lo = Instant::from_nanos(at.as_nanos().saturating_sub(tol.as_nanos() as u64));
-                let hi = at + tol;
+                let hi = at
+                    + tol
+                    + Duration::from_nanos(
+                        at.saturating_duration_since(self.base_time).as_nanos() as u64
+                            * u64::from(self.judging.late_percent)
+                            / 100,
+                    );
                 self.advance_until_output(hi)?;
                 let Some((sent_at, obs)) = self.pending.pop_front() else {
                     self.advance_to(hi)?;
@@ -649,6 +666,7 @@ impl<S: StackUnderTest> Run<'_, S> {
                     return Err(f);
                 }
                 self.base_time = sent_at;
+                self.activity = self.base_time;
             }
             Action::Call(call, expected) => {
                 self.advance_to(at)?;
@@ -695,10 +713,31 @@ impl<S: StackUnderTest> Run<'_, S> {
                 }
                 self.drain()?;
                 self.base_time = self.now;
+                self.activity = self.now;
             }
             Action::ExpectState(want) => {
                 self.advance_to(at)?;
-                let got = self.sut.state();
+                let mut got = self.sut.state();
+                // A real-time stack's timers fire late (Linux's timer wheel by up to an
+                // eighth of the timeout): a state a timer brings (CLOSED after TIME-WAIT)
+                // may come that late, counted from what started the timer.
+                let percent = self.judging.tolerance_percent;
+                if got != Some(*want) && percent > 0 {
+                    let tol = self.judging.extra_tolerance
+                        + Duration::from_nanos(
+                            at.saturating_duration_since(self.activity).as_nanos() as u64
+                                * u64::from(percent)
+                                / 100,
+                        );
+                    let hi = at + tol;
+                    while got != Some(*want) && self.now < hi {
+                        let next = (self.now + Duration::from_millis(10)).min(hi);
+                        self.advance_to(next)?;
+                        got = self.sut.state();
+                    }
+                    // What the state change brought (events) is there for the next line.
+                    self.drain()?;
+                }
                 if got != Some(*want) {
                     return Err(self.fail(format!(
                         "the connection is in {}, the script expects {want}",

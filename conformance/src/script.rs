@@ -79,6 +79,9 @@ pub struct Header {
     /// `# allows:` lines: where the RFC allows more than one behaviour, its words and what
     /// each stack does (the side-by-side report shows them with the script's differences).
     pub allows: Vec<String>,
+    /// `# departs:` lines: where a stack does what the RFC does not allow, the RFC's words
+    /// and what that stack does instead (a failure explained, not allowed).
+    pub departs: Vec<String>,
 }
 
 /// Whether a script is expected to pass.
@@ -593,7 +596,7 @@ pub fn parse(name: &str, text: &str) -> PResult<Script> {
     })
 }
 
-const HEADER_KEYS: [&str; 14] = [
+const HEADER_KEYS: [&str; 15] = [
     "title",
     "rfc",
     "requirements",
@@ -608,6 +611,7 @@ const HEADER_KEYS: [&str; 14] = [
     "note",
     "see",
     "allows",
+    "departs",
 ];
 
 fn parse_header_line(
@@ -636,7 +640,7 @@ fn parse_header_line(
             HEADER_KEYS.join(", ")
         )));
     };
-    if seen.contains(&key) && !matches!(key, "note" | "see" | "allows") {
+    if seen.contains(&key) && !matches!(key, "note" | "see" | "allows" | "departs") {
         return Err(err(format!("header key `{key}` given twice")));
     }
     seen.push(key);
@@ -762,6 +766,16 @@ fn parse_header_line(
                 ));
             }
             h.allows.push(value.to_string());
+        }
+        "departs" => {
+            if crate::stacks::allows_stacks(value).is_empty() {
+                return Err(verr(
+                    "`departs:` starts with the stacks it speaks for (`linux: RFC ...`), then \
+                     the RFC's words and what those stacks do instead"
+                        .into(),
+                ));
+            }
+            h.departs.push(value.to_string());
         }
         _ => {}
     }

@@ -1,6 +1,7 @@
 //! The suite on the Linux kernel, compared script by script with the committed outcomes
-//! (`conformance/stacks/linux.expected`): every script of 30 s or less, eight labs at once,
-//! a failure retried twice (`stacks::run_linux`).
+//! (`conformance/stacks/linux.expected`): every script of 300 s or less (the longest, R2 and
+//! persist scripts of 2 to 4 minutes, start first), eight labs at once, a failure retried
+//! twice (`stacks::run_linux`).
 //!
 //! Linux runs in real time, and a few of its behaviours depend on timing (whether an ACK
 //! goes at once or is delayed): a script whose outcome differs from the expected one is run
@@ -43,7 +44,7 @@ fn suite_on_linux_matches_the_expected_outcomes() {
         return;
     }
     let dir = scripts_dir();
-    let mut run = run_linux(&dir, 8, Duration::from_secs(30), 2, &|_| true);
+    let mut run = run_linux(&dir, 8, Duration::from_secs(300), 2, &|_| true);
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     run.stack = format!("linux {}", release.trim());
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/linux.expected");
@@ -82,13 +83,18 @@ fn suite_on_linux_matches_the_expected_outcomes() {
         }
         let mut now = word(Some(o));
         let then = word(expected.get(name));
-        // Timing: can the expected outcome be had at all?
+        // Timing: can the expected outcome be had at all? (Not asked of a script of
+        // minutes, R2 or persist, whose timers the judge's percentage covers: five more
+        // runs would take a quarter of an hour.)
         let mut tries = 0;
         while now != then && then != "missing" && tries < 5 {
             tries += 1;
             let Ok(script) = load(&dir, &dir.join(format!("{name}.tcp"))) else {
                 break;
             };
+            if script.duration() > Duration::from_secs(100) {
+                break;
+            }
             let again = run_linux_once(&script);
             if again.word() == then {
                 now = then;
