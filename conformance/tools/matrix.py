@@ -69,8 +69,25 @@ ALLOW_SIMULTANEOUS_SYN_ACK = ('linux: RFC 9293 3.10.7.4: the peer\'s SYN-ACK rep
                               'acceptable, an acknowledgment should be sent in reply": Linux sends '
                               'that ACK and takes the SYN-ACK\'s acknowledgment to ESTABLISHED; '
                               'figure 7 shows no such ACK, and sansnet sends none')
+ALLOW_TW_ACK_FIELD = ('linux: RFC 9293 3.10.7.4, fifth (the ACK bit on): "RFC 5961 [9] Section 5 '
+                      'describes a potential blind data injection attack, and mitigation that '
+                      'implementations MAY choose to include (MAY-12)": sansnet checks SEG.ACK '
+                      'in TIME-WAIT too and answers an unacceptable one with an ACK, as this '
+                      'script expects; Linux keeps no SND.UNA in TIME-WAIT and takes an empty '
+                      'segment at RCV.NXT whatever its SEG.ACK, silently '
+                      '(tcp_timewait_state_process)')
+ALLOW_DUPACK_AFTER_FIN = ('linux: RFC 9293 3.10.7.4, seventh: "This should not occur since a FIN has '
+                          'been received from the remote side. Ignore the segment text", and RFC '
+                          '5681 4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an '
+                          'out-of-order segment arrives": sansnet ignores the text and sends '
+                          'nothing, as this script expects; Linux ignores the text too and sends '
+                          'a duplicate ACK (ack = RCV.NXT, nothing newly acknowledged)')
 ALLOWS = {
   'syn_received/active_syn_ack.tcp': ALLOW_SIMULTANEOUS_SYN_ACK,
+  'time_wait/ack_field_too_new.tcp': ALLOW_TW_ACK_FIELD,
+  'time_wait/ack_field_too_old.tcp': ALLOW_TW_ACK_FIELD,
+  'close_wait/ack_data_seq_right.tcp': ALLOW_DUPACK_AFTER_FIN,
+  'closing/ack_data_seq_right.tcp': ALLOW_DUPACK_AFTER_FIN,
   'time_wait/ack_data_seq_edge.tcp': ALLOW_TW_ACK,
   'time_wait/ack_data_seq_left.tcp': ALLOW_TW_ACK,
   'time_wait/ack_data_seq_middle.tcp': ALLOW_TW_ACK,
@@ -86,6 +103,95 @@ ALLOWS = {
   'time_wait/rst_ack_seq_right.tcp': ALLOW_TW_RST,
   'last_ack/ack_data_seq_left.tcp': ALLOW_DATA_AFTER_CLOSE,
 }
+# Where a stack does what the RFC does not allow (`# departs:`): the RFC's words, and what
+# the stack does instead. Its failure is explained, not allowed (STACKS.md counts it apart).
+DEPART_EDGE = ('linux: RFC 9293 3.10.7.4: a segment is acceptable if "RCV.NXT =< SEG.SEQ < '
+               'RCV.NXT+RCV.WND" (or its last octet is), so SEG.SEQ = RCV.NXT+RCV.WND is outside '
+               'the window; RFC 5961 3.2: "If the RST bit is set and the sequence number is outside '
+               'the current receive window, silently drop the segment", and RFC 9293: "If an '
+               'incoming segment is not acceptable, an acknowledgment should be sent in reply '
+               '(unless the RST bit is set, if so drop the segment and return)": sansnet does '
+               'that, as this script expects; Linux counts SEG.SEQ = RCV.NXT+RCV.WND in the window '
+               'for every segment (tcp_sequence, and tcp_in_window for a request socket), so it '
+               'answers a RST there with a challenge ACK, and drops a FIN without ACK or ignores '
+               'text after a FIN without the ACK the RFC asks for')
+DEPART_RST_AFTER_FIN = ('linux: RFC 5961 3.2 (RFC 9293 3.10.7.4): "If the RST bit is set and the '
+                        'sequence number is outside the current receive window, silently drop '
+                        'the segment": sansnet drops a RST at RCV.NXT-1, as this script expects; '
+                        'Linux, once the peer\'s FIN is in, resets on a RST at RCV.NXT-1 (the '
+                        'FIN\'s sequence number: tcp_reset_check, for peers that send a RST with '
+                        'their FIN\'s number)')
+DEPART_DATA_AFTER_FIN = ('linux: RFC 9293 3.10.7.4, seventh, CLOSE-WAIT and CLOSING: "This should '
+                         'not occur since a FIN has been received from the remote side. Ignore '
+                         'the segment text": sansnet ignores it, as this script expects; Linux '
+                         'resets the connection on new data after the peer\'s FIN while the '
+                         'application may still read (tcp_rcv_state_process, TCPAbortOnData)')
+DEPART_SR_ACK = ('linux: RFC 9293 3.10.7.4, fifth, SYN-RECEIVED: "If SND.UNA < SEG.ACK =< SND.NXT, '
+                 'then enter ESTABLISHED state ... If the segment acknowledgment is not acceptable, '
+                 'form a reset segment <SEQ=SEG.ACK><CTL=RST> and send it": sansnet sends the '
+                 'reset, as this script expects; Linux in a simultaneous open sends nothing for '
+                 'SEG.ACK = SND.UNA')
+DEPART_SR_REFUSED = ('linux: RFC 9293 3.10.7.4, second, SYN-RECEIVED: "If this connection was '
+                     'initiated with an active OPEN (i.e., came from SYN-SENT state), then the '
+                     'connection was refused; signal the user \'connection refused\'": sansnet '
+                     'reports ECONNREFUSED, as this script expects; Linux reports ECONNRESET '
+                     '(tcp_reset refuses only in SYN-SENT)')
+DEPART_SR_SYN = ('linux: RFC 9293 3.10.7.4, fourth, SYN-RECEIVED: "If the connection was initiated '
+                 'with a passive OPEN, then return this connection to the LISTEN state and return": '
+                 'sansnet drops the half-open connection silently, as this script expects; Linux '
+                 'drops it and sends a reset (RFC 793\'s rule for a SYN in the window, '
+                 'tcp_check_req)')
+DEPART_SS_BAD_ACK = ('linux: RFC 9293 3.10.7.3: "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a '
+                     'reset (unless the RST bit is set, if so drop the segment and return)": '
+                     'sansnet drops the RST-ACK and retransmits its SYN when its timer says '
+                     '(RFC 6298), as this script expects; Linux drops it and retransmits its SYN '
+                     'at once (tcp_rcv_synsent_state_process rearms the timer to TCP_TIMEOUT_MIN)')
+DEPART_SS_DATA = ('linux: RFC 9293 3.10.7.3: "If there are other controls or text in the segment, '
+                  'then continue processing at the sixth step below where the URG bit is '
+                  'checked": sansnet takes the SYN-ACK\'s text and acknowledges it, as this script '
+                  'expects; Linux (without TCP Fast Open) discards it and acknowledges the SYN '
+                  'only, so the peer must send it again')
+DEPART_TW_NOACK = ('linux: RFC 9293 3.10.7.4, fifth: "if the ACK bit is off, drop the segment and '
+                   'return": sansnet drops it, as this script expects; Linux in TIME-WAIT answers '
+                   'whatever is not an empty segment at RCV.NXT with an ACK '
+                   '(tcp_timewait_state_process)')
+DEPART_TW_SYN_FIN = ('linux: RFC 5961 4.2 (RFC 9293 3.10.7.4): "if the SYN bit is set, irrespective '
+                     'of the sequence number, TCP endpoints MUST send a \'challenge ACK\'"; RFC '
+                     '1122 4.2.2.13 lets TIME-WAIT accept a new SYN to reopen only if it "returns '
+                     'to TIME-WAIT state if the SYN turns out to be an old duplicate": sansnet '
+                     'answers with a challenge ACK and stays in TIME-WAIT, as this script expects; '
+                     'Linux takes the SYN-FIN as a reopening SYN, ends TIME-WAIT, and its listener '
+                     'then drops the SYN-FIN: nothing is sent and TIME-WAIT is gone')
+DEPART_CW_RESET = ('linux: RFC 9293 3.10.7.4, second, CLOSE-WAIT: "If the RST bit is set, then any '
+                   'outstanding RECEIVEs and SEND should receive \'reset\' responses ... Users should '
+                   'also receive an unsolicited general \'connection reset\' signal": sansnet reports '
+                   'ECONNRESET, as this script expects; Linux closes the connection and reports '
+                   'EPIPE (tcp_reset), which does not say that it was reset')
+DEPARTS = {
+  'close_wait/rst_seq_edge.tcp': DEPART_CW_RESET,
+  'close_wait/rst_ack_seq_edge.tcp': DEPART_CW_RESET,
+  'syn_received/passive_rst_beyond.tcp': DEPART_EDGE,
+  'last_ack/ack_data_seq_beyond.tcp': DEPART_EDGE,
+  'syn_received/active_ack_snd_una.tcp': DEPART_SR_ACK,
+  'syn_received/active_rst_exact.tcp': DEPART_SR_REFUSED,
+  'syn_received/active_rst_ack_exact.tcp': DEPART_SR_REFUSED,
+  'syn_received/passive_syn_ack.tcp': DEPART_SR_SYN,
+  'syn_received/passive_syn_fin.tcp': DEPART_SR_SYN,
+  'syn_received/passive_syn_in_window.tcp': DEPART_SR_SYN,
+  'syn_sent/rst_ack_bad.tcp': DEPART_SS_BAD_ACK,
+  'syn_sent/syn_ack_data.tcp': DEPART_SS_DATA,
+  'time_wait/fin_seq_edge.tcp': DEPART_TW_NOACK,
+  'time_wait/syn_fin_seq_beyond.tcp': DEPART_TW_SYN_FIN,
+  'time_wait/syn_fin_seq_middle.tcp': DEPART_TW_SYN_FIN,
+  'close_wait/ack_data_seq_left.tcp': DEPART_DATA_AFTER_FIN,
+  'closing/ack_data_seq_left.tcp': DEPART_DATA_AFTER_FIN,
+}
+for st in ('established', 'fin_wait_1', 'fin_wait_2', 'close_wait', 'closing', 'last_ack'):
+    for kind in ('rst_seq_beyond', 'rst_ack_seq_beyond', 'fin_seq_beyond'):
+        DEPARTS[f'{st}/{kind}.tcp'] = DEPART_EDGE
+for st in ('close_wait', 'closing', 'last_ack'):
+    for kind in ('rst_seq_left', 'rst_ack_seq_left'):
+        DEPARTS[f'{st}/{kind}.tcp'] = DEPART_RST_AFTER_FIN
 ALLOW_RIGHT_EDGE = ('RFC 9293 3.10.7.4: "special allowance should be made to accept valid ACKs": '
                     'sansnet and Linux (tcp_sequence) accept an empty segment at SEG.SEQ = '
                     'RCV.NXT+RCV.WND (Linux in TIME-WAIT answers it with an ACK); smoltcp holds an '
@@ -106,6 +212,7 @@ def write(path, title, rfc, reqs, quote, matrix, setup, lines, note=None, config
     if config != CFG: h.append(f'# config: {config}')
     if note: h.append(f'# note: {note}')
     if path in ALLOWS: h.append(f'# allows: {ALLOWS[path]}')
+    if path in DEPARTS: h.append(f'# departs: {DEPARTS[path]}')
     if note and note.startswith('the allowance for valid ACKs'): h.append(f'# allows: {ALLOW_RIGHT_EDGE}')
     if path in KNOWN: h.append(f'# status: known-failure {KNOWN[path]}')
     open(full, 'w').write('\n'.join(h + lines) + '\n')
