@@ -277,7 +277,7 @@ const PACKET_POOL_MAX: usize = 32;
 /// A frame waiting for `poll_transmit`.
 #[derive(Debug)]
 enum Outgoing {
-    /// A whole frame (ARP, or a TCP segment written whole by `tcp_transmit`).
+    /// A whole frame (ARP).
     Frame(Vec<u8>),
     /// An IP packet whose Ethernet header is written straight into the caller's buffer, so
     /// that sending a packet costs no second allocation and copy.
@@ -541,9 +541,7 @@ impl Host {
                             continue;
                         }
                         buf[..frame.len()].copy_from_slice(&frame);
-                        let len = frame.len();
-                        self.recycle_packet(frame);
-                        len
+                        frame.len()
                     }
                     Outgoing::Ip { dst, packet } => {
                         let eth = ethernet::Repr {
@@ -562,7 +560,9 @@ impl Host {
                         eth.emit(&mut ethernet::Frame::new_unchecked(&mut buf[..len]));
                         buf[hl..hl + packet.len()].copy_from_slice(&packet);
                         buf[hl + packet.len()..len].fill(0);
-                        self.recycle_packet(packet);
+                        if self.packet_pool.len() < PACKET_POOL_MAX {
+                            self.packet_pool.push(packet);
+                        }
                         len
                     }
                 };
@@ -792,25 +792,6 @@ impl Host {
 
     fn push_ip_frame(&mut self, nic: usize, dst: EthernetAddress, packet: Vec<u8>) {
         self.push_outgoing(nic, Outgoing::Ip { dst, packet });
-    }
-
-    /// Keeps a spent packet or frame buffer for the next, up to `PACKET_POOL_MAX`.
-    fn recycle_packet(&mut self, buf: Vec<u8>) {
-        if self.packet_pool.len() < PACKET_POOL_MAX {
-            self.packet_pool.push(buf);
-        }
-    }
-
-    /// The longest frame any NIC sends: its MTU and the Ethernet header, with a VLAN tag.
-    fn max_frame_len(&self) -> usize {
-        let mtu = self
-            .cfg
-            .interfaces
-            .iter()
-            .map(|i| i.mtu)
-            .max()
-            .unwrap_or(1500);
-        mtu + 18
     }
 
     fn push_frame(&mut self, nic: usize, frame: Vec<u8>) {

@@ -549,41 +549,6 @@ impl Host {
             return;
         };
         e.in_dirty = false;
-        // Each segment written as `poll_transmit` writes it, whole, into a frame buffer of
-        // the host's pool, and queued: the payload is copied once here and once into the
-        // caller's buffer.
-        let frame_len = self.max_frame_len();
-        loop {
-            let mut frame = self.packet_pool.pop().unwrap_or_default();
-            if frame.len() < frame_len {
-                frame.resize(frame_len, 0);
-            }
-            match self.tcp_transmit_into(now, id, &mut frame) {
-                DirectTx::Frame { nic, len } => {
-                    frame.truncate(len);
-                    self.push_frame(nic, frame);
-                }
-                DirectTx::Queued => self.recycle_packet(frame),
-                DirectTx::Done => {
-                    self.recycle_packet(frame);
-                    break;
-                }
-                DirectTx::Slow => {
-                    self.recycle_packet(frame);
-                    self.tcp_transmit_packets(now, id);
-                    break;
-                }
-            }
-        }
-        self.tcp_transmit_done(now, id);
-    }
-
-    /// `tcp_transmit` for what cannot be written as a frame (loopback, no route): each
-    /// segment built as an IP packet for `ip_output`.
-    fn tcp_transmit_packets(&mut self, now: Instant, id: ConnId) {
-        let Some(e) = self.conn_mut(id) else {
-            return;
-        };
         let key = e.key;
         // The engine never sends more than its effective MSS; the buffer grows to it once,
         // so that a host never used for bulk data does not carry 64 KiB it never touches.
@@ -619,6 +584,7 @@ impl Host {
             let _ = self.ip_output(now, packet, Origin::Tcp(key));
         }
         self.tcp_scratch = scratch;
+        self.tcp_transmit_done(now, id);
     }
 
     /// After a connection has sent all it had: its events, its end if it closed, its timer.
