@@ -125,16 +125,10 @@ struct Run {
     drops: u64,
 }
 
-/// On-CPU seconds of the calling thread so far: `CLOCK_THREAD_CPUTIME_ID`, which counts
-/// the running slice to the nanosecond (`/proc/thread-self/schedstat`, read by
-/// `thread_cpu_ns`, moves only at scheduler ticks, 4 ms here: too coarse for a run of 100
-/// clients), or schedstat where that clock is missing.
+/// On-CPU seconds of the calling thread so far (`thread_cpu_ns`: `CLOCK_THREAD_CPUTIME_ID`,
+/// to the nanosecond).
 fn cpu_seconds() -> f64 {
-    use nix::time::{clock_gettime, ClockId};
-    match clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID) {
-        Ok(t) => t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9,
-        Err(_) => thread_cpu_ns().map_or(f64::NAN, |ns| ns as f64 / 1e9),
-    }
+    thread_cpu_ns().map_or(f64::NAN, |ns| ns as f64 / 1e9)
 }
 
 /// sansnet: wall seconds for `n` clients x `r` exchanges, and the simulated time it took.
