@@ -15,12 +15,13 @@ use sansnet_stack::wire::{ipv4, ChecksumMode, SeqNumber};
 const SEC: Duration = Duration::from_secs(1);
 const MSS: usize = 1460;
 
-fn config(n: u8) -> HostConfig {
+fn config(n: u8, coalescing: bool) -> HostConfig {
     let mut cfg = host_config(n);
     cfg.tcp.timestamps = false;
     cfg.tcp.send_buffer_bytes = 1 << 20;
     cfg.tcp.recv_buffer_bytes = 1 << 20;
     cfg.tcp.reassembly_ranges = 64;
+    cfg.tcp.ack_coalescing = coalescing;
     cfg
 }
 
@@ -59,7 +60,11 @@ fn parse(frame: &[u8]) -> Option<Seg> {
 /// Host 2 has an established connection from host 1; returns the net and the segment
 /// host 1 would send next (its sequence number, ports, ACK and window), with no payload.
 fn established() -> (Net, Seg) {
-    let mut net = Net::new(vec![config(1), config(2)]);
+    established_with(true)
+}
+
+fn established_with(coalescing: bool) -> (Net, Seg) {
+    let mut net = Net::new(vec![config(1, coalescing), config(2, coalescing)]);
     net.segment(vec![(0, 0), (1, 0)]);
     let l = net.tcp_listener(1, 80, 16);
     let c = net.tcp_connect(0, addr(2, 80));
@@ -165,4 +170,11 @@ fn out_of_order_segments_are_each_answered_at_once() {
     // The hole filled: that ACK goes at once, the rest of the burst waits for its end.
     let out = burst(&mut net, first, [2, 10, 11, 12]);
     assert_eq!(acked(first, &out), vec![10, 13]);
+}
+
+#[test]
+fn without_coalescing_every_second_segment_is_acknowledged() {
+    let (mut net, first) = established_with(false);
+    let out = burst(&mut net, first, 0..10);
+    assert_eq!(acked(first, &out), vec![2, 4, 6, 8, 10]);
 }

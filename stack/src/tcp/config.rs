@@ -140,6 +140,13 @@ pub struct Config {
     /// 1 is the plain RFC 5681 rule of at most one SMSS per ACK. Slow start after an RTO
     /// always uses L = 1 (RFC 3465 section 2.3).
     pub abc_limit_segments: u32,
+    /// Acknowledge a burst of in-order segments that arrived together twice (at its second
+    /// segment and at its end, at most 64 KiB an ACK) instead of every second segment, as
+    /// Linux does a GRO-merged packet (`Connection::must_answer_now`). Off by default:
+    /// FIXME a large-workload sweep found a run that livelocks with it on (partition-heals,
+    /// seed 15804, `--size large --topology swarm`: a storm of segments at one instant over
+    /// zero-latency links after a partition heals; `tests/regressions/`), not yet understood.
+    pub ack_coalescing: bool,
     /// Tail Loss Probe (RFC 8985 section 7): when an ACK is overdue (2 SRTT), send one
     /// probe segment to draw the SACK or duplicate ACK that starts fast recovery, instead of
     /// waiting for the RTO. Needs SACK. On by default, as on Linux.
@@ -204,6 +211,7 @@ impl Default for Config {
             congestion: CongestionAlgorithm::NewReno,
             initial_window_segments: 10,
             abc_limit_segments: 45,
+            ack_coalescing: false,
             tlp: true,
             tlp_max_ack_delay: Duration::from_millis(200),
             rack: true,

@@ -2388,6 +2388,9 @@ impl Connection {
     /// shrunk it and nothing had refilled it: measured, smaller ssthresh values and 0.78 of
     /// the Mathis rate instead of 0.95 (`cargo bench -p sansnet-sim --bench quality`).
     pub fn must_answer_now(&self) -> bool {
+        if !self.cfg.ack_coalescing {
+            return true;
+        }
         let ack_can_wait = self.ack.due
             && self.ack.coalescible
             && self.ack.unacked_bytes < COALESCED_ACK_MAX_BYTES;
