@@ -9,7 +9,7 @@ use host_support::*;
 use pretty_assertions::assert_eq;
 use sansnet_stack::iface::HostConfig;
 use sansnet_stack::time::Duration;
-use sansnet_stack::wire::tcp::{Packet, Repr, SackBlocks, TcpFlags};
+use sansnet_stack::wire::tcp::{Packet, Repr, TcpFlags};
 use sansnet_stack::wire::{ipv4, ChecksumMode, SeqNumber};
 
 const SEC: Duration = Duration::from_secs(1);
@@ -97,13 +97,8 @@ fn data_frame(first: Seg, i: usize) -> Vec<u8> {
         ack_number: first.ack,
         window_len: first.window,
         flags: TcpFlags::ACK,
-        urgent_pointer: 0,
-        max_seg_size: None,
-        window_scale: None,
-        sack_permitted: false,
-        sack_ranges: SackBlocks::new(),
-        timestamp: None,
         payload: &payload,
+        ..Repr::default()
     };
     let (src, dst) = (*addr(1, 0).ip(), *addr(2, 0).ip());
     let mut tcp = vec![0u8; repr.buffer_len()];
