@@ -518,7 +518,7 @@ impl Probe {
         index: u64,
         t_ns: u64,
         rec: &Rec<'_>,
-        encoded: &[u8],
+        encoded: &[u64],
         frame: Option<&Rc<[u8]>>,
     ) {
         let stretch = match self {
@@ -537,7 +537,9 @@ impl Probe {
             return;
         }
         let start = stretch.encoded.len();
-        stretch.encoded.extend_from_slice(encoded);
+        for w in encoded {
+            stretch.encoded.extend_from_slice(&w.to_le_bytes());
+        }
         stretch.records.push(KeptRecord {
             index,
             t_ns,
