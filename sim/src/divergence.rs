@@ -20,9 +20,9 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::rc::Rc;
 
 use crate::decode::describe_frame;
+use crate::framebuf::FrameBytes;
 use crate::trace::{Checkpoint, Fingerprint, Rec, TraceEvent};
 
 /// One trace record, kept in detail.
@@ -471,7 +471,7 @@ struct KeptRecord {
     event: TraceEvent,
     encoded: std::ops::Range<usize>,
     /// Shared with the frame in flight: no copy.
-    frame: Option<Rc<[u8]>>,
+    frame: Option<FrameBytes>,
 }
 
 impl Kept {
@@ -519,7 +519,7 @@ impl Probe {
         t_ns: u64,
         rec: &Rec<'_>,
         encoded: &[u64],
-        frame: Option<&Rc<[u8]>>,
+        frame: Option<&FrameBytes>,
     ) {
         let stretch = match self {
             Probe::Fingerprint => return,

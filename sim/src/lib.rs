@@ -40,6 +40,7 @@ pub mod divergence;
 pub mod endpoint;
 pub mod exec;
 pub mod fault;
+mod framebuf;
 pub mod host;
 pub mod log;
 pub mod naming;

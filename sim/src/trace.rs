@@ -37,12 +37,12 @@
 
 use std::fmt;
 use std::io::Write;
-use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::divergence::{self, Probe};
 use crate::fault::FaultChange;
+use crate::framebuf::FrameBytes;
 
 /// Why a frame went nowhere. Every drop in the simulator has one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -601,7 +601,7 @@ pub(crate) enum Rec<'a> {
         frame: u64,
         len: usize,
         /// Hashed after the record; not in the JSON (a capture has them).
-        bytes: &'a Rc<[u8]>,
+        bytes: &'a FrameBytes,
     },
     Transmitted {
         link: Named<'a>,
@@ -906,7 +906,7 @@ mod tests {
         let frame: Vec<u8> = (0..1514).map(|i| (i % 251) as u8).collect();
         let mut t = Tracer::new();
         assert_eq!(t.hash().value(), mix::EMPTY);
-        let bytes: Rc<[u8]> = frame.into();
+        let bytes = FrameBytes::from(frame);
         t.record(
             1_000,
             &Rec::Sent {

@@ -8,13 +8,13 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::io::Write;
 use std::net::Ipv4Addr;
-use std::rc::Rc;
 
 use sansnet_stack::time::{Duration, Instant};
 use sansnet_stack::wire::{EthernetAddress, EthernetFrame};
 
 use crate::endpoint::{Endpoint, NodeCtx, NodeFactory};
 use crate::fault::{FaultChange, LatencyDist, LinkFaults, LossModel};
+use crate::framebuf::{FrameBytes, FramePool};
 use crate::log::set_sim_time;
 use crate::pcap::PcapWriter;
 use crate::pcapng::{self, PcapngWriter};
@@ -137,9 +137,9 @@ pub struct SwitchCounters {
 pub(crate) struct Frame {
     pub(crate) id: u64,
     pub(crate) origin: NodeId,
-    /// Shared: a flooded or duplicated frame is one allocation however many copies travel;
-    /// corruption copies before it flips a bit.
-    pub(crate) bytes: Rc<[u8]>,
+    /// Shared: a flooded or duplicated frame is one buffer however many copies travel;
+    /// corruption copies before it flips a bit. Back to `World::frame_pool` once read.
+    pub(crate) bytes: FrameBytes,
     /// The frame check sequence no longer matches (a bit was flipped on a wire).
     pub(crate) fcs_bad: bool,
 }
@@ -324,7 +324,9 @@ pub(crate) struct World {
     pub(crate) drops: BTreeMap<DropReason, u64>,
     tx_buf: Vec<u8>,
     /// Scratch for `service_node`: the frames a node handed over, and counts per NIC.
-    tx_frames: Vec<(usize, Rc<[u8]>)>,
+    tx_frames: Vec<(usize, FrameBytes)>,
+    /// Buffers of frames that are done with, for the next frames.
+    frame_pool: FramePool,
     tx_per_nic: Vec<usize>,
     /// FCS checking for NICs and switches created from now on.
     pub(crate) default_fcs_check: bool,
@@ -379,6 +381,7 @@ impl World {
             drops: BTreeMap::new(),
             tx_buf: vec![0; TX_BUF_LEN],
             tx_frames: Vec::new(),
+            frame_pool: FramePool::default(),
             tx_per_nic: Vec::new(),
             default_fcs_check: true,
             default_ring_frames: 1024,
@@ -481,13 +484,14 @@ impl World {
 
     /// A frame a link direction drops: counted, traced, and on the link's captures with a
     /// comment saying why (the far end never saw it).
-    fn drop_on_link(&mut self, link: LinkId, dir: usize, frame: &Frame, reason: DropReason) {
+    fn drop_on_link(&mut self, link: LinkId, dir: usize, frame: Frame, reason: DropReason) {
         if !self.links[link.0].captures.is_empty() {
             let comment =
                 format!("sansnet: dropped on the wire ({reason}); the far end never saw it");
             self.capture_link(link, &frame.bytes, Some(&comment));
         }
         self.count_drop(Place::Dir(link, dir), frame.id, reason);
+        self.frame_pool.recycle(frame.bytes);
     }
 
     /// Records a frame on a link's taps, as it left the link (or where the link dropped it).
@@ -857,7 +861,10 @@ impl World {
         // Bounded: a node that never stops transmitting overflows its rings, then waits.
         while out.len() < ring_total + MAX_TX_POLLS_SLACK {
             match ep.poll_transmit(now, &mut self.tx_buf) {
-                Some((nic, len)) => out.push((nic, Rc::from(&self.tx_buf[..len.min(TX_BUF_LEN)]))),
+                Some((nic, len)) => out.push((
+                    nic,
+                    self.frame_pool.copy_of(&self.tx_buf[..len.min(TX_BUF_LEN)]),
+                )),
                 None => break,
             }
         }
@@ -905,7 +912,7 @@ impl World {
         self.changed_keys = changed;
     }
 
-    fn new_frame(&mut self, origin: NodeId, bytes: Rc<[u8]>) -> Frame {
+    fn new_frame(&mut self, origin: NodeId, bytes: FrameBytes) -> Frame {
         self.next_frame_id += 1;
         Frame {
             id: self.next_frame_id,
@@ -1095,7 +1102,7 @@ impl World {
         d.counters.offered += 1;
         if d.faults.down {
             d.counters.down_dropped += 1;
-            return self.drop_on_link(link, dir, &frame, DropReason::LinkDown);
+            return self.drop_on_link(link, dir, frame, DropReason::LinkDown);
         }
         let len = frame.bytes.len() as u64;
         if let Some(mtu) = d.faults.mtu_bytes {
@@ -1104,7 +1111,7 @@ impl World {
                 .unwrap_or(0) as u64;
             if len.saturating_sub(header) > u64::from(mtu) {
                 d.counters.oversize += 1;
-                return self.drop_on_link(link, dir, &frame, DropReason::Oversize);
+                return self.drop_on_link(link, dir, frame, DropReason::Oversize);
             }
         }
         let depart = match d.faults.bandwidth_bps {
@@ -1118,7 +1125,7 @@ impl World {
                 }
                 if d.queued_bytes + len > d.faults.queue_limit_bytes {
                     d.counters.queue_dropped += 1;
-                    return self.drop_on_link(link, dir, &frame, DropReason::QueueFull);
+                    return self.drop_on_link(link, dir, frame, DropReason::QueueFull);
                 }
                 let start = d.in_queue.back().map_or(now, |&(done, _)| done.max(now));
                 let serialise_ns = (u128::from(len) * 8 * 1_000_000_000).div_ceil(u128::from(bps));
@@ -1171,14 +1178,14 @@ impl World {
         };
         if lost {
             d.counters.lost += 1;
-            return self.drop_on_link(link, dir, &frame, DropReason::Lost);
+            return self.drop_on_link(link, dir, frame, DropReason::Lost);
         }
         let mut corrupted_bit = None;
         if len > 0 && !d.faults.corrupt.is_never() && rng!().corrupt.chance(d.faults.corrupt) {
             let bit = rng!().corrupt.below(len * 8);
             let mut bytes = frame.bytes.to_vec();
             bytes[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
-            frame.bytes = bytes.into();
+            frame.bytes = FrameBytes::from(bytes);
             frame.fcs_bad = true;
             d.counters.corrupted += 1;
             corrupted_bit = Some(bit);
@@ -1270,7 +1277,7 @@ impl World {
         }
         if d.faults.down {
             d.counters.down_dropped += 1;
-            return self.drop_on_link(link, dir, &frame, DropReason::LinkDown);
+            return self.drop_on_link(link, dir, frame, DropReason::LinkDown);
         }
         d.counters.arrived += 1;
         d.counters.arrived_bytes += frame.bytes.len() as u64;
@@ -1318,7 +1325,8 @@ impl World {
                 DropReason::Partitioned => c.partition_dropped += 1,
                 _ => c.rx_ring_dropped += 1,
             }
-            return self.count_drop(Place::Nic(node, index), frame.id, reason);
+            self.count_drop(Place::Nic(node, index), frame.id, reason);
+            return self.frame_pool.recycle(frame.bytes);
         }
         let n = &mut self.nics[nic.0];
         n.rx_ring.push_back(frame);
@@ -1359,6 +1367,7 @@ impl World {
                 let _entered = span.enter();
                 ep.handle_frame(now, index, &frame.bytes);
             }
+            self.frame_pool.recycle(frame.bytes);
         }
         if self.nics[nic.0].rx_ring.is_empty() {
             // From its first slot again (the next frames land in the lines just used), and
