@@ -120,3 +120,23 @@ fn thousand_clients_no_faults() {
 fn partition_heals_ack_coalescing_livelock() {
     replay_passes("partition-heals-15804-ack-coalescing-livelock.json");
 }
+
+// Found by a large-workload sweep (`--size large --topology swarm`, seed 14035, routed:2,
+// 1,000 clients). No stack fault at first sight: a corrupted ARP reply gave client1 a wrong
+// address for its router, which NUD found and fixed by 39 s. The failure came later: the
+// router's entry for the server timed out at 60 s while idle, and at 63 s 500 retransmitted
+// SYNs met it at one instant; 64 waited in the ARP queue for the broadcast's answer and 436
+// were dropped, their next retransmission after the deadline. An entry in use now outlives
+// its timeout as STALE and is checked by a unicast probe while packets keep going (as
+// Linux's neighbour table does: it never collects an entry in use); see `arp.rs`,
+// "Timeout and use", and `host_nud.rs`.
+#[test]
+fn idle_arp_entry_timed_out_min() {
+    replay_passes("many-clients-14035-idle-arp-entry-timed-out.min.json");
+}
+
+// The same run before shrinking.
+#[test]
+fn idle_arp_entry_timed_out() {
+    replay_passes("many-clients-14035-idle-arp-entry-timed-out.json");
+}

@@ -648,6 +648,7 @@ fn counter_values(c: &Counters) -> Vec<u64> {
         c.arp.replies_out,
         c.arp.resolution_failures,
         c.arp.cache_evictions,
+        c.arp.advice_requests,
         c.ip.packets_in,
         c.ip.delivered,
         c.ip.forwarded,

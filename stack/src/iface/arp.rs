@@ -1,7 +1,8 @@
 //! ARP (RFC 826): the neighbour cache, the queue of packets waiting for resolution, and
 //! neighbour unreachability detection.
 //!
-//! The cache maps (NIC, IPv4 address) to a MAC address until `arp_cache_timeout` passes.
+//! The cache maps (NIC, IPv4 address) to a MAC address until `arp_cache_timeout` passes
+//! unused.
 //! A packet for an unresolved next hop waits in a per-address queue (bounded by
 //! `arp_pending_packets_per_addr`, the number of such addresses by `arp_pending_addrs`)
 //! while requests go out every `arp_retry_interval`; after `arp_max_requests` unanswered
@@ -33,6 +34,33 @@
 //!   `arp_retry_interval` apart, while packets still use it. A reply makes it REACHABLE.
 //! - Unanswered: the entry is deleted and the address asked for by broadcast, as for a new
 //!   one (`arp_max_requests` requests, packets queued meanwhile, then dropped).
+//!
+//! # Negative advice
+//!
+//! An ARP reply damaged in flight is confirmed by the very reply that teaches the wrong
+//! address: REACHABLE, it goes unchecked for the whole reachable time however many
+//! retransmissions vanish into it. TCP gives negative advice (RFC 1122's "Higher-Layer
+//! Advice"; section 4.2.3.5: after R1 retransmissions of a segment, `tcp::Config::r1_retries`,
+//! SHLD-9): the host then asks for the neighbour once by broadcast
+//! (`ArpCounters::advice_requests`), at most once an `arp_retry_interval`, and leaves the
+//! entry as it is. The owner's answer replaces a wrong address at once; silence changes
+//! nothing. Making the entry STALE instead (so that the probes and the broadcast that
+//! follow could delete it) was tried and rejected: a peer that is only partitioned for a
+//! while then fails a `connect` with EHOSTUNREACH within seconds, where the entry's own
+//! reachable time lets the SYNs through after the heal (Linux has no such path at all: its
+//! negative advice resets the route, not the neighbour).
+//!
+//! # Timeout and use
+//!
+//! `arp_cache_timeout` removes entries nobody uses. An entry that is used past it is not
+//! dropped and asked for again by broadcast: it is STALE and its use starts the validation
+//! above, while packets keep going to the cached address. Linux does the same (its garbage
+//! collector never takes a neighbour in use, only unreferenced STALE ones), and for a
+//! reason a large run showed: a router whose entry for a server had timed out while idle
+//! got 500 SYNs at one instant, queued `arp_pending_packets_per_addr` of them for the
+//! broadcast's answer and dropped the rest, whose retransmissions came a minute later. The
+//! unicast poll is the RFC 1122 flush mechanism for entries in use; the timeout, for the
+//! others. `lookup` (what `Host::arp_lookup` shows) reports a timed-out entry as absent.
 //!
 //! The per-packet cost is what it was: one map lookup and one comparison with the
 //! reachable time. Timers exist only for entries in DELAY or PROBE (`ArpTable::timers`),
@@ -78,6 +106,8 @@ pub(super) struct CacheEntry {
     pub expires_at: Instant,
     /// The end of REACHABLE (the entry is STALE from this instant).
     pub reachable_until: Instant,
+    /// TCP's negative advice asks for this neighbour again no earlier than this.
+    pub advice_quiet_until: Instant,
     pub nud: Nud,
 }
 
@@ -115,17 +145,21 @@ impl ArpTable {
             .map(|e| e.mac)
     }
 
-    /// The address to send a packet to, as `lookup`; a STALE entry's use starts DELAY.
+    /// The address to send a packet to; a STALE entry's use starts DELAY. Unlike
+    /// `lookup`, an entry past `expires_at` is still used, as STALE (see "Timeout and
+    /// use" in the module documentation): `cache_timeout` is the life it is given again.
     pub fn resolve(
         &mut self,
         now: Instant,
         nic: usize,
         ip: Ipv4Addr,
         delay_ns: u64,
+        cache_timeout: Duration,
     ) -> Option<EthernetAddress> {
         let e = self.cache.get_mut(&(nic, ip))?;
         if e.expires_at <= now {
-            return None;
+            e.expires_at = now + cache_timeout;
+            e.reachable_until = e.reachable_until.min(now);
         }
         if now >= e.reachable_until && e.nud == Nud::Reachable {
             let at = now + Duration::from_nanos(delay_ns);
@@ -257,6 +291,7 @@ impl Host {
                     expires_at,
                     reachable_until,
                     nud: Nud::Reachable,
+                    advice_quiet_until: now,
                 },
                 // The same address again: only the timeout is refreshed (RFC 1122 section
                 // 2.3.2.1 (1)); reachability is unchanged.
@@ -266,6 +301,7 @@ impl Host {
                     expires_at,
                     reachable_until: now,
                     nud: Nud::Reachable,
+                    advice_quiet_until: now,
                 },
             };
             self.arp.insert((nic, ip), entry);
@@ -476,6 +512,28 @@ impl Host {
             neighbour,
             snd_una,
         })
+    }
+
+    /// TCP's negative advice (RFC 1122 section 4.2.3.5: R1 retransmissions of a segment)
+    /// about the path to `dst`: if the neighbour it goes through is REACHABLE, ask for it
+    /// once by broadcast, leaving the entry as it is ("Higher-Layer Advice", section
+    /// 2.3.2.1). An answer with another address replaces the entry (an ARP reply to us);
+    /// silence changes nothing. See "Negative advice" in the module documentation.
+    pub(super) fn arp_negative_advice(&mut self, now: Instant, dst: Ipv4Addr) {
+        let Some(neighbour) = self.route(dst) else {
+            return;
+        };
+        let interval = self.cfg.limits.arp_retry_interval;
+        let Some(e) = self.arp.cache.get_mut(&neighbour) else {
+            return;
+        };
+        if e.nud != Nud::Reachable || e.expires_at <= now || now < e.advice_quiet_until {
+            return;
+        }
+        // One request a retry interval however many connections give the advice.
+        e.advice_quiet_until = now + interval;
+        self.counters.arp.advice_requests += 1;
+        self.send_arp_request(neighbour.0, neighbour.1, EthernetAddress::BROADCAST);
     }
 
     /// After the segment of `mark` was handled: if its connection's SND.UNA moved, our

@@ -218,6 +218,8 @@ pub struct ArpCounters {
     pub resolution_failures: u64,
     /// Cache entries evicted to make room.
     pub cache_evictions: u64,
+    /// Broadcast requests sent on TCP's negative advice (counted in `requests_out` too).
+    pub advice_requests: u64,
 }
 
 /// IPv4 counters.

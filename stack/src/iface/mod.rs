@@ -114,7 +114,9 @@ pub struct Limits {
     pub arp_pending_packets_per_addr: usize,
     /// Unresolved addresses at once at most.
     pub arp_pending_addrs: usize,
-    /// How long a resolved address stays in the cache.
+    /// How long a resolved address stays in the cache unused (after the neighbour was last
+    /// heard from). An entry used past it is kept and re-validated as STALE instead (see
+    /// the `arp` module).
     pub arp_cache_timeout: Duration,
     /// Time between ARP requests for an unresolved address.
     pub arp_retry_interval: Duration,
@@ -783,8 +785,12 @@ impl Host {
         if self.is_broadcast_addr(next_hop) {
             return self.push_ip_frame(nic, EthernetAddress::BROADCAST, packet);
         }
-        let delay_ns = self.cfg.limits.arp_delay_first_probe_time_ns;
-        match self.arp.resolve(now, nic, next_hop, delay_ns) {
+        let limits = &self.cfg.limits;
+        let (delay_ns, timeout) = (
+            limits.arp_delay_first_probe_time_ns,
+            limits.arp_cache_timeout,
+        );
+        match self.arp.resolve(now, nic, next_hop, delay_ns, timeout) {
             Some(mac) => self.push_ip_frame(nic, mac, packet),
             None => self.arp_enqueue(now, nic, next_hop, packet, origin),
         }

@@ -311,7 +311,10 @@ impl Host {
         while let Some(ev) = e.conn.poll_event() {
             // Only these change socket or listener state (readiness is read, not stored);
             // keeping the rest would cost an allocation for almost every segment.
-            if matches!(ev, Event::PeerClosed | Event::Connected | Event::Failed(_)) {
+            if matches!(
+                ev,
+                Event::PeerClosed | Event::Connected | Event::Failed(_) | Event::PathTrouble
+            ) {
                 events.push(ev);
             }
         }
@@ -321,6 +324,10 @@ impl Host {
             };
             match ev {
                 Event::PeerClosed => e.peer_closed = true,
+                Event::PathTrouble => {
+                    let remote = *e.key.remote.ip();
+                    self.arp_negative_advice(now, remote);
+                }
                 Event::Connected => {
                     if let Owner::Listener(l) = e.owner {
                         self.move_to_accept_queue(now, l, id);
@@ -516,8 +523,10 @@ impl Host {
         ));
         let fits = dont_frag && packet_len <= self.cfg.interfaces[nic].mtu;
         let mac = if fits && !self.is_broadcast_addr(next_hop) {
-            let delay_ns = self.cfg.limits.arp_delay_first_probe_time_ns;
-            self.arp.resolve(now, nic, next_hop, delay_ns)
+            let limits = &self.cfg.limits;
+            let delay_ns = limits.arp_delay_first_probe_time_ns;
+            self.arp
+                .resolve(now, nic, next_hop, delay_ns, limits.arp_cache_timeout)
         } else {
             None
         };
