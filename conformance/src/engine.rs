@@ -122,6 +122,11 @@ pub fn tcp_config(c: &StackConfig) -> Config {
             count: c.keepalive_count.unwrap_or(d.count),
         });
     }
+    match c.keepalive {
+        Some(false) => cfg.keep_alive = None,
+        Some(true) if cfg.keep_alive.is_none() => cfg.keep_alive = Some(KeepAlive::default()),
+        _ => {}
+    }
     if let Some(cubic) = c.cubic {
         cfg.congestion = if cubic {
             CongestionAlgorithm::Cubic
@@ -315,6 +320,10 @@ impl StackUnderTest for EngineUnderTest {
                         count,
                     }),
                 );
+                Ok(CallValue::Count(0))
+            }
+            Call::KeepAliveDefaults => {
+                c.set_keep_alive(now, Some(KeepAlive::default()));
                 Ok(CallValue::Count(0))
             }
             Call::UserTimeout(t) => {

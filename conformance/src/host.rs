@@ -405,6 +405,11 @@ impl StackUnderTest for HostUnderTest {
                 )
                 .map(ok)
                 .map_err(errno),
+            // The stack's defaults: KeepAlive::default(), 2 h idle.
+            Call::KeepAliveDefaults => h
+                .setsockopt(now, fd, SockOpt::KeepAlive(Some(KeepAlive::default())))
+                .map(ok)
+                .map_err(errno),
             Call::UserTimeout(t) => h
                 .setsockopt(now, fd, SockOpt::UserTimeout(*t))
                 .map(ok)

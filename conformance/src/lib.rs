@@ -41,6 +41,8 @@
 //! `rcvbuf`, `sndbuf`, `wscale`, `timestamps`, `sack`, `nagle`, `delack` on/off,
 //! `delack_timeout`, `rto_initial`, `rto_min`, `rto_max`, `iw`, `msl`, `r1`, `r2`,
 //! `r2_syn`, `user_timeout`, `keepalive_idle`, `keepalive_interval`, `keepalive_count`,
+//! `keepalive` on/off (`off`: the `keepalive_*` items are only the defaults a connection
+//! that turns keep-alive on would use, where the stack has such defaults to set),
 //! `cc` newreno/cubic, `challenge_ack_limit`, `tlp` on/off and `tlp_max_ack_delay`
 //! (Tail Loss Probe, RFC 8985; off by default here), `abc` (L of RFC 3465 in segments; 1
 //! by default here), `rack` on/off, `iss`, `peer_isn`; times in seconds. The runners'
@@ -78,7 +80,8 @@
 //! `ts val X ecr Y`, `nop`, `eol`, `opt KIND HEX` (any option, length computed) and
 //! `raw HEX` (bytes as they are, for malformed options). The peer's options are sent in
 //! the order written, padded with zeros; the stack's are compared as a set (NOP and EOL are
-//! layout and are not checked). The stack's TSval is relative to the first one it sent;
+//! layout and are not checked). `.?` ending a `>` line's flags (`R.?`) leaves the ACK bit
+//! unchecked. The stack's TSval is relative to the first one it sent;
 //! the peer's as written. In a `>` line, fields left out are not checked, and PSH is only
 //! checked when written. Whatever is written, the payload the stack sends must be the bytes
 //! the application wrote at that offset of the stream.
@@ -89,7 +92,8 @@
 //!
 //! **Calls.** `call send(N)` (N bytes of the stack's pattern, upper-case letters) or
 //! `send("text")`, `recv(N)`, `shutdown()` (half-close), `close()`, `abort()`,
-//! `nagle(on|off)`, `keepalive(IDLE, INTERVAL, COUNT)` or `keepalive(off)`,
+//! `nagle(on|off)`, `keepalive(IDLE, INTERVAL, COUNT)`, `keepalive(on)` (the stack's own
+//! defaults, `SO_KEEPALIVE` alone) or `keepalive(off)`,
 //! `user_timeout(S)`, `urgent_pending()`, `soft_error()`; then `= N`, `= "bytes"` or
 //! `= ERRNO` (EAGAIN, ECONNRESET, ...); no `=` means the result is not checked. Bytes
 //! `recv` returns must be what the peer sent.

@@ -18,6 +18,24 @@
 //! state is its row of the namespace's `/proc/net/tcp`; events are what that state and
 //! `SO_ERROR` show (as the host runner derives them).
 //!
+//! `abort()` in a state where Linux answers an abort with a reset (ESTABLISHED, CLOSE-WAIT,
+//! FIN-WAIT-1 and -2, SYN-RECEIVED) is the kernel's own abort of a socket the application
+//! still holds (`ss -K`, `SOCK_DESTROY`: `tcp_abort`), so that what the application hears of
+//! it can be read: the socket's error becomes ECONNABORTED, the `Failed(ECONNABORTED)` event,
+//! and its next call fails with it. On the wire it is the reset a close with `SO_LINGER` 0
+//! sends (both are `tcp_send_active_reset`); elsewhere `abort()` is that close.
+//!
+//! Urgent data: sockets have `SO_OOBINLINE`, so that the urgent octets stay in the stream
+//! as RFC 9293 3.8.5 has them (and RFC 6093 section 6 asks of applications that still use
+//! urgent data). Linux keeps one mark, the last urgent octet (the urgent pointer less one:
+//! `tcp_stdurg` 0, RFC 9293's pointer to the octet after the urgent data). The `Urgent` event
+//! is `poll`'s POLLPRI, which Linux raises once the marked octet has arrived (a pointer ahead
+//! of the data raises SIGURG at once, but only for a socket with an owner, `F_SETOWN`, which
+//! this crate's safe calls cannot set). `urgent_pending()`, how much urgent data is left to
+//! read, is 0 without POLLPRI; with it, a `MSG_PEEK` read, which stops before the mark, gives
+//! the octets before it, plus the marked one; at the mark (the peek read everything queued,
+//! `/proc/net/tcp`'s rx_queue) it is 1.
+//!
 //! The suite's configuration becomes the namespace's sysctls (`tcp_timestamps`, `tcp_sack`,
 //! `tcp_window_scaling`, `tcp_congestion_control`, `tcp_early_retrans` for TLP,
 //! `tcp_recovery` for RACK, `tcp_challenge_ack_limit`, `tcp_retries1`), the route's
@@ -157,6 +175,9 @@ pub struct LinuxUnderTest {
     soft_error: Option<String>,
     ip_ident: u16,
     unhonoured: Vec<String>,
+    /// Whether POLLPRI (urgent data pending) was up when last looked at: it rising is the
+    /// `Urgent` event.
+    urgent_up: bool,
     /// The script time the state was last read at.
     state_read_at: Instant,
     /// The state [`StackUnderTest::state`] last read, when the runner asked: if it is not
@@ -331,11 +352,26 @@ fn lab_config(c: &StackConfig) -> (RawLabConfig, SocketOptions, Vec<String>) {
         // latency optimisation no RFC describes.
         ("net.ipv4.tcp_autocorking".to_string(), "0".into()),
     ];
-    if let Some(ka) = cfg.keep_alive {
-        sysctls.push((
-            "net.ipv4.tcp_keepalive_time".into(),
-            ka.idle.as_secs().to_string(),
-        ));
+    // The namespace's keep-alive defaults, for a socket that turns keep-alive on alone
+    // (SO_KEEPALIVE): the script's `keepalive_*` (which `keepalive=off` makes only
+    // defaults), else the kernel's own (7200 s, 75 s, 9; the same as sansnet's), set every
+    // time so that a kept lab does not carry one script's into the next.
+    let d = cfg.keep_alive.unwrap_or_default();
+    for (name, v) in [
+        (
+            "tcp_keepalive_time",
+            c.keepalive_idle.unwrap_or(d.idle).as_secs(),
+        ),
+        (
+            "tcp_keepalive_intvl",
+            c.keepalive_interval.unwrap_or(d.interval).as_secs(),
+        ),
+        (
+            "tcp_keepalive_probes",
+            u64::from(c.keepalive_count.unwrap_or(d.count)),
+        ),
+    ] {
+        sysctls.push((format!("net.ipv4.{name}"), v.max(1).to_string()));
     }
     let route_options = vec![
         "rto_min".to_string(),
@@ -357,7 +393,9 @@ fn lab_config(c: &StackConfig) -> (RawLabConfig, SocketOptions, Vec<String>) {
     let options = SocketOptions {
         nodelay: !cfg.nagle,
         keep_alive: cfg.keep_alive.map(|k| (k.idle, k.interval, k.count)),
-        user_timeout: cfg.user_timeout,
+        // A script's own R2 (`r2=`) is the connection's TCP_USER_TIMEOUT: Linux's R2 in
+        // time for one connection (RFC 9293 3.8.3 (d), MUST-21).
+        user_timeout: cfg.user_timeout.or(c.r2),
         rcvbuf: c.rcvbuf,
         sndbuf: c.sndbuf,
         delayed_ack: cfg.delayed_ack,
@@ -387,6 +425,13 @@ fn lab_config(c: &StackConfig) -> (RawLabConfig, SocketOptions, Vec<String>) {
         not(
             format!("msl={}", secs(cfg.msl)),
             "Linux's TIME-WAIT lasts 60 s",
+        );
+    }
+    if let Some(r2) = c.r2.filter(|_| cfg.user_timeout.is_none()) {
+        not(
+            format!("r2={}", secs(r2)),
+            "set as the connection's TCP_USER_TIMEOUT, which Linux counts from its first \
+             retransmission (retrans_stamp), not from the segment's first transmission",
         );
     }
     not(
@@ -626,6 +671,11 @@ impl LinuxUnderTest {
                 }
             }
         }
+        let urgent = self.urgent_data();
+        if urgent && !self.urgent_up {
+            self.events.push_back("Urgent".into());
+        }
+        self.urgent_up = urgent;
         if !full {
             return;
         }
@@ -668,6 +718,8 @@ fn apply_socket_options(fd: &impl std::os::fd::AsFd, o: &SocketOptions) -> Resul
     let e = |what: &str, x: nix::errno::Errno| format!("{what}: {}", nix_errno(x));
     // Soft ICMP errors reach the application (`soft_error()`, RFC 9293 3.9.2.2's SHLD-25).
     nixsock::setsockopt(fd, sockopt::Ipv4RecvErr, &true).map_err(|x| e("IP_RECVERR", x))?;
+    // Urgent octets stay in the stream (RFC 9293 3.8.5; RFC 6093 section 6).
+    nixsock::setsockopt(fd, sockopt::OobInline, &true).map_err(|x| e("SO_OOBINLINE", x))?;
     nixsock::setsockopt(fd, sockopt::TcpNoDelay, &o.nodelay).map_err(|x| e("TCP_NODELAY", x))?;
     if let Some(n) = o.rcvbuf {
         nixsock::setsockopt(fd, sockopt::RcvBuf, &n).map_err(|x| e("SO_RCVBUF", x))?;
@@ -761,6 +813,7 @@ impl StackUnderTest for LinuxUnderTest {
             soft_error: None,
             ip_ident: 0,
             unhonoured,
+            urgent_up: false,
             state_read_at: Instant::ZERO,
             state_seen: std::cell::Cell::new(None),
         };
@@ -850,15 +903,12 @@ impl StackUnderTest for LinuxUnderTest {
 
     fn cannot(&self, action: &Action) -> Option<String> {
         match action {
-            Action::Call(Call::UrgentPending, _) => {
-                Some("no socket call reads how much urgent data is queued".into())
-            }
-            Action::ExpectEvent(e) if e == "PathTrouble" || e == "Urgent" => {
-                Some(format!("the socket API has no `{e}` notification"))
-            }
-            Action::ExpectEvent(e) if e == "Failed(ECONNABORTED)" => {
-                Some("Linux reports no error to an application that aborted its own socket".into())
-            }
+            Action::ExpectEvent(e) if e == "PathTrouble" => Some(
+                "Linux tells the application nothing at R1 (tcp_retries1 only has the route \
+                 re-checked, dst_negative_advice): the socket API has no `PathTrouble` \
+                 notification"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -940,11 +990,32 @@ impl StackUnderTest for LinuxUnderTest {
                 return Err(e);
             }
         }
+        let r = match call {
+            Call::Abort => self.abort(),
+            Call::UrgentPending => Ok(CallValue::Count(self.urgent_pending())),
+            _ => self.socket_call(call),
+        };
+        std::thread::sleep(SETTLE);
+        self.collect();
+        self.refresh();
+        r
+    }
+
+    fn state(&self) -> Option<State> {
+        let s = self.current_state();
+        self.state_seen.set(Some(s));
+        Some(s)
+    }
+}
+
+impl LinuxUnderTest {
+    /// A call on the connection's descriptor.
+    fn socket_call(&mut self, call: &Call) -> CallResult {
         let Some(s) = self.stream.as_mut() else {
             return Err("ENOTCONN".into());
         };
         let ok = Ok(CallValue::Count(0));
-        let r = match call {
+        match call {
             Call::Send(Payload::Bytes(b)) => match s.write(b) {
                 Ok(n) => Ok(CallValue::Count(n)),
                 Err(e) => Err(errno_name(&e)),
@@ -968,20 +1039,15 @@ impl StackUnderTest for LinuxUnderTest {
                 self.stream = None;
                 ok
             }
-            Call::Abort => {
-                let linger = nix::libc::linger {
-                    l_onoff: 1,
-                    l_linger: 0,
-                };
-                let r = nixsock::setsockopt(&*s, sockopt::Linger, &linger);
-                self.stream = None;
-                r.map(|()| CallValue::Count(0)).map_err(nix_errno)
-            }
             Call::Nagle(on) => s
                 .set_nodelay(!on)
                 .map(|()| CallValue::Count(0))
                 .map_err(|e| errno_name(&e)),
             Call::KeepAlive(ka) => set_keep_alive(&*s, *ka).map(|()| CallValue::Count(0)),
+            // SO_KEEPALIVE alone: the namespace's tcp_keepalive_time, _intvl and _probes.
+            Call::KeepAliveDefaults => nixsock::setsockopt(&*s, sockopt::KeepAlive, &true)
+                .map(|()| CallValue::Count(0))
+                .map_err(nix_errno),
             Call::UserTimeout(t) => {
                 let ms = t.map_or(0, |t| u32::try_from(t.as_millis()).unwrap_or(u32::MAX));
                 nixsock::setsockopt(&*s, sockopt::TcpUserTimeout, &ms)
@@ -992,18 +1058,110 @@ impl StackUnderTest for LinuxUnderTest {
                 Some(e) => Err(e.clone()),
                 None => Ok(CallValue::Count(0)),
             },
-            Call::UrgentPending => Err("EOPNOTSUPP".into()),
-        };
-        std::thread::sleep(SETTLE);
-        self.collect();
-        self.refresh();
-        r
+            Call::Abort | Call::UrgentPending => Err("EINVAL".into()),
+        }
     }
 
-    fn state(&self) -> Option<State> {
-        let s = self.current_state();
-        self.state_seen.set(Some(s));
-        Some(s)
+    /// ABORT: the kernel's own abort of the socket (`tcp_abort`, which `ss -K` asks for)
+    /// where Linux answers an abort with a reset, so that the application keeps its
+    /// descriptor and hears ECONNABORTED; elsewhere a close with `SO_LINGER` 0.
+    fn abort(&mut self) -> CallResult {
+        let resets = matches!(
+            self.current_state(),
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::FinWait2
+                | State::SynReceived
+        );
+        match (resets, self.key, &self.stream) {
+            (true, Some((local, remote)), Some(_)) => self.destroy(local, remote),
+            _ => {
+                let Some(s) = self.stream.take() else {
+                    return Err("ENOTCONN".into());
+                };
+                let linger = nix::libc::linger {
+                    l_onoff: 1,
+                    l_linger: 0,
+                };
+                nixsock::setsockopt(&s, sockopt::Linger, &linger)
+                    .map(|()| CallValue::Count(0))
+                    .map_err(nix_errno)
+            }
+        }
+    }
+
+    /// `ss -K` in the lab's namespace on the connection from port `local` to the peer's
+    /// port `remote`: `SOCK_DESTROY`, which aborts it as `tcp_abort` does (a reset where one
+    /// is due, the socket's error ECONNABORTED, CLOSED).
+    fn destroy(&mut self, local: u16, remote: u16) -> CallResult {
+        let Some(raw) = self.raw() else {
+            return Err("EIO".into());
+        };
+        let filter = format!("sport = :{local} and dport = :{remote}");
+        let out = raw.in_namespace(move || {
+            std::process::Command::new("ss")
+                .args(["-K", "-t", "-n", "-a"])
+                .arg(filter)
+                .output()
+                .map_err(|e| lab_err("ss -K", e))
+        });
+        match out {
+            Ok(o) if o.status.success() => Ok(CallValue::Count(0)),
+            Ok(o) => Err(format!(
+                "EIO (ss -K: {})",
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
+            Err(e) => Err(format!("EIO ({e})")),
+        }
+    }
+
+    /// Whether the connection has urgent data pending (`poll`'s POLLPRI).
+    fn urgent_data(&self) -> bool {
+        let Some(s) = &self.stream else {
+            return false;
+        };
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(s),
+            nix::poll::PollFlags::POLLPRI,
+        )];
+        matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(nix::poll::PollFlags::POLLPRI))
+    }
+
+    /// Octets of urgent data not yet read: see the module's documentation.
+    fn urgent_pending(&mut self) -> usize {
+        if !self.urgent_data() {
+            return 0;
+        }
+        let Some(s) = &self.stream else {
+            return 0;
+        };
+        let mut buf = vec![0u8; 1 << 20];
+        let before_mark = s.peek(&mut buf).unwrap_or(0);
+        let queued = self.rx_queue().unwrap_or(usize::MAX);
+        if before_mark < queued {
+            before_mark + 1
+        } else {
+            1
+        }
+    }
+
+    /// The connection's rx_queue in `/proc/net/tcp`: octets received and not yet read.
+    fn rx_queue(&self) -> Option<usize> {
+        let text = self.raw()?.proc_net("tcp").ok()?;
+        let (lport, rport) = self.key?;
+        text.lines().skip(1).find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (local, remote) = (proc_addr(f.get(1)?)?, proc_addr(f.get(2)?)?);
+            if local.port() != lport || remote.port() != rport || *remote.ip() != PEER_ADDR {
+                return None;
+            }
+            let (_, rx) = f.get(4)?.split_once(':')?;
+            usize::from_str_radix(rx, 16).ok()
+        })
     }
 }
 

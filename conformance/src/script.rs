@@ -133,6 +133,10 @@ pub struct StackConfig {
     pub keepalive_idle: Option<Duration>,
     pub keepalive_interval: Option<Duration>,
     pub keepalive_count: Option<u32>,
+    /// `keepalive=off`: keep-alive stays off, the `keepalive_*` items only the stack's
+    /// defaults for a connection that turns it on where it has such defaults to set
+    /// (Linux's sysctls); `on`: on for every connection.
+    pub keepalive: Option<bool>,
     pub cubic: Option<bool>,
     pub challenge_ack_limit: Option<u32>,
     /// Tail Loss Probe (RFC 8985 section 7); off unless a script turns it on.
@@ -411,6 +415,9 @@ pub struct SegmentSpec {
     pub options: Option<Vec<OptSpec>>,
     /// `bad-checksum`: the peer's segment carries a wrong checksum.
     pub bad_checksum: bool,
+    /// `.?` in a `>` line's flags (`R.?`): the ACK bit is not checked, where what the script
+    /// checks does not depend on it and the RFC's form of the segment is another script's.
+    pub ack_unchecked: bool,
 }
 
 /// An ICMP error line.
@@ -454,6 +461,8 @@ pub enum Call {
     Nagle(bool),
     /// `keepalive(idle, interval, count)` in seconds, or `keepalive(off)`.
     KeepAlive(Option<(Duration, Duration, u32)>),
+    /// `keepalive(on)`: keep-alive on with the stack's own defaults (`SO_KEEPALIVE` alone).
+    KeepAliveDefaults,
     /// `user_timeout(S)` in seconds, or `user_timeout(off)`.
     UserTimeout(Option<Duration>),
     /// `urgent_pending()`: bytes of urgent data not yet read (0 if none).
@@ -822,6 +831,7 @@ fn parse_config(c: &mut StackConfig, value: &str) -> Result<(), String> {
             "keepalive_idle" => c.keepalive_idle = Some(parse_seconds(v)?),
             "keepalive_interval" => c.keepalive_interval = Some(parse_seconds(v)?),
             "keepalive_count" => c.keepalive_count = Some(parse_num(v)?),
+            "keepalive" => c.keepalive = Some(parse_onoff(v)?),
             "cc" => {
                 c.cubic = Some(match v {
                     "cubic" => true,
@@ -1074,7 +1084,7 @@ fn parse_time(cur: &mut Cursor<'_>) -> PResult<TimeSpec> {
     })
 }
 
-fn parse_flags(cur: &mut Cursor<'_>) -> PResult<Flags> {
+fn parse_flags(cur: &mut Cursor<'_>) -> PResult<(Flags, bool)> {
     cur.skip_ws();
     let col = cur.column();
     let w = cur.word("<");
@@ -1082,8 +1092,13 @@ fn parse_flags(cur: &mut Cursor<'_>) -> PResult<Flags> {
         return cur.err("expected flags (`S`, `S.`, `.`, `F.`, `R`, `R.`, `P.`, `-` ...)");
     }
     if w == "-" {
-        return Ok(Flags::default());
+        return Ok((Flags::default(), false));
     }
+    // `.?`: the ACK bit either way (a `>` line only).
+    let (w, ack_unchecked) = match w.strip_suffix(".?") {
+        Some(rest) => (rest, true),
+        None => (w, false),
+    };
     let mut bits = 0u16;
     for (i, c) in w.chars().enumerate() {
         let Some(&(_, bit)) = Flags::LETTERS.iter().find(|(l, _)| *l == c) else {
@@ -1102,7 +1117,7 @@ fn parse_flags(cur: &mut Cursor<'_>) -> PResult<Flags> {
         }
         bits |= bit;
     }
-    Ok(Flags { bits })
+    Ok((Flags { bits }, ack_unchecked))
 }
 
 fn parse_value(cur: &Cursor<'_>, s: &str, col: usize) -> PResult<Value> {
@@ -1141,9 +1156,18 @@ fn parse_value(cur: &Cursor<'_>, s: &str, col: usize) -> PResult<Value> {
 }
 
 fn parse_segment(cur: &mut Cursor<'_>, inject: bool) -> PResult<SegmentSpec> {
-    let flags = parse_flags(cur)?;
+    let flags_col = cur.column();
+    let (flags, ack_unchecked) = parse_flags(cur)?;
+    if ack_unchecked && inject {
+        return Err(ParseError {
+            line: cur.line,
+            column: flags_col,
+            message: "`.?` (the ACK bit not checked) is for the stack's segments (`>`)".into(),
+        });
+    }
     let mut seg = SegmentSpec {
         flags,
+        ack_unchecked,
         ..SegmentSpec::default()
     };
     loop {
@@ -1491,20 +1515,24 @@ fn parse_call(cur: &mut Cursor<'_>) -> PResult<Action> {
                 column: acol,
                 message: m.to_string(),
             };
-            let ka = if args == ["off"] {
-                None
+            let call = if args == ["off"] {
+                Call::KeepAlive(None)
+            } else if args == ["on"] {
+                Call::KeepAliveDefaults
             } else if args.len() == 3 {
                 let idle = parse_seconds(args[0]).map_err(|m| bad(&m))?;
                 let interval = parse_seconds(args[1]).map_err(|m| bad(&m))?;
                 let count = args[2]
                     .parse::<u32>()
                     .map_err(|_| bad("keep-alive count is not a number"))?;
-                Some((idle, interval, count))
+                Call::KeepAlive(Some((idle, interval, count)))
             } else {
-                return Err(bad("keepalive(IDLE, INTERVAL, COUNT) or keepalive(off)"));
+                return Err(bad(
+                    "keepalive(IDLE, INTERVAL, COUNT), keepalive(on) or keepalive(off)",
+                ));
             };
             cur.pos += end;
-            Call::KeepAlive(ka)
+            call
         }
         _ => {
             return Err(ParseError {

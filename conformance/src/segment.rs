@@ -469,6 +469,7 @@ pub fn to_spec(obs: &Observed, bases: &Bases) -> SegmentSpec {
         payload: Some(Payload::Len(obs.payload.len())),
         options: Some(obs.options.iter().map(|o| obs_to_spec(o, bases)).collect()),
         bad_checksum: false,
+        ack_unchecked: false,
     }
 }
 
@@ -504,9 +505,12 @@ pub fn projection(exp: &SegmentSpec, obs: &Observed, bases: &Bases) -> (String, 
         flags: Flags { bits: obs.flags },
         ..SegmentSpec::default()
     };
-    // PSH is only checked when the script writes it.
+    // PSH is only checked when the script writes it; ACK not when it writes `.?`.
     if !exp.flags.has(Flags::PSH) {
         a.flags.bits &= !Flags::PSH;
+    }
+    if exp.ack_unchecked {
+        a.flags.bits &= !Flags::ACK;
     }
     let pairs = [
         (exp.seq, act.seq, obs.seq, bases.iss()),

@@ -10,7 +10,10 @@
 //! simply stops reading), `abort()` is `abort()`, `nagle` is `set_nagle_enabled`,
 //! `user_timeout` is `set_timeout`, and `keepalive(IDLE, INTERVAL, COUNT)` is
 //! `set_keep_alive(IDLE)` (one interval for the first probe and the next) with
-//! `set_timeout(IDLE + INTERVAL * COUNT)` as the give-up. smoltcp has no call that reads
+//! `set_timeout(IDLE + INTERVAL * COUNT)` as the give-up; `keepalive(on)` (the stack's own
+//! defaults) gives it two hours, 75 s and 9 (smoltcp has no default: `set_keep_alive` takes
+//! the interval, and these are what an application following RFC 9293 MUST-28 passes).
+//! smoltcp has no call that reads
 //! urgent data or an ICMP soft error and no R1 notification: scripts that need them are not
 //! applicable (see [`StackUnderTest::cannot`]).
 //!
@@ -247,7 +250,8 @@ fn unhonoured(c: &StackConfig) -> Vec<String> {
             secs(cfg.r2_data),
             secs(cfg.r2_syn)
         ),
-        "smoltcp has no R1/R2: it retransmits until its optional timeout",
+        "smoltcp has no R1/R2: it retransmits until its optional timeout (set_timeout), which \
+         a script's own `r2=` sets, as the connection's R2 in time (RFC 9293 3.8.3 (d))",
     );
     if cfg.challenge_ack_limit_per_sec != 1 {
         no(
@@ -440,13 +444,13 @@ impl StackUnderTest for SmoltcpUnderTest {
             failure: None,
             ip_ident: 0,
             unhonoured: unhonoured(config),
-            user_timeout: cfg.user_timeout,
+            user_timeout: cfg.user_timeout.or(config.r2),
             window_scaling: cfg.window_scaling,
             sack: cfg.sack,
         };
         if let Some(ka) = cfg.keep_alive {
             me.set_keep_alive(Some((ka.idle, ka.interval, ka.count)));
-        } else if let Some(t) = cfg.user_timeout {
+        } else if let Some(t) = me.user_timeout {
             me.socket().set_timeout(Some(smol_duration(t)));
         }
         match setup {
@@ -613,6 +617,13 @@ impl StackUnderTest for SmoltcpUnderTest {
                 if self.socket_ref().keep_alive().is_none() {
                     self.socket().set_timeout(t.map(smol_duration));
                 }
+                ok
+            }
+            // smoltcp has no default: set_keep_alive takes the interval. An application that
+            // follows RFC 9293 MUST-28 gives it two hours (KeepAlive::default()).
+            Call::KeepAliveDefaults => {
+                let d = sansnet_stack::tcp::KeepAlive::default();
+                self.set_keep_alive(Some((d.idle, d.interval, d.count)));
                 ok
             }
             Call::UrgentPending | Call::SoftError => Err("EOPNOTSUPP".into()),
