@@ -166,6 +166,14 @@ pub struct Config {
     pub rack: bool,
     /// Challenge ACKs sent per second at most (RFC 5961 section 7).
     pub challenge_ack_limit_per_sec: u32,
+    /// The least time between two ACKs that answer unacceptable segments without data
+    /// (out of window, or old by PAWS). RFC 9293 section 3.10.7.4 answers each with an
+    /// ACK; two ends whose states disagree (a TIME-WAIT and a SYN-RECEIVED on one
+    /// 4-tuple, say) then find each other's ACKs unacceptable and answer them without end,
+    /// at one instant on a zero-latency link. Linux limits these answers the same way
+    /// (`net.ipv4.tcp_invalid_ratelimit`, 500 ms) and exempts segments with data, which
+    /// cannot loop, and a FIN retransmitted into TIME-WAIT: so does this.
+    pub out_of_window_ack_interval: Duration,
     /// Secret of the ISN and timestamp-offset PRF (RFC 6528). Give every host its own,
     /// derived from the simulation seed.
     pub secret: SecretKey,
@@ -216,6 +224,7 @@ impl Default for Config {
             tlp_max_ack_delay: Duration::from_millis(200),
             rack: true,
             challenge_ack_limit_per_sec: 1000,
+            out_of_window_ack_interval: Duration::from_millis(500),
             secret: SecretKey([0x5a; 16]),
             control_queue_len: 8,
             sack_scoreboard_len: 64,

@@ -287,6 +287,9 @@ pub struct Connection {
 
     rst_queue: VecDeque<RstSegment>,
     challenge_window: (Instant, u32),
+    /// When the last ACK went that answered an unacceptable segment without data
+    /// (`Config::out_of_window_ack_interval`).
+    last_oow_ack_at: Option<Instant>,
     /// The largest segment the path carries (RFC 1191), options included.
     path_mss: usize,
     soft_error: Option<IcmpError>,
@@ -400,6 +403,7 @@ impl Connection {
             last_recv_at: now,
             rst_queue: VecDeque::new(),
             challenge_window: (now, 0),
+            last_oow_ack_at: None,
             path_mss: usize::MAX,
             soft_error: None,
             timers: TimerTable::default(),
@@ -1385,7 +1389,7 @@ impl Connection {
                         && now - ts.recent_at < PAWS_IDLE_LIMIT =>
                 {
                     self.stats.count_drop(DropReason::Paws);
-                    self.ack.owe();
+                    self.ack_unacceptable(now, seg);
                     return;
                 }
                 _ => {}
@@ -1429,7 +1433,7 @@ impl Connection {
                     let end = (seq + seg_len).min(self.rcv_nxt);
                     self.ack.dsack = Some((seq, end));
                 }
-                self.ack.owe();
+                self.ack_unacceptable(now, seg);
             }
             return;
         }
@@ -1542,6 +1546,22 @@ impl Connection {
                 self.fail(ConnectionError::Reset);
             }
         }
+    }
+
+    /// The ACK that answers an unacceptable segment (RFC 9293 section 3.10.7.4), at most
+    /// one an `out_of_window_ack_interval` for segments without data or FIN (a SYN
+    /// included): those are what two disagreeing ends exchange in an ACK loop.
+    fn ack_unacceptable(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let carries_data = seg.segment_len() > 0 && !seg.flags.contains(TcpFlags::SYN);
+        if !carries_data {
+            let interval = self.cfg.out_of_window_ack_interval;
+            if self.last_oow_ack_at.is_some_and(|at| now - at < interval) {
+                self.stats.out_of_window_acks_limited += 1;
+                return;
+            }
+            self.last_oow_ack_at = Some(now);
+        }
+        self.ack.owe();
     }
 
     fn challenge_ack(&mut self, now: Instant) {

@@ -127,6 +127,9 @@ pub struct Stats {
     pub dup_acks_received: u64,
     /// Challenge ACKs sent (RFC 5961).
     pub challenge_acks_sent: u64,
+    /// ACKs not sent in answer to an unacceptable segment without data, because one had
+    /// been sent less than `Config::out_of_window_ack_interval` before.
+    pub out_of_window_acks_limited: u64,
     /// RST segments sent.
     pub rsts_sent: u64,
     /// Zero-window probes sent.

@@ -169,3 +169,48 @@ fn passive_close_skips_time_wait() {
     recv_seg(&mut c, T0, seg(ACK, PEER_FIN_ACKED, FIN_ACKED));
     assert_eq!(c.state(), State::Closed);
 }
+
+/// An ACK below RCV.NXT: unacceptable in TIME-WAIT, as a peer whose state disagrees (a
+/// SYN-RECEIVED on the same 4-tuple, say) sends it in answer to our own ACKs.
+fn old_ack() -> sansnet_stack::wire::tcp::Repr<'static> {
+    seg(ACK, PEER_FIN_ACKED - 1000, FIN_ACKED)
+}
+
+// RFC 9293 3.10.7.4 first: an unacceptable segment is answered with an ACK, but two ends
+// that each find the other's ACKs unacceptable would answer each other without end (at one
+// instant on a zero-latency link: found by a sweep, partition-heals seed 15804). One answer
+// an `out_of_window_ack_interval` (Linux's tcp_invalid_ratelimit, 500 ms) ends the loop.
+#[test]
+fn out_of_window_acks_are_answered_once_an_interval() {
+    let (mut c, entered) = time_wait();
+    let interval = Config::default().out_of_window_ack_interval;
+    let answers: usize = (0..1000)
+        .map(|_| exchange(&mut c, entered, old_ack()).len())
+        .sum();
+    assert_eq!(answers, 1);
+    assert_eq!(c.stats().out_of_window_acks_limited, 999);
+    assert_eq!(c.stats().drops(DropReason::OutOfWindow), 1000);
+    let almost = entered + (interval - ms(1));
+    assert_eq!(exchange(&mut c, almost, old_ack()), vec![]);
+    let out = exchange(&mut c, entered + interval, old_ack());
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].ctl(), (ACK, FIN_ACKED, PEER_FIN_ACKED));
+}
+
+// What cannot loop is still answered every time: a retransmitted FIN (its ACK may have
+// been lost, and the peer waits for it) and old data (its D-SACK tells the sender).
+#[test]
+fn fins_and_data_are_answered_even_within_the_interval() {
+    let (mut c, entered) = time_wait();
+    assert_eq!(exchange(&mut c, entered, old_ack()).len(), 1);
+    for _ in 0..3 {
+        let out = exchange(&mut c, entered, seg(FIN_ACK, IRS1, FIN_ACKED));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].ctl(), (ACK, FIN_ACKED, PEER_FIN_ACKED));
+        let old = PEER_FIN_ACKED - 100;
+        let out = exchange(&mut c, entered, data(old, FIN_ACKED, b"old"));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].ctl(), (ACK, FIN_ACKED, PEER_FIN_ACKED));
+    }
+    assert_eq!(c.stats().out_of_window_acks_limited, 0);
+}
