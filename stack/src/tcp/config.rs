@@ -142,10 +142,11 @@ pub struct Config {
     pub abc_limit_segments: u32,
     /// Acknowledge a burst of in-order segments that arrived together twice (at its second
     /// segment and at its end, at most 64 KiB an ACK) instead of every second segment, as
-    /// Linux does a GRO-merged packet (`Connection::must_answer_now`). Off by default:
-    /// FIXME a large-workload sweep found a run that livelocks with it on (partition-heals,
-    /// seed 15804, `--size large --topology swarm`: a storm of segments at one instant over
-    /// zero-latency links after a partition heals; `tests/regressions/`), not yet understood.
+    /// Linux does a GRO-merged packet (`Connection::must_answer_now`). On by default. (It
+    /// was off for a while: a large-workload sweep found a run that livelocked with it on,
+    /// partition-heals seed 15804 in `tests/regressions/`; the cause was an ACK loop
+    /// between a TIME-WAIT and a SYN-RECEIVED end that coalescing's timing only exposed,
+    /// ended by `out_of_window_ack_interval`.)
     pub ack_coalescing: bool,
     /// Tail Loss Probe (RFC 8985 section 7): when an ACK is overdue (2 SRTT), send one
     /// probe segment to draw the SACK or duplicate ACK that starts fast recovery, instead of
@@ -219,7 +220,7 @@ impl Default for Config {
             congestion: CongestionAlgorithm::NewReno,
             initial_window_segments: 10,
             abc_limit_segments: 45,
-            ack_coalescing: false,
+            ack_coalescing: true,
             tlp: true,
             tlp_max_ack_delay: Duration::from_millis(200),
             rack: true,
