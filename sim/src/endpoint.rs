@@ -39,6 +39,14 @@ pub trait Endpoint: AsAny {
     fn handle_frame(&mut self, now: Instant, nic: usize, frame: &[u8]);
     /// Next frame to send: written into `buf`, returns `(nic, len)`.
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)>;
+    /// The length of `buf` that `poll_transmit` needs for its largest frame, if the endpoint
+    /// knows it. The simulator then hands `poll_transmit` a buffer of exactly that length
+    /// from its pool of frame buffers (when it is at most 2 KiB), and the frame travels in
+    /// the buffer it was written to; otherwise (the default, `None`) the endpoint writes
+    /// into a 64 KiB scratch buffer and each frame is copied out of it.
+    fn max_frame_len(&self) -> Option<usize> {
+        None
+    }
     /// When the node next wants `handle_timeout`, if ever.
     fn poll_timeout(&self) -> Option<Instant>;
     /// Time has reached (or passed) the deadline from `poll_timeout`.

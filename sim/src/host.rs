@@ -32,6 +32,19 @@ impl Endpoint for Host {
         Host::poll_transmit(self, now, buf)
     }
 
+    /// `Host::poll_transmit` asks for the MTU + 18 bytes, but writes a segment's payload
+    /// straight into the buffer only when there is room for a full segment behind the
+    /// longest TCP header (40 bytes of options) and the Ethernet header: the MTU + 54 (the
+    /// largest MTU of its NICs). With the MTU + 18 every full segment took the engine's
+    /// slower path: the same frames, 10% more CPU time in the bulk bench.
+    fn max_frame_len(&self) -> Option<usize> {
+        self.config()
+            .interfaces
+            .iter()
+            .map(|i| i.mtu + 14 + 40)
+            .max()
+    }
+
     fn poll_timeout(&self) -> Option<Instant> {
         Host::poll_timeout(self)
     }

@@ -173,6 +173,10 @@ impl Endpoint for HostApp {
         self.host.poll_transmit(now, buf)
     }
 
+    fn max_frame_len(&self) -> Option<usize> {
+        Endpoint::max_frame_len(&self.host)
+    }
+
     fn poll_timeout(&self) -> Option<Instant> {
         self.host.poll_timeout()
     }
