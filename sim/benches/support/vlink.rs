@@ -231,11 +231,20 @@ pub fn run(a: &mut dyn Node, b: &mut dyn Node, link: &mut Link, total: u64) -> (
 
 /// The host configuration both drivers (this link and the simulator) give sansnet here:
 /// `buffers` bytes each way, timestamps as asked.
+///
+/// `BULK_ACK_COALESCING=0` (or `1`) sets `tcp::Config::ack_coalescing` against its default,
+/// for figures comparable with a table measured under the other default.
 pub fn tune(cfg: &mut HostConfig, buffers: usize, timestamps: bool) {
     cfg.tcp.send_buffer_bytes = buffers;
     cfg.tcp.recv_buffer_bytes = buffers;
     cfg.tcp.reassembly_ranges = buffers / 2920 + 4;
     cfg.tcp.timestamps = timestamps;
+    match std::env::var("BULK_ACK_COALESCING").as_deref() {
+        Ok("0") => cfg.tcp.ack_coalescing = false,
+        Ok("1") => cfg.tcp.ack_coalescing = true,
+        Ok(other) => panic!("BULK_ACK_COALESCING={other}: 0 or 1"),
+        Err(_) => {}
+    }
 }
 
 fn sansnet_config(n: u8, addr: Ipv4Addr, buffers: usize, timestamps: bool) -> HostConfig {
