@@ -523,8 +523,11 @@ impl Host {
         }
     }
 
-    /// The next frame to send: writes it into `buf` (give it at least the MTU + 18 bytes)
-    /// and returns `(nic, len)`. Call until `None` after every input.
+    /// The next frame to send: writes it into `buf` and returns `(nic, len)`. Call until
+    /// `None` after every input. Give it at least the MTU + 18 bytes (Ethernet header and a
+    /// VLAN tag); with the MTU + 54 or more, a full TCP segment is written in place (its
+    /// payload straight from the send buffer, room left for the largest headers), with
+    /// less it is built in a scratch buffer and copied: the same frame, at more cost.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
         self.advance_clock(now);
         let out = self.next_frame(now, buf);
