@@ -353,25 +353,27 @@ fn lab_config(c: &StackConfig) -> (RawLabConfig, SocketOptions, Vec<String>) {
         ("net.ipv4.tcp_autocorking".to_string(), "0".into()),
     ];
     // The namespace's keep-alive defaults, for a socket that turns keep-alive on alone
-    // (SO_KEEPALIVE): the script's `keepalive_*` (which `keepalive=off` makes only
-    // defaults), else the kernel's own (7200 s, 75 s, 9; the same as sansnet's), set every
-    // time so that a kept lab does not carry one script's into the next.
-    let d = cfg.keep_alive.unwrap_or_default();
-    for (name, v) in [
-        (
-            "tcp_keepalive_time",
-            c.keepalive_idle.unwrap_or(d.idle).as_secs(),
-        ),
-        (
-            "tcp_keepalive_intvl",
-            c.keepalive_interval.unwrap_or(d.interval).as_secs(),
-        ),
-        (
-            "tcp_keepalive_probes",
-            u64::from(c.keepalive_count.unwrap_or(d.count)),
-        ),
-    ] {
-        sysctls.push((format!("net.ipv4.{name}"), v.max(1).to_string()));
+    // (SO_KEEPALIVE), when the script gives `keepalive_*` (which `keepalive=off` makes only
+    // defaults); otherwise the kernel's own, which a new namespace has (`start` builds one
+    // when a script before set them).
+    if c.keepalive_idle.is_some() || c.keepalive_interval.is_some() || c.keepalive_count.is_some() {
+        let d = cfg.keep_alive.unwrap_or_default();
+        for (name, v) in [
+            (
+                "tcp_keepalive_time",
+                c.keepalive_idle.unwrap_or(d.idle).as_secs(),
+            ),
+            (
+                "tcp_keepalive_intvl",
+                c.keepalive_interval.unwrap_or(d.interval).as_secs(),
+            ),
+            (
+                "tcp_keepalive_probes",
+                u64::from(c.keepalive_count.unwrap_or(d.count)),
+            ),
+        ] {
+            sysctls.push((format!("net.ipv4.{name}"), v.max(1).to_string()));
+        }
     }
     let route_options = vec![
         "rto_min".to_string(),
@@ -763,6 +765,20 @@ impl StackUnderTest for LinuxUnderTest {
         let Some(mut lab) = KEPT.with(|k| k.borrow_mut().take()) else {
             return Err("the Linux lab: none was built".into());
         };
+        let keepalive_set = |c: &RawLabConfig| {
+            c.sysctls
+                .iter()
+                .any(|(k, _)| k.starts_with("net.ipv4.tcp_keepalive_"))
+        };
+        if keepalive_set(&lab.config) && !keepalive_set(&cfg) {
+            // A script before set the namespace's keep-alive defaults, and a sysctl cannot be
+            // told to go back to the kernel's own: a new namespace has them.
+            drop(lab);
+            prepare_lab()?;
+            lab = KEPT
+                .with(|k| k.borrow_mut().take())
+                .ok_or("the Linux lab: none was built")?;
+        }
         let refused = if lab.config == cfg {
             lab.raw.unapplied().to_vec()
         } else {
