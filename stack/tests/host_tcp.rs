@@ -804,3 +804,35 @@ fn tcp_info_counts_retransmissions_and_drops_under_loss() {
     assert!(info.ssthresh_bytes.is_some(), "{info}");
     assert!(info.to_string().contains(" ssthresh:"), "{info}");
 }
+
+/// `send` with `MSG_OOB` (`Host::send_urgent`): the segment that carries the bytes has URG
+/// and a pointer past them (RFC 9293 MUST-62); the peer reads them in line. On UDP there
+/// is no such thing: EOPNOTSUPP, as Linux answers.
+#[test]
+fn send_urgent_sets_urg_and_the_pointer_on_the_wire() {
+    let mut net = Net::lan(&[1, 2]);
+    let listener = net.tcp_listener(1, 80, 8);
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, Duration::from_secs(5)), Ok(()));
+    let (s, _) = net.accept(1, listener).unwrap();
+    let now = net.now;
+    assert_eq!(net.h(0).send(now, c, b"ab"), Ok(2));
+    assert_eq!(net.h(0).send_urgent(now, c, b"!"), Ok(1));
+    assert_eq!(net.recv_n(1, s, 3).unwrap(), b"ab!");
+    let urgent: Vec<(usize, u16)> = net
+        .log
+        .iter()
+        .filter(|(_, h, _)| *h == 0)
+        .filter_map(|(_, _, f)| parse_ip(f))
+        .filter_map(|(_, tcp)| {
+            let p = sansnet_stack::wire::tcp::Packet::new_checked(&tcp[..]).ok()?;
+            let payload = tcp.len() - p.header_len();
+            p.flags()
+                .contains(TcpFlags::URG)
+                .then(|| (payload, p.urgent_pointer()))
+        })
+        .collect();
+    assert_eq!(urgent, vec![(3, 3)]);
+    let u = net.h(0).socket(sansnet_stack::iface::SocketType::Datagram).unwrap();
+    assert_eq!(net.h(0).send_urgent(now, u, b"x"), Err(Errno::EOPNOTSUPP));
+}

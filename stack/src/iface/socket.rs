@@ -461,8 +461,19 @@ impl Host {
     pub fn send(&mut self, now: Instant, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
         let id = self.sock(fd)?;
         match self.socket_ref(id).ty {
-            SocketType::Stream => self.tcp_send(now, id, data),
+            SocketType::Stream => self.tcp_send(now, id, data, false),
             SocketType::Datagram => self.udp_send(now, id, data, None),
+        }
+    }
+
+    /// `send(2)` with `MSG_OOB` on a TCP socket: the bytes taken are urgent data (RFC 9293
+    /// SEND with the URGENT flag; see `tcp::Connection::send_urgent`). EOPNOTSUPP on UDP,
+    /// as Linux answers.
+    pub fn send_urgent(&mut self, now: Instant, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
+        let id = self.sock(fd)?;
+        match self.socket_ref(id).ty {
+            SocketType::Stream => self.tcp_send(now, id, data, true),
+            SocketType::Datagram => Err(Errno::EOPNOTSUPP),
         }
     }
 
@@ -487,7 +498,7 @@ impl Host {
     ) -> Result<usize, Errno> {
         let id = self.sock(fd)?;
         match self.socket_ref(id).ty {
-            SocketType::Stream => self.tcp_send(now, id, data),
+            SocketType::Stream => self.tcp_send(now, id, data, false),
             SocketType::Datagram => self.udp_send(now, id, data, Some(addr)),
         }
     }

@@ -1425,6 +1425,7 @@ impl Host {
         now: Instant,
         sid: SockId,
         data: &[u8],
+        urgent: bool,
     ) -> Result<usize, Errno> {
         let write_shut = self.socket_ref(sid).write_shut;
         let id = self.stream_conn(sid)?;
@@ -1438,7 +1439,11 @@ impl Host {
         {
             return Err(Errno::EAGAIN);
         }
-        let r = e.conn.send(data);
+        let r = if urgent {
+            e.conn.send_urgent(data)
+        } else {
+            e.conn.send(data)
+        };
         self.sync_conn(now, id);
         r.map_err(|err| self.map_engine_error(id, err))
     }

@@ -228,6 +228,9 @@ pub struct Connection {
     fin_received: bool,
     read_closed: bool,
     rcv_up: Option<SeqNumber>,
+    /// SND.UP: the octet after the last urgent octet queued (RFC 9293 section 3.8.5, MUST-62),
+    /// while octets before it are unacknowledged.
+    snd_up: Option<SeqNumber>,
 
     // Negotiated options.
     peer_mss: usize,
@@ -372,6 +375,7 @@ impl Connection {
             fin_received: false,
             read_closed: false,
             rcv_up: None,
+            snd_up: None,
             peer_mss: smss,
             wscale_ok: false,
             ts: None,
@@ -680,6 +684,24 @@ impl Connection {
         }
         self.send.push(&data[..n]);
         Ok(n)
+    }
+
+    /// Queues data to send as urgent (RFC 9293 SEND with the URGENT flag, MUST-30): as
+    /// [`send`](Self::send), then SND.UP is the octet after the last one taken. Every
+    /// segment sent before SND.UP carries URG and the distance to it (MUST-62: the pointer
+    /// names the first octet that is not urgent; at most 65,535 ahead, the pointer says
+    /// 65,535 until the segments catch up, as Linux does: MUST-31, any length), pure ACKs
+    /// included, so the peer learns of urgent data its window does not yet let through.
+    /// Urgency ends when SND.UNA reaches SND.UP. A second call moves SND.UP forward.
+    pub fn send_urgent(&mut self, data: &[u8]) -> Result<usize, Error> {
+        let r = self.send_inner(data);
+        if let Ok(n) = r {
+            if n > 0 {
+                self.snd_up = Some(self.send.base() + self.send.len());
+            }
+        }
+        self.end_of_call(None);
+        r
     }
 
     /// Reads in-order data (RFC 9293 RECEIVE). `Ok(0)` means end of stream (the peer sent
@@ -2578,14 +2600,15 @@ impl Connection {
         self.last_ack_sent = self.rcv_nxt;
         self.ack.sent(now);
         self.timers.stop(Timer::DelayedAck);
+        let (urg, urgent_pointer) = self.urgent_for(seq);
         TcpRepr {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
-            flags: flags | TcpFlags::ACK,
+            flags: flags | TcpFlags::ACK | urg,
             seq_number: seq,
             ack_number: self.rcv_nxt,
             window_len,
-            urgent_pointer: 0,
+            urgent_pointer,
             max_seg_size: None,
             window_scale: None,
             sack_permitted: false,
@@ -2593,6 +2616,23 @@ impl Connection {
             timestamp,
             payload: &[],
         }
+    }
+
+    /// URG and the urgent pointer of a segment starting at `seq` (see
+    /// [`send_urgent`](Self::send_urgent)); urgency ends once SND.UNA reaches SND.UP.
+    fn urgent_for(&mut self, seq: SeqNumber) -> (TcpFlags, u16) {
+        let Some(up) = self.snd_up else {
+            return (TcpFlags::empty(), 0);
+        };
+        if up <= self.snd_una {
+            self.snd_up = None;
+            return (TcpFlags::empty(), 0);
+        }
+        if up <= seq {
+            return (TcpFlags::empty(), 0);
+        }
+        let ahead = (up - seq).min(usize::from(u16::MAX));
+        (TcpFlags::URG, ahead as u16)
     }
 
     /// The largest payload for a data segment right now: SMSS less the SACK blocks that

@@ -98,3 +98,79 @@ fn urgent_pointer_not_ahead_of_consumed_data_is_not_signalled() {
     assert!(!events(&mut c).contains(&Event::Urgent));
     assert_eq!(c.urgent_pending(), None);
 }
+
+// RFC 9293 3.9.1.2 (SEND with the URGENT flag) and 3.8.5 (MUST-30, MUST-62): the sender's
+// urgent pointer names the first octet after the urgent data, counted from SEG.SEQ; data
+// queued before the urgent data travels with it.
+#[test]
+fn urgent_send_points_past_the_urgent_data() {
+    let mut c = established(quick());
+    assert_eq!(c.send(b"0123"), Ok(4));
+    assert_eq!(c.send_urgent(b"abc"), Ok(3));
+    let out = sent(&mut c, T0);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].payload, b"0123abc");
+    assert!(out[0].has(URG | ACK));
+    assert_eq!(out[0].up, 7);
+}
+
+// Urgent data longer than a segment: each segment carries the distance from its own
+// SEG.SEQ; once SND.UNA reaches SND.UP, segments are plain again.
+#[test]
+fn the_pointer_counts_from_each_segment_and_urgency_ends_when_acknowledged() {
+    let mut c = established(quick());
+    let up = ISS1 + 3000;
+    assert_eq!(c.send_urgent(&bytes(3000)), Ok(3000));
+    let mut now = T0;
+    let mut out = sent(&mut c, now);
+    let mut segments = 0;
+    // Each round: every segment sent carries the distance from its own SEG.SEQ; then the
+    // peer acknowledges what was sent (Nagle holds back a short last segment until then).
+    while !out.is_empty() {
+        for s in &out {
+            assert!(s.has(URG), "{:?}", s.ctl());
+            assert_eq!(usize::from(s.up), up - s.seq, "{:?}", s.ctl());
+            segments += 1;
+        }
+        let last = out.last().unwrap();
+        now += ms(10);
+        out = exchange(&mut c, now, seg(ACK, IRS1, last.seq + last.len()));
+    }
+    assert!(segments >= 3, "{segments} segments");
+    assert_eq!(c.snd_una(), up);
+    assert_eq!(c.send(b"more"), Ok(4));
+    let out = sent(&mut c, now);
+    assert_eq!(out.len(), 1);
+    assert!(!out[0].has(URG), "{:?}", out[0].ctl());
+    assert_eq!(out[0].up, 0);
+}
+
+// RFC 9293 3.8.5 (MUST-31): urgent data of any length. A pointer more than 65,535 octets
+// ahead cannot be written; the segment says URG with 65,535 (as Linux sends it) until the
+// segments come within reach.
+#[test]
+fn urgent_data_longer_than_the_pointer_field_reaches() {
+    let mut c = established(Config {
+        send_buffer_bytes: 200_000,
+        ..quick()
+    });
+    assert_eq!(c.send_urgent(&bytes(100_000)), Ok(100_000));
+    let out = sent(&mut c, T0);
+    assert!(!out.is_empty());
+    assert!(out[0].has(URG));
+    assert_eq!(out[0].up, u16::MAX);
+}
+
+// The pointer goes out even when the window holds the urgent data back: the window probe
+// that acknowledges the peer's data carries it.
+#[test]
+fn a_window_probe_carries_the_pointer() {
+    let mut c = established(quick());
+    // The peer's window closes.
+    recv_seg(&mut c, T0, win(seg(ACK, IRS1, ISS1), 0));
+    assert_eq!(c.send_urgent(b"!"), Ok(1));
+    let out = exchange(&mut c, T0 + ms(1), data(IRS1, ISS1, b"x"));
+    assert_eq!(out.len(), 1);
+    assert!(out[0].has(URG | ACK), "{:?}", out[0].ctl());
+    assert_eq!((out[0].seq, out[0].up), (ISS1, 1));
+}
