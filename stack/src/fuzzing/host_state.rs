@@ -553,6 +553,13 @@ pub enum Call {
         /// Readable, writable bits.
         interest: u8,
     },
+    /// `send` with `MSG_OOB`: pattern bytes as urgent data.
+    SendUrgent {
+        /// Descriptor.
+        fd: u8,
+        /// Bytes.
+        len: u16,
+    },
 }
 
 /// A time step: both hosts' timers fire in order up to its end.
@@ -1802,6 +1809,13 @@ impl Harness {
             Call::Send { fd, len } => {
                 let fd = self.node(who).fd(fd);
                 let _ = self.send(who, fd, usize::from(len));
+            }
+            Call::SendUrgent { fd, len } => {
+                let now = self.now;
+                let fd = self.node(who).fd(fd);
+                let data = payload(usize::from(len));
+                let _ = self.node(who).host.send_urgent(now, fd, &data);
+                self.drain();
             }
             Call::Recv { fd, len } => {
                 let node = self.node(who);
