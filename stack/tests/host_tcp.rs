@@ -833,6 +833,9 @@ fn send_urgent_sets_urg_and_the_pointer_on_the_wire() {
         })
         .collect();
     assert_eq!(urgent, vec![(3, 3)]);
-    let u = net.h(0).socket(sansnet_stack::iface::SocketType::Datagram).unwrap();
+    let u = net
+        .h(0)
+        .socket(sansnet_stack::iface::SocketType::Datagram)
+        .unwrap();
     assert_eq!(net.h(0).send_urgent(now, u, b"x"), Err(Errno::EOPNOTSUPP));
 }
