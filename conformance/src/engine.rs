@@ -288,6 +288,10 @@ impl StackUnderTest for EngineUnderTest {
         match call {
             Call::Send(Payload::Bytes(b)) => c.send(b).map(CallValue::Count).map_err(errno),
             Call::Send(Payload::Len(_)) => Err("EINVAL".into()),
+            Call::SendUrgent(Payload::Bytes(b)) => {
+                c.send_urgent(b).map(CallValue::Count).map_err(errno)
+            }
+            Call::SendUrgent(Payload::Len(_)) => Err("EINVAL".into()),
             Call::Recv(n) => {
                 let mut out = vec![0u8; *n];
                 match c.recv(&mut out) {

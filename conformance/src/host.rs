@@ -357,7 +357,10 @@ impl StackUnderTest for HostUnderTest {
         let Some(fd) = self.fd else {
             return Err("ENOTCONN".into());
         };
-        if matches!(call, Call::Send(_) | Call::Recv(_) | Call::Shutdown) {
+        if matches!(
+            call,
+            Call::Send(_) | Call::SendUrgent(_) | Call::Recv(_) | Call::Shutdown
+        ) {
             if let Some(e) = self.pending_error.take() {
                 return Err(e);
             }
@@ -369,6 +372,11 @@ impl StackUnderTest for HostUnderTest {
                 h.send(now, fd, b).map(CallValue::Count).map_err(errno)
             }
             Call::Send(Payload::Len(_)) => Err("EINVAL".into()),
+            Call::SendUrgent(Payload::Bytes(b)) => h
+                .send_urgent(now, fd, b)
+                .map(CallValue::Count)
+                .map_err(errno),
+            Call::SendUrgent(Payload::Len(_)) => Err("EINVAL".into()),
             Call::Recv(n) => {
                 let mut out = vec![0u8; *n];
                 match h.recv(now, fd, &mut out) {

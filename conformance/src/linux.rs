@@ -1001,7 +1001,10 @@ impl StackUnderTest for LinuxUnderTest {
     fn call(&mut self, now: Instant, call: &Call) -> CallResult {
         self.sleep_until(now);
         self.refresh();
-        if matches!(call, Call::Send(_) | Call::Recv(_) | Call::Shutdown) {
+        if matches!(
+            call,
+            Call::Send(_) | Call::SendUrgent(_) | Call::Recv(_) | Call::Shutdown
+        ) {
             if let Some(e) = self.pending_error.take() {
                 return Err(e);
             }
@@ -1037,6 +1040,13 @@ impl LinuxUnderTest {
                 Err(e) => Err(errno_name(&e)),
             },
             Call::Send(Payload::Len(_)) => Err("EINVAL".into()),
+            Call::SendUrgent(Payload::Bytes(b)) => {
+                match nixsock::send(s.as_raw_fd(), b, nixsock::MsgFlags::MSG_OOB) {
+                    Ok(n) => Ok(CallValue::Count(n)),
+                    Err(e) => Err(errno_name(&io::Error::from(e))),
+                }
+            }
+            Call::SendUrgent(Payload::Len(_)) => Err("EINVAL".into()),
             Call::Recv(n) => {
                 let mut out = vec![0u8; *n];
                 match s.read(&mut out) {

@@ -671,17 +671,25 @@ impl<S: StackUnderTest> Run<'_, S> {
             Action::Call(call, expected) => {
                 self.advance_to(at)?;
                 self.ensure_quiet("before the call")?;
+                let pattern = |stream: &[u8], n: usize| -> Vec<u8> {
+                    let from = stream.len() as i64;
+                    (0..n as i64).map(|i| stack_pattern(from + i)).collect()
+                };
                 let call = match call {
                     Call::Send(Payload::Len(n)) => {
-                        let from = self.stack_stream.len() as i64;
-                        Call::Send(Payload::Bytes(
-                            (0..*n as i64).map(|i| stack_pattern(from + i)).collect(),
-                        ))
+                        Call::Send(Payload::Bytes(pattern(&self.stack_stream, *n)))
+                    }
+                    Call::SendUrgent(Payload::Len(n)) => {
+                        Call::SendUrgent(Payload::Bytes(pattern(&self.stack_stream, *n)))
                     }
                     c => c.clone(),
                 };
                 let result = self.sut.call(self.now, &call);
-                if let (Call::Send(Payload::Bytes(b)), Ok(CallValue::Count(n))) = (&call, &result) {
+                if let (
+                    Call::Send(Payload::Bytes(b)) | Call::SendUrgent(Payload::Bytes(b)),
+                    Ok(CallValue::Count(n)),
+                ) = (&call, &result)
+                {
                     self.stack_stream.extend_from_slice(&b[..(*n).min(b.len())]);
                 }
                 if let Ok(CallValue::Bytes(got)) = &result {

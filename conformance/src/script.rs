@@ -449,6 +449,9 @@ pub enum IcmpKind {
 pub enum Call {
     /// `send(N)` (N bytes of the stack's pattern) or `send("text")`.
     Send(Payload),
+    /// `send_urgent(N)` or `send_urgent("text")`: the bytes as urgent data (RFC 9293 SEND
+    /// with the URGENT flag; `send` with `MSG_OOB`).
+    SendUrgent(Payload),
     /// `recv(N)`: read up to N bytes.
     Recv(usize),
     /// `shutdown()`: close the sending side (half-close).
@@ -1464,16 +1467,21 @@ fn parse_call(cur: &mut Cursor<'_>) -> PResult<Action> {
     cur.skip_ws();
     let acol = cur.column();
     let call = match name {
-        "send" => {
-            if cur.peek() == Some('"') {
-                Call::Send(Payload::Bytes(cur.string_literal()?))
+        "send" | "send_urgent" => {
+            let payload = if cur.peek() == Some('"') {
+                Payload::Bytes(cur.string_literal()?)
             } else {
                 let v = cur.word(")");
-                Call::Send(Payload::Len(v.parse().map_err(|_| ParseError {
+                Payload::Len(v.parse().map_err(|_| ParseError {
                     line: cur.line,
                     column: acol,
                     message: format!("`{v}` is not a length or a string"),
-                })?))
+                })?)
+            };
+            if name == "send" {
+                Call::Send(payload)
+            } else {
+                Call::SendUrgent(payload)
             }
         }
         "recv" => {

@@ -487,7 +487,7 @@ impl StackUnderTest for SmoltcpUnderTest {
 
     fn cannot(&self, action: &Action) -> Option<String> {
         match action {
-            Action::Call(Call::UrgentPending, _) => {
+            Action::Call(Call::UrgentPending | Call::SendUrgent(_), _) => {
                 Some("smoltcp has no urgent-data call (it does not implement URG)".into())
             }
             Action::Call(Call::SoftError, _) => {
@@ -626,7 +626,7 @@ impl StackUnderTest for SmoltcpUnderTest {
                 self.set_keep_alive(Some((d.idle, d.interval, d.count)));
                 ok
             }
-            Call::UrgentPending | Call::SoftError => Err("EOPNOTSUPP".into()),
+            Call::UrgentPending | Call::SoftError | Call::SendUrgent(_) => Err("EOPNOTSUPP".into()),
         };
         self.drive(now, Stimulus::Call);
         r
