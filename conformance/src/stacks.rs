@@ -107,12 +107,21 @@ impl StackRun {
     /// stack ([`allows_stacks`]): the failure is a difference the RFC allows.
     pub fn allowed(&self, name: &str) -> bool {
         matches!(self.get(name), Some(Outcome::Fail(_)))
-            && self
-                .allows
-                .get(name)
-                .into_iter()
-                .flatten()
-                .any(|a| allows_stacks(a).contains(&self.stack.as_str()))
+            && self.names_this_stack(&self.allows, name)
+    }
+
+    /// Whether one of the script's lines in `lines` (`# allows:` or `# departs:`) names this
+    /// stack before its first colon.
+    fn names_this_stack(
+        &self,
+        lines: &std::collections::BTreeMap<String, Vec<String>>,
+        name: &str,
+    ) -> bool {
+        lines
+            .get(name)
+            .into_iter()
+            .flatten()
+            .any(|a| allows_stacks(a).contains(&self.stack.as_str()))
     }
 
     /// How many failures are differences the RFC allows ([`StackRun::allowed`]).
@@ -126,12 +135,7 @@ impl StackRun {
     pub fn departs(&self, name: &str) -> bool {
         matches!(self.get(name), Some(Outcome::Fail(_)))
             && !self.allowed(name)
-            && self
-                .departs
-                .get(name)
-                .into_iter()
-                .flatten()
-                .any(|a| allows_stacks(a).contains(&self.stack.as_str()))
+            && self.names_this_stack(&self.departs, name)
     }
 
     /// How many failures are departures from the RFC that the scripts explain
