@@ -108,16 +108,17 @@ thread_local! {
     /// depend on its length, so every shorter use is a slice of it). Every run of a sweep
     /// sends and checks the same few streams: generating them once per thread takes
     /// pattern generation, a tenth of a sweep, out of it.
-    static PATTERNS: std::cell::RefCell<std::collections::BTreeMap<u64, Rc<[u8]>>> =
+    static PATTERNS: std::cell::RefCell<std::collections::BTreeMap<u64, Rc<Vec<u8>>>> =
         const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
 }
 
 /// At least the first `len` bytes of `stream` (slice it to `len`).
-fn pattern(stream: u64, len: usize) -> Rc<[u8]> {
-    let generate = |len: usize| -> Rc<[u8]> {
+fn pattern(stream: u64, len: usize) -> Rc<Vec<u8>> {
+    // An `Rc<Vec>`, not an `Rc<[u8]>`: converting the `Vec` would copy it.
+    let generate = |len: usize| -> Rc<Vec<u8>> {
         let mut out = vec![0u8; len];
         fill_pattern(stream, 0, &mut out);
-        out.into()
+        Rc::new(out)
     };
     if len < SHARED_PATTERN_BYTES {
         return generate(len);
@@ -136,22 +137,45 @@ fn pattern(stream: u64, len: usize) -> Rc<[u8]> {
     })
 }
 
+/// Pattern bytes are written this many at a time by [`write_pattern`].
+const WRITE_PIECE: usize = 1 << 20;
+
+/// Writes the first `bytes` bytes of `stream`, generated a piece at a time (a 16 MiB
+/// stream made whole before writing cost a sweep of large workloads zeroing, page faults
+/// and cache misses; see [`StreamCheck`] for the reading side).
+async fn write_pattern(conn: &mut TcpStream, stream: u64, bytes: usize) -> std::io::Result<()> {
+    let mut piece = vec![0u8; bytes.min(WRITE_PIECE)];
+    let mut at = 0;
+    while at < bytes {
+        let n = (bytes - at).min(WRITE_PIECE);
+        fill_pattern(stream, at as u64, &mut piece[..n]);
+        conn.write_all(&piece[..n]).await?;
+        at += n;
+    }
+    Ok(())
+}
+
 /// Checks a received stream against its pattern as it arrives, without keeping it: the
 /// first differing byte and the length are reported as they would be for the whole stream.
+/// The expected bytes are generated piece by piece beside what arrived, never the whole
+/// stream at once (a 16 MiB stream made in full cost a sweep of large workloads a tenth of
+/// its time in zeroing, page faults and copies).
 #[derive(Debug)]
 struct StreamCheck {
-    /// At least `expected_len` bytes of the stream's pattern.
-    expected: Rc<[u8]>,
+    stream: u64,
     expected_len: usize,
     received: usize,
     /// The first differing byte: offset, received, expected.
     first_bad: Option<(usize, u8, u8)>,
 }
 
+/// The expected bytes are generated this many at a time.
+const CHECK_PIECE: usize = 4096;
+
 impl StreamCheck {
     fn new(stream: u64, expected_len: usize) -> StreamCheck {
         StreamCheck {
-            expected: pattern(stream, expected_len),
+            stream,
             expected_len,
             received: 0,
             first_bad: None,
@@ -166,10 +190,16 @@ impl StreamCheck {
             return;
         }
         let got = &got[..got.len().min(self.expected_len - start)];
-        let expected = &self.expected[start..start + got.len()];
-        if got != expected {
-            if let Some(k) = (0..got.len()).find(|&k| got[k] != expected[k]) {
-                self.first_bad = Some((start + k, got[k], expected[k]));
+        let mut expected = [0u8; CHECK_PIECE];
+        for (i, piece) in got.chunks(CHECK_PIECE).enumerate() {
+            let at = start + i * CHECK_PIECE;
+            let expected = &mut expected[..piece.len()];
+            fill_pattern(self.stream, at as u64, expected);
+            if piece != expected {
+                if let Some(k) = (0..piece.len()).find(|&k| piece[k] != expected[k]) {
+                    self.first_bad = Some((at + k, piece[k], expected[k]));
+                }
+                return;
             }
         }
     }
@@ -303,7 +333,7 @@ pub struct Bulk;
 
 async fn bulk_client(node: NodeId, server: SocketAddrV4, host: usize, bytes: usize) -> TaskResult {
     let mut conn = connect(node, server).await?;
-    conn.write_all(&pattern(stream_of(1, host), bytes)[..bytes])
+    write_pattern(&mut conn, stream_of(1, host), bytes)
         .await
         .map_err(|e| io_failure("client write", e))?;
     conn.close()
@@ -336,9 +366,7 @@ fn bulk_server(
                         return;
                     };
                     if check.finish("client -> server").is_ok() {
-                        let _ = conn
-                            .write_all(&pattern(stream_of(2, host), bytes)[..bytes])
-                            .await;
+                        let _ = write_pattern(&mut conn, stream_of(2, host), bytes).await;
                     }
                     let _ = conn.close().await;
                 });
@@ -755,7 +783,7 @@ impl Scenario for SlowReader {
         for (host, (&client, &port)) in net.clients.iter().zip(&ports).enumerate() {
             built.tasks.push(sim.spawn_on(client, async move {
                 let mut conn = connect(client, port).await?;
-                conn.write_all(&pattern(stream_of(3, host), bytes)[..bytes])
+                write_pattern(&mut conn, stream_of(3, host), bytes)
                     .await
                     .map_err(|e| io_failure("write", e))?;
                 conn.close().await.map_err(|e| io_failure("close", e))
