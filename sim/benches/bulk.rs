@@ -26,7 +26,8 @@
 //! Printed first: per condition, medians of 5 interleaved rounds with min and max, the
 //! ratio sansnet/smoltcp per round (median, min, max), frames per MiB of payload, pure ACKs
 //! per data segment, wall nanoseconds per frame, and the load average. Then criterion's
-//! estimates of the same transfers.
+//! estimates of the same transfers. `BULK_BUFFERS=262144` runs it all with other socket
+//! buffers (a smaller working set: see the constant `BUFFERS`).
 // A benchmark measures wall-clock time; the stack and simulator never read it.
 #![allow(clippy::disallowed_methods)]
 
@@ -41,7 +42,13 @@ use support::vlink::{self, Counts};
 use support::{pair_tuned, run_transfer, HostApp, Stack};
 
 const ONE_WAY: Duration = Duration::from_micros(100);
+/// Socket buffers each way; `BULK_BUFFERS=bytes` sets another size (the working set: with
+/// 1 MiB, sansnet keeps its whole window in flight, where smoltcp keeps a fraction).
 const BUFFERS: usize = 1 << 20;
+
+fn buffers() -> usize {
+    std::env::var("BULK_BUFFERS").map_or(BUFFERS, |v| v.parse().expect("BULK_BUFFERS=bytes"))
+}
 const TIMESTAMPS: bool = false;
 const CLEAN_BYTES: u64 = 64 << 20;
 const LOSSY_BYTES: u64 = 32 << 20;
@@ -81,7 +88,7 @@ fn over_link(smoltcp: bool, total: u64, loss_pct: u32, seed: u64) -> Run {
         u64::try_from(ONE_WAY.as_nanos()).unwrap(),
         u64::from(loss_pct) * 10_000,
         seed,
-        BUFFERS,
+        buffers(),
         TIMESTAMPS,
     );
     let mut counts = link.ab.counts;
@@ -104,7 +111,7 @@ fn in_sim(total: u64, loss_pct: u32, seed: u64) -> Run {
         seed,
         total,
         faults(loss_pct),
-        Some(BUFFERS),
+        Some(buffers()),
         TIMESTAMPS,
     );
     let cpu0 = vlink::thread_cpu_ns();
@@ -191,7 +198,7 @@ fn report(c: &mut Criterion) {
          timestamps {}, both sinks check every byte; medians of {ROUNDS} interleaved rounds \
          [min, max]; load average at start {}",
         ONE_WAY.as_micros(),
-        BUFFERS >> 10,
+        buffers() >> 10,
         if TIMESTAMPS { "on" } else { "off" },
         loadavg()
     );
