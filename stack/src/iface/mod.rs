@@ -939,7 +939,12 @@ impl Host {
                 IcmpError::Unreachable(DstUnreachable::NET_UNREACHABLE, 0),
             );
         };
-        let mut packet = original.to_vec();
+        // A pooled buffer (it comes back when the frame leaves in `poll_transmit`): a
+        // router forwards every packet of its clients, and a `Vec` each was a malloc and a
+        // free per packet.
+        let mut packet = self.packet_pool.pop().unwrap_or_default();
+        packet.clear();
+        packet.extend_from_slice(original);
         {
             let mut view = ipv4::Packet::new_unchecked(&mut packet[..]);
             view.set_ttl(repr.ttl - 1);
