@@ -24,8 +24,11 @@ use crate::wire::SeqNumber;
 
 #[cfg(feature = "invariants")]
 mod invariants;
+mod recovery;
+
 #[cfg(feature = "invariants")]
 pub use invariants::Corruption;
+use recovery::LossRecovery;
 
 /// Duplicate ACKs that trigger fast retransmit (RFC 5681 section 3.2).
 const DUP_THRESH: u32 = 3;
@@ -247,31 +250,10 @@ pub struct Connection {
     rto_count: u32,
     syn_retransmitted: bool,
     cc: Box<dyn CongestionControl>,
-    dupacks: u32,
-    /// SND.MAX at the first duplicate ACK: what limited transmit sent after it is not part
-    /// of the FlightSize that sets ssthresh (RFC 5681 section 3.2 step 2).
-    snd_max_at_first_dupack: SeqNumber,
-    /// In fast recovery until `snd_una` reaches this (RFC 6582's "recover").
-    recovery: Option<SeqNumber>,
-    /// The highest `snd_max` at the last RTO or recovery: no new recovery below it.
-    recover_floor: SeqNumber,
-    /// A retransmission the next `poll_transmit` must send first.
-    rexmit_next: Option<SeqNumber>,
-    /// Highest sequence number retransmitted in this recovery (RFC 6675 HighRxt).
-    high_rxt: SeqNumber,
+    /// Fast recovery and the marks of loss detection (`recovery.rs`).
+    loss: LossRecovery,
     scoreboard: Scoreboard,
     last_send_at: Instant,
-    /// In SACK recovery: the lowest hole, if it was retransmitted, with SND.MAX at that
-    /// retransmission. Data above that mark SACKed means the retransmission is lost.
-    rexmit_mark: Option<(SeqNumber, SeqNumber)>,
-    /// In SACK recovery: unSACKed bytes below this were sent before something the peer
-    /// has since received, and the reordering window passed: lost by RACK's time-based
-    /// inference (RFC 8985 section 6.2), whatever DupThresh says.
-    rack_lost: SeqNumber,
-    /// In SACK recovery: the last retransmission, `(start, end, SND.MAX then)`. Once it
-    /// arrives, the original transmissions below `SND.MAX then` that have not were sent
-    /// before it: evidence for `rack_lost`.
-    last_rexmit: Option<(SeqNumber, SeqNumber, SeqNumber)>,
 
     /// Tail loss probe (RFC 8985 section 7).
     tlp: TailLossProbe,
@@ -320,11 +302,11 @@ impl fmt::Debug for Connection {
             .field("rcv_nxt", &self.rcv_nxt)
             .field("rcv_adv", &self.rcv_adv)
             .field("cwnd", &self.cc.cwnd())
-            .field("recovery", &self.recovery)
-            .field("recover_floor", &self.recover_floor)
-            .field("high_rxt", &self.high_rxt)
-            .field("rexmit_mark", &self.rexmit_mark)
-            .field("rack_lost", &self.rack_lost)
+            .field("recovery", &self.loss.recovery)
+            .field("recover_floor", &self.loss.recover_floor)
+            .field("high_rxt", &self.loss.high_rxt)
+            .field("rexmit_mark", &self.loss.rexmit_mark)
+            .field("rack_lost", &self.loss.rack_lost)
             .field("sacked", &self.scoreboard.ranges())
             .field("timers", &self.timers)
             .finish_non_exhaustive()
@@ -386,17 +368,9 @@ impl Connection {
             rto_count: 0,
             syn_retransmitted: false,
             cc,
-            dupacks: 0,
-            snd_max_at_first_dupack: SeqNumber(0),
-            recovery: None,
-            recover_floor: SeqNumber(0),
-            rexmit_next: None,
-            high_rxt: SeqNumber(0),
+            loss: LossRecovery::default(),
             scoreboard,
             last_send_at: now,
-            rexmit_mark: None,
-            rack_lost: SeqNumber(0),
-            last_rexmit: None,
             tlp: TailLossProbe::default(),
             ack: PendingAck::default(),
             persist_shift: 0,
@@ -484,8 +458,8 @@ impl Connection {
         self.snd_nxt = iss;
         self.snd_max = iss;
         self.send.start(iss);
-        self.high_rxt = iss;
-        self.recover_floor = iss;
+        self.loss.high_rxt = iss;
+        self.loss.recover_floor = iss;
     }
 
     // ------------------------------------------------------------------------------------
@@ -599,7 +573,7 @@ impl Connection {
 
     /// Whether we are in fast recovery.
     pub fn in_recovery(&self) -> bool {
-        self.recovery.is_some()
+        self.loss.recovery.is_some()
     }
 
     /// Whether a retransmission timeout fired and no new data has been acknowledged since
@@ -889,7 +863,7 @@ impl Connection {
         if self.snd_una != self.snd_max && self.state.is_synchronized() {
             // Not a congestion signal: resend without touching cwnd (RFC 1191 section 6.5).
             self.snd_nxt = self.snd_una;
-            self.rexmit_next = Some(self.snd_una);
+            self.loss.rexmit_next = Some(self.snd_una);
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
     }
@@ -965,7 +939,7 @@ impl Connection {
         self.ack.delayed = false;
         self.probe_now = false;
         self.keepalive_now = false;
-        self.rexmit_next = None;
+        self.loss.rexmit_next = None;
         self.tlp.due = false;
     }
 
@@ -1055,7 +1029,7 @@ impl Connection {
         self.timers.stop(Timer::LossProbe);
         self.timers.stop(Timer::Reorder);
         self.tlp.end_episode();
-        self.rexmit_mark = None;
+        self.loss.rexmit_mark = None;
         self.rtt_probe = None; // Karn's algorithm (MUST-18)
         if self.rto_count == self.cfg.r1_retries {
             self.push_event(Event::PathTrouble);
@@ -1081,16 +1055,16 @@ impl Connection {
             _ => {
                 let flight = self.flight_size();
                 self.cc.on_rto(now, flight, self.smss());
-                self.recovery = None;
-                self.recover_floor = self.snd_max;
-                self.dupacks = 0;
-                self.rexmit_next = None;
+                self.loss.recovery = None;
+                self.loss.recover_floor = self.snd_max;
+                self.loss.dupacks = 0;
+                self.loss.rexmit_next = None;
                 // Go back N: resend from the oldest unacknowledged byte. The first segment
                 // goes out whatever the peer's window (MAY-7), so a window that closed
                 // after the data was sent cannot stall the connection.
                 self.snd_nxt = self.snd_una;
-                self.high_rxt = self.snd_una;
-                self.rexmit_next = Some(self.snd_una);
+                self.loss.high_rxt = self.snd_una;
+                self.loss.rexmit_next = Some(self.snd_una);
             }
         }
         let rto = self.rtt.rto();
@@ -1648,7 +1622,7 @@ impl Connection {
             // A duplicate ACK (RFC 5681 section 2).
             self.stats.dup_acks_received += 1;
             self.on_dupack(now, newly_sacked);
-        } else if newly_sacked > 0 && self.recovery.is_none() {
+        } else if newly_sacked > 0 && self.loss.recovery.is_none() {
             self.maybe_enter_sack_recovery(now);
         }
         self.update_window(seg);
@@ -1742,11 +1716,11 @@ impl Connection {
         }
 
         let smss = self.smss();
-        match self.recovery {
+        match self.loss.recovery {
             Some(recover) if ack >= recover => {
                 // Full ACK: leave recovery (RFC 6582 section 3.2 step 3).
-                self.recovery = None;
-                self.rexmit_next = None;
+                self.loss.recovery = None;
+                self.loss.rexmit_next = None;
                 let ssthresh = self.cc.ssthresh();
                 let cwnd = if self.sack_ok {
                     ssthresh
@@ -1758,7 +1732,7 @@ impl Connection {
             Some(_) => {
                 // Partial ACK: retransmit the next hole (RFC 6582 step 4 / RFC 6675).
                 if !self.sack_ok {
-                    self.rexmit_next = Some(self.snd_una);
+                    self.loss.rexmit_next = Some(self.snd_una);
                     let cwnd = self.cc.cwnd().saturating_sub(acked);
                     let cwnd = if acked >= smss { cwnd + smss } else { cwnd };
                     self.cc.set_cwnd(cwnd.max(smss));
@@ -1769,7 +1743,7 @@ impl Connection {
                 self.cc.on_ack(now, acked, smss, self.rtt.srtt());
             }
         }
-        self.dupacks = 0;
+        self.loss.dupacks = 0;
 
         // The retransmission timer (RFC 6298 section 5.2/5.3).
         if self.snd_una == self.snd_max {
@@ -1789,307 +1763,6 @@ impl Connection {
         if (rtt_ms as i32) >= 0 && rtt_ms < 600_000 {
             self.rtt.on_sample(Duration::from_millis(u64::from(rtt_ms)));
             self.tlp.rtt_sampled = true;
-        }
-    }
-
-    fn on_dupack(&mut self, now: Instant, newly_sacked: usize) {
-        self.dupacks += 1;
-        if self.dupacks == 1 {
-            self.snd_max_at_first_dupack = self.snd_max;
-        }
-        let smss = self.smss();
-        if let Some(_recover) = self.recovery {
-            if !self.sack_ok {
-                // Window inflation (RFC 5681 section 3.2 step 4).
-                let cwnd = self.cc.cwnd() + smss;
-                self.cc.set_cwnd(cwnd);
-            }
-            return;
-        }
-        let sack_says_lost = self.sack_ok
-            && newly_sacked > 0
-            && self
-                .scoreboard
-                .is_lost(self.snd_una, DUP_THRESH as usize, smss);
-        if self.dupacks >= DUP_THRESH || sack_says_lost {
-            self.enter_recovery(now);
-        }
-        // Limited transmit (RFC 3042) happens in the send path: the allowance grows with
-        // the first two duplicate ACKs.
-    }
-
-    fn maybe_enter_sack_recovery(&mut self, now: Instant) {
-        let smss = self.smss();
-        if self
-            .scoreboard
-            .is_lost(self.snd_una, DUP_THRESH as usize, smss)
-        {
-            self.enter_recovery(now);
-        }
-    }
-
-    fn enter_recovery(&mut self, now: Instant) {
-        // RFC 6582 section 3.2 step 2: no new recovery until the cumulative ACK covers
-        // everything sent before the last recovery or RTO (`recover_floor` is SND.MAX then).
-        if self.snd_una < self.recover_floor {
-            return;
-        }
-        self.stats.fast_recoveries += 1;
-        // RFC 5681 section 3.2 step 2: "When [RFC3042] is in use, additional data sent in
-        // limited transmit MUST NOT be included in this calculation."
-        let flight = if self.dupacks > 0 {
-            self.snd_max_at_first_dupack - self.snd_una
-        } else {
-            self.flight_size()
-        };
-        let smss = self.smss();
-        self.cc.on_congestion_event(now, flight, smss);
-        if !self.sack_ok {
-            let cwnd = self.cc.ssthresh() + DUP_THRESH as usize * smss;
-            self.cc.set_cwnd(cwnd);
-        }
-        self.recovery = Some(self.snd_max);
-        self.recover_floor = self.snd_max;
-        self.rexmit_next = Some(self.snd_una);
-        self.high_rxt = self.snd_una;
-        self.rtt_probe = None;
-        // Fast recovery takes over from any probe (and its congestion response).
-        self.timers.stop(Timer::LossProbe);
-        self.timers.stop(Timer::Reorder);
-        self.tlp.end_episode();
-        self.rexmit_mark = None;
-        self.rack_lost = self.snd_una;
-        self.last_rexmit = None;
-    }
-
-    // ------------------------------------------------------------------------------------
-    // Tail loss probe (RFC 8985 section 7) and lost retransmissions
-
-    /// Whether a PTO may be scheduled (RFC 8985 section 7.2): SACK negotiated, not in fast
-    /// recovery or in the go-back-N that follows an RTO, nothing SACKed, a data state, and
-    /// an open window (a zero window is the persist timer's business).
-    fn tlp_allowed(&self) -> bool {
-        self.cfg.tlp
-            && self.sack_ok
-            && matches!(
-                self.state,
-                State::Established
-                    | State::CloseWait
-                    | State::FinWait1
-                    | State::Closing
-                    | State::LastAck
-            )
-            && self.recovery.is_none()
-            && self.snd_una >= self.recover_floor
-            && self.snd_nxt == self.snd_max
-            && self.scoreboard.is_empty()
-            && self.snd_wnd > 0
-    }
-
-    /// Arms the PTO, or disarms it where section 7.2 allows none. PTO = 2 SRTT, at least the
-    /// clock granularity G (SRTT cannot be known more finely than the timestamp clock),
-    /// plus WCDelAckT when a single segment is in flight (its ACK may be delayed); 1 s
-    /// without an RTT sample; never later than the RTO would fire.
-    fn schedule_loss_probe(&mut self, now: Instant) {
-        if self.snd_una == self.snd_max || !self.tlp_allowed() {
-            self.timers.stop(Timer::LossProbe);
-            return;
-        }
-        let pto = match self.rtt.srtt() {
-            Some(srtt) => {
-                let mut pto = (srtt * 2).max(self.rtt.granularity());
-                if self.flight_size() <= self.smss() {
-                    pto += self.cfg.tlp_max_ack_delay;
-                }
-                pto
-            }
-            None => Duration::from_secs(1),
-        };
-        let rto_at = self
-            .timers
-            .get(Timer::Retransmit)
-            .unwrap_or(now + self.rtt.rto());
-        self.timers.set(Timer::LossProbe, (now + pto).min(rto_at));
-    }
-
-    /// The PTO fired (section 7.3): a probe is due if none is in flight and an RTT sample
-    /// came since the last one. Either way the RTO is re-armed, the last resort.
-    fn on_pto(&mut self, now: Instant) {
-        if self.snd_una == self.snd_max || !self.tlp_allowed() {
-            return;
-        }
-        let probe_in_flight = self.tlp.in_flight(self.snd_una);
-        if !probe_in_flight && self.tlp.rtt_sampled {
-            self.tlp.due = true;
-        }
-        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
-    }
-
-    /// What the probe sends (section 7.3): a new segment if there is unsent data and the
-    /// peer's window takes it (cwnd may be exceeded by this one segment), otherwise the
-    /// last segment sent (with the FIN if the FIN was sent). `true` for a retransmission.
-    fn loss_probe_range(&self, buf_len: usize) -> (SeqNumber, usize, bool) {
-        let fin_seq = self.fin_seq();
-        let limit = self.payload_limit().min(buf_len);
-        if self.snd_nxt == self.snd_max && self.snd_nxt < fin_seq {
-            let by_rwnd = (self.snd_una + self.snd_wnd) - self.snd_nxt;
-            let len = (fin_seq - self.snd_nxt).min(limit).min(by_rwnd);
-            if len > 0 {
-                return (self.snd_nxt, len, false);
-            }
-        }
-        let data_end = fin_seq.min(self.snd_max);
-        let len = (data_end - self.snd_una).min(limit);
-        (data_end - len, len, true)
-    }
-
-    /// Section 7.4: settles the probe's episode from an ACK. A probe of new data needs
-    /// nothing; a resent probe whose copy the peer reports as a duplicate (D-SACK) repaired
-    /// nothing; one followed by an ACK beyond it repaired a loss on its own, which is a
-    /// congestion signal like any other loss.
-    fn tlp_on_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
-        let Some(end) = self.tlp.end else { return };
-        let ack = seg.ack_number;
-        if ack < end {
-            return;
-        }
-        if !self.tlp.is_retrans {
-            self.tlp.end = None;
-            return;
-        }
-        let dsack = seg
-            .sack_ranges
-            .as_slice()
-            .first()
-            .is_some_and(|&(l, r)| l < end && end <= r && r <= ack);
-        if dsack {
-            self.tlp.end = None;
-        } else if ack > end {
-            self.tlp_repaired_loss(now);
-        }
-        // ACK == end without D-SACK: the probe or the original arrived; wait for the next.
-    }
-
-    /// What the reordering timer would find lost now: the hole at SND.UNA outside
-    /// recovery (with data above it SACKed); in recovery the retransmission watched by
-    /// `rexmit_mark` (with data sent after it SACKed), or an original transmission sent
-    /// before something that arrived ([`rack_news`](Self::rack_news)).
-    fn reorder_evidence(&self) -> bool {
-        if !self.cfg.rack || !self.sack_ok {
-            return false;
-        }
-        match self.recovery {
-            None => {
-                !self.scoreboard.is_empty()
-                    && !self.scoreboard.is_sacked(self.snd_una)
-                    && self.snd_una >= self.recover_floor
-                    && self.snd_nxt == self.snd_max
-            }
-            Some(_) => self.retransmission_overtaken() || self.rack_news(),
-        }
-    }
-
-    /// In recovery: the retransmission watched by `rexmit_mark` is still a hole and data
-    /// sent after it was SACKed.
-    fn retransmission_overtaken(&self) -> bool {
-        self.rexmit_mark.is_some_and(|(start, mark)| {
-            start == self.snd_una
-                && !self.scoreboard.is_sacked(start)
-                && self.scoreboard.sacked_above(mark) > 0
-        })
-    }
-
-    /// In recovery: where the original transmissions that were sent before something the
-    /// peer has received end. The highest SACKed byte (original transmissions go out in
-    /// sequence order, and a retransmission lies below `high_rxt`), or, once the last
-    /// retransmission arrived, SND.MAX as it was when that retransmission went out.
-    fn rack_candidate(&self) -> SeqNumber {
-        let mut candidate = self.scoreboard.highest_sacked().unwrap_or(self.snd_una);
-        if let Some((start, end, snd_max_then)) = self.last_rexmit {
-            if self.snd_una >= end || self.scoreboard.is_sacked(start) {
-                candidate = candidate.max(snd_max_then);
-            }
-        }
-        candidate.min(self.snd_max)
-    }
-
-    /// In recovery: an original transmission, not yet retransmitted or found lost, that
-    /// was sent before something the peer received and is still missing.
-    fn rack_news(&self) -> bool {
-        let candidate = self.rack_candidate();
-        let mut from = self.rack_frontier().max(self.high_rxt);
-        if let Some(end) = self.scoreboard.sacked_range_end(from) {
-            from = end; // ranges never touch: the byte after one is unSACKed
-        }
-        from < candidate
-    }
-
-    /// Arms the reordering timer at the first evidence, clears it when the evidence goes.
-    fn arm_reorder_timer(&mut self, now: Instant) {
-        if !self.reorder_evidence() {
-            self.timers.stop(Timer::Reorder);
-        } else if self.timers.get(Timer::Reorder).is_none() {
-            let srtt = self.rtt.srtt().unwrap_or(self.rtt.rto());
-            let wnd = (srtt / 4).max(self.rtt.granularity());
-            self.timers.set(Timer::Reorder, now + wnd);
-        }
-    }
-
-    /// The reordering window passed with the evidence intact: the segment is lost.
-    fn on_reorder_timeout(&mut self, now: Instant) {
-        if !self.reorder_evidence() {
-            return;
-        }
-        match self.recovery {
-            None => self.enter_recovery(now),
-            Some(_) => {
-                if self.retransmission_overtaken() {
-                    if let Some((start, _)) = self.rexmit_mark {
-                        self.stats.lost_retransmissions += 1;
-                        self.rexmit_next = Some(start);
-                        self.rexmit_mark = Some((start, self.snd_max));
-                    }
-                }
-                // RFC 8985 section 6.2: what was sent before a segment that arrived, and
-                // is still missing a reordering window later, is lost.
-                self.rack_lost = self.rack_lost.max(self.rack_candidate());
-            }
-        }
-    }
-
-    fn tlp_repaired_loss(&mut self, now: Instant) {
-        self.tlp.end = None;
-        self.stats.tlp_losses_repaired += 1;
-        let smss = self.smss();
-        self.cc.on_congestion_event(now, self.tlp.flight, smss);
-    }
-
-    /// In SACK recovery, watches the lowest hole once retransmitted: when DupThresh
-    /// segments' worth of data sent after that retransmission is SACKed while the hole
-    /// stays, the retransmission is lost (RFC 8985 section 6's inference, in sequence
-    /// space) and is sent again now rather than at the RTO. Same recovery episode: no
-    /// second reduction (RFC 6582 section 3.2).
-    fn watch_retransmission(&mut self) {
-        if !self.cfg.rack || !self.sack_ok || self.recovery.is_none() {
-            self.rexmit_mark = None;
-            return;
-        }
-        match self.rexmit_mark {
-            Some((start, mark)) if start == self.snd_una => {
-                let smss = self.smss();
-                if !self.scoreboard.is_sacked(start)
-                    && self.scoreboard.sacked_above(mark) >= DUP_THRESH as usize * smss
-                {
-                    self.stats.lost_retransmissions += 1;
-                    self.rexmit_next = Some(start);
-                    self.rexmit_mark = Some((start, self.snd_max));
-                }
-            }
-            _ => {
-                // The lowest hole moved; if it was already resent, watch it from here.
-                self.rexmit_mark =
-                    (self.snd_una < self.high_rxt).then_some((self.snd_una, self.snd_max));
-            }
         }
     }
 
@@ -2332,8 +2005,8 @@ impl Connection {
         while let Some((s, e, lost)) = self.next_hole_lost(cursor) {
             if !lost {
                 pipe += e - s;
-            } else if self.high_rxt > s {
-                pipe += (self.high_rxt.min(e)) - s;
+            } else if self.loss.high_rxt > s {
+                pipe += (self.loss.high_rxt.min(e)) - s;
             }
             cursor = e;
         }
@@ -2351,8 +2024,8 @@ impl Connection {
 
     /// `rack_lost` while in recovery, SND.UNA otherwise (nothing lost by RACK).
     fn rack_frontier(&self) -> SeqNumber {
-        if self.recovery.is_some() {
-            self.rack_lost.max(self.snd_una)
+        if self.loss.recovery.is_some() {
+            self.loss.rack_lost.max(self.snd_una)
         } else {
             self.snd_una
         }
@@ -2674,7 +2347,7 @@ impl Connection {
             self.cc.on_idle_restart(smss);
         }
         // 1. A retransmission that loss recovery asked for.
-        if let Some(seq) = self.rexmit_next.take() {
+        if let Some(seq) = self.loss.rexmit_next.take() {
             if seq >= self.snd_una && seq < self.snd_max {
                 return Some(self.retransmit_at(now, seq, buf));
             }
@@ -2698,7 +2371,7 @@ impl Connection {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
             return Some(repr);
         }
-        if self.recovery.is_some() && self.sack_ok {
+        if self.loss.recovery.is_some() && self.sack_ok {
             if let Some((seq, len)) = self.sack_recovery_range(buf.len()) {
                 return Some(self.emit_range(now, seq, len, buf));
             }
@@ -2770,7 +2443,7 @@ impl Connection {
             return None;
         }
         // NextSeg rule 1: the first lost, unsacked, not yet retransmitted byte.
-        let from = self.high_rxt.max(self.snd_una);
+        let from = self.loss.high_rxt.max(self.snd_una);
         let (s, e, lost) = self.next_hole_lost(from)?;
         if !lost {
             return None;
@@ -2820,10 +2493,10 @@ impl Connection {
         // The usable window: min(cwnd, rwnd) less what is outstanding, plus the limited
         // transmit allowance of RFC 3042 (one segment per early duplicate ACK, up to two).
         let mut cwnd = self.cc.cwnd();
-        if self.recovery.is_none() && self.dupacks > 0 && self.dupacks < DUP_THRESH {
-            cwnd += self.dupacks as usize * smss;
+        if self.loss.recovery.is_none() && self.loss.dupacks > 0 && self.loss.dupacks < DUP_THRESH {
+            cwnd += self.loss.dupacks as usize * smss;
         }
-        let outstanding = if self.recovery.is_some() && self.sack_ok {
+        let outstanding = if self.loss.recovery.is_some() && self.sack_ok {
             self.pipe()
         } else {
             self.snd_nxt - self.snd_una
@@ -2915,13 +2588,13 @@ impl Connection {
         );
         if seq < self.snd_max {
             self.stats.retransmitted_segments += 1;
-            if seq == self.snd_una && self.recovery.is_some() {
-                self.rexmit_mark = Some((seq, self.snd_max));
+            if seq == self.snd_una && self.loss.recovery.is_some() {
+                self.loss.rexmit_mark = Some((seq, self.snd_max));
             }
-            if self.recovery.is_some() {
-                self.last_rexmit = Some((seq, seg_end.min(self.snd_max), self.snd_max));
+            if self.loss.recovery.is_some() {
+                self.loss.last_rexmit = Some((seq, seg_end.min(self.snd_max), self.snd_max));
             }
-            self.high_rxt = self.high_rxt.max(seg_end.min(self.snd_max));
+            self.loss.high_rxt = self.loss.high_rxt.max(seg_end.min(self.snd_max));
             if self
                 .rtt_probe
                 .is_some_and(|(s, _)| s.in_range(seq, seg_end))

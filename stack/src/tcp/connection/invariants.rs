@@ -161,30 +161,30 @@ impl Connection {
             self.cfg.send_buffer_bytes
         );
         invariant!(
-            self.high_rxt <= max && self.recover_floor <= max,
+            self.loss.high_rxt <= max && self.loss.recover_floor <= max,
             "HighRxt and the recovery floor <= SND.MAX",
             "HighRxt {} floor {} SND.MAX {max}",
-            self.high_rxt,
-            self.recover_floor
+            self.loss.high_rxt,
+            self.loss.recover_floor
         );
-        if let Some(recover) = self.recovery {
+        if let Some(recover) = self.loss.recovery {
             invariant!(
-                una < recover && recover <= max && self.recover_floor == recover,
+                una < recover && recover <= max && self.loss.recover_floor == recover,
                 "in recovery, SND.UNA < recover = floor <= SND.MAX",
                 "SND.UNA {una} recover {recover} floor {} SND.MAX {max}",
-                self.recover_floor
+                self.loss.recover_floor
             );
         }
-        if self.dupacks > 0 {
-            let at_first = self.snd_max_at_first_dupack;
+        if self.loss.dupacks > 0 {
+            let at_first = self.loss.snd_max_at_first_dupack;
             invariant!(
                 una <= at_first && at_first <= max,
                 "SND.MAX at the first duplicate ACK within SND.UNA..SND.MAX",
                 "SND.UNA {una} mark {at_first} SND.MAX {max} after {} duplicate ACKs",
-                self.dupacks
+                self.loss.dupacks
             );
         }
-        if let Some((start, mark)) = self.rexmit_mark {
+        if let Some((start, mark)) = self.loss.rexmit_mark {
             invariant!(
                 start < mark && mark <= max,
                 "a watched retransmission lies below its mark <= SND.MAX",
@@ -395,14 +395,14 @@ impl Connection {
             invariant!(
                 self.cfg.rack
                     && self.sack_ok
-                    && (!self.scoreboard.is_empty() || self.recovery.is_some()),
+                    && (!self.scoreboard.is_empty() || self.loss.recovery.is_some()),
                 "the reordering timer only with RACK, SACK, and SACKed data or a recovery \
                  (whose last retransmission may have arrived with nothing SACKed)",
                 "rack {} sack {} scoreboard {:?} recovery {:?}",
                 self.cfg.rack,
                 self.sack_ok,
                 self.scoreboard.ranges(),
-                self.recovery
+                self.loss.recovery
             );
         }
         if at(Timer::Persist).is_some() {
@@ -635,14 +635,14 @@ impl Connection {
                         && !self.probe_now
                         && !self.keepalive_now
                         && !self.tlp.due
-                        && self.rexmit_next.is_none(),
+                        && self.loss.rexmit_next.is_none(),
                     "nothing due left behind",
                     "{state}: ack {} window probe {} keep-alive probe {} TLP {} rexmit {:?}",
                     self.ack.due,
                     self.probe_now,
                     self.keepalive_now,
                     self.tlp.due,
-                    self.rexmit_next
+                    self.loss.rexmit_next
                 );
                 if self.snd_una == self.snd_max && self.has_unsent_data() {
                     invariant!(
