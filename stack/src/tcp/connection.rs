@@ -24,10 +24,12 @@ use crate::wire::SeqNumber;
 
 #[cfg(feature = "invariants")]
 mod invariants;
+mod probes;
 mod recovery;
 
 #[cfg(feature = "invariants")]
 pub use invariants::Corruption;
+use probes::Probes;
 use recovery::LossRecovery;
 
 /// Duplicate ACKs that trigger fast retransmit (RFC 5681 section 3.2).
@@ -261,14 +263,8 @@ pub struct Connection {
     /// ACK generation: what the next ACK owes the peer, and when.
     ack: PendingAck,
 
-    // Persist and keep-alive.
-    persist_shift: u32,
-    probe_now: bool,
-    /// The persist timer fired with a small non-zero window: send what fits.
-    sws_override: bool,
-    keepalive_unanswered: u32,
-    keepalive_now: bool,
-    last_recv_at: Instant,
+    /// Zero-window probes and keep-alives (`probes.rs`).
+    probes: Probes,
 
     rst_queue: VecDeque<RstSegment>,
     challenge_window: (Instant, u32),
@@ -373,12 +369,7 @@ impl Connection {
             last_send_at: now,
             tlp: TailLossProbe::default(),
             ack: PendingAck::default(),
-            persist_shift: 0,
-            probe_now: false,
-            sws_override: false,
-            keepalive_unanswered: 0,
-            keepalive_now: false,
-            last_recv_at: now,
+            probes: Probes::default(),
             rst_queue: VecDeque::new(),
             challenge_window: (now, 0),
             last_oow_ack_at: None,
@@ -794,7 +785,7 @@ impl Connection {
     /// Keep-alive on (with its parameters) or off.
     pub fn set_keep_alive(&mut self, now: Instant, ka: Option<super::KeepAlive>) {
         self.cfg.keep_alive = ka;
-        self.keepalive_unanswered = 0;
+        self.probes.keepalive_unanswered = 0;
         self.arm_keepalive(now);
         self.end_of_call(Some(now));
     }
@@ -937,8 +928,8 @@ impl Connection {
         self.timers.stop_all();
         self.ack.cancel();
         self.ack.delayed = false;
-        self.probe_now = false;
-        self.keepalive_now = false;
+        self.probes.probe_now = false;
+        self.probes.keepalive_now = false;
         self.loss.rexmit_next = None;
         self.tlp.due = false;
     }
@@ -996,11 +987,11 @@ impl Connection {
             self.timers.stop(Timer::Persist);
             if self.has_unsent_data() && self.snd_una == self.snd_max {
                 if self.snd_wnd == 0 {
-                    self.probe_now = true;
+                    self.probes.probe_now = true;
                 } else {
                     // SWS avoidance held back a short segment and nothing is in flight to
                     // bring an ACK: the override timeout of RFC 9293 section 3.8.6.2.1.
-                    self.sws_override = true;
+                    self.probes.sws_override = true;
                 }
             }
         }
@@ -1069,36 +1060,6 @@ impl Connection {
         }
         let rto = self.rtt.rto();
         self.timers.set(Timer::Retransmit, now + rto);
-    }
-
-    fn on_keepalive_timer(&mut self, now: Instant) {
-        let Some(ka) = self.cfg.keep_alive else {
-            return;
-        };
-        if !matches!(self.state, State::Established | State::CloseWait) {
-            return;
-        }
-        if self.snd_una != self.snd_max {
-            // Data outstanding: the retransmission timer watches the peer.
-            self.timers.set(Timer::KeepAlive, now + ka.idle);
-            return;
-        }
-        if self.keepalive_unanswered >= ka.count {
-            self.fail(ConnectionError::TimedOut(TimeoutKind::KeepAlive));
-            return;
-        }
-        self.keepalive_unanswered += 1;
-        self.keepalive_now = true;
-        self.timers.set(Timer::KeepAlive, now + ka.interval);
-    }
-
-    fn arm_keepalive(&mut self, now: Instant) {
-        match self.cfg.keep_alive {
-            Some(ka) if self.state.is_synchronized() => {
-                self.timers.set(Timer::KeepAlive, now + ka.idle)
-            }
-            _ => self.timers.stop(Timer::KeepAlive),
-        }
     }
 
     // ------------------------------------------------------------------------------------
@@ -1201,7 +1162,6 @@ impl Connection {
     fn accept_syn(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         self.irs = seg.seq_number;
         self.rcv_nxt = seg.seq_number + 1;
-        self.last_recv_at = now;
         // MSS (MUST-14, MUST-15): 536 when absent.
         self.peer_mss = match seg.max_seg_size {
             Some(m) if m > 0 => usize::from(m),
@@ -1462,8 +1422,7 @@ impl Connection {
         if !self.on_ack(now, seg) {
             return;
         }
-        self.last_recv_at = now;
-        self.keepalive_unanswered = 0;
+        self.probes.keepalive_unanswered = 0;
         self.arm_keepalive(now);
 
         // TS.Recent update (RFC 7323 section 4.3): SEG.TSval >= TS.Recent and
@@ -1675,8 +1634,8 @@ impl Connection {
             self.max_snd_wnd = self.max_snd_wnd.max(wnd);
             if wnd > 0 && was_zero {
                 self.timers.stop(Timer::Persist);
-                self.persist_shift = 0;
-                self.probe_now = false;
+                self.probes.persist_shift = 0;
+                self.probes.probe_now = false;
             }
         }
     }
@@ -2383,15 +2342,15 @@ impl Connection {
         // 3. Zero-window probe: one byte past the window would be lost data if accepted
         //    wrongly; probe with SEG.SEQ = SND.UNA - 1 and no data, which every receiver
         //    must answer with an ACK carrying its window (SHLD-29, MUST-36).
-        if self.probe_now {
-            self.probe_now = false;
+        if self.probes.probe_now {
+            self.probes.probe_now = false;
             self.stats.window_probes_sent += 1;
             self.arm_persist(now, true);
             return Some(self.control_segment(now, TcpFlags::empty(), self.snd_una - 1));
         }
         // 4. Keep-alive probe: SEG.SEQ = SND.NXT - 1, no data (SHLD-12).
-        if self.keepalive_now {
-            self.keepalive_now = false;
+        if self.probes.keepalive_now {
+            self.probes.keepalive_now = false;
             self.stats.keepalive_probes_sent += 1;
             return Some(self.control_segment(now, TcpFlags::empty(), self.snd_una - 1));
         }
@@ -2422,18 +2381,6 @@ impl Connection {
         } else {
             window_end
         }
-    }
-
-    fn arm_persist(&mut self, now: Instant, backoff: bool) {
-        if backoff {
-            self.persist_shift = (self.persist_shift + 1).min(16);
-        }
-        let base = self.rtt.rto();
-        let d = base
-            .checked_mul(1 << self.persist_shift.min(16))
-            .unwrap_or(self.cfg.rto_max)
-            .min(self.cfg.rto_max);
-        self.timers.set(Timer::Persist, now + d);
     }
 
     fn sack_recovery_range(&self, buf_len: usize) -> Option<(SeqNumber, usize)> {
@@ -2521,7 +2468,7 @@ impl Connection {
         if len > 0 && len < unsent.min(limit) && !is_retransmission {
             // Sender-side SWS avoidance (RFC 9293 section 3.8.6.2.1, MUST-38): a window-
             // limited short segment only if it is at least half the largest window offered.
-            if len < self.max_snd_wnd / 2 && !self.sws_override {
+            if len < self.max_snd_wnd / 2 && !self.probes.sws_override {
                 if self.snd_una == self.snd_max && self.timers.get(Timer::Persist).is_none() {
                     // Nothing in flight will bring an ACK: arm the override timeout.
                     self.arm_persist(now, false);
@@ -2624,7 +2571,7 @@ impl Connection {
             self.schedule_loss_probe(now);
         }
         self.timers.stop(Timer::Persist);
-        self.sws_override = false;
+        self.probes.sws_override = false;
         let mut repr = self.base_repr(now, flags, seq);
         repr.payload = &buf[..len];
         repr

@@ -632,15 +632,15 @@ impl Connection {
             _ if state.is_synchronized() => {
                 invariant!(
                     !self.ack.due
-                        && !self.probe_now
-                        && !self.keepalive_now
+                        && !self.probes.probe_now
+                        && !self.probes.keepalive_now
                         && !self.tlp.due
                         && self.loss.rexmit_next.is_none(),
                     "nothing due left behind",
                     "{state}: ack {} window probe {} keep-alive probe {} TLP {} rexmit {:?}",
                     self.ack.due,
-                    self.probe_now,
-                    self.keepalive_now,
+                    self.probes.probe_now,
+                    self.probes.keepalive_now,
                     self.tlp.due,
                     self.loss.rexmit_next
                 );
