@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant as WallInstant;
 
@@ -490,6 +490,8 @@ pub enum StoppedEarly {
     TimeBudget,
     /// [`SweepOptions::max_failures`] runs failed.
     MaxFailures,
+    /// [`SweepControl::interrupt`] was set (the CLI sets it on SIGINT or SIGTERM).
+    Interrupted,
 }
 
 /// How far a sweep has got, after each run.
@@ -516,6 +518,10 @@ pub struct SweepControl<'a> {
     pub time_budget: Option<std::time::Duration>,
     /// Called after every run, from the worker thread that ran it.
     pub on_progress: Option<&'a (dyn Fn(&SweepProgress) + Sync)>,
+    /// Start no run once this is set (runs under way finish, and the sweep reports what
+    /// it found, failures' artefacts included): an interrupted sweep of hours still says
+    /// what its runs found.
+    pub interrupt: Option<&'a AtomicBool>,
 }
 
 impl std::fmt::Debug for SweepControl<'_> {
@@ -523,6 +529,7 @@ impl std::fmt::Debug for SweepControl<'_> {
         f.debug_struct("SweepControl")
             .field("time_budget", &self.time_budget)
             .field("on_progress", &self.on_progress.is_some())
+            .field("interrupt", &self.interrupt)
             .finish()
     }
 }
@@ -575,8 +582,8 @@ pub fn sweep_on(opts: &SweepOptions, topology: &TopologyChoice) -> SweepReport {
         }
     };
     let control = SweepControl {
-        time_budget: None,
         on_progress: if show { Some(&line) } else { None },
+        ..SweepControl::default()
     };
     let report = sweep_with(opts, topology, &control);
     if show {
@@ -609,7 +616,7 @@ pub fn sweep_with(
     let results = Mutex::new(Vec::new());
     let totals: Mutex<BTreeMap<&'static str, ScenarioTotals>> = Mutex::new(BTreeMap::new());
     let started = wall_clock();
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = AtomicBool::new(false);
     let stopped_early = Mutex::new(None);
     let stop_early = |why: StoppedEarly| {
         stop.store(true, Ordering::Relaxed);
@@ -629,6 +636,13 @@ pub fn sweep_with(
                     .is_some_and(|budget| started.elapsed() >= budget)
                 {
                     stop_early(StoppedEarly::TimeBudget);
+                    return;
+                }
+                if control
+                    .interrupt
+                    .is_some_and(|flag| flag.load(Ordering::Relaxed))
+                {
+                    stop_early(StoppedEarly::Interrupted);
                     return;
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -1261,8 +1275,8 @@ mod tests {
             &opts,
             &TopologyChoice::default(),
             &SweepControl {
-                time_budget: None,
                 on_progress: Some(&record),
+                ..SweepControl::default()
             },
         );
         assert_eq!(report.runs, 2);
@@ -1286,7 +1300,7 @@ mod tests {
             &TopologyChoice::default(),
             &SweepControl {
                 time_budget: Some(budget),
-                on_progress: None,
+                ..SweepControl::default()
             },
         );
         assert_eq!(report.stopped_early, Some(StoppedEarly::TimeBudget));
@@ -1295,6 +1309,35 @@ mod tests {
             report.wall_secs >= budget.as_secs_f64(),
             "{}",
             report.wall_secs
+        );
+        assert_eq!(report.totals["udp-retry"].runs, report.runs);
+    }
+
+    #[test]
+    fn an_interrupt_ends_a_sweep_after_the_runs_under_way() {
+        let interrupt = AtomicBool::new(false);
+        // Set after the third run, as a signal handler would between runs.
+        let after_three = |p: &SweepProgress| {
+            if p.done == 3 {
+                interrupt.store(true, Ordering::Relaxed);
+            }
+        };
+        let opts = udp_sweep(u64::MAX, (0, 1));
+        let report = sweep_with(
+            &opts,
+            &TopologyChoice::default(),
+            &SweepControl {
+                on_progress: Some(&after_three),
+                interrupt: Some(&interrupt),
+                ..SweepControl::default()
+            },
+        );
+        assert_eq!(report.stopped_early, Some(StoppedEarly::Interrupted));
+        // The other job may have been in a run when the flag was set: it finishes it.
+        assert!(
+            (3..=3 + opts.jobs as u64).contains(&report.runs),
+            "{} runs",
+            report.runs
         );
         assert_eq!(report.totals["udp-retry"].runs, report.runs);
     }

@@ -146,6 +146,7 @@ impl SweepSummary {
                 match s {
                     StoppedEarly::TimeBudget => "time budget",
                     StoppedEarly::MaxFailures => "max failures",
+                    StoppedEarly::Interrupted => "interrupted",
                 }
                 .to_owned()
             }),

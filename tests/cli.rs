@@ -515,6 +515,61 @@ fn without_a_terminal_progress_is_one_summary_line() {
         .fails_with(2, &["cannot be used with"]);
 }
 
+/// SIGINT (Ctrl-C, or CI's timeout as SIGTERM) does not lose a sweep's findings: the runs
+/// under way finish, the table and `--summary` are written, and the status is 130.
+#[cfg(unix)]
+#[test]
+fn sigint_ends_a_sweep_after_the_runs_under_way_with_its_report() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = scratch("sigint");
+    let summary = dir.join("summary.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sansnet"))
+        .args([
+            "sweep",
+            "--time",
+            "10m",
+            "--jobs",
+            "1",
+            "--scenario",
+            "udp-retry",
+        ])
+        .args(["--progress", "plain", "--out", path(&dir.join("out"))])
+        .args(["--summary", path(&summary)])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the sansnet binary runs");
+    // The first progress line (after 5 s) says the sweep, and its handlers, are running.
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped"));
+    let mut first = String::new();
+    stderr.read_line(&mut first).expect("a progress line");
+    assert!(first.starts_with("sansnet sweep: "), "{first:?}");
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("standard error");
+    let out = child.wait_with_output().expect("the sweep ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{first}{rest}");
+    assert!(
+        stdout.contains("stopped: interrupted (SIGINT or SIGTERM)"),
+        "{stdout}"
+    );
+    assert!(rest.contains("; interrupted"), "{rest}");
+    assert!(rest.contains("interrupted after "), "{rest}");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("--summary written"))
+            .expect("JSON");
+    assert_eq!(written["stopped_early"], "interrupted");
+    assert!(written["runs"].as_u64().is_some_and(|r| r > 0), "{written}");
+}
+
 #[test]
 fn plain_progress_prints_lines_not_carriage_returns() {
     let dir = scratch("plain");

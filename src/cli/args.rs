@@ -30,7 +30,9 @@ pub const VERSION: &str = if cfg!(feature = "planted-bugs") {
 
 const EXIT_STATUS: &str = "\
 Exit status: 0 when every run passed, 1 when a run failed, 2 for a usage error, a replay file \
-this build cannot run, or artefacts that could not be written.";
+this build cannot run, or artefacts that could not be written; 130 for a sweep that SIGINT or \
+SIGTERM stopped before any run failed (it reports what it ran, and a second SIGINT ends it at \
+once).";
 
 /// Deterministic network simulation testing over a real TCP/IP stack.
 ///

@@ -33,6 +33,9 @@ pub enum CliError {
     Io(String),
     /// It did its work, and what it ran failed. Exit status 1.
     Failed(String),
+    /// Stopped by SIGINT or SIGTERM, nothing found failing before. Exit status 130, as a
+    /// shell reports a command ended by Ctrl-C.
+    Interrupted(String),
 }
 
 impl CliError {
@@ -40,12 +43,16 @@ impl CliError {
         match self {
             CliError::Usage(_) | CliError::Io(_) => 2,
             CliError::Failed(_) => 1,
+            CliError::Interrupted(_) => 130,
         }
     }
 
     fn message(&self) -> &str {
         match self {
-            CliError::Usage(m) | CliError::Io(m) | CliError::Failed(m) => m,
+            CliError::Usage(m)
+            | CliError::Io(m)
+            | CliError::Failed(m)
+            | CliError::Interrupted(m) => m,
         }
     }
 }

@@ -169,6 +169,7 @@ pub fn summary(report: &SweepReport) -> String {
     match report.stopped_early {
         Some(StoppedEarly::TimeBudget) => s.push_str("; the time budget is spent"),
         Some(StoppedEarly::MaxFailures) => s.push_str("; stopped at --max-failures"),
+        Some(StoppedEarly::Interrupted) => s.push_str("; interrupted"),
         None => {}
     }
     s

@@ -1,5 +1,8 @@
 //! `sansnet sweep`.
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
 use sansnet::explore::{self, DrawOptions, StoppedEarly, SweepControl, SweepOptions};
 use sansnet::merge::{SweepIdentity, SweepSummary};
 use sansnet::scenario;
@@ -7,6 +10,22 @@ use sansnet::scenario;
 use super::args::{ProgressMode, SweepArgs};
 use super::progress::Progress;
 use super::{replay_flags, replay_line, shell_word, style, CliError};
+
+/// SIGINT and SIGTERM set the flag the sweep reads between runs: the runs under way finish
+/// and the sweep reports, writing failures' artefacts and `--summary`. A second SIGINT
+/// ends the process at once (status 130).
+fn interrupt_flag() -> Result<Arc<AtomicBool>, CliError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::flag;
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let failed = |e: std::io::Error| CliError::Io(format!("installing the signal handlers: {e}"));
+    // Registered first, so that it sees the flag as the previous signal left it.
+    flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&interrupt)).map_err(failed)?;
+    for sig in [SIGINT, SIGTERM] {
+        flag::register(sig, Arc::clone(&interrupt)).map_err(failed)?;
+    }
+    Ok(interrupt)
+}
 
 /// Seeds a sweep runs without `--seeds` or `--time`.
 const DEFAULT_SEEDS: u64 = 200;
@@ -55,6 +74,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
     } else {
         a.progress
     };
+    let interrupt = interrupt_flag()?;
     let progress = Progress::new(mode, opts.runs(), a.time);
     let show = |p: &explore::SweepProgress| progress.update(p);
     let report = explore::sweep_with(
@@ -63,6 +83,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
         &SweepControl {
             time_budget: a.time,
             on_progress: Some(&show),
+            interrupt: Some(&interrupt),
         },
     );
     progress.finish(&report);
@@ -75,6 +96,9 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
                 "stopped: {} runs failed (--max-failures)",
                 report.failures.len()
             )
+        }
+        Some(StoppedEarly::Interrupted) => {
+            println!("stopped: interrupted (SIGINT or SIGTERM); the runs under way finished")
         }
         None => {}
     }
@@ -138,7 +162,13 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
         )));
     }
     if report.failures.is_empty() {
-        Ok(())
+        match report.stopped_early {
+            Some(StoppedEarly::Interrupted) => Err(CliError::Interrupted(format!(
+                "interrupted after {} runs, none failed",
+                report.runs
+            ))),
+            _ => Ok(()),
+        }
     } else {
         Err(CliError::Failed(format!(
             "{} of {} runs failed",
