@@ -98,7 +98,8 @@ pub struct SweepSummary {
     pub sweep: SweepIdentity,
     /// Which shard this is (K of `--shard K/N`).
     pub shard: u64,
-    /// Why it stopped before its last seed, if it did (`time budget`, `max failures`, `interrupted`).
+    /// Why it stopped before its last seed, if it did (`time budget`, `max failures`,
+    /// `interrupted`).
     pub stopped_early: Option<String>,
     /// Runs done.
     pub runs: u64,
@@ -254,8 +255,8 @@ pub enum MergeError {
         /// N.
         of: u64,
     },
-    /// Shards stopped before their last seed (a time budget, `--max-failures`, an interrupt): the seed
-    /// range is not covered.
+    /// Shards stopped before their last seed (a time budget, `--max-failures`, an
+    /// interrupt): the seed range is not covered.
     Incomplete {
         /// Which, and why.
         shards: Vec<(u64, String)>,
