@@ -1,14 +1,13 @@
 //! One TCP connection: the RFC 9293 state machine with its reliability, flow control and
 //! congestion control.
 
-use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use core::fmt;
 use core::net::SocketAddrV4;
 
 use super::ack::PendingAck;
 use super::config::Config;
-use super::congestion::{new_controller, CongestionControl};
+use super::congestion::{new_controller, CongestionControl, Controller};
 use super::isn;
 use super::loss_probe::TailLossProbe;
 use super::recv_buffer::RecvBuffer;
@@ -251,7 +250,7 @@ pub struct Connection {
     rtt_probe: Option<(SeqNumber, Instant)>,
     rto_count: u32,
     syn_retransmitted: bool,
-    cc: Box<dyn CongestionControl>,
+    cc: Controller,
     /// Fast recovery and the marks of loss detection (`recovery.rs`).
     loss: LossRecovery,
     scoreboard: Scoreboard,

@@ -5,6 +5,7 @@
 //! The send path (`poll_transmit` in `connection.rs`) reads both to choose what goes next.
 
 use super::{Connection, DUP_THRESH};
+use crate::tcp::congestion::CongestionControl;
 use crate::tcp::state::State;
 use crate::tcp::timer::Timer;
 use crate::time::{Duration, Instant};
