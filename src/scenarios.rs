@@ -907,6 +907,23 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_byte_past_the_first_generated_piece_is_found_where_it_is() {
+        // One read of 20,000 bytes is checked against several generated pieces.
+        let mut got = pattern(6, 20_000).to_vec();
+        for at in [CHECK_PIECE - 1, CHECK_PIECE, 3 * CHECK_PIECE + 5, 19_999] {
+            let was = got[at];
+            got[at] ^= 0x81;
+            let mut check = StreamCheck::new(6, 20_000);
+            check.feed(&got);
+            assert_eq!(check.first_bad, Some((at, got[at], was)), "byte {at}");
+            got[at] = was;
+        }
+        let mut check = StreamCheck::new(6, 20_000);
+        check.feed(&got);
+        assert!(check.finish("t").is_ok());
+    }
+
+    #[test]
     fn a_stream_checked_as_it_arrives_gets_the_whole_stream_verdict() {
         let good = pattern(5, 5000).to_vec();
         let mut damaged = good.clone();
