@@ -505,7 +505,7 @@ impl Host {
                 u16::from_be_bytes([ports[0], ports[1]]),
             ),
         };
-        let id = *self.tuples.get(&key)?;
+        let id = *self.tcp.tuples.get(&key)?;
         let snd_una = self.conn_ref(id)?.conn.snd_una();
         Some(ProgressMark {
             key,
@@ -541,6 +541,7 @@ impl Host {
     /// REACHABLE again.
     pub(super) fn tcp_progress_confirm(&mut self, now: Instant, mark: ProgressMark) {
         let advanced = self
+            .tcp
             .tuples
             .get(&mark.key)
             .and_then(|&id| self.conn_ref(id))

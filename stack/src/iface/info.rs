@@ -27,7 +27,8 @@ impl Host {
     /// descriptor refers to it (one waiting in a listener's queue, or closed by the
     /// application and finishing in the background).
     pub fn tcp_info_of(&self, local: SocketAddrV4, peer: SocketAddrV4) -> Option<TcpInfo> {
-        self.conns
+        self.tcp
+            .conns
             .iter()
             .flatten()
             .find(|e| e.conn.local() == local && e.conn.remote() == peer)

@@ -24,22 +24,23 @@ impl Host {
             limits.loopback_queue_packets
         );
         invariant!(
-            self.conn_count + self.free_conns.len() == self.conns.len()
-                && self.conn_count <= limits.max_connections,
+            self.tcp.conn_count + self.tcp.free_conns.len() == self.tcp.conns.len()
+                && self.tcp.conn_count <= limits.max_connections,
             "connection slab accounting",
             "host {name}: {} connections + {} free slots != {} slots, or over the bound {}",
-            self.conn_count,
-            self.free_conns.len(),
-            self.conns.len(),
+            self.tcp.conn_count,
+            self.tcp.free_conns.len(),
+            self.tcp.conns.len(),
             limits.max_connections
         );
         invariant!(
-            self.tuples.len() <= self.conn_count && self.timers.len() <= self.conn_count,
+            self.tcp.tuples.len() <= self.tcp.conn_count
+                && self.tcp.timers.len() <= self.tcp.conn_count,
             "one 4-tuple and one timer entry per connection at most",
             "host {name}: {} tuples, {} timer entries, {} connections",
-            self.tuples.len(),
-            self.timers.len(),
-            self.conn_count
+            self.tcp.tuples.len(),
+            self.tcp.timers.len(),
+            self.tcp.conn_count
         );
         for (pid, p) in &self.processes {
             invariant!(
@@ -116,7 +117,7 @@ impl Host {
     /// After `handle_timeout(now)`: every TCP timer entry due at `now` was taken out (what
     /// stays is at or after `now`: a connection re-armed at `now` itself may be due again).
     pub(super) fn check_timers_fired(&self, now: Instant) {
-        if let Some(&(t, id)) = self.timers.first() {
+        if let Some(&(t, id)) = self.tcp.timers.first() {
             invariant!(
                 t >= now,
                 "handle_timeout takes every due connection timer",

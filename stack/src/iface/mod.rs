@@ -50,7 +50,7 @@ mod socket;
 mod stream;
 mod udp;
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -75,8 +75,6 @@ use crate::time::{Duration, Instant};
 use crate::wire::icmpv4::{self, DstUnreachable, TimeExceeded};
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Options};
 use crate::wire::{ethernet, ChecksumMode, EtherType, EthernetAddress};
-
-use fxhash::FxBuildHasher;
 
 /// One NIC of a host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,20 +320,8 @@ pub struct Host {
     /// connection is freed.
     starved_connects: Vec<socket::SockId>,
     udp_binds: BTreeMap<u16, Vec<(Ipv4Addr, socket::SockId)>>,
-    // TCP.
-    conns: Vec<Option<stream::ConnEntry>>,
-    free_conns: Vec<usize>,
-    conn_count: usize,
-    tuples: hashbrown::HashMap<stream::ConnKey, stream::ConnId, FxBuildHasher>,
-    timers: BTreeSet<(Instant, stream::ConnId)>,
-    dirty: VecDeque<stream::ConnId>,
-    /// Listeners by local address: one, or a reuseport group in the order they listened.
-    listeners: BTreeMap<SocketAddrV4, Vec<socket::SockId>>,
-    tcp_binds: BTreeMap<u16, Vec<(Ipv4Addr, socket::SockId)>>,
-    /// Live connections per local (port, address), for bind conflicts.
-    conn_ports: BTreeMap<(u16, Ipv4Addr), u32>,
-    next_ephemeral: u32,
-    tcp_scratch: Vec<u8>,
+    /// Connections, their lookup tables and timers, listeners and bound ports.
+    tcp: stream::TcpTable,
     /// Packet buffers handed back by `poll_transmit`, reused for the next TCP segments:
     /// an allocation and a zeroing per segment showed in profiles. At most
     /// `PACKET_POOL_MAX`.
@@ -348,7 +334,7 @@ impl fmt::Debug for Host {
             .field("name", &self.cfg.name)
             .field("interfaces", &self.cfg.interfaces)
             .field("sockets", &self.sockets.iter().flatten().count())
-            .field("connections", &self.conn_count)
+            .field("connections", &self.tcp.conn_count)
             .finish_non_exhaustive()
     }
 }
@@ -410,17 +396,7 @@ impl Host {
             changed_mark: Vec::new(),
             starved_connects: Vec::new(),
             udp_binds: BTreeMap::new(),
-            conns: Vec::new(),
-            free_conns: Vec::new(),
-            conn_count: 0,
-            tuples: hashbrown::HashMap::with_hasher(FxBuildHasher::with_seed(seed)),
-            timers: BTreeSet::new(),
-            dirty: VecDeque::new(),
-            listeners: BTreeMap::new(),
-            tcp_binds: BTreeMap::new(),
-            conn_ports: BTreeMap::new(),
-            next_ephemeral,
-            tcp_scratch: Vec::new(),
+            tcp: stream::TcpTable::new(seed, next_ephemeral),
             packet_pool: Vec::new(),
             cfg: config,
         }
@@ -578,10 +554,10 @@ impl Host {
                 self.ip_input(now, None, &packet, false);
                 continue;
             }
-            if let Some(&id) = self.dirty.front() {
+            if let Some(&id) = self.tcp.dirty.front() {
                 // Already sent from `tcp_input` if no longer marked.
                 if !self.conn_ref(id).is_some_and(|e| e.in_dirty) {
-                    self.dirty.pop_front();
+                    self.tcp.dirty.pop_front();
                     continue;
                 }
                 // The connection stays at the head until it has sent everything.
@@ -592,11 +568,11 @@ impl Host {
                     }
                     stream::DirectTx::Queued => {}
                     stream::DirectTx::Done => {
-                        self.dirty.pop_front();
+                        self.tcp.dirty.pop_front();
                         self.tcp_transmit_done(now, id);
                     }
                     stream::DirectTx::Slow => {
-                        self.dirty.pop_front();
+                        self.tcp.dirty.pop_front();
                         self.tcp_transmit(now, id);
                     }
                 }
@@ -612,12 +588,12 @@ impl Host {
     /// timer that moved later is re-filed only when its old instant comes, and calling
     /// `handle_timeout` then does nothing else.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if !self.tx_queue.is_empty() || !self.loopback.is_empty() || !self.dirty.is_empty() {
+        if !self.tx_queue.is_empty() || !self.loopback.is_empty() || !self.tcp.dirty.is_empty() {
             return Some(self.last_now);
         }
         // Called after every input: the TCP timer first, then the two rarely set ones,
         // folded by hand (an iterator over all three showed in profiles).
-        let mut next = self.timers.first().map(|(t, _)| *t);
+        let mut next = self.tcp.timers.first().map(|(t, _)| *t);
         for t in [self.arp.poll_timeout(), self.reassembly.poll_timeout()]
             .into_iter()
             .flatten()

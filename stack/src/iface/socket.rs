@@ -232,7 +232,7 @@ impl Host {
         reuse_port: bool,
     ) -> bool {
         let table = match ty {
-            SocketType::Stream => &self.tcp_binds,
+            SocketType::Stream => &self.tcp.binds,
             SocketType::Datagram => &self.udp_binds,
         };
         let clash = table.get(&port).is_some_and(|v| {
@@ -255,6 +255,7 @@ impl Host {
             && !reuse
             && !reuse_port
             && self
+                .tcp
                 .conn_ports
                 .range((port, Ipv4Addr::UNSPECIFIED)..=(port, Ipv4Addr::BROADCAST))
                 .any(|(&(_, other_ip), _)| overlaps(ip, other_ip))
@@ -263,7 +264,7 @@ impl Host {
     fn add_bind(&mut self, id: SockId, addr: SocketAddrV4) {
         let ty = self.socket_ref(id).ty;
         let table = match ty {
-            SocketType::Stream => &mut self.tcp_binds,
+            SocketType::Stream => &mut self.tcp.binds,
             SocketType::Datagram => &mut self.udp_binds,
         };
         table.entry(addr.port()).or_default().push((*addr.ip(), id));
@@ -278,7 +279,7 @@ impl Host {
             return;
         };
         let table = match s.ty {
-            SocketType::Stream => &mut self.tcp_binds,
+            SocketType::Stream => &mut self.tcp.binds,
             SocketType::Datagram => &mut self.udp_binds,
         };
         if let Some(v) = table.get_mut(&addr.port()) {
@@ -302,9 +303,9 @@ impl Host {
         );
         let count = last - first + 1;
         for i in 0..count {
-            let port = (first + (self.next_ephemeral.wrapping_add(i)) % count) as u16;
+            let port = (first + (self.tcp.next_ephemeral.wrapping_add(i)) % count) as u16;
             if !self.bind_conflict(ty, ip, port, false, false) {
-                self.next_ephemeral = self.next_ephemeral.wrapping_add(i + 1);
+                self.tcp.next_ephemeral = self.tcp.next_ephemeral.wrapping_add(i + 1);
                 return Ok(port);
             }
         }
@@ -647,6 +648,7 @@ impl Host {
             rows.push(self.socket_row(id, fds_of.remove(&id).unwrap_or_default()));
         }
         let mut rest: Vec<SocketInfo> = self
+            .tcp
             .conns
             .iter()
             .enumerate()

@@ -13,9 +13,11 @@
 //! SYN queue or accept queue), or nobody (an orphan: closed by the application and
 //! finishing in the background; reaped when it reaches CLOSED).
 
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
 
+use super::fxhash::FxBuildHasher;
 use super::socket::{Kind, Listener, Options, SockId, Socket};
 use super::{DropReason, Errno, Fd, Host, NetError, Origin};
 use crate::hash::{siphash24, SecretKey};
@@ -138,13 +140,58 @@ fn tcp_packet(
     packet
 }
 
+/// The host's TCP table: connections by slot and by 4-tuple, their deadlines, the queue of
+/// those with something to send, listeners, bound ports and the ephemeral port search.
+pub(super) struct TcpTable {
+    /// Connections by slot (`ConnId`); a freed slot is `None` until reused.
+    pub(super) conns: Vec<Option<ConnEntry>>,
+    /// Free slots of `conns`, reused last first.
+    pub(super) free_conns: Vec<usize>,
+    /// Live connections.
+    pub(super) conn_count: usize,
+    /// Connections by 4-tuple (seeded hashing: no hash-order iteration).
+    pub(super) tuples: hashbrown::HashMap<ConnKey, ConnId, FxBuildHasher>,
+    /// Each connection's next deadline, earliest first.
+    pub(super) timers: BTreeSet<(Instant, ConnId)>,
+    /// Connections with something to send, in the order they got it.
+    pub(super) dirty: VecDeque<ConnId>,
+    /// Listeners by local address: one, or a reuseport group in the order they listened.
+    pub(super) listeners: BTreeMap<SocketAddrV4, Vec<SockId>>,
+    /// Bound TCP sockets per local port.
+    pub(super) binds: BTreeMap<u16, Vec<(Ipv4Addr, SockId)>>,
+    /// Live connections per local (port, address), for bind conflicts.
+    pub(super) conn_ports: BTreeMap<(u16, Ipv4Addr), u32>,
+    /// Where the search for the next ephemeral port starts.
+    pub(super) next_ephemeral: u32,
+    /// The engine's segment buffer for the queued way out (`tcp_transmit`).
+    pub(super) scratch: Vec<u8>,
+}
+
+impl TcpTable {
+    pub(super) fn new(seed: u64, next_ephemeral: u32) -> TcpTable {
+        TcpTable {
+            conns: Vec::new(),
+            free_conns: Vec::new(),
+            conn_count: 0,
+            tuples: hashbrown::HashMap::with_hasher(FxBuildHasher::with_seed(seed)),
+            timers: BTreeSet::new(),
+            dirty: VecDeque::new(),
+            listeners: BTreeMap::new(),
+            binds: BTreeMap::new(),
+            conn_ports: BTreeMap::new(),
+            next_ephemeral,
+            scratch: Vec::new(),
+        }
+    }
+}
+
 impl Host {
     pub(super) fn conn_ref(&self, id: ConnId) -> Option<&ConnEntry> {
-        self.conns.get(id.0).and_then(Option::as_ref)
+        self.tcp.conns.get(id.0).and_then(Option::as_ref)
     }
 
     pub(super) fn conn_mut(&mut self, id: ConnId) -> Option<&mut ConnEntry> {
-        self.conns.get_mut(id.0).and_then(Option::as_mut)
+        self.tcp.conns.get_mut(id.0).and_then(Option::as_mut)
     }
 
     fn insert_conn(&mut self, conn: Connection, owner: Owner) -> ConnId {
@@ -166,28 +213,29 @@ impl Host {
             drops_seen: [0; engine::DropReason::ALL.len()],
             tx_header_len: wire_tcp::HEADER_LEN as u8,
         };
-        let id = match self.free_conns.pop() {
+        let id = match self.tcp.free_conns.pop() {
             Some(i) => {
-                self.conns[i] = Some(entry);
+                self.tcp.conns[i] = Some(entry);
                 ConnId(i)
             }
             None => {
-                self.conns.push(Some(entry));
-                ConnId(self.conns.len() - 1)
+                self.tcp.conns.push(Some(entry));
+                ConnId(self.tcp.conns.len() - 1)
             }
         };
-        self.tuples.insert(key, id);
+        self.tcp.tuples.insert(key, id);
         *self
+            .tcp
             .conn_ports
             .entry((key.local.port(), *key.local.ip()))
             .or_default() += 1;
-        self.conn_count += 1;
+        self.tcp.conn_count += 1;
         id
     }
 
     /// Takes a connection out of the lookup tables (it keeps its slab slot).
     fn unlink_conn(&mut self, id: ConnId) {
-        let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
+        let Some(e) = self.tcp.conns.get_mut(id.0).and_then(Option::as_mut) else {
             return;
         };
         if !e.linked {
@@ -196,26 +244,26 @@ impl Host {
         e.linked = false;
         let key = e.key;
         if let Some(t) = e.timer_at.take() {
-            self.timers.remove(&(t, id));
+            self.tcp.timers.remove(&(t, id));
         }
-        if self.tuples.get(&key) == Some(&id) {
-            self.tuples.remove(&key);
+        if self.tcp.tuples.get(&key) == Some(&id) {
+            self.tcp.tuples.remove(&key);
         }
         let port_key = (key.local.port(), *key.local.ip());
-        if let Some(n) = self.conn_ports.get_mut(&port_key) {
+        if let Some(n) = self.tcp.conn_ports.get_mut(&port_key) {
             *n -= 1;
             if *n == 0 {
-                self.conn_ports.remove(&port_key);
+                self.tcp.conn_ports.remove(&port_key);
             }
         }
     }
 
     fn free_conn(&mut self, id: ConnId) {
         self.unlink_conn(id);
-        if self.conns.get(id.0).is_some_and(Option::is_some) {
-            self.conns[id.0] = None;
-            self.free_conns.push(id.0);
-            self.conn_count -= 1;
+        if self.tcp.conns.get(id.0).is_some_and(Option::is_some) {
+            self.tcp.conns[id.0] = None;
+            self.tcp.free_conns.push(id.0);
+            self.tcp.conn_count -= 1;
             // A connection slot is free: a `connect` that found none may now succeed.
             for sid in core::mem::take(&mut self.starved_connects) {
                 self.mark_changed(sid);
@@ -231,13 +279,13 @@ impl Host {
         };
         if !e.in_dirty {
             e.in_dirty = true;
-            self.dirty.push_back(id);
+            self.tcp.dirty.push_back(id);
         }
         self.update_timer(id);
     }
 
     fn update_timer(&mut self, id: ConnId) {
-        let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
+        let Some(e) = self.tcp.conns.get_mut(id.0).and_then(Option::as_mut) else {
             return;
         };
         let next = Self::conn_deadline(e);
@@ -248,16 +296,16 @@ impl Host {
         if let Some(n) = next {
             if e.timer_at.is_none_or(|t| n < t) {
                 if let Some(t) = e.timer_at {
-                    self.timers.remove(&(t, id));
+                    self.tcp.timers.remove(&(t, id));
                 }
-                self.timers.insert((n, id));
+                self.tcp.timers.insert((n, id));
                 e.timer_at = Some(n);
             }
             // The pair of `Connection::poll_timeout`: the host wakes no later than the
             // connection's deadline, by the one entry filed for it.
             crate::tcp::invariant!(
                 e.timer_at
-                    .is_some_and(|t| t <= n && self.timers.contains(&(t, id))),
+                    .is_some_and(|t| t <= n && self.tcp.timers.contains(&(t, id))),
                 "a connection's deadline is filed no later than it falls",
                 "connection {id:?} due at {n}, filed at {:?}",
                 e.timer_at
@@ -280,7 +328,7 @@ impl Host {
     /// Adds what a connection's engine dropped since the last call to the host's drop
     /// table, so that `netstat -s` (`Counters`) shows every drop, not only the host's own.
     fn fold_conn_drops(&mut self, id: ConnId) {
-        let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
+        let Some(e) = self.tcp.conns.get_mut(id.0).and_then(Option::as_mut) else {
             return;
         };
         let stats = e.conn.stats();
@@ -393,10 +441,12 @@ impl Host {
     /// The listener a segment for `key` with no connection goes to: the one bound to its
     /// address, else to the wildcard address, one of a reuseport group picked by its hash.
     fn listener_for(&self, key: &ConnKey) -> Option<SockId> {
-        self.listeners
+        self.tcp
+            .listeners
             .get(&key.local)
             .or_else(|| {
-                self.listeners
+                self.tcp
+                    .listeners
                     .get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, key.local.port()))
             })
             .and_then(|group| self.reuseport_pick(group, key))
@@ -474,7 +524,7 @@ impl Host {
         let Some((nic, next_hop)) = self.route(dst) else {
             return DirectTx::Slow;
         };
-        let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
+        let Some(e) = self.tcp.conns.get_mut(id.0).and_then(Option::as_mut) else {
             return DirectTx::Done;
         };
         let at = ETH_IP_LEN + expected;
@@ -562,15 +612,15 @@ impl Host {
         // The engine never sends more than its effective MSS; the buffer grows to it once,
         // so that a host never used for bulk data does not carry 64 KiB it never touches.
         let need = e.conn.effective_mss().max(1);
-        if self.tcp_scratch.len() < need {
-            self.tcp_scratch.resize(need, 0);
+        if self.tcp.scratch.len() < need {
+            self.tcp.scratch.resize(need, 0);
         }
         // Looked up with the first segment: most calls (after a read, say) send nothing.
         let mut mtu = None;
         let ttl = self.cfg.tcp.ttl;
         // Taken for the loop, so that a segment borrowing it leaves `self` free.
-        let mut scratch = core::mem::take(&mut self.tcp_scratch);
-        while let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) {
+        let mut scratch = core::mem::take(&mut self.tcp.scratch);
+        while let Some(e) = self.tcp.conns.get_mut(id.0).and_then(Option::as_mut) {
             let Some(seg) = e.conn.poll_transmit(now, &mut scratch) else {
                 break;
             };
@@ -592,7 +642,7 @@ impl Host {
             self.counters.tcp.segments_out += 1;
             let _ = self.ip_output(now, packet, Origin::Tcp(key));
         }
-        self.tcp_scratch = scratch;
+        self.tcp.scratch = scratch;
         self.tcp_transmit_done(now, id);
     }
 
@@ -625,12 +675,12 @@ impl Host {
 
     pub(super) fn tcp_handle_timeout(&mut self, now: Instant) {
         let mut due = Vec::new();
-        while let Some(&(t, id)) = self.timers.first() {
+        while let Some(&(t, id)) = self.tcp.timers.first() {
             if t > now {
                 break;
             }
-            self.timers.pop_first();
-            let Some(e) = self.conns.get_mut(id.0).and_then(Option::as_mut) else {
+            self.tcp.timers.pop_first();
+            let Some(e) = self.tcp.conns.get_mut(id.0).and_then(Option::as_mut) else {
                 continue;
             };
             // A connection has one entry, at `timer_at` (`update_timer` and `unlink_conn`
@@ -643,7 +693,7 @@ impl Host {
                 Some(d) => {
                     // Later than `now`, so this loop will not meet it again.
                     e.timer_at = Some(d);
-                    self.timers.insert((d, id));
+                    self.tcp.timers.insert((d, id));
                 }
                 None => {}
             }
@@ -724,7 +774,7 @@ impl Host {
             remote: SocketAddrV4::new(ip.src_addr, seg.src_port),
         };
         let mut iss_hint = None;
-        if let Some(&id) = self.tuples.get(&key) {
+        if let Some(&id) = self.tcp.tuples.get(&key) {
             let Some(e) = self.conn_mut(id) else {
                 return;
             };
@@ -908,7 +958,7 @@ impl Host {
             return self.drop_packet(DropReason::TcpAcceptQueueFull);
         }
         let syn_full = li.syn_queue.len() >= li.backlog;
-        let table_full = self.conn_count >= self.cfg.limits.max_connections;
+        let table_full = self.tcp.conn_count >= self.cfg.limits.max_connections;
         if syn_full || table_full {
             if self.cfg.limits.syn_cookies {
                 return self.send_cookie_syn_ack(now, &opts, key, seg);
@@ -1028,7 +1078,7 @@ impl Host {
         }
         let syn = Self::cookie_syn(seg, mss_index);
         let mut conn = self.cookie_conn(now, opts, key, cookie, &syn);
-        let Some(syn_ack) = conn.poll_transmit(now, &mut self.tcp_scratch) else {
+        let Some(syn_ack) = conn.poll_transmit(now, &mut self.tcp.scratch) else {
             return;
         };
         self.ip_ident = self.ip_ident.wrapping_add(1);
@@ -1071,7 +1121,7 @@ impl Host {
         let Kind::TcpListener(li) = &sock.kind else {
             return false;
         };
-        let conns = self.conn_count - usize::from(replaces.is_some());
+        let conns = self.tcp.conn_count - usize::from(replaces.is_some());
         if li.accept_queue.len() >= li.backlog || conns >= self.cfg.limits.max_connections {
             // The client retransmits its ACK or data; maybe there is room then.
             self.drop_packet(DropReason::TcpAcceptQueueFull);
@@ -1083,7 +1133,7 @@ impl Host {
         };
         let mut conn = self.cookie_conn(now, &opts, key, cookie, &syn);
         // The SYN-ACK was sent statelessly already.
-        while conn.poll_transmit(now, &mut self.tcp_scratch).is_some() {}
+        while conn.poll_transmit(now, &mut self.tcp.scratch).is_some() {}
         conn.handle_segment(now, seg);
         if !conn.state().is_synchronized() {
             return false;
@@ -1113,7 +1163,7 @@ impl Host {
         errno: Errno,
         hard: bool,
     ) {
-        let Some(&id) = self.tuples.get(&key) else {
+        let Some(&id) = self.tcp.tuples.get(&key) else {
             return;
         };
         let Some(e) = self.conn_mut(id) else {
@@ -1142,7 +1192,7 @@ impl Host {
         err: NetError,
     ) {
         let key = ConnKey { local, remote };
-        let Some(&id) = self.tuples.get(&key) else {
+        let Some(&id) = self.tcp.tuples.get(&key) else {
             return self.drop_packet(DropReason::IcmpErrorNoMatch);
         };
         let Some(e) = self.conn_mut(id) else {
@@ -1215,7 +1265,7 @@ impl Host {
         // A second listener on one address is a reuseport group member only if it and
         // every listener already there set SO_REUSEPORT (bind checked the same).
         let reuse_port = self.socket_ref(id).opts.reuse_port;
-        if let Some(group) = self.listeners.get(&local) {
+        if let Some(group) = self.tcp.listeners.get(&local) {
             let shared = reuse_port
                 && group
                     .iter()
@@ -1224,7 +1274,7 @@ impl Host {
                 return Err(Errno::EADDRINUSE);
             }
         }
-        self.listeners.entry(local).or_default().push(id);
+        self.tcp.listeners.entry(local).or_default().push(id);
         self.socket_mut(id).kind = Kind::TcpListener(Listener {
             backlog,
             ..Listener::default()
@@ -1291,17 +1341,17 @@ impl Host {
         b[9..11].copy_from_slice(&remote.port().to_be_bytes());
         let offset = siphash24(&self.cfg.secret, &b) as u32;
         for _ in 0..count {
-            let port = (first + offset.wrapping_add(self.next_ephemeral) % count) as u16;
-            self.next_ephemeral = self.next_ephemeral.wrapping_add(1);
+            let port = (first + offset.wrapping_add(self.tcp.next_ephemeral) % count) as u16;
+            self.tcp.next_ephemeral = self.tcp.next_ephemeral.wrapping_add(1);
             let key = ConnKey {
                 local: SocketAddrV4::new(local_ip, port),
                 remote,
             };
-            let bound = self.tcp_binds.get(&port).is_some_and(|v| {
+            let bound = self.tcp.binds.get(&port).is_some_and(|v| {
                 v.iter()
                     .any(|&(ip, _)| ip == local_ip || ip.is_unspecified())
             });
-            if !bound && !self.tuples.contains_key(&key) {
+            if !bound && !self.tcp.tuples.contains_key(&key) {
                 return Ok(port);
             }
         }
@@ -1371,10 +1421,10 @@ impl Host {
             None => self.ephemeral_connect_port(local_ip, remote)?,
         };
         let local = SocketAddrV4::new(local_ip, port);
-        if self.tuples.contains_key(&ConnKey { local, remote }) {
+        if self.tcp.tuples.contains_key(&ConnKey { local, remote }) {
             return Err(Errno::EADDRINUSE);
         }
-        if self.conn_count >= self.cfg.limits.max_connections {
+        if self.tcp.conn_count >= self.cfg.limits.max_connections {
             if !self.starved_connects.contains(&sid) {
                 self.starved_connects.push(sid);
             }
@@ -1502,10 +1552,10 @@ impl Host {
         l: Listener,
     ) {
         if let Some(local) = local {
-            if let Some(group) = self.listeners.get_mut(&local) {
+            if let Some(group) = self.tcp.listeners.get_mut(&local) {
                 group.retain(|&other| other != id);
                 if group.is_empty() {
-                    self.listeners.remove(&local);
+                    self.tcp.listeners.remove(&local);
                 }
             }
         }
