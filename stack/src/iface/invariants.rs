@@ -53,7 +53,7 @@ impl Host {
                 p.free_fds.last()
             );
         }
-        let open_files = self.sockets.len() - self.free_sockets.len();
+        let open_files = self.sockets.slots.len() - self.sockets.free.len();
         invariant!(
             open_files <= limits.max_open_files
                 && self.processes.len() <= limits.max_processes
@@ -97,14 +97,14 @@ impl Host {
             .check_invariants(limits.reassembly_datagrams, limits.reassembly_bytes);
         invariant!(
             self.packet_pool.len() <= PACKET_POOL_MAX
-                && self.changed.len() <= self.sockets.len()
-                && self.changed_mark.len() <= self.sockets.len(),
+                && self.sockets.changed.len() <= self.sockets.slots.len()
+                && self.sockets.changed_mark.len() <= self.sockets.slots.len(),
             "packet pool and readiness list within their bounds",
             "host {name}: pool {}, changed {} (marks {}) of {} sockets",
             self.packet_pool.len(),
-            self.changed.len(),
-            self.changed_mark.len(),
-            self.sockets.len()
+            self.sockets.changed.len(),
+            self.sockets.changed_mark.len(),
+            self.sockets.slots.len()
         );
         invariant!(
             now == self.last_now,

@@ -310,16 +310,8 @@ pub struct Host {
     next_pid: u32,
     /// The last socket inode number given out.
     next_inode: u64,
-    sockets: Vec<Option<socket::Socket>>,
-    free_sockets: Vec<usize>,
-    /// Sockets whose readiness may have changed since `drain_changed`, each once (its flag
-    /// in `changed_mark`, by socket slot): bounded by the socket table.
-    changed: Vec<socket::SockId>,
-    changed_mark: Vec<bool>,
-    /// Sockets whose `connect` found the connection table full: they change when a
-    /// connection is freed.
-    starved_connects: Vec<socket::SockId>,
-    udp_binds: BTreeMap<u16, Vec<(Ipv4Addr, socket::SockId)>>,
+    /// Sockets by slot, readiness changes, bound UDP ports.
+    sockets: socket::SocketTable,
     /// Connections, their lookup tables and timers, listeners and bound ports.
     tcp: stream::TcpTable,
     /// Packet buffers handed back by `poll_transmit`, reused for the next TCP segments:
@@ -333,7 +325,7 @@ impl fmt::Debug for Host {
         f.debug_struct("Host")
             .field("name", &self.cfg.name)
             .field("interfaces", &self.cfg.interfaces)
-            .field("sockets", &self.sockets.iter().flatten().count())
+            .field("sockets", &self.sockets.slots.iter().flatten().count())
             .field("connections", &self.tcp.conn_count)
             .finish_non_exhaustive()
     }
@@ -390,12 +382,7 @@ impl Host {
             current: Pid::INIT,
             next_pid: Pid::INIT.0 + 1,
             next_inode: 0,
-            sockets: Vec::new(),
-            free_sockets: Vec::new(),
-            changed: Vec::new(),
-            changed_mark: Vec::new(),
-            starved_connects: Vec::new(),
-            udp_binds: BTreeMap::new(),
+            sockets: socket::SocketTable::default(),
             tcp: stream::TcpTable::new(seed, next_ephemeral),
             packet_pool: Vec::new(),
             cfg: config,

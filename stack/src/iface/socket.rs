@@ -107,6 +107,25 @@ fn overlaps(a: Ipv4Addr, b: Ipv4Addr) -> bool {
     a == b || a.is_unspecified() || b.is_unspecified()
 }
 
+/// The host's sockets: by slot (`SockId`), the readiness changes not yet drained, and the
+/// UDP ports bound.
+#[derive(Default)]
+pub(super) struct SocketTable {
+    /// Sockets by slot; a closed socket's slot is `None` until reused.
+    pub(super) slots: Vec<Option<Socket>>,
+    /// Free slots of `slots`, reused last first.
+    pub(super) free: Vec<usize>,
+    /// Sockets whose readiness may have changed since `drain_changed`, each once (its flag
+    /// in `changed_mark`, by socket slot): bounded by the socket table.
+    pub(super) changed: Vec<SockId>,
+    pub(super) changed_mark: Vec<bool>,
+    /// Sockets whose `connect` found the connection table full: they change when a
+    /// connection is freed.
+    pub(super) starved_connects: Vec<SockId>,
+    /// Bound UDP sockets per local port.
+    pub(super) udp_binds: BTreeMap<u16, Vec<(Ipv4Addr, SockId)>>,
+}
+
 impl Host {
     pub(super) fn sock(&self, fd: Fd) -> Result<SockId, Errno> {
         self.cur()
@@ -118,11 +137,11 @@ impl Host {
     }
 
     pub(super) fn socket_ref(&self, id: SockId) -> &Socket {
-        self.sockets[id.0].as_ref().expect("live socket id")
+        self.sockets.slots[id.0].as_ref().expect("live socket id")
     }
 
     pub(super) fn socket_mut(&mut self, id: SockId) -> &mut Socket {
-        self.sockets[id.0].as_mut().expect("live socket id")
+        self.sockets.slots[id.0].as_mut().expect("live socket id")
     }
 
     /// Notes that socket `id` may have become ready for something (see
@@ -130,12 +149,12 @@ impl Host {
     /// marking too rarely would leave a waiter asleep, so every path that can make a
     /// socket more ready marks it.
     pub(super) fn mark_changed(&mut self, id: SockId) {
-        if self.changed_mark.len() <= id.0 {
-            self.changed_mark.resize(id.0 + 1, false);
+        if self.sockets.changed_mark.len() <= id.0 {
+            self.sockets.changed_mark.resize(id.0 + 1, false);
         }
-        if !self.changed_mark[id.0] {
-            self.changed_mark[id.0] = true;
-            self.changed.push(id);
+        if !self.sockets.changed_mark[id.0] {
+            self.sockets.changed_mark[id.0] = true;
+            self.sockets.changed.push(id);
         }
     }
 
@@ -151,8 +170,8 @@ impl Host {
     /// not become readable, writable, acceptable, connected or failed, so an event loop
     /// can wake only the waiters of reported sockets instead of every waiter on the host.
     pub fn drain_changed(&mut self, out: &mut Vec<u64>) {
-        for id in self.changed.drain(..) {
-            self.changed_mark[id.0] = false;
+        for id in self.sockets.changed.drain(..) {
+            self.sockets.changed_mark[id.0] = false;
             out.push(id.0 as u64);
         }
     }
@@ -188,19 +207,19 @@ impl Host {
     /// host's (the descriptor is checked first, as Linux's `sock_map_fd` does).
     pub(super) fn new_socket(&mut self, mut sock: Socket) -> Result<Fd, Errno> {
         let at = self.free_fd()?;
-        if self.sockets.len() - self.free_sockets.len() >= self.cfg.limits.max_open_files {
+        if self.sockets.slots.len() - self.sockets.free.len() >= self.cfg.limits.max_open_files {
             return Err(Errno::ENFILE);
         }
         self.next_inode += 1;
         sock.inode = self.next_inode;
-        let id = match self.free_sockets.pop() {
+        let id = match self.sockets.free.pop() {
             Some(i) => {
-                self.sockets[i] = Some(sock);
+                self.sockets.slots[i] = Some(sock);
                 SockId(i)
             }
             None => {
-                self.sockets.push(Some(sock));
-                SockId(self.sockets.len() - 1)
+                self.sockets.slots.push(Some(sock));
+                SockId(self.sockets.slots.len() - 1)
             }
         };
         Ok(self.install_fd(at, id))
@@ -233,7 +252,7 @@ impl Host {
     ) -> bool {
         let table = match ty {
             SocketType::Stream => &self.tcp.binds,
-            SocketType::Datagram => &self.udp_binds,
+            SocketType::Datagram => &self.sockets.udp_binds,
         };
         let clash = table.get(&port).is_some_and(|v| {
             v.iter().any(|&(other_ip, other)| {
@@ -265,7 +284,7 @@ impl Host {
         let ty = self.socket_ref(id).ty;
         let table = match ty {
             SocketType::Stream => &mut self.tcp.binds,
-            SocketType::Datagram => &mut self.udp_binds,
+            SocketType::Datagram => &mut self.sockets.udp_binds,
         };
         table.entry(addr.port()).or_default().push((*addr.ip(), id));
         let s = self.socket_mut(id);
@@ -280,7 +299,7 @@ impl Host {
         };
         let table = match s.ty {
             SocketType::Stream => &mut self.tcp.binds,
-            SocketType::Datagram => &mut self.udp_binds,
+            SocketType::Datagram => &mut self.sockets.udp_binds,
         };
         if let Some(v) = table.get_mut(&addr.port()) {
             v.retain(|&(_, other)| other != id);
@@ -356,10 +375,10 @@ impl Host {
 
     pub(super) fn release_socket(&mut self, now: Instant, id: SockId) {
         self.remove_bind(id);
-        let Some(sock) = self.sockets[id.0].take() else {
+        let Some(sock) = self.sockets.slots[id.0].take() else {
             return;
         };
-        self.free_sockets.push(id.0);
+        self.sockets.free.push(id.0);
         match sock.kind {
             Kind::TcpIdle | Kind::Udp(_) => {}
             Kind::TcpListener(l) => self.tcp_release_listener(now, id, sock.local, l),
@@ -665,6 +684,7 @@ impl Host {
     /// descriptor of some process), by slot.
     pub(super) fn ss_socket_ids(&self) -> Vec<SockId> {
         self.sockets
+            .slots
             .iter()
             .enumerate()
             .filter(|(_, s)| s.is_some())

@@ -265,7 +265,7 @@ impl Host {
             self.tcp.free_conns.push(id.0);
             self.tcp.conn_count -= 1;
             // A connection slot is free: a `connect` that found none may now succeed.
-            for sid in core::mem::take(&mut self.starved_connects) {
+            for sid in core::mem::take(&mut self.sockets.starved_connects) {
                 self.mark_changed(sid);
             }
         }
@@ -385,13 +385,13 @@ impl Host {
                     let errno = conn_errno(e, err);
                     match e.owner {
                         Owner::Socket(s) => {
-                            if let Some(sock) = self.sockets[s.0].as_mut() {
+                            if let Some(sock) = self.sockets.slots[s.0].as_mut() {
                                 sock.so_error = Some(errno);
                             }
                         }
                         Owner::Listener(l) => {
                             if let Some(Kind::TcpListener(li)) =
-                                self.sockets[l.0].as_mut().map(|s| &mut s.kind)
+                                self.sockets.slots[l.0].as_mut().map(|s| &mut s.kind)
                             {
                                 if li.syn_queue.remove(&id) {
                                     if let Some(e) = self.conn_mut(id) {
@@ -413,7 +413,8 @@ impl Host {
         // per-SYN connection is discarded.
         if e.conn.state() == State::Listen {
             if let Owner::Listener(l) = e.owner {
-                if let Some(Kind::TcpListener(li)) = self.sockets[l.0].as_mut().map(|s| &mut s.kind)
+                if let Some(Kind::TcpListener(li)) =
+                    self.sockets.slots[l.0].as_mut().map(|s| &mut s.kind)
                 {
                     li.syn_queue.remove(&id);
                 }
@@ -468,7 +469,7 @@ impl Host {
 
     fn accept_queue_full(&self, l: SockId) -> bool {
         matches!(
-            self.sockets[l.0].as_ref().map(|s| &s.kind),
+            self.sockets.slots[l.0].as_ref().map(|s| &s.kind),
             Some(Kind::TcpListener(li)) if li.accept_queue.len() >= li.backlog
         )
     }
@@ -477,7 +478,8 @@ impl Host {
     /// full (see `tcp_input`), so an overflow here is rare (the backlog shrank by a second
     /// `listen`): the connection is then reset.
     fn move_to_accept_queue(&mut self, now: Instant, l: SockId, id: ConnId) {
-        let Some(Kind::TcpListener(li)) = self.sockets[l.0].as_mut().map(|s| &mut s.kind) else {
+        let Some(Kind::TcpListener(li)) = self.sockets.slots[l.0].as_mut().map(|s| &mut s.kind)
+        else {
             return;
         };
         li.syn_queue.remove(&id);
@@ -659,7 +661,7 @@ impl Host {
             match owner {
                 Owner::Orphan => self.free_conn(id),
                 Owner::Listener(l) => {
-                    let queued = match self.sockets[l.0].as_ref().map(|s| &s.kind) {
+                    let queued = match self.sockets.slots[l.0].as_ref().map(|s| &s.kind) {
                         Some(Kind::TcpListener(li)) => li.accept_queue.contains(&id),
                         _ => false,
                     };
@@ -1425,8 +1427,8 @@ impl Host {
             return Err(Errno::EADDRINUSE);
         }
         if self.tcp.conn_count >= self.cfg.limits.max_connections {
-            if !self.starved_connects.contains(&sid) {
-                self.starved_connects.push(sid);
+            if !self.sockets.starved_connects.contains(&sid) {
+                self.sockets.starved_connects.push(sid);
             }
             return Err(Errno::EAGAIN);
         }

@@ -132,9 +132,9 @@ impl Host {
         // Candidates, best first: connected to this sender, then bound to this address,
         // then to the wildcard.
         let mut matches: Vec<(u8, SockId)> = Vec::new();
-        if let Some(v) = self.udp_binds.get(&repr.dst_port) {
+        if let Some(v) = self.sockets.udp_binds.get(&repr.dst_port) {
             for &(bound_ip, sid) in v {
-                let Some(Kind::Udp(u)) = self.sockets[sid.0].as_ref().map(|s| &s.kind) else {
+                let Some(Kind::Udp(u)) = self.sockets.slots[sid.0].as_ref().map(|s| &s.kind) else {
                     continue;
                 };
                 let addr_ok = bound_ip == ip.dst_addr || bound_ip.is_unspecified() || broadcast;
@@ -163,7 +163,7 @@ impl Host {
         }
         let limit = self.cfg.limits.udp_queue_datagrams;
         for (_, sid) in matches {
-            let Some(Kind::Udp(u)) = self.sockets[sid.0].as_mut().map(|s| &mut s.kind) else {
+            let Some(Kind::Udp(u)) = self.sockets.slots[sid.0].as_mut().map(|s| &mut s.kind) else {
                 continue;
             };
             if u.queue.len() >= limit {
@@ -193,12 +193,12 @@ impl Host {
             NetError::Unreachable(_) => Errno::EHOSTUNREACH,
             NetError::Soft(errno) => errno,
         };
-        let target = self.udp_binds.get(&local.port()).and_then(|v| {
+        let target = self.sockets.udp_binds.get(&local.port()).and_then(|v| {
             v.iter()
                 .find(|&&(ip, sid)| {
                     (ip == *local.ip() || ip.is_unspecified())
                         && matches!(
-                            self.sockets[sid.0].as_ref().map(|s| &s.kind),
+                            self.sockets.slots[sid.0].as_ref().map(|s| &s.kind),
                             Some(Kind::Udp(u)) if u.remote == Some(remote)
                         )
                 })
@@ -215,7 +215,7 @@ impl Host {
 
     /// A datagram of `sid` could not be delivered (ARP failed).
     pub(super) fn udp_network_error(&mut self, sid: SockId, errno: Errno) {
-        if let Some(s) = self.sockets.get_mut(sid.0).and_then(Option::as_mut) {
+        if let Some(s) = self.sockets.slots.get_mut(sid.0).and_then(Option::as_mut) {
             if matches!(&s.kind, Kind::Udp(u) if u.remote.is_some()) {
                 s.so_error = Some(errno);
                 self.mark_changed(sid);
