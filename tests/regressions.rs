@@ -142,3 +142,22 @@ fn idle_arp_entry_timed_out_min() {
 fn idle_arp_entry_timed_out() {
     replay_passes("many-clients-14035-idle-arp-entry-timed-out.json");
 }
+
+// Found by this project's large-workload sweeps (`--size large --topology swarm`), one on
+// each of two builds: slow-reader 52991 (routed:2, FCS checks off, 2% corruption per link)
+// and request-response 30594 (switched:4, FCS checks off, 9% loss per link). In both, a
+// client's third retransmission timeout (R1) gave TCP's negative advice, the host asked for
+// its next hop by broadcast, and the reply was damaged in flight: the wrong address it
+// taught was REACHABLE, and advice came only at R1 exactly, so nothing asked again until
+// the entry's reachable time ran out, 50 s later, with the RTO backed off past the deadline.
+// Advice now comes at every timeout from R1 on (RFC 1122 4.2.3.5: "reaches or exceeds"),
+// as Linux gives it; `tcp_rfc::rto::r1_tells_the_application` pins the engine's side.
+#[test]
+fn advice_reply_corrupted_slow_reader() {
+    replay_passes("slow-reader-52991-advice-reply-corrupted.json");
+}
+
+#[test]
+fn advice_reply_corrupted_request_response() {
+    replay_passes("request-response-30594-advice-reply-corrupted.json");
+}

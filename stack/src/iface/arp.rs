@@ -40,8 +40,8 @@
 //! An ARP reply damaged in flight is confirmed by the very reply that teaches the wrong
 //! address: REACHABLE, it goes unchecked for the whole reachable time however many
 //! retransmissions vanish into it. TCP gives negative advice (RFC 1122's "Higher-Layer
-//! Advice"; section 4.2.3.5: after R1 retransmissions of a segment, `tcp::Config::r1_retries`,
-//! SHLD-9): the host then asks for the neighbour once by broadcast
+//! Advice"; section 4.2.3.5: at every timeout once the retransmissions of a segment reach
+//! R1, `tcp::Config::r1_retries`, SHLD-9): the host then asks for the neighbour by broadcast
 //! (`ArpCounters::advice_requests`), at most once an `arp_retry_interval`, and leaves the
 //! entry as it is. The owner's answer replaces a wrong address at once; silence changes
 //! nothing. Making the entry STALE instead (so that the probes and the broadcast that

@@ -112,8 +112,9 @@ pub struct Config {
     pub rto_min: Duration,
     /// The upper bound of the RTO (RFC 6298 section 2.5: at least 60 s).
     pub rto_max: Duration,
-    /// R1 for data: retransmissions after which the application is told the path looks bad
-    /// (RFC 9293 SHLD-10: at least 3).
+    /// R1 for data: retransmissions after which the application is told the path looks bad,
+    /// and the host given negative advice, at every timeout from then on (RFC 9293 SHLD-10:
+    /// at least 3; RFC 1122 4.2.3.5).
     pub r1_retries: u32,
     /// R2 for data: time after the first retransmission at which the connection is given up
     /// (SHLD-11: at least 100 s).

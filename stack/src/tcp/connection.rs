@@ -125,7 +125,8 @@ pub enum Event {
     PeerClosed,
     /// Urgent data arrived (RFC 9293 MUST-32).
     Urgent,
-    /// Retransmissions reached R1: the path looks bad (SHLD-9, negative advice to IP).
+    /// A retransmission timeout at or past R1: the path looks bad (SHLD-9, negative advice
+    /// to IP), once per such timeout.
     PathTrouble,
     /// The connection failed.
     Failed(ConnectionError),
@@ -1021,7 +1022,13 @@ impl Connection {
         self.tlp.end_episode();
         self.loss.rexmit_mark = None;
         self.rtt_probe = None; // Karn's algorithm (MUST-18)
-        if self.rto_count == self.cfg.r1_retries {
+                               // RFC 1122 4.2.3.5: negative advice when the transmissions of a segment "reach or
+                               // exceed" R1, so at every timeout from R1 on, as Linux gives it on every timeout
+                               // past tcp_retries1. Once only, at R1, was not enough: when the one ARP broadcast
+                               // that advice makes is answered by a reply damaged in flight, the wrong address it
+                               // teaches is REACHABLE and nothing asked again (sweeps of the large workload mix,
+                               // slow-reader 52991 and request-response 30594: a path dead for a minute).
+        if self.rto_count >= self.cfg.r1_retries {
             self.push_event(Event::PathTrouble);
         }
         let zero_window = self.state.is_synchronized() && self.snd_wnd == 0;
