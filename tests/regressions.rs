@@ -143,9 +143,11 @@ fn idle_arp_entry_timed_out() {
     replay_passes("many-clients-14035-idle-arp-entry-timed-out.json");
 }
 
-// Found by this project's large-workload sweeps (`--size large --topology swarm`), one on
-// each of two builds: slow-reader 52991 (routed:2, FCS checks off, 2% corruption per link)
-// and request-response 30594 (switched:4, FCS checks off, 9% loss per link). In both, a
+// Found by this project's large-workload sweeps (`--size large --topology swarm`), on two
+// builds: slow-reader 52991 (routed:2, FCS checks off, 2% corruption per link),
+// request-response 30594 (switched:4, FCS checks off, 9% loss per link) and bulk 37275
+// (direct, FCS checks off, bursty loss and 1.6% corruption; there the second advice's
+// broadcast was lost as well, and the third never came). In each, a
 // client's third retransmission timeout (R1) gave TCP's negative advice, the host asked for
 // its next hop by broadcast, and the reply was damaged in flight: the wrong address it
 // taught was REACHABLE, and advice came only at R1 exactly, so nothing asked again until
@@ -160,4 +162,9 @@ fn advice_reply_corrupted_slow_reader() {
 #[test]
 fn advice_reply_corrupted_request_response() {
     replay_passes("request-response-30594-advice-reply-corrupted.json");
+}
+
+#[test]
+fn advice_reply_corrupted_bulk() {
+    replay_passes("bulk-37275-advice-reply-corrupted.json");
 }
