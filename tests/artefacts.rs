@@ -5,7 +5,7 @@
 //! (skipped without tshark, unless `SANSNET_REQUIRE_TSHARK=1`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use pretty_assertions::assert_eq;
@@ -13,13 +13,14 @@ use sansnet::explore;
 use sansnet::scenario::{self, RunSpec, Shape};
 use sansnet_sim::{pcap, pcapng, testing};
 
+mod scratch;
+use scratch::Scratch;
+
 const SWITCHED: Shape = Shape::Switched { client_hosts: 3 };
 
 /// A fresh directory under the system's temporary directory.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sansnet-artefacts-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+fn scratch(name: &str) -> Scratch {
+    Scratch::new("artefacts", name)
 }
 
 /// request-response on `shape` over a clean network, stopped at 100 ms: long before the

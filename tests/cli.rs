@@ -11,6 +11,9 @@ use std::process::{Command, Output};
 
 use pretty_assertions::assert_eq;
 
+mod scratch;
+use scratch::Scratch;
+
 /// What one invocation did.
 struct Run {
     code: Option<i32>,
@@ -64,11 +67,8 @@ fn sansnet(args: &[&str]) -> Run {
 }
 
 /// A fresh directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sansnet-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> Scratch {
+    Scratch::new("cli", name)
 }
 
 fn path(p: &Path) -> &str {

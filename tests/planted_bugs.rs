@@ -11,6 +11,8 @@ use sansnet::explore::{self, fault_count, DrawOptions, SweepOptions};
 use sansnet::scenario;
 use sansnet_stack::tcp::PlantedBug;
 
+mod scratch;
+
 /// Seeds a default sweep (every scenario, random profiles) is given to find each bug.
 const SEEDS: u64 = 40;
 
@@ -125,6 +127,7 @@ mod cli {
     use std::path::{Path, PathBuf};
     use std::process::Command;
 
+    use super::scratch::Scratch;
     use pretty_assertions::assert_eq;
     use sansnet::explore::ReplayFile;
 
@@ -142,12 +145,8 @@ mod cli {
         )
     }
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("sansnet-planted-cli-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    fn scratch(name: &str) -> Scratch {
+        Scratch::new("planted-cli", name)
     }
 
     fn path(p: &Path) -> &str {
