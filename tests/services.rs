@@ -3,8 +3,10 @@
 //! codecs, each reaching the network only through `sansnet_sim::net` (tokio::net's shape),
 //! with 2 % loss and 2 % reordering on every link. Every byte a side receives is compared
 //! with what the other side sent, and every run is made twice from its seed: the same trace,
-//! the same simulated time, the same counts. (Except on tonic's own server, which stamps
-//! the wall-clock time into its HTTP/2 headers: see the FIXME there.)
+//! the same simulated time, the same counts. hyper's `Date` header reads `SystemTime::now()`:
+//! axum and tonic's own server, which cannot turn it off, run with the simulation answering
+//! the clock (`Builder::intercept`); tonic's server without it shows what the wall clock does
+//! to a run (the FIXME there).
 //!
 //! `cargo test --test services -- --nocapture` prints each run's figures.
 
@@ -49,13 +51,24 @@ type SendError = BoxError;
 /// The network of every test: turmoil's builder, 2 % of frames lost and 2 % reordered on
 /// each link a frame crosses. A minute of simulated time (which costs nothing while hosts
 /// wait) leaves room for TCP's backoff when a seed loses the same segment again and again.
-fn faulty(seed: u64) -> Simulation {
-    Builder::new()
+fn faulty(seed: u64, clock: Clock) -> Simulation {
+    let mut builder = Builder::new();
+    builder
         .rng_seed(seed)
         .fail_rate(0.02)
         .reorder_rate(0.02)
         .simulation_duration(Duration::from_secs(60))
-        .build()
+        .intercept(clock == Clock::Simulated);
+    builder.build()
+}
+
+/// What `SystemTime::now()` reads inside a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Clock {
+    /// The machine's clock (interception off, the builder's default).
+    Wall,
+    /// The simulation's (`Builder::intercept`): 2030-01-01 plus simulated time.
+    Simulated,
 }
 
 /// What the tasks of one run counted. Tasks on every host share it: the simulation is one
@@ -94,29 +107,63 @@ struct Figures {
 }
 
 /// Runs `setup`'s hosts and clients once on a fresh faulty network until every client is
-/// done.
-fn run_once(name: &str, seed: u64, setup: &dyn Fn(&mut Simulation, &Arc<Tally>)) -> Figures {
-    let mut sim = faulty(seed);
-    let tally = Arc::new(Tally::default());
-    setup(&mut sim, &tally);
-    sim.run().unwrap_or_else(|e| panic!("{name}: {e}"));
-    let figures = Figures {
-        requests: tally.requests.load(Relaxed),
-        bytes_checked: tally.bytes_checked.load(Relaxed),
-        connections: tally.connections.load(Relaxed),
-        header_timeouts: tally.header_timeouts.lock().expect("not poisoned").clone(),
-        trace: sim.sim().trace_hash(),
-        elapsed: sim.elapsed(),
-    };
-    eprintln!("{name}: {figures:?}");
-    figures
+/// done, with `clock`, on a thread of its own (as `Builder::test` runs each run): a
+/// library's per-thread state, such as hyper's cached `Date` value, starts afresh.
+fn run_once_on(
+    name: &str,
+    seed: u64,
+    clock: Clock,
+    setup: &(dyn Fn(&mut Simulation, &Arc<Tally>) + Sync),
+) -> Figures {
+    let thread = std::thread::Builder::new().name(
+        std::thread::current()
+            .name()
+            .unwrap_or("services")
+            .to_owned(),
+    );
+    std::thread::scope(|scope| {
+        thread
+            .spawn_scoped(scope, || {
+                let mut sim = faulty(seed, clock);
+                let tally = Arc::new(Tally::default());
+                setup(&mut sim, &tally);
+                sim.run().unwrap_or_else(|e| panic!("{name}: {e}"));
+                let figures = Figures {
+                    requests: tally.requests.load(Relaxed),
+                    bytes_checked: tally.bytes_checked.load(Relaxed),
+                    connections: tally.connections.load(Relaxed),
+                    header_timeouts: tally.header_timeouts.lock().expect("not poisoned").clone(),
+                    trace: sim.sim().trace_hash(),
+                    elapsed: sim.elapsed(),
+                };
+                eprintln!("{name}: {figures:?}");
+                figures
+            })
+            .expect("a thread starts")
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
-/// [`run_once`], then all of it again: the same seed must give the same run, to the frame
+/// [`run_once_on`], then all of it again: the same seed must give the same run, to the frame
 /// and to the nanosecond, whatever the libraries do inside.
-fn run_twice(name: &str, seed: u64, setup: impl Fn(&mut Simulation, &Arc<Tally>)) -> Figures {
-    let first = run_once(name, seed, &setup);
-    let second = run_once(name, seed, &setup);
+fn run_twice(
+    name: &str,
+    seed: u64,
+    setup: impl Fn(&mut Simulation, &Arc<Tally>) + Sync,
+) -> Figures {
+    run_twice_on(name, seed, Clock::Wall, setup)
+}
+
+/// [`run_twice`] with `clock`.
+fn run_twice_on(
+    name: &str,
+    seed: u64,
+    clock: Clock,
+    setup: impl Fn(&mut Simulation, &Arc<Tally>) + Sync,
+) -> Figures {
+    let first = run_once_on(name, seed, clock, &setup);
+    let second = run_once_on(name, seed, clock, &setup);
     assert_eq!(first, second, "{name}: seed {seed} did not replay");
     first
 }
@@ -388,7 +435,9 @@ async fn axum_server(tally: Arc<Tally>) -> TaskResult {
 #[test]
 fn axum_router_serves_text_and_echo_routes_to_a_hyper_client() {
     const ECHOES: u64 = 6;
-    let figures = run_twice("axum", 103, |sim, tally| {
+    // axum::serve has no switch for hyper's `Date` header, which reads `SystemTime::now()`:
+    // with the simulation answering the clock, it is simulated time and the runs replay.
+    let figures = run_twice_on("axum", 103, Clock::Simulated, |sim, tally| {
         let t = tally.clone();
         sim.host("server", move || axum_server(t.clone()));
         let tally = tally.clone();
@@ -402,10 +451,12 @@ fn axum_router_serves_text_and_echo_routes_to_a_hyper_client() {
             };
 
             let response = sender.send_request(get("/hello")).await?;
-            // axum::serve has no switch for hyper's wall-clock `Date` header, so its content
-            // is left unchecked. Runs replay all the same: an IMF-fixdate is always 29
-            // bytes, so no frame's length depends on the time.
-            assert_eq!(response.headers()[header::DATE].len(), 29);
+            // Simulated time from 2030-01-01 (a Tuesday): the first response goes well
+            // within the first second.
+            assert_eq!(
+                response.headers()[header::DATE],
+                "Tue, 01 Jan 2030 00:00:00 GMT"
+            );
             assert_eq!(
                 response.headers()[header::CONTENT_TYPE],
                 "text/plain; charset=utf-8"
@@ -736,13 +787,14 @@ fn grpc_run<F, Fut>(
     seed: u64,
     server: F,
     wall_pause: bool,
+    clock: Clock,
 ) -> (Figures, Vec<Option<String>>)
 where
-    F: Fn(Arc<Tally>) -> Fut + Copy + 'static,
+    F: Fn(Arc<Tally>) -> Fut + Copy + Sync + 'static,
     Fut: Future<Output = TaskResult> + 'static,
 {
     let dates = Arc::new(Mutex::new(Vec::new()));
-    let figures = run_once(name, seed, &|sim, tally| {
+    let figures = run_once_on(name, seed, clock, &|sim, tally| {
         let t = tally.clone();
         sim.host("server", move || server(t.clone()));
         let (tally, dates) = (tally.clone(), dates.clone());
@@ -767,7 +819,7 @@ fn tonic_unary_and_server_streaming_calls_on_tonics_own_server() {
     // A reference run whose responses all carry one date: two runs in a row cannot both
     // straddle a change of second.
     let (steady, dates) = (0..2)
-        .map(|_| grpc_run(NAME, 104, tonic_server, false))
+        .map(|_| grpc_run(NAME, 104, tonic_server, false, Clock::Wall))
         .find(|(_, dates)| one_date(dates))
         .expect("a run within one second of wall-clock time");
     assert_eq!(steady.requests, UNARY_CALLS + 1);
@@ -776,29 +828,59 @@ fn tonic_unary_and_server_streaming_calls_on_tonics_own_server() {
     assert_eq!(dates.len(), UNARY_CALLS as usize + 1);
     assert!(dates[0].is_some(), "{dates:?}");
 
-    // FIXME: tonic's server cannot turn off hyper's wall-clock `date` header, and HTTP/2
-    // HPACK-codes it (indexed while the second lasts, a Huffman-coded literal of varying
-    // length when it changes), so frame lengths, the trace and the timing depend on when
-    // the test runs. Shown here by a wall-clock pause mid-run: the date the client receives
-    // changes with the wall clock (the trace then differs too, unless the new date happens to
-    // code to the same length, so that is not asserted); the test below serves the same
-    // service with the header off, and a pause changes nothing.
-    let (paused, paused_dates) = grpc_run(NAME, 104, tonic_server, true);
+    // FIXME (interception off): tonic's server cannot turn off hyper's `date` header, and
+    // HTTP/2 HPACK-codes it (indexed while the second lasts, a Huffman-coded literal of
+    // varying length when it changes), so frame lengths, the trace and the timing depend on
+    // when the test runs. Shown here by a wall-clock pause mid-run: the date the client
+    // receives changes with the wall clock (the trace then differs too, unless the new date
+    // happens to code to the same length, so that is not asserted). With
+    // `Builder::intercept` the date is simulated time and the runs replay
+    // (`tonic_server_with_the_simulated_clock_replays_exactly`); with the header off a
+    // pause changes nothing (`tonic_service_on_hyper_without_the_date_header_replays_exactly`).
+    let (paused, paused_dates) = grpc_run(NAME, 104, tonic_server, true, Clock::Wall);
     assert_ne!(paused_dates[0], paused_dates[1]);
     assert_eq!(paused.bytes_checked, steady.bytes_checked);
+}
+
+/// The same server with the simulation answering the clock (`Builder::intercept`): its
+/// `date` is simulated time, so the runs replay exactly, a wall-clock pause included.
+#[test]
+fn tonic_server_with_the_simulated_clock_replays_exactly() {
+    const NAME: &str = "tonic server, simulated clock";
+    let first = grpc_run(NAME, 104, tonic_server, false, Clock::Simulated);
+    assert_eq!(first.0.requests, UNARY_CALLS + 1);
+    assert_eq!(first.0.bytes_checked, grpc_bytes());
+    assert_eq!(first.0.connections, 1);
+    assert!(
+        first.0.elapsed < Duration::from_secs(1),
+        "{:?}",
+        first.0.elapsed
+    );
+    let simulated = Some("Tue, 01 Jan 2030 00:00:00 GMT".to_owned());
+    assert_eq!(first.1, vec![simulated; UNARY_CALLS as usize + 1]);
+    assert_eq!(
+        grpc_run(NAME, 104, tonic_server, true, Clock::Simulated),
+        first
+    );
 }
 
 #[test]
 fn tonic_service_on_hyper_without_the_date_header_replays_exactly() {
     const NAME: &str = "tonic service on hyper";
-    let first = grpc_run(NAME, 105, tonic_service_on_hyper, false);
+    let first = grpc_run(NAME, 105, tonic_service_on_hyper, false, Clock::Wall);
     assert_eq!(first.0.requests, UNARY_CALLS + 1);
     assert_eq!(first.0.bytes_checked, grpc_bytes());
     assert_eq!(first.0.connections, 1);
     assert_eq!(first.1, vec![None; UNARY_CALLS as usize + 1]);
-    assert_eq!(grpc_run(NAME, 105, tonic_service_on_hyper, false), first);
+    assert_eq!(
+        grpc_run(NAME, 105, tonic_service_on_hyper, false, Clock::Wall),
+        first
+    );
     // Nothing reads the wall clock: a pause of the whole simulation changes nothing.
-    assert_eq!(grpc_run(NAME, 105, tonic_service_on_hyper, true), first);
+    assert_eq!(
+        grpc_run(NAME, 105, tonic_service_on_hyper, true, Clock::Wall),
+        first
+    );
 }
 
 // ----- hyper-util's pooled client -----
