@@ -27,7 +27,10 @@
 //! ratio sansnet/smoltcp per round (median, min, max), frames per MiB of payload, pure ACKs
 //! per data segment, wall nanoseconds per frame, and the load average. Then criterion's
 //! estimates of the same transfers. `BULK_BUFFERS=262144` runs it all with other socket
-//! buffers (a smaller working set: see the constant `BUFFERS`).
+//! buffers (a smaller working set: see the constant `BUFFERS`); `BULK_RATE_MBPS=10000` puts
+//! a serialiser of that rate on every link, here and in the simulator, so that a window
+//! leaves as a stream of frames rather than one burst at one instant (a diagnosis of where
+//! the time goes; the condition is the unlimited link).
 // A benchmark measures wall-clock time; the stack and simulator never read it.
 #![allow(clippy::disallowed_methods)]
 
@@ -60,6 +63,12 @@ fn faults(loss_pct: u32) -> LinkFaults {
         f.loss = LossModel::Independent {
             rate: Probability::percent(loss_pct),
         };
+    }
+    let rate = vlink::rate_bps();
+    if rate != 0 {
+        // As on the virtual link: a serialiser at the rate, and no queue limit to drop at.
+        f.bandwidth_bps = Some(rate);
+        f.queue_limit_bytes = 1 << 40;
     }
     f
 }

@@ -88,6 +88,11 @@ impl Counts {
 /// One direction of the link.
 pub struct Dir {
     delay_ns: u64,
+    /// Serialisation rate in bits per second (0: infinitely fast, every frame of a burst
+    /// arrives at one instant).
+    rate_bps: u64,
+    /// When the serialiser is free again (ns).
+    busy_until_ns: u64,
     /// Frames in flight: arrival time (ns), length, slot.
     queue: VecDeque<(u64, usize, Vec<u8>)>,
     pool: Vec<Vec<u8>>,
@@ -100,9 +105,11 @@ pub struct Dir {
 }
 
 impl Dir {
-    fn new(delay_ns: u64, loss_ppm: u64, seed: u64, slots: usize) -> Dir {
+    fn new(delay_ns: u64, rate_bps: u64, loss_ppm: u64, seed: u64, slots: usize) -> Dir {
         Dir {
             delay_ns,
+            rate_bps,
+            busy_until_ns: 0,
             queue: VecDeque::with_capacity(slots),
             pool: (0..slots).map(|_| vec![0u8; SLOT]).collect(),
             loss_below: ((u128::from(loss_ppm) << 64) / 1_000_000) as u64,
@@ -142,7 +149,14 @@ impl Dir {
             self.pool.push(slot);
             return;
         }
-        self.queue.push_back((now_ns + self.delay_ns, len, slot));
+        let mut sent_ns = now_ns;
+        if self.rate_bps != 0 {
+            // Frames leave one after another, each taking its length at the rate.
+            let start = self.busy_until_ns.max(now_ns);
+            self.busy_until_ns = start + (len as u64 * 8 * 1_000_000_000).div_ceil(self.rate_bps);
+            sent_ns = self.busy_until_ns;
+        }
+        self.queue.push_back((sent_ns + self.delay_ns, len, slot));
     }
 
     /// The next frame that has arrived by `now`.
@@ -169,12 +183,20 @@ pub struct Link {
 
 impl Link {
     /// `slots` per direction are allocated here, before the clock starts.
-    pub fn new(delay_ns: u64, loss_ppm: u64, seed: u64, slots: usize) -> Link {
+    pub fn new(delay_ns: u64, rate_bps: u64, loss_ppm: u64, seed: u64, slots: usize) -> Link {
         Link {
-            ab: Dir::new(delay_ns, loss_ppm, seed ^ 0xab, slots),
-            ba: Dir::new(delay_ns, loss_ppm, seed ^ 0xba, slots),
+            ab: Dir::new(delay_ns, rate_bps, loss_ppm, seed ^ 0xab, slots),
+            ba: Dir::new(delay_ns, rate_bps, loss_ppm, seed ^ 0xba, slots),
         }
     }
+}
+
+/// The links' serialisation rate, bits per second: `BULK_RATE_MBPS` (a diagnosis, not the
+/// issue's condition), else 0, infinitely fast.
+pub fn rate_bps() -> u64 {
+    std::env::var("BULK_RATE_MBPS").map_or(0, |v| {
+        v.parse::<u64>().expect("BULK_RATE_MBPS=megabits per second") * 1_000_000
+    })
 }
 
 /// A stack with an application, as the driver sees it.
@@ -425,7 +447,7 @@ pub mod smol {
 
     /// An empty link end, for building the interface.
     fn idle_dir() -> Dir {
-        Dir::new(0, 0, 0, 0)
+        Dir::new(0, 0, 0, 0, 0)
     }
 
     fn smol_now(ns: u64) -> SmolInstant {
@@ -605,7 +627,7 @@ pub fn transfer(
 ) -> (f64, f64, u64, u64, Link) {
     // Enough slots for both buffers in flight; more would only be allocated, and counted.
     let slots = 2 * buffers / 1460 + 64;
-    let mut link = Link::new(delay_ns, loss_ppm, seed, slots);
+    let mut link = Link::new(delay_ns, rate_bps(), loss_ppm, seed, slots);
     let (mut a, mut b): (Box<dyn Node>, Box<dyn Node>) = if smoltcp {
         (
             Box::new(smol::SmolNode::new(Some(total), buffers, timestamps, seed)),
