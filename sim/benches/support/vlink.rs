@@ -195,7 +195,9 @@ impl Link {
 /// issue's condition), else 0, infinitely fast.
 pub fn rate_bps() -> u64 {
     std::env::var("BULK_RATE_MBPS").map_or(0, |v| {
-        v.parse::<u64>().expect("BULK_RATE_MBPS=megabits per second") * 1_000_000
+        v.parse::<u64>()
+            .expect("BULK_RATE_MBPS=megabits per second")
+            * 1_000_000
     })
 }
 
