@@ -1035,13 +1035,14 @@ impl Connection {
         self.timers.stop(Timer::Reorder);
         self.tlp.end_episode();
         self.loss.rexmit_mark = None;
-        self.rtt_probe = None; // Karn's algorithm (MUST-18)
-                               // RFC 1122 4.2.3.5: negative advice when the transmissions of a segment "reach or
-                               // exceed" R1, so at every timeout from R1 on, as Linux gives it on every timeout
-                               // past tcp_retries1. Once only, at R1, was not enough: when the one ARP broadcast
-                               // that advice makes is answered by a reply damaged in flight, the wrong address it
-                               // teaches is REACHABLE and nothing asked again (sweeps of the large workload mix,
-                               // slow-reader 52991 and request-response 30594: a path dead for a minute).
+        // Karn's algorithm (MUST-18).
+        self.rtt_probe = None;
+        // RFC 1122 4.2.3.5: negative advice when the transmissions of a segment "reach or
+        // exceed" R1, so at every timeout from R1 on, as Linux gives it on every timeout
+        // past tcp_retries1. Once only, at R1, was not enough: when the one ARP broadcast
+        // that advice makes is answered by a reply damaged in flight, the wrong address it
+        // teaches is REACHABLE and nothing asked again (sweeps of the large workload mix,
+        // slow-reader 52991 and request-response 30594: a path dead for a minute).
         if self.rto_count >= self.cfg.r1_retries {
             self.push_event(Event::PathTrouble);
         }
@@ -1076,6 +1077,13 @@ impl Connection {
                 self.snd_nxt = self.snd_una;
                 self.loss.high_rxt = self.snd_una;
                 self.loss.rexmit_next = Some(self.snd_una);
+                // RFC 2018 section 8: the receiver may have reneged, discarding data it
+                // SACKed, and the sender "MUST ignore prior SACK information in determining
+                // which data to retransmit". Kept, a SACK from before the timeout hid bytes
+                // the receiver no longer held: never resent, the transfer moved a segment
+                // per doubled RTO (a tcp_pair fuzz finding). What the receiver still holds
+                // it SACKs again with its next ACK.
+                self.scoreboard.clear();
             }
         }
         let rto = self.rtt.rto();

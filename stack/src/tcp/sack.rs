@@ -23,8 +23,8 @@ impl Scoreboard {
         }
     }
 
-    /// Forgets everything (after an RTO, RFC 6675 section 5.1 allows keeping it, but a
-    /// reneging receiver makes it stale; we keep it until SND.UNA passes it).
+    /// Forgets everything: after a retransmission timeout (RFC 2018 section 8), since a
+    /// reneging receiver makes it stale.
     pub fn clear(&mut self) {
         self.ranges.clear();
     }

@@ -241,6 +241,41 @@ fn sack_recovery_retransmits_each_hole() {
     assert_eq!(resent, vec![s(0), s(2)]);
 }
 
+// RFC 2018 section 8: a receiver may discard data it has SACKed (reneging), so "after a
+// retransmit timeout the data sender SHOULD turn off all of the SACKed bits" and it "MUST
+// ignore prior SACK information in determining which data to retransmit". Found by the
+// tcp_pair fuzz target: a SACK from before three timeouts was kept, the bytes it covered,
+// which the receiver no longer held, were never resent, and the transfer moved one
+// segment per doubled RTO.
+#[test]
+fn after_an_rto_the_sack_information_from_before_is_forgotten() {
+    let cfg = Config {
+        sack: true,
+        tlp: false,
+        ..quick()
+    };
+    let (mut c, out) = sender(cfg, 3);
+    assert_eq!(seqs(&out), vec![s(0), s(1), s(2)]);
+    // Segment 1 is SACKed; 0 and 2 are lost.
+    exchange(
+        &mut c,
+        T0 + ms(10),
+        sack(seg(ACK, IRS1, ISS1), &[(s(1), s(2))]),
+    );
+    // Timers until the retransmission timeout has fired: it goes back to SND.UNA.
+    let mut at = T0;
+    let mut after_rto = Vec::new();
+    while c.stats().rto_expirations == 0 {
+        at = fire_next(&mut c);
+        after_rto = seqs(&sent(&mut c, at));
+    }
+    assert_eq!(after_rto, vec![s(0)]);
+    // The receiver reneged: its ACK of segment 0 carries no SACK for segment 1, which is
+    // sent again, not skipped as SACKed.
+    let out = exchange(&mut c, at + ms(1), seg(ACK, IRS1, s(1)));
+    assert_eq!(seqs(&out).first(), Some(&s(1)), "{:?}", seqs(&out));
+}
+
 // What TCP_INFO says in the middle of that recovery: 10 segments out, 8 SACKed, the two
 // holes lost by RFC 6675's IsLost (DupThresh segments SACKed above each).
 #[test]
