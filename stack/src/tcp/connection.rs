@@ -1077,12 +1077,12 @@ impl Connection {
                 self.snd_nxt = self.snd_una;
                 self.loss.high_rxt = self.snd_una;
                 self.loss.rexmit_next = Some(self.snd_una);
-                // RFC 2018 section 8: the receiver may have reneged, discarding data it
-                // SACKed, and the sender "MUST ignore prior SACK information in determining
-                // which data to retransmit". Kept, a SACK from before the timeout hid bytes
-                // the receiver no longer held: never resent, the transfer moved a segment
-                // per doubled RTO (a tcp_pair fuzz finding). What the receiver still holds
-                // it SACKs again with its next ACK.
+                // RFC 2018 section 8 (whose guidance RFC 6675 section 5.1 keeps): a timeout
+                // may mean the receiver reneged, discarding data it had SACKed, so the
+                // sender turns the SACKed bits off. Kept, a SACK from before the timeout hid
+                // bytes the receiver no longer held: never resent, the transfer moved a
+                // segment per doubled RTO (a tcp_pair fuzz finding). What the receiver still
+                // holds it SACKs again with its next ACK.
                 self.scoreboard.clear();
             }
         }

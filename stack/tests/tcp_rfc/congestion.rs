@@ -241,12 +241,11 @@ fn sack_recovery_retransmits_each_hole() {
     assert_eq!(resent, vec![s(0), s(2)]);
 }
 
-// RFC 2018 section 8: a receiver may discard data it has SACKed (reneging), so "after a
-// retransmit timeout the data sender SHOULD turn off all of the SACKed bits" and it "MUST
-// ignore prior SACK information in determining which data to retransmit". Found by the
-// tcp_pair fuzz target: a SACK from before three timeouts was kept, the bytes it covered,
-// which the receiver no longer held, were never resent, and the transfer moved one
-// segment per doubled RTO.
+// RFC 2018 section 8 (kept by RFC 6675 section 5.1): a receiver may discard data it has
+// SACKed (reneging), so after a retransmission timeout the sender turns the SACKed bits off
+// and chooses what to resend without them. Found by the tcp_pair fuzz target: a SACK from
+// before three timeouts was kept, the bytes it covered, which the receiver no longer held,
+// were never resent, and the transfer moved one segment per doubled RTO.
 #[test]
 fn after_an_rto_the_sack_information_from_before_is_forgotten() {
     let cfg = Config {
