@@ -168,3 +168,14 @@ fn advice_reply_corrupted_request_response() {
 fn advice_reply_corrupted_bulk() {
     replay_passes("bulk-37275-advice-reply-corrupted.json");
 }
+
+// Found by this session's large-mix sweep on a build where a read sent a window update only
+// while the window the peer knew was half the buffer or less (Linux's tcp_cleanup_rbuf):
+// bulk 75528 (switched:4, zero-latency links with bursty loss, duplicates and corruption,
+// FCS checks off, a one-way partition) stalled past its progress bound, the server's RTO
+// at 56 s (SRTT 775 ms, RTTVAR 1,550 ms on links without latency). That change was
+// reverted; the run passes as it did before it.
+#[test]
+fn fewer_window_updates_bulk() {
+    replay_passes("bulk-75528-fewer-window-updates.json");
+}
