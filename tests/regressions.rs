@@ -179,3 +179,26 @@ fn advice_reply_corrupted_bulk() {
 fn fewer_window_updates_bulk() {
     replay_passes("bulk-75528-fewer-window-updates.json");
 }
+
+// FIXME (open, issue 14): found by this session's large-mix sweep on the final build, and
+// failing on the build the session started from too: bulk 92868 (switched:3) stalls past
+// its progress bound. The client, the sender, has SRTT 730 ms and RTTVAR 1,356 ms where
+// the server measures 43 ms, so its RTO is 49 s after three backoffs (bulk 75528 above
+// showed the same with the reverted window-update change). Where the inflated samples
+// come from (echoed timestamps after ACK loss, by the look of it) is not yet established.
+// Asserted as it is, so that a fix shows here.
+#[test]
+fn inflated_srtt_bulk_92868_still_stalls() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/regressions/bulk-92868-inflated-srtt.json");
+    let file = ReplayFile::load(&path).unwrap();
+    let outcome = scenario::run_with(&file.spec, RunOptions::default());
+    let failure = outcome
+        .result
+        .expect_err("FIXME: passes now; make it replay_passes");
+    assert_eq!(
+        failure.kind,
+        scenario::FailureKind::NoProgress,
+        "{failure:?}"
+    );
+}
