@@ -390,6 +390,5 @@ mod cli {
                 "{stderr}"
             );
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -808,6 +808,14 @@ where
     (figures, dates)
 }
 
+/// Every call of `grpc_client` was served, on one connection, every byte checked.
+#[track_caller]
+fn assert_all_served(figures: &Figures) {
+    assert_eq!(figures.requests, UNARY_CALLS + 1);
+    assert_eq!(figures.bytes_checked, grpc_bytes());
+    assert_eq!(figures.connections, 1);
+}
+
 /// Whether every response carried the same `date`.
 fn one_date(dates: &[Option<String>]) -> bool {
     dates.windows(2).all(|w| w[0] == w[1])
@@ -822,9 +830,7 @@ fn tonic_unary_and_server_streaming_calls_on_tonics_own_server() {
         .map(|_| grpc_run(NAME, 104, tonic_server, false, Clock::Wall))
         .find(|(_, dates)| one_date(dates))
         .expect("a run within one second of wall-clock time");
-    assert_eq!(steady.requests, UNARY_CALLS + 1);
-    assert_eq!(steady.bytes_checked, grpc_bytes());
-    assert_eq!(steady.connections, 1);
+    assert_all_served(&steady);
     assert_eq!(dates.len(), UNARY_CALLS as usize + 1);
     assert!(dates[0].is_some(), "{dates:?}");
 
@@ -848,9 +854,7 @@ fn tonic_unary_and_server_streaming_calls_on_tonics_own_server() {
 fn tonic_server_with_the_simulated_clock_replays_exactly() {
     const NAME: &str = "tonic server, simulated clock";
     let first = grpc_run(NAME, 104, tonic_server, false, Clock::Simulated);
-    assert_eq!(first.0.requests, UNARY_CALLS + 1);
-    assert_eq!(first.0.bytes_checked, grpc_bytes());
-    assert_eq!(first.0.connections, 1);
+    assert_all_served(&first.0);
     assert!(
         first.0.elapsed < Duration::from_secs(1),
         "{:?}",
@@ -868,9 +872,7 @@ fn tonic_server_with_the_simulated_clock_replays_exactly() {
 fn tonic_service_on_hyper_without_the_date_header_replays_exactly() {
     const NAME: &str = "tonic service on hyper";
     let first = grpc_run(NAME, 105, tonic_service_on_hyper, false, Clock::Wall);
-    assert_eq!(first.0.requests, UNARY_CALLS + 1);
-    assert_eq!(first.0.bytes_checked, grpc_bytes());
-    assert_eq!(first.0.connections, 1);
+    assert_all_served(&first.0);
     assert_eq!(first.1, vec![None; UNARY_CALLS as usize + 1]);
     assert_eq!(
         grpc_run(NAME, 105, tonic_service_on_hyper, false, Clock::Wall),
