@@ -171,6 +171,17 @@ struct Timestamps {
     recent: u32,
     recent_at: Instant,
     offset: u32,
+    /// Our TSval when the retransmission timer last fired, until an echo of it or of a
+    /// later segment comes back. An ACK that echoes an older TSval acknowledges the original
+    /// transmission, but may have been sent at any time since: the ACK the peer sent at once
+    /// may have been lost, and what reaches us is a later one (a duplicate ACK for our
+    /// retransmission, or the ACK riding on its own data) that still echoes the original,
+    /// since a receiver updates TS.Recent only from segments it accepts (RFC 7323 section
+    /// 4.3; Linux likewise). Timed from the original, such an ACK measures the outage too:
+    /// after a 4.9 s partition, a 6.2 s sample where the path's RTT was 60 ms set SRTT to
+    /// 730 ms and the RTO to 6 s (a large-mix sweep: bulk 92868). Karn's rule (MUST-18) for
+    /// the ambiguity timestamps do not settle: no sample, the backed-off RTO stays.
+    rto_tsval: Option<u32>,
 }
 
 /// One TCP connection, sans-IO.
@@ -1057,6 +1068,13 @@ impl Connection {
             _ => {
                 let flight = self.flight_size();
                 self.cc.on_rto(now, flight, self.smss());
+                if let Some(ts) = self.ts {
+                    let tsval = self.ts_clock(now, ts.offset);
+                    self.ts = Some(Timestamps {
+                        rto_tsval: Some(tsval),
+                        ..ts
+                    });
+                }
                 self.loss.recovery = None;
                 self.loss.recover_floor = self.snd_max;
                 self.loss.dupacks = 0;
@@ -1206,6 +1224,7 @@ impl Connection {
                 recent: ts.tsval,
                 recent_at: now,
                 offset: isn::timestamp_offset(&self.cfg.secret, self.local, self.remote),
+                rto_tsval: None,
             }),
             _ => None,
         };
@@ -1731,11 +1750,20 @@ impl Connection {
     }
 
     fn sample_rtt_from_tsecr(&mut self, now: Instant, tsecr: u32) {
-        let Some(ts) = self.ts else { return };
+        let Some(ts) = self.ts.as_mut() else { return };
+        let offset = ts.offset;
         if tsecr == 0 {
             return;
         }
-        let now_ts = self.ts_clock(now, ts.offset);
+        if let Some(rto_tsval) = ts.rto_tsval {
+            if (tsecr.wrapping_sub(rto_tsval) as i32) < 0 {
+                // Echoes a transmission from before the timeout: see `rto_tsval`.
+                self.stats.rtt_samples_ambiguous += 1;
+                return;
+            }
+            ts.rto_tsval = None;
+        }
+        let now_ts = self.ts_clock(now, offset);
         let rtt_ms = now_ts.wrapping_sub(tsecr);
         if (rtt_ms as i32) >= 0 && rtt_ms < 600_000 {
             self.rtt.on_sample(Duration::from_millis(u64::from(rtt_ms)));

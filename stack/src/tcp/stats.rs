@@ -114,6 +114,9 @@ pub struct Stats {
     pub retransmitted_segments: u64,
     /// Expirations of the retransmission timer.
     pub rto_expirations: u64,
+    /// ACKs of new data whose echoed timestamp predates the last RTO: no RTT sample taken
+    /// (Karn's rule where timestamps leave the ACK's timing ambiguous).
+    pub rtt_samples_ambiguous: u64,
     /// Entries into fast recovery.
     pub fast_recoveries: u64,
     /// Tail loss probes sent (RFC 8985 section 7.3).

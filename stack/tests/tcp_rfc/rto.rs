@@ -322,3 +322,52 @@ fn karn_applies_to_syn_ack_resent_for_a_duplicate_syn() {
     assert_eq!(c.state(), State::Established);
     assert_eq!(c.srtt(), None, "ambiguous: which SYN-ACK was acked?");
 }
+
+// MUST-18 (Karn) where timestamps leave the timing ambiguous. After a timeout, an ACK that
+// echoes a TSval from before it acknowledges the original transmission, but it may be a late
+// stand-in for an ACK that was lost: a receiver echoes TS.Recent, which a duplicate does not
+// update (RFC 7323 section 4.3). Timed from the original, it measured a 4.9 s partition as a
+// 6.2 s round trip where the path's was 60 ms (a large-mix sweep: bulk 92868). No sample, the
+// backed-off RTO stays; the echo of the retransmission is a sample and ends the backoff.
+#[test]
+fn an_echo_from_before_the_timeout_is_no_rtt_sample() {
+    let cfg = Config {
+        timestamps: true,
+        tlp: false,
+        ..rfc_rto()
+    };
+    let mut c = established(cfg);
+    c.send(&bytes(2000)).unwrap();
+    let original = sent(&mut c, T0);
+    assert_eq!(original.len(), 2);
+    let original_tsval = original[0].ts.expect("timestamps on").tsval;
+    let srtt = c.srtt();
+
+    let at = fire_next(&mut c);
+    let resent = sent_one(&mut c, at);
+    assert_eq!(resent.seq, ISS1);
+    let resent_tsval = resent.ts.expect("timestamps on").tsval;
+    assert!(resent_tsval > original_tsval);
+    let backed_off = c.rto();
+
+    // Six seconds on, the first segment is acknowledged, echoing the original's TSval.
+    let late = at + secs(6);
+    recv_seg(
+        &mut c,
+        late,
+        ts(seg(ACK, IRS1, ISS1 + 1000), 7100, original_tsval),
+    );
+    assert_eq!(c.info().unacked_bytes, 1000);
+    assert_eq!((c.srtt(), c.rto()), (srtt, backed_off));
+    assert_eq!(c.stats().rtt_samples_ambiguous, 1);
+
+    // The rest, echoing the retransmission: a sample, 6 s + 20 ms, and the backoff ends.
+    recv_seg(
+        &mut c,
+        late + ms(20),
+        ts(seg(ACK, IRS1, ISS1 + 2000), 7120, resent_tsval),
+    );
+    assert_ne!(c.srtt(), srtt);
+    assert_eq!(c.stats().rtt_samples_ambiguous, 1);
+    assert!(c.rto() > secs(1) && c.rto() != backed_off, "{:?}", c.rto());
+}
