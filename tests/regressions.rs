@@ -184,13 +184,13 @@ fn fewer_window_updates_bulk() {
 // reordering, duplicates and corruption; a 4.9 s partition of the clients from the server).
 // Client1's data sent before the partition arrived, but the server's ACK did not; after the
 // heal, the client's fifth retransmission drew a duplicate ACK that echoed the original's
-// TSval, since a duplicate does not update TS.Recent (RFC 7323 section 4.3, as Linux). Timed
-// from it, the round trip was 6.2 s: SRTT 730 ms, RTTVAR 1,356 ms, RTO 6.2 s. A corrupted ARP
-// reply then taught client1 a wrong address for the server; its recovery waits for R1, three
-// timeouts, which at that RTO came 45 s later, and the retransmission after them past the
-// deadline. An echo from before the last timeout is now no RTT sample (Karn's rule, MUST-18;
-// `tcp_rfc::rto::an_echo_from_before_the_timeout_is_no_rtt_sample`): the run completes at
-// 20.9 s.
+// TSval, since a segment rejected as a duplicate does not update TS.Recent (as in Linux).
+// Timed from it, the round trip was 6.2 s: SRTT 730 ms, RTTVAR 1,356 ms, RTO 6.2 s. A
+// corrupted ARP reply then taught client1 a wrong address for the server; its recovery
+// waits for R1, three timeouts, which at that RTO came 45 s later, and the retransmission
+// after them past the deadline. An echo from before the last timeout is now no RTT sample
+// (Karn's rule, MUST-18; `tcp_rfc::rto::an_echo_from_before_the_timeout_is_no_rtt_sample`):
+// the run completes at 20.9 s.
 #[test]
 fn inflated_srtt_bulk_92868() {
     replay_passes("bulk-92868-inflated-srtt.json");

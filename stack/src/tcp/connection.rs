@@ -176,8 +176,8 @@ struct Timestamps {
     /// transmission, but may have been sent at any time since: the ACK the peer sent at once
     /// may have been lost, and what reaches us is a later one (a duplicate ACK for our
     /// retransmission, or the ACK riding on its own data) that still echoes the original,
-    /// since a receiver updates TS.Recent only from segments it accepts (RFC 7323 section
-    /// 4.3; Linux likewise). Timed from the original, such an ACK measures the outage too:
+    /// since a segment rejected as a duplicate does not update TS.Recent (here, as in
+    /// Linux). Timed from the original, such an ACK measures the outage too:
     /// after a 4.9 s partition, a 6.2 s sample where the path's RTT was 60 ms set SRTT to
     /// 730 ms and the RTO to 6 s (a large-mix sweep: bulk 92868). Karn's rule (MUST-18) for
     /// the ambiguity timestamps do not settle: no sample, the backed-off RTO stays.

@@ -325,10 +325,11 @@ fn karn_applies_to_syn_ack_resent_for_a_duplicate_syn() {
 
 // MUST-18 (Karn) where timestamps leave the timing ambiguous. After a timeout, an ACK that
 // echoes a TSval from before it acknowledges the original transmission, but it may be a late
-// stand-in for an ACK that was lost: a receiver echoes TS.Recent, which a duplicate does not
-// update (RFC 7323 section 4.3). Timed from the original, it measured a 4.9 s partition as a
-// 6.2 s round trip where the path's was 60 ms (a large-mix sweep: bulk 92868). No sample, the
-// backed-off RTO stays; the echo of the retransmission is a sample and ends the backoff.
+// stand-in for an ACK that was lost: a receiver echoes TS.Recent, which a segment rejected as
+// a duplicate does not update (here, as in Linux). Timed from the original, it measured a
+// 4.9 s partition as a 6.2 s round trip where the path's was 60 ms (a large-mix sweep: bulk
+// 92868). No sample, the backed-off RTO stays; the echo of the retransmission is a sample
+// and ends the backoff.
 #[test]
 fn an_echo_from_before_the_timeout_is_no_rtt_sample() {
     let cfg = Config {
