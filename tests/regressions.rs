@@ -195,3 +195,19 @@ fn fewer_window_updates_bulk() {
 fn inflated_srtt_bulk_92868() {
     replay_passes("bulk-92868-inflated-srtt.json");
 }
+
+// The default sweep (found while measuring a planted bug): partition-heals 11039, two
+// partitions of about 5 and 4 s, end-host FCS checks off. During the second, the server's
+// retransmissions of data the client already held were lost; after the heal the client
+// answered one with a duplicate ACK, which acknowledged new data and so started the
+// server's count of timeouts again. The client's ARP reply to the server had a bit flipped
+// in its hardware address, and the server sent the rest of the flight to that address; R1,
+// and with it the negative advice that asks again, came at the third timeout after the
+// ACK, 45 s on with the RTO backed off to 6.4 s, and the retransmission after it past the
+// deadline. R1 is judged by the loss episode's age too now, as Linux judges
+// `tcp_retries1` (`tcp_rfc::rto::r1_counts_the_episode_not_the_timeouts_since_a_partial_ack`):
+// the advice comes at the first timeout after the ACK and the run completes at 32 s.
+#[test]
+fn spurious_ack_restarts_r1_partition_heals() {
+    replay_passes("partition-heals-11039-spurious-ack-restarts-r1.json");
+}

@@ -261,6 +261,15 @@ pub struct Connection {
     /// One timed segment for RTT samples without timestamps (Karn: cleared on retransmit).
     rtt_probe: Option<(SeqNumber, Instant)>,
     rto_count: u32,
+    /// The first timeout of the current loss episode, and SND.MAX then: the episode ends
+    /// when SND.UNA reaches that. R1 is also judged by the episode's age, as Linux's
+    /// `retransmits_timed_out` judges `tcp_retries1` by time: `rto_count` starts again at
+    /// every ACK of new data, and an ACK of a retransmission that proved spurious is one
+    /// (after a partition the peer had the head segment and its ACK was lost). Counted
+    /// that way, R1 came at the third timeout after it, 45 s on with the RTO backed off to
+    /// 6.4 s, while the rest of the flight went to a wrong MAC address that a damaged ARP
+    /// reply had taught (the default sweep: partition-heals 11039).
+    rto_episode: Option<(Instant, SeqNumber)>,
     syn_retransmitted: bool,
     cc: Controller,
     /// Fast recovery and the marks of loss detection (`recovery.rs`).
@@ -373,6 +382,7 @@ impl Connection {
             rtt,
             rtt_probe: None,
             rto_count: 0,
+            rto_episode: None,
             syn_retransmitted: false,
             cc,
             loss: LossRecovery::default(),
@@ -1022,6 +1032,16 @@ impl Connection {
         }
     }
 
+    /// How long R1 timeouts take at the minimum RTO, counted as Linux's
+    /// `retransmits_timed_out` counts it, `(2^(R1+1) - 1) * rto_min` (3 s with the
+    /// defaults): an episode older than this has reached R1 whatever `rto_count` says.
+    fn r1_time(&self) -> Duration {
+        let factor = 1u32
+            .checked_shl(self.cfg.r1_retries.saturating_add(1))
+            .map_or(u32::MAX, |f| f - 1);
+        self.cfg.rto_min.saturating_mul(factor)
+    }
+
     fn on_rto(&mut self, now: Instant) {
         if self.snd_una == self.snd_max
             && !matches!(self.state, State::SynSent | State::SynReceived)
@@ -1044,7 +1064,8 @@ impl Connection {
         // that advice makes is answered by a reply damaged in flight, the wrong address it
         // teaches is REACHABLE and nothing asked again (sweeps of the large workload mix,
         // slow-reader 52991 and request-response 30594: a path dead for a minute).
-        if self.rto_count >= self.cfg.r1_retries {
+        let (episode_start, _) = *self.rto_episode.get_or_insert((now, self.snd_max));
+        if self.rto_count >= self.cfg.r1_retries || now - episode_start >= self.r1_time() {
             self.push_event(Event::PathTrouble);
         }
         let zero_window = self.state.is_synchronized() && self.snd_wnd == 0;
@@ -1297,6 +1318,7 @@ impl Connection {
     fn on_established(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         self.set_state(State::Established);
         self.rto_count = 0;
+        self.rto_episode = None;
         // A SYN (or SYN-ACK) retransmission was pending: SND.NXT sat on the ISS. The ACK
         // that completed the handshake makes that resend moot (found by `sansnet sweep`,
         // scenario churn, seed 370).
@@ -1693,6 +1715,9 @@ impl Connection {
         }
         self.scoreboard.advance(ack);
         self.rto_count = 0;
+        if self.rto_episode.is_some_and(|(_, recover)| ack >= recover) {
+            self.rto_episode = None;
+        }
         // Progress resets the give-up clock (RFC 9293 section 3.8.3); with a user timeout,
         // what is still unacknowledged gets the whole timeout again.
         match self.cfg.user_timeout {

@@ -222,6 +222,34 @@ fn r1_tells_the_application() {
     assert_eq!(c.state(), State::Established);
 }
 
+// RFC 1122 4.2.3.5 measures R1 on "the same segment"; Linux judges it by time since the
+// episode began. An ACK of part of the flight (here the head segment, whose ACK had been
+// lost) restarts the count of timeouts, but not the episode: once it is older than R1
+// timeouts at the minimum RTO (15 x rto_min), the next timeout gives the advice.
+#[test]
+fn r1_counts_the_episode_not_the_timeouts_since_a_partial_ack() {
+    let (mut c, now) = established_after(rfc_rto(), ms(100));
+    c.send(&bytes(2000)).unwrap();
+    assert_eq!(sent(&mut c, now).len(), 2);
+    // Four timeouts, 1, 2, 4 and 8 s apart: the fourth is 14 s into the episode.
+    let mut at = now;
+    for i in 1..=4 {
+        at = fire_next(&mut c);
+        sent(&mut c, at);
+        assert_eq!(events(&mut c).contains(&Event::PathTrouble), i >= 3);
+    }
+    // The head segment is acknowledged: the count starts again.
+    exchange(&mut c, at + ms(100), seg(ACK, IRS1, ISS1 + 1460));
+    assert_eq!(c.info().unacked_bytes, 540);
+    events(&mut c);
+    // The next timeout is the first since that ACK, 30 s into the episode: advice.
+    let at = fire_next(&mut c);
+    // No sample (Karn: no timestamps, the timed segment was resent), so the RTO stays at 16 s.
+    assert_eq!(at, now + secs(15) + ms(100) + secs(16));
+    sent(&mut c, at);
+    assert!(events(&mut c).contains(&Event::PathTrouble));
+}
+
 /// Fires timers (draining output) until the connection closes; returns when it did.
 fn run_until_closed(c: &mut Connection) -> Instant {
     for _ in 0..1000 {
