@@ -39,16 +39,17 @@
 //!
 //! An ARP reply damaged in flight is confirmed by the very reply that teaches the wrong
 //! address: REACHABLE, it goes unchecked for the whole reachable time however many
-//! retransmissions vanish into it. TCP gives negative advice (RFC 1122's "Higher-Layer
-//! Advice"; section 4.2.3.5: at every timeout once the retransmissions of a segment reach
-//! R1, `tcp::Config::r1_retries`, SHLD-9): the host then asks for the neighbour by broadcast
-//! (`ArpCounters::advice_requests`), at most once an `arp_retry_interval`, and leaves the
-//! entry as it is. The owner's answer replaces a wrong address at once; silence changes
-//! nothing. Making the entry STALE instead (so that the probes and the broadcast that
-//! follow could delete it) was tried and rejected: a peer that is only partitioned for a
-//! while then fails a `connect` with EHOSTUNREACH within seconds, where the entry's own
-//! reachable time lets the SYNs through after the heal (Linux has no such path at all: its
-//! negative advice resets the route, not the neighbour).
+//! retransmissions vanish into it. TCP gives negative advice (RFC 1122's "Higher-Layer Advice";
+//! section 4.2.3.5: at every timeout once the retransmissions of a segment reach R1,
+//! `tcp::Config::r1_retries`, SHLD-9, or once the loss episode is older than R1 timeouts take
+//! at the minimum RTO, as Linux judges it): the host then asks for the neighbour by broadcast
+//! (`ArpCounters::advice_requests`), at most once an `arp_retry_interval`, and leaves the entry
+//! as it is. The owner's answer replaces a wrong address at once; silence changes nothing.
+//! Making the entry STALE instead (so that the probes and the broadcast that follow could
+//! delete it) was tried and rejected: a peer that is only partitioned for a while then fails a
+//! `connect` with EHOSTUNREACH within seconds, where the entry's own reachable time lets the
+//! SYNs through after the heal (Linux has no such path at all: its negative advice resets the
+//! route, not the neighbour).
 //!
 //! # Timeout and use
 //!
