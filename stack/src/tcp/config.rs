@@ -114,7 +114,9 @@ pub struct Config {
     pub rto_max: Duration,
     /// R1 for data: retransmissions after which the application is told the path looks bad,
     /// and the host given negative advice, at every timeout from then on (RFC 9293 SHLD-10:
-    /// at least 3; RFC 1122 4.2.3.5).
+    /// at least 3; RFC 1122 4.2.3.5). Also reached, as Linux reaches `tcp_retries1`, once
+    /// the loss episode is older than `(2^(R1+1) - 1) * rto_min`, though an ACK of part of
+    /// the flight restarted the count.
     pub r1_retries: u32,
     /// R2 for data: time after the first retransmission at which the connection is given up
     /// (SHLD-11: at least 100 s).
