@@ -174,7 +174,10 @@ fn advice_reply_corrupted_bulk() {
 // bulk 75528 (switched:4, zero-latency links with bursty loss, duplicates and corruption,
 // FCS checks off, a one-way partition) stalled past its progress bound, the server's RTO
 // at 56 s (SRTT 775 ms, RTTVAR 1,550 ms on links without latency). That change was
-// reverted; the run passes as it did before it.
+// reverted and the run passed without it. The inflated SRTT was the mechanism that
+// `inflated_srtt_bulk_92868` fixed later (a duplicate ACK echoing a timestamp from before
+// a timeout taken as an RTT sample); with that fix the change is back, and this run passes
+// with it.
 #[test]
 fn fewer_window_updates_bulk() {
     replay_passes("bulk-75528-fewer-window-updates.json");

@@ -717,15 +717,25 @@ impl Connection {
         }
         let before = self.advertisable_edge();
         let n = self.recv.read(out);
-        // Window update when reading opens the window enough (receiver SWS avoidance,
-        // RFC 9293 section 3.8.6.2.2): at least min(buffer/2, MSS) past the old edge.
-        // Tried and reverted: an update only while the window the peer knows is half the
-        // buffer or less (Linux's tcp_cleanup_rbuf), which halves the ACKs of a stream read
-        // as it arrives; a large-mix sweep run (bulk 75528, tests/regressions) then
-        // stalled past its progress bound with the sender's RTO at 56 s.
+        // A window update when reading opens the window enough (receiver SWS avoidance,
+        // RFC 9293 section 3.8.6.2.2: at least min(buffer/2, MSS) past the old edge), and
+        // only while the window the peer knows is half the buffer or less and the read at
+        // least doubles it, as Linux decides (tcp_cleanup_rbuf). A larger known window does
+        // not hold the sender back, and the ACKs its data brings carry the new edge anyway:
+        // a stream read as it arrives would otherwise cost an ACK per segment read, twice
+        // what delayed ACKs send.
         let after = self.advertisable_edge();
         let threshold = (self.recv.capacity() / 2).min(usize::from(self.cfg.mss));
-        if after > before && after - self.rcv_adv.max(before) >= threshold {
+        let known = if self.rcv_adv > self.rcv_nxt {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        };
+        if after > before
+            && after - self.rcv_adv.max(before) >= threshold
+            && known <= self.recv.capacity() / 2
+            && after - self.rcv_nxt >= 2 * known
+        {
             self.ack.owe();
         }
         Ok(n)

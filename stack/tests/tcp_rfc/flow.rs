@@ -293,8 +293,30 @@ fn receiver_sws_avoidance_withholds_small_window_updates() {
     assert_eq!(usize::from(out[0].win), 1460);
 }
 
-// RFC 9293 3.8.6.2.2: once the window the peer knows is half the buffer or less, a read
-// that frees the rest is announced at once.
+// RFC 9293 3.8.6.2.2 asks for receiver SWS avoidance, not for a window update each time a
+// read frees an MSS: while the window the peer knows is more than half the buffer, reading
+// data as it arrives sends nothing of its own, and the data is acknowledged every second
+// full-sized segment (SHLD-19) as if it had not been read (Linux's tcp_cleanup_rbuf decides
+// so too). Before, each read sent a window update: an ACK per segment.
+#[test]
+fn reading_as_data_arrives_adds_no_window_updates_while_the_window_is_large() {
+    let mut c = established(Config {
+        recv_buffer_bytes: 64_000,
+        ..plain()
+    });
+    let mut buf = vec![0u8; 4000];
+    let mut acks = Vec::new();
+    for k in 0..20 {
+        recv_seg(&mut c, T0, data(IRS1 + 1460 * k, ISS1, &bytes(1460)));
+        assert_eq!(c.recv(&mut buf), Ok(1460));
+        acks.extend(sent(&mut c, T0).iter().map(|s| s.ack));
+    }
+    let every_second: Vec<SeqNumber> = (1..=10).map(|k| IRS1 + 2920 * k).collect();
+    assert_eq!(acks, every_second);
+}
+
+// ... and once the window the peer knows is half the buffer or less, a read that at least
+// doubles it is announced at once.
 #[test]
 fn reading_a_window_at_most_half_open_announces_it() {
     let mut c = established(Config {
