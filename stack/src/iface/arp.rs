@@ -401,7 +401,8 @@ impl Host {
         let mut frame = alloc::vec![0u8; (hl + repr.buffer_len()).max(60)];
         eth.emit(&mut ethernet::Frame::new_unchecked(&mut frame[..]));
         repr.emit(&mut arp::Packet::new_unchecked(&mut frame[hl..]));
-        self.push_frame(nic, frame);
+        let len = frame.len();
+        self.push_frame(nic, frame, len);
     }
 
     /// Retries due requests; gives up on addresses out of retries; moves entries in DELAY

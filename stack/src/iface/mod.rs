@@ -277,8 +277,10 @@ const PACKET_POOL_MAX: usize = 32;
 /// A frame waiting for `poll_transmit`.
 #[derive(Debug)]
 enum Outgoing {
-    /// A whole frame (ARP).
-    Frame(Vec<u8>),
+    /// A whole frame, the first `len` bytes of `buf` (ARP, or a TCP segment written whole
+    /// by `tcp_transmit`). A pooled buffer keeps its full length: truncated and grown
+    /// again, it would be zero-filled each time it is reused.
+    Frame { buf: Vec<u8>, len: usize },
     /// An IP packet whose Ethernet header is written straight into the caller's buffer, so
     /// that sending a packet costs no second allocation and copy.
     Ip {
@@ -503,13 +505,15 @@ impl Host {
         loop {
             if let Some((nic, out)) = self.tx_queue.pop_front() {
                 let len = match out {
-                    Outgoing::Frame(frame) => {
-                        if frame.len() > buf.len() {
+                    Outgoing::Frame { buf: frame, len } => {
+                        if len > buf.len() {
                             self.drop_packet(DropReason::TxBufferTooSmall);
+                            self.recycle_packet(frame);
                             continue;
                         }
-                        buf[..frame.len()].copy_from_slice(&frame);
-                        frame.len()
+                        buf[..len].copy_from_slice(&frame[..len]);
+                        self.recycle_packet(frame);
+                        len
                     }
                     Outgoing::Ip { dst, packet } => {
                         let eth = ethernet::Repr {
@@ -528,9 +532,7 @@ impl Host {
                         eth.emit(&mut ethernet::Frame::new_unchecked(&mut buf[..len]));
                         buf[hl..hl + packet.len()].copy_from_slice(&packet);
                         buf[hl + packet.len()..len].fill(0);
-                        if self.packet_pool.len() < PACKET_POOL_MAX {
-                            self.packet_pool.push(packet);
-                        }
+                        self.recycle_packet(packet);
                         len
                     }
                 };
@@ -766,8 +768,30 @@ impl Host {
         self.push_outgoing(nic, Outgoing::Ip { dst, packet });
     }
 
-    fn push_frame(&mut self, nic: usize, frame: Vec<u8>) {
-        self.push_outgoing(nic, Outgoing::Frame(frame));
+    /// Keeps a spent packet or frame buffer for the next, up to `PACKET_POOL_MAX`.
+    fn recycle_packet(&mut self, buf: Vec<u8>) {
+        if self.packet_pool.len() < PACKET_POOL_MAX {
+            self.packet_pool.push(buf);
+        }
+    }
+
+    /// A frame buffer in which `tcp_transmit_into` writes any segment in place: the
+    /// largest MTU, the Ethernet header and room for the largest TCP options (what
+    /// `poll_transmit` asks of its caller for the same).
+    fn max_frame_len(&self) -> usize {
+        let mtu = self
+            .cfg
+            .interfaces
+            .iter()
+            .map(|i| i.mtu)
+            .max()
+            .unwrap_or(1500);
+        mtu + 54
+    }
+
+    /// Queues the first `len` bytes of `frame`.
+    fn push_frame(&mut self, nic: usize, frame: Vec<u8>, len: usize) {
+        self.push_outgoing(nic, Outgoing::Frame { buf: frame, len });
     }
 
     fn push_outgoing(&mut self, nic: usize, out: Outgoing) {

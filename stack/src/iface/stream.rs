@@ -103,8 +103,9 @@ fn conn_errno(e: &ConnEntry, err: ConnectionError) -> Errno {
 }
 
 /// Builds an IP packet with a TCP segment in `packet`, a recycled buffer (see
-/// `Host::packet_pool`) whose old contents are discarded. Free of `self`, so that it can run
-/// while the segment borrows the host's scratch buffer.
+/// `Host::packet_pool`) whose old contents are overwritten: the emitters write every byte
+/// of headers, options, padding and payload, so only growth is zero-filled. Free of `self`,
+/// so that it can run while the segment borrows the host's scratch buffer.
 fn tcp_packet(
     mut packet: Vec<u8>,
     ident: u16,
@@ -128,7 +129,6 @@ fn tcp_packet(
         frag_offset: 0,
         options: ipv4::Ipv4Options::EMPTY,
     };
-    packet.clear();
     packet.resize(ip.buffer_len(), 0);
     ip.emit(&mut ipv4::Packet::new_unchecked(&mut packet[..]));
     let hl = ip.header_len();
@@ -610,6 +610,38 @@ impl Host {
             return;
         };
         e.in_dirty = false;
+        // Each segment written as `poll_transmit` writes it, whole, into a frame buffer of
+        // the host's pool, and queued: the payload is copied once here and once into the
+        // caller's buffer.
+        let frame_len = self.max_frame_len();
+        loop {
+            let mut frame = self.packet_pool.pop().unwrap_or_default();
+            if frame.len() < frame_len {
+                frame.resize(frame_len, 0);
+            }
+            match self.tcp_transmit_into(now, id, &mut frame) {
+                DirectTx::Frame { nic, len } => self.push_frame(nic, frame, len),
+                DirectTx::Queued => self.recycle_packet(frame),
+                DirectTx::Done => {
+                    self.recycle_packet(frame);
+                    break;
+                }
+                DirectTx::Slow => {
+                    self.recycle_packet(frame);
+                    self.tcp_transmit_packets(now, id);
+                    break;
+                }
+            }
+        }
+        self.tcp_transmit_done(now, id);
+    }
+
+    /// `tcp_transmit` for what cannot be written as a frame (loopback, no route): each
+    /// segment built as an IP packet for `ip_output`.
+    fn tcp_transmit_packets(&mut self, now: Instant, id: ConnId) {
+        let Some(e) = self.conn_mut(id) else {
+            return;
+        };
         let key = e.key;
         // The engine never sends more than its effective MSS; the buffer grows to it once,
         // so that a host never used for bulk data does not carry 64 KiB it never touches.
@@ -645,7 +677,6 @@ impl Host {
             let _ = self.ip_output(now, packet, Origin::Tcp(key));
         }
         self.tcp.scratch = scratch;
-        self.tcp_transmit_done(now, id);
     }
 
     /// After a connection has sent all it had: its events, its end if it closed, its timer.

@@ -1017,6 +1017,16 @@ pub(crate) mod tests {
             prop_assert_eq!(rest, &[] as &[u8]);
         }
 
+        // The host reuses packet buffers without zeroing them: emitting must write every
+        // byte of the header (options and padding included).
+        #[test]
+        fn emit_overwrites_a_stale_header(repr in arb_repr(), stale in any::<u8>()) {
+            let mut bytes = vec![stale; repr.buffer_len()];
+            repr.emit(&mut Packet::new_unchecked(&mut bytes[..]));
+            let zeroed = emit(&repr, &vec![0; repr.payload_len]);
+            prop_assert_eq!(&bytes[..repr.header_len()], &zeroed[..repr.header_len()]);
+        }
+
         #[test]
         fn any_bytes_never_panic(mut bytes in proptest::collection::vec(any::<u8>(), 0..90), version_ihl in any::<bool>()) {
             if version_ihl && !bytes.is_empty() {

@@ -1592,6 +1592,16 @@ mod tests {
             prop_assert_eq!(Repr::parse(&packet, SRC, DST, ChecksumMode::Verify), Ok(repr));
         }
 
+        // The host reuses packet and frame buffers without zeroing them: emitting must
+        // write every byte of the segment (options, padding, checksum, payload).
+        #[test]
+        fn emit_overwrites_a_stale_buffer((repr, payload) in arb_repr(), stale in any::<u8>()) {
+            let repr = Repr { payload: &payload, ..repr };
+            let mut bytes = vec![stale; repr.buffer_len()];
+            repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), SRC, DST);
+            prop_assert_eq!(bytes, emit(&repr));
+        }
+
         #[test]
         fn any_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
             if let Ok(packet) = Packet::new_checked(&bytes[..]) {
