@@ -64,6 +64,8 @@ pub(crate) struct ConnEntry {
     pub orphan_deadline: Option<Instant>,
     /// The engine's drop counters as last added to the host's table (`fold_conn_drops`).
     pub drops_seen: [u64; engine::DropReason::ALL.len()],
+    /// Their sum: while the engine's total equals it, there is nothing to fold.
+    pub drops_seen_total: u64,
     /// The TCP header length of the last segment sent, where `tcp_transmit_into` expects
     /// the next one's to be (its payload is written after it before it is known).
     pub tx_header_len: u8,
@@ -211,6 +213,7 @@ impl Host {
             net_error: None,
             orphan_deadline: None,
             drops_seen: [0; engine::DropReason::ALL.len()],
+            drops_seen_total: 0,
             tx_header_len: wire_tcp::HEADER_LEN as u8,
         };
         let id = match self.tcp.free_conns.pop() {
@@ -332,6 +335,11 @@ impl Host {
             return;
         };
         let stats = e.conn.stats();
+        // Called after every segment; a drop is rare.
+        if stats.drops_total() == e.drops_seen_total {
+            return;
+        }
+        e.drops_seen_total = stats.drops_total();
         for (seen, &reason) in e.drops_seen.iter_mut().zip(engine::DropReason::ALL.iter()) {
             let n = stats.drops(reason);
             if n != *seen {

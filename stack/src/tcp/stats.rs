@@ -140,12 +140,20 @@ pub struct Stats {
     /// Keep-alive probes sent.
     pub keepalive_probes_sent: u64,
     drops: [u64; DropReason::ALL.len()],
+    /// The sum of `drops`: a host folding them into its own table checks this first.
+    drops_total: u64,
 }
 
 impl Stats {
     /// Counts one drop.
     pub fn count_drop(&mut self, reason: DropReason) {
         self.drops[reason.index()] += 1;
+        self.drops_total += 1;
+    }
+
+    /// Drops counted for every reason together.
+    pub fn drops_total(&self) -> u64 {
+        self.drops_total
     }
 
     /// Drops counted for `reason`.
