@@ -612,15 +612,15 @@ impl Host {
         DirectTx::Frame { nic, len }
     }
 
-    /// Pulls one connection's segments into IP output (called from `poll_transmit`).
+    /// Sends one connection's segments now, each written whole into a pooled frame buffer
+    /// and queued for `poll_transmit` (the answer to an input, before the next is read);
+    /// what cannot go as a frame goes through `ip_output` (`tcp_transmit_packets`).
     pub(super) fn tcp_transmit(&mut self, now: Instant, id: ConnId) {
         let Some(e) = self.conn_mut(id) else {
             return;
         };
         e.in_dirty = false;
-        // Each segment written as `poll_transmit` writes it, whole, into a frame buffer of
-        // the host's pool, and queued: the payload is copied once here and once into the
-        // caller's buffer.
+        // The payload is copied once here and once into the caller's buffer.
         let frame_len = self.max_frame_len();
         loop {
             let mut frame = self.packet_pool.pop().unwrap_or_default();
