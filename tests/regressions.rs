@@ -12,17 +12,7 @@ use sansnet::scenario::{self, RunOptions};
 /// Replays `tests/regressions/<name>` and asserts that every invariant holds; on failure,
 /// prints the hosts' `ss` tables and counters at the end of the run.
 fn replay_passes(name: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/regressions")
-        .join(name);
-    let file = ReplayFile::load(&path).unwrap();
-    let outcome = scenario::run_with(
-        &file.spec,
-        RunOptions {
-            collect_tables: true,
-            ..RunOptions::default()
-        },
-    );
+    let (file, outcome) = replay(name);
     assert!(
         outcome.result.is_ok(),
         "{name}: {:?} (recorded: {:?})\n{}",
@@ -217,12 +207,23 @@ fn spurious_ack_restarts_r1_partition_heals() {
 
 /// Replays `tests/regressions/<name>` and returns how it failed, if it did.
 fn replay_failure(name: &str) -> Option<scenario::FailureKind> {
+    replay(name).1.result.err().map(|f| f.kind)
+}
+
+/// Runs `tests/regressions/<name>` again, with the hosts' tables collected at the end.
+fn replay(name: &str) -> (ReplayFile, scenario::Outcome) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/regressions")
         .join(name);
     let file = ReplayFile::load(&path).unwrap();
-    let outcome = scenario::run_with(&file.spec, RunOptions::default());
-    outcome.result.err().map(|f| f.kind)
+    let outcome = scenario::run_with(
+        &file.spec,
+        RunOptions {
+            collect_tables: true,
+            ..RunOptions::default()
+        },
+    );
+    (file, outcome)
 }
 
 // FIXME(slow-reader 39890): a known failure, asserted as it is. Found by the default sweep
