@@ -205,11 +205,6 @@ fn spurious_ack_restarts_r1_partition_heals() {
     replay_passes("partition-heals-11039-spurious-ack-restarts-r1.json");
 }
 
-/// Replays `tests/regressions/<name>` and returns how it failed, if it did.
-fn replay_failure(name: &str) -> Option<scenario::FailureKind> {
-    replay(name).1.result.err().map(|f| f.kind)
-}
-
 /// Runs `tests/regressions/<name>` again, with the hosts' tables collected at the end.
 fn replay(name: &str) -> (ReplayFile, scenario::Outcome) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -226,31 +221,21 @@ fn replay(name: &str) -> (ReplayFile, scenario::Outcome) {
     (file, outcome)
 }
 
-// FIXME(slow-reader 39890): a known failure, asserted as it is. Found by the default sweep
-// with `--topology swarm` (seeds 20,000 to 39,999: this one run of 140,000) on the stack
-// with the window-update change (4837a7a); the same seeds on 8292740, before it, all pass,
-// this one along a different course (it completes at 4.5 s). routed:3:2, end-host FCS
+// The default sweep with `--topology swarm` (seeds 20,000 to 39,999: this one run of
+// 140,000) on the stack with the window-update change (4837a7a). routed:3:2, end-host FCS
 // checks off. Client0's data meets a long loss episode on its LAN, and its RTO backs off
 // to 12.8 s (Karn's rule keeps the backoff: the ACK that ends the episode echoes a
 // timestamp from before it). Then a corrupted ARP reply teaches it a wrong MAC address for
 // its router; every later segment goes to that address. R1's negative advice (Linux's
 // `retransmits_timed_out` on `tcp_retries1`: the loss episode older than 3 s) comes at the
 // second timeout of the new episode, 51.2 s, and the ARP entry is right a millisecond
-// later, but nothing is sent until the next timeout, past the deadline (60 s after the
-// heal). Linux would wait the same. The fix to try: when the answer to negative advice
-// changes a neighbour's address, retransmit at once on the connections that use it, since
-// what they sent since went nowhere. The `.min.json` (8 faults, shrunk from 19) fails the
-// same way at 60.4 s.
+// later, but nothing was sent until the next timeout, past the deadline (60 s after the
+// heal); Linux would wait the same. A connection whose timeout is backed off now resends
+// at once when its next hop gets a new address (`Connection::handle_next_hop_change`;
+// `host_nud::tcp_negative_advice_at_r1_replaces_a_poisoned_entry_at_once`): both the run
+// and its shrunk form (8 faults of 19) complete.
 #[test]
-fn known_failure_arp_corrupted_while_backed_off_slow_reader_39890() {
-    for name in [
-        "slow-reader-39890-arp-corrupted-backed-off.json",
-        "slow-reader-39890-arp-corrupted-backed-off.min.json",
-    ] {
-        assert_eq!(
-            replay_failure(name),
-            Some(scenario::FailureKind::NoProgress),
-            "{name}: the known failure changed; if it passes now, make it a replay_passes test"
-        );
-    }
+fn arp_corrupted_while_backed_off_slow_reader_39890() {
+    replay_passes("slow-reader-39890-arp-corrupted-backed-off.json");
+    replay_passes("slow-reader-39890-arp-corrupted-backed-off.min.json");
 }

@@ -656,6 +656,7 @@ fn counter_values(c: &Counters) -> Vec<u64> {
         c.arp.resolution_failures,
         c.arp.cache_evictions,
         c.arp.advice_requests,
+        c.arp.address_changes,
         c.ip.packets_in,
         c.ip.delivered,
         c.ip.forwarded,

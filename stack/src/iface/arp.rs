@@ -45,6 +45,10 @@
 //! at the minimum RTO, as Linux judges it): the host then asks for the neighbour by broadcast
 //! (`ArpCounters::advice_requests`), at most once an `arp_retry_interval`, and leaves the entry
 //! as it is. The owner's answer replaces a wrong address at once; silence changes nothing.
+//! Every connection routed through a neighbour whose address changes is told
+//! (`Connection::handle_next_hop_change`, `ArpCounters::address_changes`): one whose timeout
+//! is backed off resends at once instead of at its next timeout, which after a long loss
+//! episode is tens of seconds away (slow-reader 39890 in `tests/regressions.rs`).
 //! Making the entry STALE instead (so that the probes and the broadcast that follow could
 //! delete it) was tried and rejected: a peer that is only partitioned for a while then fails a
 //! `connect` with EHOSTUNREACH within seconds, where the entry's own reachable time lets the
@@ -71,7 +75,7 @@ use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
-use super::stream::ConnKey;
+use super::stream::{ConnId, ConnKey};
 use super::{Host, Origin};
 use crate::iface::counters::DropReason;
 use crate::time::{Duration, Instant};
@@ -279,6 +283,12 @@ impl Host {
                 self.counters.arp.cache_evictions += 1;
             }
         }
+        // A live entry that had another address: what went through it went astray.
+        let changed = self
+            .arp
+            .cache
+            .get(&(nic, ip))
+            .is_some_and(|e| e.expires_at > now && e.mac != mac);
         if self.cfg.limits.arp_cache_entries > 0 {
             let old = self
                 .arp
@@ -311,6 +321,31 @@ impl Host {
             for (packet, _) in pending.packets {
                 self.push_ip_frame(nic, mac, packet);
             }
+        }
+        if changed {
+            self.counters.arp.address_changes += 1;
+            self.tcp_next_hop_changed(now, (nic, ip));
+        }
+    }
+
+    /// The neighbour `next_hop` has a new address: every connection routed through it is
+    /// told (`Connection::handle_next_hop_change`), in slot order. Rare (an address changes
+    /// when a host is replaced, or a damaged reply taught a wrong one and its owner's answer
+    /// repairs it), so a walk over the table costs nothing per packet.
+    fn tcp_next_hop_changed(&mut self, now: Instant, next_hop: (usize, Ipv4Addr)) {
+        let mut ids = Vec::new();
+        for (slot, e) in self.tcp.conns.iter().enumerate() {
+            if let Some(e) = e {
+                if e.conn.in_rto_recovery() && self.route(*e.key.remote.ip()) == Some(next_hop) {
+                    ids.push(ConnId(slot));
+                }
+            }
+        }
+        for id in ids {
+            if let Some(e) = self.conn_mut(id) {
+                e.conn.handle_next_hop_change(now);
+            }
+            self.sync_conn(now, id);
         }
     }
 

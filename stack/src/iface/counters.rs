@@ -220,6 +220,9 @@ pub struct ArpCounters {
     pub cache_evictions: u64,
     /// Broadcast requests sent on TCP's negative advice (counted in `requests_out` too).
     pub advice_requests: u64,
+    /// Live entries given another address (TCP connections through the neighbour that
+    /// wait on a backed-off timeout resend at once).
+    pub address_changes: u64,
 }
 
 /// IPv4 counters.

@@ -894,6 +894,34 @@ impl Connection {
         }
     }
 
+    /// The host gave the next hop of this connection's path a new link-layer address (an
+    /// ARP answer replaced the one it had): whatever was sent before went to the old one.
+    ///
+    /// While a retransmission timeout is backed off (no new data acknowledged since it
+    /// fired), the oldest unacknowledged segment, or the SYN, goes again at once, to the new
+    /// address; the timer keeps its deadline and the backoff is not doubled (this is not a
+    /// timeout). Without it, a repair found by negative advice at a timeout backed off to
+    /// seconds waits a whole further timeout before anything uses it. RFC 6069 (TCP-LD)
+    /// acts alike on a sign that connectivity is back. Outside a timeout episode nothing
+    /// changes: fast retransmit, RACK and an unbacked RTO find the losses soon enough.
+    pub fn handle_next_hop_change(&mut self, now: Instant) {
+        if self.rto_count > 0 && self.snd_una != self.snd_max {
+            match self.state {
+                State::SynSent | State::SynReceived => {
+                    self.syn_retransmitted = true;
+                    self.snd_nxt = self.iss;
+                    self.stats.next_hop_resends += 1;
+                }
+                s if s.is_synchronized() => {
+                    self.loss.rexmit_next = Some(self.snd_una);
+                    self.stats.next_hop_resends += 1;
+                }
+                _ => {}
+            }
+        }
+        self.end_of_call(Some(now));
+    }
+
     /// Whether a SYN arriving in TIME-WAIT may open a new incarnation of this connection:
     /// with timestamps, its TSval is newer than TS.Recent (RFC 6191); without, its sequence
     /// number is beyond RCV.NXT (RFC 1122 section 4.2.2.13, MAY-2). The host then replaces

@@ -114,6 +114,9 @@ pub struct Stats {
     pub retransmitted_segments: u64,
     /// Expirations of the retransmission timer.
     pub rto_expirations: u64,
+    /// Segments (or SYNs) sent again at once because the next hop got a new link-layer
+    /// address while a timeout was backed off (`Connection::handle_next_hop_change`).
+    pub next_hop_resends: u64,
     /// ACKs of new data whose echoed timestamp predates the last RTO: no RTT sample taken
     /// (Karn's rule where timestamps leave the ACK's timing ambiguous).
     pub rtt_samples_ambiguous: u64,

@@ -400,3 +400,54 @@ fn an_echo_from_before_the_timeout_is_no_rtt_sample() {
     assert_eq!(c.stats().rtt_samples_ambiguous, 1);
     assert!(c.rto() > secs(1) && c.rto() != backed_off, "{:?}", c.rto());
 }
+
+// A new link-layer address for the next hop (the host's ARP table repaired a wrong one):
+// while the timeout is backed off, the earliest unacknowledged segment goes again at once;
+// the timer keeps its deadline and the RTO its backoff, since this is not a timeout.
+#[test]
+fn next_hop_change_resends_at_once_while_backed_off() {
+    let (mut c, now) = established_after(rfc_rto(), ms(100));
+    c.send(&bytes(3000)).unwrap();
+    let first = sent(&mut c, now);
+    let at = fire_next(&mut c);
+    sent(&mut c, at);
+    let at = fire_next(&mut c);
+    sent(&mut c, at);
+    let (rto, deadline) = (c.rto(), c.poll_timeout());
+    let t = at + ms(300);
+    c.handle_next_hop_change(t);
+    let out = sent(&mut c, t);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].seq, ISS1);
+    assert_eq!(out[0].payload, first[0].payload);
+    assert_eq!(c.stats().next_hop_resends, 1);
+    assert_eq!(c.stats().rto_expirations, 2);
+    assert_eq!((c.rto(), c.poll_timeout()), (rto, deadline));
+}
+
+// Outside a timeout episode the change sends nothing: fast retransmit, RACK and an RTO that
+// has not backed off find what went astray.
+#[test]
+fn next_hop_change_sends_nothing_outside_a_timeout() {
+    let (mut c, now) = established_after(rfc_rto(), ms(100));
+    c.send(&bytes(3000)).unwrap();
+    sent(&mut c, now);
+    let deadline = c.poll_timeout();
+    c.handle_next_hop_change(now + ms(10));
+    sent_none(&mut c, now + ms(10));
+    assert_eq!(c.poll_timeout(), deadline);
+    assert_eq!(c.stats().next_hop_resends, 0);
+}
+
+// A SYN backed off resends at once too.
+#[test]
+fn next_hop_change_resends_a_backed_off_syn() {
+    let mut c = syn_sent(rfc_rto());
+    sent(&mut c, T0);
+    let at = fire_next(&mut c);
+    sent(&mut c, at);
+    c.handle_next_hop_change(at + ms(500));
+    let syn = sent_one(&mut c, at + ms(500));
+    assert_eq!(syn.ctl(), (SYN, ISS, SeqNumber(0)));
+    assert_eq!(c.poll_timeout(), Some(at + secs(2)));
+}
