@@ -271,6 +271,10 @@ pub struct Connection {
     /// reply had taught (the default sweep: partition-heals 11039).
     rto_episode: Option<(Instant, SeqNumber)>,
     syn_retransmitted: bool,
+    /// `handle_next_hop_change` resent since the last retransmission timeout: at most once
+    /// a timeout, so that ARP frames changing an address back and forth (gratuitous
+    /// replies, damaged ones) cannot make every backed-off connection send a segment each.
+    next_hop_resent: bool,
     cc: Controller,
     /// Fast recovery and the marks of loss detection (`recovery.rs`).
     loss: LossRecovery,
@@ -384,6 +388,7 @@ impl Connection {
             rto_count: 0,
             rto_episode: None,
             syn_retransmitted: false,
+            next_hop_resent: false,
             cc,
             loss: LossRecovery::default(),
             scoreboard,
@@ -899,25 +904,23 @@ impl Connection {
     ///
     /// While a retransmission timeout is backed off (no new data acknowledged since it
     /// fired), the oldest unacknowledged segment, or the SYN, goes again at once, to the new
-    /// address; the timer keeps its deadline and the backoff is not doubled (this is not a
-    /// timeout). Without it, a repair found by negative advice at a timeout backed off to
+    /// address, once a timeout at most; the timer keeps its deadline and the backoff is not
+    /// doubled (this is not a timeout). Without it, a repair found by negative advice at a timeout backed off to
     /// seconds waits a whole further timeout before anything uses it. RFC 6069 (TCP-LD)
     /// acts alike on a sign that connectivity is back. Outside a timeout episode nothing
     /// changes: fast retransmit, RACK and an unbacked RTO find the losses soon enough.
     pub fn handle_next_hop_change(&mut self, now: Instant) {
-        if self.rto_count > 0 && self.snd_una != self.snd_max {
+        if self.rto_count > 0 && self.snd_una != self.snd_max && !self.next_hop_resent {
             match self.state {
                 State::SynSent | State::SynReceived => {
                     self.syn_retransmitted = true;
                     self.snd_nxt = self.iss;
-                    self.stats.next_hop_resends += 1;
                 }
-                s if s.is_synchronized() => {
-                    self.loss.rexmit_next = Some(self.snd_una);
-                    self.stats.next_hop_resends += 1;
-                }
-                _ => {}
+                s if s.is_synchronized() => self.loss.rexmit_next = Some(self.snd_una),
+                _ => return self.end_of_call(Some(now)),
             }
+            self.next_hop_resent = true;
+            self.stats.next_hop_resends += 1;
         }
         self.end_of_call(Some(now));
     }
@@ -1088,6 +1091,7 @@ impl Connection {
         }
         self.stats.rto_expirations += 1;
         self.rto_count += 1;
+        self.next_hop_resent = false;
         self.rtt.on_timeout();
         // The RTO ends any probe episode and lost-retransmission watch (RFC 8985 7.4).
         self.timers.stop(Timer::LossProbe);

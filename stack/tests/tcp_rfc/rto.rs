@@ -451,3 +451,27 @@ fn next_hop_change_resends_a_backed_off_syn() {
     assert_eq!(syn.ctl(), (SYN, ISS, SeqNumber(0)));
     assert_eq!(c.poll_timeout(), Some(at + secs(2)));
 }
+
+// Once a timeout at most: addresses changing back and forth (gratuitous or damaged ARP
+// replies) do not make a backed-off connection send a segment for each; the next timeout
+// allows one again.
+#[test]
+fn next_hop_change_resends_once_a_timeout() {
+    let (mut c, now) = established_after(rfc_rto(), ms(100));
+    c.send(&bytes(1000)).unwrap();
+    sent(&mut c, now);
+    let at = fire_next(&mut c);
+    sent(&mut c, at);
+    let mut resent = Vec::new();
+    for k in 1..=3 {
+        let t = at + ms(10 * k);
+        c.handle_next_hop_change(t);
+        resent.push(sent(&mut c, t).len());
+    }
+    assert_eq!(resent, vec![1, 0, 0]);
+    let at = fire_next(&mut c);
+    sent(&mut c, at);
+    c.handle_next_hop_change(at + ms(10));
+    assert_eq!(sent(&mut c, at + ms(10)).len(), 1);
+    assert_eq!(c.stats().next_hop_resends, 2);
+}
