@@ -166,6 +166,9 @@ impl fmt::Display for TcpInfo {
             " retrans:{} rto_fired:{} fast_recoveries:{} tlp:{}",
             s.retransmitted_segments, s.rto_expirations, s.fast_recoveries, s.tlp_probes_sent
         )?;
+        if s.next_hop_resends > 0 {
+            write!(f, " next_hop_resends:{}", s.next_hop_resends)?;
+        }
         let mut drops = s.drop_counts().peekable();
         if drops.peek().is_some() {
             f.write_str(" drops:")?;

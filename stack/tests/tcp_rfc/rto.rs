@@ -422,6 +422,11 @@ fn next_hop_change_resends_at_once_while_backed_off() {
     assert_eq!(out[0].payload, first[0].payload);
     assert_eq!(c.stats().next_hop_resends, 1);
     assert_eq!(c.stats().rto_expirations, 2);
+    let info = c.info().to_string();
+    assert!(
+        info.contains("rto_fired:2 ") && info.contains(" next_hop_resends:1"),
+        "{info}"
+    );
     assert_eq!((c.rto(), c.poll_timeout()), (rto, deadline));
 }
 
