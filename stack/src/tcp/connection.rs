@@ -905,10 +905,11 @@ impl Connection {
     /// While a retransmission timeout is backed off (no new data acknowledged since it
     /// fired), the oldest unacknowledged segment, or the SYN, goes again at once, to the new
     /// address, once a timeout at most; the timer keeps its deadline and the backoff is not
-    /// doubled (this is not a timeout). Without it, a repair found by negative advice at a timeout backed off to
-    /// seconds waits a whole further timeout before anything uses it. RFC 6069 (TCP-LD)
-    /// acts alike on a sign that connectivity is back. Outside a timeout episode nothing
-    /// changes: fast retransmit, RACK and an unbacked RTO find the losses soon enough.
+    /// doubled (this is not a timeout). Without it, a repair that negative advice brings at
+    /// a timeout backed off to seconds waits a whole further timeout before anything uses
+    /// it. RFC 6069 (TCP-LD) acts alike on a sign that connectivity is back. Outside a
+    /// timeout episode nothing changes: fast retransmit, RACK and an RTO not backed off find
+    /// the losses soon enough.
     pub fn handle_next_hop_change(&mut self, now: Instant) {
         if self.rto_count > 0 && self.snd_una != self.snd_max && !self.next_hop_resent {
             match self.state {
