@@ -333,15 +333,17 @@ impl Host {
     /// when a host is replaced, or a damaged reply taught a wrong one and its owner's answer
     /// repairs it), so a walk over the table costs nothing per packet.
     fn tcp_next_hop_changed(&mut self, now: Instant, next_hop: (usize, Ipv4Addr)) {
-        let mut ids = Vec::new();
-        for (slot, e) in self.tcp.conns.iter().enumerate() {
-            if let Some(e) = e {
-                if e.conn.in_rto_recovery() && self.route(*e.key.remote.ip()) == Some(next_hop) {
-                    ids.push(ConnId(slot));
-                }
+        for slot in 0..self.tcp.conns.len() {
+            let id = ConnId(slot);
+            // Only a connection waiting on a backed-off timeout acts; the route lookup is
+            // skipped for the rest.
+            let remote = match self.conn_ref(id) {
+                Some(e) if e.conn.in_rto_recovery() => *e.key.remote.ip(),
+                _ => continue,
+            };
+            if self.route(remote) != Some(next_hop) {
+                continue;
             }
-        }
-        for id in ids {
             if let Some(e) = self.conn_mut(id) {
                 e.conn.handle_next_hop_change(now);
             }
