@@ -2,6 +2,7 @@
 
 use std::any::Any;
 
+use sansnet_stack::frame::SharedFrame;
 use sansnet_stack::time::Instant;
 use sansnet_stack::wire::EthernetAddress;
 
@@ -37,6 +38,13 @@ impl<T: Any> AsAny for T {
 pub trait Endpoint: AsAny {
     /// A frame arrived on NIC `nic`.
     fn handle_frame(&mut self, now: Instant, nic: usize, frame: &[u8]);
+    /// A frame arrived on NIC `nic`, in a buffer the endpoint may keep a reference to
+    /// (sansnet's host keeps a TCP segment's payload there until its application reads
+    /// it); the simulator takes the buffer back for its pool once it is let go. The
+    /// default reads it as [`handle_frame`](Self::handle_frame) does.
+    fn handle_frame_shared(&mut self, now: Instant, nic: usize, frame: &SharedFrame) {
+        self.handle_frame(now, nic, frame);
+    }
     /// Next frame to send: written into `buf`, returns `(nic, len)`.
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)>;
     /// The length of `buf` that `poll_transmit` needs for its largest frame, if the endpoint

@@ -8,8 +8,10 @@
 //! steady stream of frames allocate nothing and copy into a buffer the cache still holds.
 //! Reuse changes where bytes live, never what they are: the trace is the same.
 
-use std::ops::Deref;
+use std::collections::VecDeque;
 use std::rc::Rc;
+
+use sansnet_stack::frame::SharedFrame;
 
 /// At most this many finished buffers are kept (a window's worth of full-size frames: a bulk
 /// transfer with 1 MiB windows has about 720 data frames and 360 ACKs in flight).
@@ -30,32 +32,11 @@ const POOL_BUFFER_MAX_BYTES: usize = 2048;
 const SMALL_FRAME_BYTES: usize = 256;
 
 /// A frame's bytes: shared by the copies of a flooded or duplicated frame (and by a
-/// determinism probe keeping the record), so that a copy costs a reference count. The
-/// frame is the buffer's first `len` bytes: a buffer an endpoint wrote into keeps the
-/// length it was handed, so that reusing it needs no zeroing.
-#[derive(Clone, Debug)]
-pub(crate) struct FrameBytes {
-    buf: Rc<Vec<u8>>,
-    len: usize,
-}
-
-impl Deref for FrameBytes {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl From<Vec<u8>> for FrameBytes {
-    fn from(bytes: Vec<u8>) -> FrameBytes {
-        let len = bytes.len();
-        FrameBytes {
-            buf: Rc::new(bytes),
-            len,
-        }
-    }
-}
+/// determinism probe keeping the record, and by a host keeping a segment's payload where it
+/// arrived), so that a copy costs a reference count. The frame is the buffer's first `len`
+/// bytes: a buffer an endpoint wrote into keeps the length it was handed, so that reusing
+/// it needs no zeroing. The stack's own type, so that a host can keep it.
+pub(crate) type FrameBytes = SharedFrame;
 
 /// A pooled buffer an endpoint is writing a frame into (`FramePool::writable`).
 pub(crate) struct Writable(Rc<Vec<u8>>);
@@ -70,10 +51,15 @@ impl Writable {
 
     /// The frame written: the buffer's first `len` bytes.
     pub(crate) fn into_frame(self, len: usize) -> FrameBytes {
-        let len = len.min(self.0.len());
-        FrameBytes { buf: self.0, len }
+        SharedFrame::from_rc(self.0, len)
     }
 }
+
+/// At most this many buffers still held elsewhere are remembered, to come back once let go.
+const LENT_BUFFERS: usize = 2048;
+
+/// How many lent buffers one look at the lent queue checks at most.
+const LENT_SCAN: usize = 8;
 
 /// Buffers of frames that are done with, for the next frames to be copied or written into.
 #[derive(Debug, Default)]
@@ -82,29 +68,55 @@ pub(crate) struct FramePool {
     free: Vec<Rc<Vec<u8>>>,
     /// Buffers of at most `SMALL_FRAME_BYTES`, for short frames.
     small: Vec<Rc<Vec<u8>>>,
+    /// Buffers of delivered frames that a host still holds (a TCP payload kept until its
+    /// application reads it), oldest first: they join the pool once let go, which a look
+    /// at the oldest few finds when the pool runs dry. Hosts let go of them in about the
+    /// order they got them.
+    lent: VecDeque<Rc<Vec<u8>>>,
 }
 
 impl FramePool {
     /// A frame's bytes, copied into a pooled buffer when there is one.
     pub(crate) fn copy_of(&mut self, bytes: &[u8]) -> FrameBytes {
         let short = bytes.len() <= SMALL_FRAME_BYTES;
-        let free = if short {
-            &mut self.small
-        } else {
-            &mut self.free
-        };
-        while let Some(mut buf) = free.pop() {
+        if let Some(mut buf) = self.take(short) {
             // Only unshared buffers are pooled, and nothing shares them while pooled.
             if let Some(v) = Rc::get_mut(&mut buf) {
                 v.clear();
                 v.extend_from_slice(bytes);
-                return FrameBytes {
-                    buf,
-                    len: bytes.len(),
-                };
+                return SharedFrame::from_rc(buf, bytes.len());
             }
         }
-        FrameBytes::from(bytes.to_vec())
+        SharedFrame::new(bytes.to_vec())
+    }
+
+    /// A pooled buffer, short or full-size, if there is one. Lent buffers let go since the
+    /// last call join the pool first: their host's application has just read them, so
+    /// they are in the cache (taking them only once the pool ran dry walked the senders
+    /// through every buffer of the pool).
+    fn take(&mut self, short: bool) -> Option<Rc<Vec<u8>>> {
+        self.reclaim();
+        if short {
+            self.small.pop()
+        } else {
+            self.free.pop()
+        }
+    }
+
+    /// Moves lent buffers that were let go into the pool: the oldest while they are free,
+    /// and a held one to the back, at most `LENT_SCAN` looks.
+    fn reclaim(&mut self) {
+        for _ in 0..LENT_SCAN.min(self.lent.len()) {
+            let Some(buf) = self.lent.pop_front() else {
+                return;
+            };
+            if Rc::strong_count(&buf) == 1 && Rc::weak_count(&buf) == 0 {
+                self.keep(buf);
+            } else {
+                self.lent.push_back(buf);
+                return;
+            }
+        }
     }
 
     /// The frame an endpoint wrote into `w`, its first `len` bytes: in `w` itself, or, when
@@ -125,7 +137,7 @@ impl FramePool {
         if len > POOL_BUFFER_MAX_BYTES {
             return None;
         }
-        while let Some(mut buf) = self.free.pop() {
+        if let Some(mut buf) = self.take(false) {
             if let Some(v) = Rc::get_mut(&mut buf) {
                 v.resize(len, 0);
                 return Some(Writable(buf));
@@ -143,7 +155,19 @@ impl FramePool {
     /// was its last copy, the pool has room and the buffer is not oversized; otherwise it is
     /// dropped as before (freed with its last copy).
     pub(crate) fn recycle(&mut self, bytes: FrameBytes) {
-        self.keep(bytes.buf);
+        self.keep(bytes.into_rc());
+    }
+
+    /// Takes back a delivered frame's bytes: as [`recycle`](Self::recycle), except that a
+    /// buffer the receiving endpoint `kept` a reference to is remembered, to join the pool
+    /// once that is let go (a full lent queue forgets it: it is then freed when let go).
+    pub(crate) fn recycle_delivered(&mut self, bytes: FrameBytes, kept: bool) {
+        let buf = bytes.into_rc();
+        if kept && self.lent.len() < LENT_BUFFERS && buf.capacity() <= POOL_BUFFER_MAX_BYTES {
+            self.lent.push_back(buf);
+        } else {
+            self.keep(buf);
+        }
     }
 
     fn keep(&mut self, mut buf: Rc<Vec<u8>>) {
@@ -230,10 +254,10 @@ mod tests {
             pool.recycle(f);
         }
         assert_eq!(pool.free.len(), POOL_BUFFERS);
-        pool.recycle(FrameBytes::from(vec![0; POOL_BUFFER_MAX_BYTES + 1]));
+        pool.recycle(FrameBytes::new(vec![0; POOL_BUFFER_MAX_BYTES + 1]));
         assert_eq!(pool.free.len(), POOL_BUFFERS);
         let mut other = FramePool::default();
-        other.recycle(FrameBytes::from(vec![0; POOL_BUFFER_MAX_BYTES + 1]));
+        other.recycle(FrameBytes::new(vec![0; POOL_BUFFER_MAX_BYTES + 1]));
         assert!(other.free.is_empty(), "a jumbo buffer is freed");
     }
 }

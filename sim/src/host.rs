@@ -12,6 +12,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use sansnet_stack::frame::SharedFrame;
 use sansnet_stack::hash::SecretKey;
 use sansnet_stack::iface::{
     Errno, Fd, Host, HostConfig, InterfaceConfig, Pid, Shutdown, SocketType,
@@ -26,6 +27,10 @@ use crate::world::NodeId;
 impl Endpoint for Host {
     fn handle_frame(&mut self, now: Instant, nic: usize, frame: &[u8]) {
         Host::handle_frame(self, now, nic, frame);
+    }
+
+    fn handle_frame_shared(&mut self, now: Instant, nic: usize, frame: &SharedFrame) {
+        Host::handle_frame_shared(self, now, nic, frame);
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {

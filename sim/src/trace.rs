@@ -912,7 +912,7 @@ mod tests {
         let frame: Vec<u8> = (0..1514).map(|i| (i % 251) as u8).collect();
         let mut t = Tracer::new();
         assert_eq!(t.hash().value(), mix::EMPTY);
-        let bytes = FrameBytes::from(frame);
+        let bytes = FrameBytes::new(frame);
         t.record(
             1_000,
             &Rec::Sent {

@@ -1198,7 +1198,7 @@ impl World {
             let bit = rng!().corrupt.below(len * 8);
             let mut bytes = frame.bytes.to_vec();
             bytes[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
-            frame.bytes = FrameBytes::from(bytes);
+            frame.bytes = FrameBytes::new(bytes);
             frame.fcs_bad = true;
             d.counters.corrupted += 1;
             corrupted_bit = Some(bit);
@@ -1376,11 +1376,13 @@ impl World {
             if !captures.is_empty() {
                 self.capture(&captures, &frame.bytes, pcapng::Direction::Inbound, None);
             }
+            let holders = frame.bytes.holders();
             if let Some(ep) = self.nodes[node.0].endpoint.as_mut() {
                 let _entered = span.enter();
-                ep.handle_frame(now, index, &frame.bytes);
+                ep.handle_frame_shared(now, index, &frame.bytes);
             }
-            self.frame_pool.recycle(frame.bytes);
+            let kept = frame.bytes.holders() > holders;
+            self.frame_pool.recycle_delivered(frame.bytes, kept);
         }
         if self.nics[nic.0].rx_ring.is_empty() {
             // From its first slot again (the next frames land in the lines just used), and

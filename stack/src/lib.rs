@@ -20,6 +20,7 @@ extern crate alloc;
 #[cfg(feature = "arbitrary")]
 extern crate std;
 
+pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hash;

@@ -13,6 +13,7 @@ pub mod vlink;
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use sansnet_sim::stack::frame::SharedFrame;
 use sansnet_sim::stack::iface::{Errno, Fd, Host, HostConfig, SockOpt, SocketType};
 use sansnet_sim::{Duration, Endpoint, Instant, LinkFaults, LinkId, NodeCtx, NodeId, Seed, Sim};
 
@@ -162,6 +163,11 @@ impl HostApp {
 impl Endpoint for HostApp {
     fn handle_frame(&mut self, now: Instant, nic: usize, frame: &[u8]) {
         self.host.handle_frame(now, nic, frame);
+        self.dirty = true;
+    }
+
+    fn handle_frame_shared(&mut self, now: Instant, nic: usize, frame: &SharedFrame) {
+        self.host.handle_frame_shared(now, nic, frame);
         self.dirty = true;
     }
 

@@ -37,6 +37,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 
 use arbitrary::{Arbitrary, Unstructured};
 
+use crate::frame::SharedFrame;
 use crate::hash::SecretKey;
 use crate::iface::{
     Counters, DropReason, Errno, Fd, Host, HostConfig, Interest, InterfaceConfig, Limits, Proto,
@@ -728,6 +729,18 @@ impl Node {
         self.host.handle_frame(now, nic, frame);
     }
 
+    /// A frame the host may keep (`Host::handle_frame_shared`) every other time, borrowed
+    /// the other times, so that both ways of reading a frame are fuzzed.
+    fn handle_owned_frame(&mut self, now: Instant, nic: usize, frame: Vec<u8>) {
+        self.frames_in += 1;
+        if self.frames_in % 2 == 0 {
+            self.host
+                .handle_frame_shared(now, nic, &SharedFrame::new(frame));
+        } else {
+            self.host.handle_frame(now, nic, &frame);
+        }
+    }
+
     /// Takes every frame the host has, checking each, into `out` (at most [`QUEUE_MAX`]
     /// waiting: the oldest are lost).
     fn drain(
@@ -1152,7 +1165,7 @@ impl Harness {
             };
             let now = self.now;
             let node = if to_peer { &mut self.p } else { &mut self.h };
-            node.handle_frame(now, 0, &frame);
+            node.handle_owned_frame(now, 0, frame);
             self.drain();
         }
     }

@@ -69,6 +69,7 @@ pub use process::{
     LsofRow, ProcFd, ProcessInfo, SocketProcessInfo, SocketUser, PROCESS_NAME_MAX_LEN,
 };
 
+use crate::frame::SharedFrame;
 use crate::hash::{siphash24, SecretKey};
 use crate::tcp;
 use crate::time::{Duration, Instant};
@@ -304,6 +305,8 @@ pub struct Host {
     icmp_budget: (Instant, u32),
     counters: Counters,
     last_now: Instant,
+    /// The frame `handle_frame_shared` is reading, for TCP to keep payload in.
+    rx_frame: Option<SharedFrame>,
     // Processes and sockets.
     /// Every process with its descriptor table; process 1 always exists.
     processes: BTreeMap<Pid, process::Process>,
@@ -377,6 +380,7 @@ impl Host {
             icmp_budget: (Instant::ZERO, 0),
             counters: Counters::default(),
             last_now: Instant::ZERO,
+            rx_frame: None,
             processes: BTreeMap::from([(
                 Pid::INIT,
                 process::Process::new("init", None, config.limits.max_descriptors),
@@ -445,6 +449,20 @@ impl Host {
     pub fn handle_frame(&mut self, now: Instant, nic: usize, frame: &[u8]) {
         self.advance_clock(now);
         self.frame_input(now, nic, frame);
+        #[cfg(feature = "invariants")]
+        self.check_invariants(now);
+    }
+
+    /// A frame arrived on NIC `nic`, in a buffer the host may keep a reference to: the
+    /// same as [`handle_frame`](Self::handle_frame), except that the in-order payload of
+    /// a full-size TCP segment stays in `frame` until the application reads it instead of
+    /// being copied into the receive buffer (`crate::frame`). The caller gets the buffer
+    /// back when `frame` [is unique](SharedFrame::is_unique) again.
+    pub fn handle_frame_shared(&mut self, now: Instant, nic: usize, frame: &SharedFrame) {
+        self.advance_clock(now);
+        self.rx_frame = Some(frame.clone());
+        self.frame_input(now, nic, frame);
+        self.rx_frame = None;
         #[cfg(feature = "invariants")]
         self.check_invariants(now);
     }

@@ -889,10 +889,12 @@ impl Host {
                         }
                     }
                 }
+                // The frame the segment came in, if the caller let the host keep it.
+                let frame = self.rx_frame.take();
                 let Some(e) = self.conn_mut(id) else {
                     return;
                 };
-                e.conn.handle_segment(now, &seg);
+                e.conn.handle_segment_in(now, &seg, frame.as_ref());
                 // What answers this very segment goes out before the next is read, as a
                 // kernel answers per packet: a duplicate ACK per out-of-order segment keeps
                 // the peer's loss detection as it would be, and data an ACK lets out leaves

@@ -17,6 +17,7 @@ use super::send_buffer::SendBuffer;
 use super::state::State;
 use super::stats::{DropReason, Stats};
 use super::timer::{Timer, TimerTable};
+use crate::frame::SharedFrame;
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::{Repr as TcpRepr, SackBlocks, TcpFlags, TcpTimestamp};
 use crate::wire::SeqNumber;
@@ -1167,12 +1168,25 @@ impl Connection {
 
     /// Processes one arriving segment, in the order of RFC 9293 section 3.10.7.
     pub fn handle_segment(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        self.handle_segment_in(now, seg, None);
+    }
+
+    /// [`handle_segment`](Self::handle_segment) for a segment whose payload lies in
+    /// `frame`: in-order payload of a full-size segment is then kept in the frame until
+    /// the application reads it, instead of copied (`crate::frame`). The same segment
+    /// processing either way; only where the readable bytes live differs.
+    pub fn handle_segment_in(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        frame: Option<&SharedFrame>,
+    ) {
         self.stats.segments_received += 1;
         match self.state {
             State::Closed => self.on_segment_closed(seg),
             State::Listen => self.on_segment_listen(now, seg),
             State::SynSent => self.on_segment_syn_sent(now, seg),
-            _ => self.on_segment_synchronized(now, seg),
+            _ => self.on_segment_synchronized(now, seg, frame),
         }
         self.end_of_call(Some(now));
     }
@@ -1349,7 +1363,7 @@ impl Connection {
             self.on_established(now, seg);
             self.ack.owe();
             // Text and FIN on the SYN-ACK are processed as in ESTABLISHED.
-            self.process_text_and_fin(now, seg, seg.seq_number + 1, seg.payload);
+            self.process_text_and_fin(now, seg, seg.seq_number + 1, seg.payload, None);
         } else {
             // Simultaneous open (section 3.5, figure 7; MUST-10).
             self.set_state(State::SynReceived);
@@ -1387,7 +1401,12 @@ impl Connection {
     }
 
     /// SYN-RECEIVED and the synchronized states (section 3.10.7.4).
-    fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+    fn on_segment_synchronized(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        frame: Option<&SharedFrame>,
+    ) {
         let flags = seg.flags;
         let is_rst = flags.contains(TcpFlags::RST);
 
@@ -1415,7 +1434,7 @@ impl Connection {
             let mut rest = *seg;
             rest.flags.remove(TcpFlags::SYN);
             rest.seq_number = self.irs + 1;
-            return self.on_segment_synchronized(now, &rest);
+            return self.on_segment_synchronized(now, &rest, frame);
         }
 
         // RFC 7323 section 3.2: "Once TSopt has been successfully negotiated, that is both
@@ -1563,7 +1582,7 @@ impl Connection {
             // taking it there would end the stream without that text.
             seg.flags = TcpFlags(seg.flags.0 & !TcpFlags::FIN.0);
         }
-        self.process_text_and_fin(now, &seg, seq, payload);
+        self.process_text_and_fin(now, &seg, seq, payload, frame);
     }
 
     /// A passive SYN-RECEIVED goes back to LISTEN (MUST-11). The host discards this
@@ -1856,6 +1875,7 @@ impl Connection {
         seg: &TcpRepr<'_>,
         seq: SeqNumber,
         payload: &[u8],
+        frame: Option<&SharedFrame>,
     ) {
         if !payload.is_empty() {
             let new_data = seq + payload.len() > self.rcv_nxt;
@@ -1866,7 +1886,7 @@ impl Connection {
                 return;
             }
             if self.state.can_receive_data() {
-                self.receive_text(now, seq, payload);
+                self.receive_text(now, seq, payload, frame);
             } else {
                 self.stats.count_drop(DropReason::AfterFin);
             }
@@ -1892,7 +1912,13 @@ impl Connection {
         self.maybe_consume_fin(now);
     }
 
-    fn receive_text(&mut self, now: Instant, seq: SeqNumber, payload: &[u8]) {
+    fn receive_text(
+        &mut self,
+        now: Instant,
+        seq: SeqNumber,
+        payload: &[u8],
+        frame: Option<&SharedFrame>,
+    ) {
         // Trim to what the advertised window and the buffer allow.
         let window_end = self.rcv_adv;
         let buffer_end = self.rcv_nxt + self.recv.window_space();
@@ -1908,7 +1934,7 @@ impl Connection {
             data = &data[..keep];
         }
         let had_ooo = self.recv.has_ooo();
-        let out = self.recv.insert(self.rcv_nxt, seq, data);
+        let out = self.recv.insert(self.rcv_nxt, seq, data, frame);
         if out.dropped_no_room > 0 {
             self.stats.count_drop(DropReason::ReassemblyFull);
         }

@@ -1,10 +1,20 @@
 //! The receive side's storage: in-order bytes waiting for the application, and out-of-order
 //! ranges waiting for a hole to fill (RFC 9293 SHLD-31: queue out-of-order segments).
+//!
+//! In-order bytes are either copied into a ring or, for a full-size segment that arrived in
+//! a [`SharedFrame`], left in the frame they arrived in: the buffer keeps a reference to
+//! the frame and the application's read copies straight from it (one copy of each byte
+//! fewer, see `crate::frame`).
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+use crate::frame::SharedFrame;
 use crate::wire::SeqNumber;
+
+/// A payload shorter than this is copied even when its frame could be kept: a short
+/// payload would pin a buffer many times its size, and a read would walk many pieces.
+pub const HOLD_MIN_BYTES: usize = 512;
 
 /// What inserting a segment's payload did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -22,14 +32,36 @@ pub struct InsertOutcome {
     pub dropped_no_room: usize,
 }
 
+/// A run of readable bytes, in stream order.
+#[derive(Debug)]
+enum Piece {
+    /// The next this many bytes of the ring `copied`.
+    Copied(usize),
+    /// Bytes `start..end` of a frame kept where it arrived.
+    Held {
+        frame: SharedFrame,
+        start: usize,
+        end: usize,
+    },
+}
+
 /// In-order data plus sorted, disjoint, non-adjacent out-of-order ranges above `rcv_nxt`.
 ///
 /// Bounds: the caller only inserts bytes inside the window it advertised, and the window
 /// never exceeds `capacity - readable`, so the bytes held never exceed `capacity`. The
-/// number of out-of-order ranges is bounded by `max_ranges`.
+/// number of out-of-order ranges is bounded by `max_ranges`. A kept frame holds at least
+/// [`HOLD_MIN_BYTES`] readable bytes and at least half of its buffer's allocation, so the
+/// buffers kept add up to at most twice `capacity`, and the runs of readable bytes number
+/// at most `2 * capacity / HOLD_MIN_BYTES + 1`.
 #[derive(Debug)]
 pub struct RecvBuffer {
-    readable: VecDeque<u8>,
+    /// Readable bytes that were copied in, in order.
+    copied: VecDeque<u8>,
+    /// The readable bytes as runs in stream order, when any frame is kept; empty while
+    /// every readable byte is in `copied` (no frame kept, the common small-message case).
+    pieces: VecDeque<Piece>,
+    /// Bytes the application can read: `copied` plus the kept frames' ranges.
+    readable_len: usize,
     /// (start sequence number, bytes), sorted by start, all above `rcv_nxt`.
     ooo: Vec<(SeqNumber, Vec<u8>)>,
     ooo_bytes: usize,
@@ -44,7 +76,9 @@ impl RecvBuffer {
     /// An empty buffer. Nothing is allocated until data arrives.
     pub fn new(capacity: usize, max_ranges: usize) -> Self {
         RecvBuffer {
-            readable: VecDeque::new(),
+            copied: VecDeque::new(),
+            pieces: VecDeque::new(),
+            readable_len: 0,
             ooo: Vec::new(),
             ooo_bytes: 0,
             capacity,
@@ -61,7 +95,7 @@ impl RecvBuffer {
 
     /// Bytes the application can read now.
     pub fn readable_len(&self) -> usize {
-        self.readable.len()
+        self.readable_len
     }
 
     /// Bytes held out of order.
@@ -71,7 +105,7 @@ impl RecvBuffer {
 
     /// Space left for the window: capacity minus what waits to be read.
     pub fn window_space(&self) -> usize {
-        self.capacity.saturating_sub(self.readable.len())
+        self.capacity.saturating_sub(self.readable_len)
     }
 
     /// Whether any out-of-order data is held.
@@ -79,23 +113,55 @@ impl RecvBuffer {
         !self.ooo.is_empty()
     }
 
+    /// Frames kept for their payload (at most `capacity / HOLD_MIN_BYTES`).
+    pub fn frames_held(&self) -> usize {
+        self.pieces
+            .iter()
+            .filter(|p| matches!(p, Piece::Held { .. }))
+            .count()
+    }
+
     /// Copies readable bytes into `out`, removing them.
     pub fn read(&mut self, out: &mut [u8]) -> usize {
-        let n = out.len().min(self.readable.len());
-        let (a, b) = self.readable.as_slices();
-        if n <= a.len() {
-            out[..n].copy_from_slice(&a[..n]);
+        let n = out.len().min(self.readable_len);
+        if self.pieces.is_empty() {
+            take_copied(&mut self.copied, &mut out[..n]);
         } else {
-            out[..a.len()].copy_from_slice(a);
-            out[a.len()..n].copy_from_slice(&b[..n - a.len()]);
+            let mut done = 0;
+            while done < n {
+                let Some(piece) = self.pieces.front_mut() else {
+                    break;
+                };
+                let spent = match piece {
+                    Piece::Copied(k) => {
+                        let m = (*k).min(n - done);
+                        take_copied(&mut self.copied, &mut out[done..done + m]);
+                        *k -= m;
+                        done += m;
+                        *k == 0
+                    }
+                    Piece::Held { frame, start, end } => {
+                        let m = (*end - *start).min(n - done);
+                        out[done..done + m].copy_from_slice(&frame[*start..*start + m]);
+                        *start += m;
+                        done += m;
+                        start == end
+                    }
+                };
+                if spent {
+                    self.pieces.pop_front();
+                }
+            }
         }
-        self.readable.drain(..n);
+        self.readable_len -= n;
         n
     }
 
     /// Discards everything the application has not read (on abort).
     pub fn clear(&mut self) {
-        self.readable.clear();
+        self.copied.clear();
+        self.pieces.clear();
+        self.readable_len = 0;
         self.ooo.clear();
         self.ooo_bytes = 0;
     }
@@ -105,10 +171,48 @@ impl RecvBuffer {
         self.ooo.iter().map(|(s, d)| (*s, *s + d.len()))
     }
 
+    /// Makes `data` readable after what is: kept in `frame` when it lies there and is
+    /// worth keeping, copied otherwise.
+    fn push_readable(&mut self, data: &[u8], frame: Option<&SharedFrame>) {
+        if data.is_empty() {
+            return;
+        }
+        let held = frame
+            .filter(|f| data.len() >= HOLD_MIN_BYTES && f.allocated_bytes() <= 2 * data.len())
+            .and_then(|f| Some((f, f.range_of(data)?)));
+        if let Some((frame, range)) = held {
+            if self.pieces.is_empty() && !self.copied.is_empty() {
+                self.pieces.push_back(Piece::Copied(self.copied.len()));
+            }
+            self.pieces.push_back(Piece::Held {
+                frame: frame.clone(),
+                start: range.start,
+                end: range.end,
+            });
+        } else {
+            self.copied.extend(data);
+            if !self.pieces.is_empty() {
+                match self.pieces.back_mut() {
+                    Some(Piece::Copied(k)) => *k += data.len(),
+                    _ => self.pieces.push_back(Piece::Copied(data.len())),
+                }
+            }
+        }
+        self.readable_len += data.len();
+    }
+
     /// Inserts `data` starting at `seq`, given the current `rcv_nxt`. The caller has
     /// trimmed the data to the window (nothing at or beyond `rcv_nxt + window_space`).
     /// Returns what happened; `rcv_nxt` must then be advanced by `advanced`.
-    pub fn insert(&mut self, rcv_nxt: SeqNumber, seq: SeqNumber, data: &[u8]) -> InsertOutcome {
+    ///
+    /// In-order bytes that lie in `frame` may be kept there instead of copied.
+    pub fn insert(
+        &mut self,
+        rcv_nxt: SeqNumber,
+        seq: SeqNumber,
+        data: &[u8],
+        frame: Option<&SharedFrame>,
+    ) -> InsertOutcome {
         // The pair of the caller's trim: nothing at or beyond `rcv_nxt + window_space`.
         invariant!(
             (seq + data.len()) - rcv_nxt <= self.window_space(),
@@ -138,7 +242,7 @@ impl RecvBuffer {
             let mut end = seq + data.len();
             // Overlap with held ranges: held bytes are identical by TCP's contract; the new
             // copy wins for the contiguous part and held ranges are consumed as reached.
-            self.readable.extend(data);
+            self.push_readable(data, frame);
             out.advanced = data.len();
             while let Some((s, d)) = self.ooo.first() {
                 if *s > end {
@@ -153,13 +257,13 @@ impl RecvBuffer {
                     #[cfg(feature = "planted-bugs")]
                     if self.planted_off_by_one && bytes.len() > skip + 1 {
                         // The planted bug: the first joined byte is replaced by the next.
-                        self.readable.push_back(bytes[skip + 1]);
-                        self.readable.extend(&bytes[skip + 1..]);
+                        self.push_readable(&bytes[skip + 1..skip + 2], None);
+                        self.push_readable(&bytes[skip + 1..], None);
                         out.advanced += range_end - end;
                         end = range_end;
                         continue;
                     }
-                    self.readable.extend(&bytes[skip..]);
+                    self.push_readable(&bytes[skip..], None);
                     out.advanced += range_end - end;
                     end = range_end;
                 } else if out.duplicate.is_none() {
@@ -244,6 +348,7 @@ impl RecvBuffer {
     /// space (so what was promised fits: `capacity` bounds readable plus held bytes).
     #[cfg(feature = "invariants")]
     pub(crate) fn check_invariants(&self, rcv_nxt: SeqNumber) {
+        self.check_readable();
         invariant!(
             self.ooo.len() <= self.max_ranges,
             "out-of-order ranges within their bound",
@@ -269,7 +374,7 @@ impl RecvBuffer {
                 end - rcv_nxt <= self.window_space(),
                 "out-of-order data ends within the receive buffer",
                 "range {start}..{end}, RCV.NXT {rcv_nxt}, readable {}, capacity {}",
-                self.readable.len(),
+                self.readable_len,
                 self.capacity
             );
             if let Some(p) = prev_end {
@@ -289,11 +394,61 @@ impl RecvBuffer {
             self.ooo_bytes
         );
         invariant!(
-            self.readable.len() + self.ooo_bytes <= self.capacity,
+            self.readable_len + self.ooo_bytes <= self.capacity,
             "readable and out-of-order bytes within the receive buffer",
             "readable {} + out of order {} > capacity {}",
-            self.readable.len(),
+            self.readable_len,
             self.ooo_bytes,
+            self.capacity
+        );
+    }
+
+    /// The readable runs' own invariants (feature `invariants`): they add up to
+    /// `readable_len`, the copied runs to the ring's length, and every kept range is
+    /// non-empty, inside its frame, and at least [`HOLD_MIN_BYTES`] when kept.
+    #[cfg(feature = "invariants")]
+    fn check_readable(&self) {
+        if self.pieces.is_empty() {
+            invariant!(
+                self.copied.len() == self.readable_len,
+                "without kept frames every readable byte is in the ring",
+                "ring {}, readable {}",
+                self.copied.len(),
+                self.readable_len
+            );
+            return;
+        }
+        let (mut copied, mut total) = (0usize, 0usize);
+        for p in &self.pieces {
+            match p {
+                Piece::Copied(k) => {
+                    invariant!(*k > 0, "readable runs are non-empty", "an empty copied run");
+                    copied += k;
+                    total += k;
+                }
+                Piece::Held { frame, start, end } => {
+                    invariant!(
+                        start < end && *end <= frame.len(),
+                        "a kept range is non-empty and inside its frame",
+                        "{start}..{end} of a {}-byte frame",
+                        frame.len()
+                    );
+                    total += end - start;
+                }
+            }
+        }
+        invariant!(
+            copied == self.copied.len() && total == self.readable_len,
+            "the readable runs add up",
+            "copied runs {copied} against the ring's {}, all runs {total} against {}",
+            self.copied.len(),
+            self.readable_len
+        );
+        invariant!(
+            self.pieces.len() <= 2 * self.capacity / HOLD_MIN_BYTES + 1,
+            "readable runs within their bound",
+            "{} runs for a {}-byte buffer",
+            self.pieces.len(),
             self.capacity
         );
     }
@@ -306,6 +461,19 @@ impl RecvBuffer {
         self.ooo_bytes += data.len();
         self.ooo.insert(at, (seq, data.to_vec()));
     }
+}
+
+/// Moves the ring's first `out.len()` bytes into `out` (the caller knows they are there).
+fn take_copied(ring: &mut VecDeque<u8>, out: &mut [u8]) {
+    let n = out.len().min(ring.len());
+    let (a, b) = ring.as_slices();
+    if n <= a.len() {
+        out[..n].copy_from_slice(&a[..n]);
+    } else {
+        out[..a.len()].copy_from_slice(a);
+        out[a.len()..n].copy_from_slice(&b[..n - a.len()]);
+    }
+    ring.drain(..n);
 }
 
 #[cfg(test)]
@@ -326,7 +494,7 @@ mod tests {
     #[test]
     fn in_order_appends() {
         let mut b = RecvBuffer::new(1000, 8);
-        let o = b.insert(BASE, BASE, b"hello");
+        let o = b.insert(BASE, BASE, b"hello", None);
         assert_eq!(o.advanced, 5);
         assert!(!o.out_of_order);
         assert_eq!(read_all(&mut b), b"hello");
@@ -335,14 +503,14 @@ mod tests {
     #[test]
     fn hole_fills_and_reports_it() {
         let mut b = RecvBuffer::new(1000, 8);
-        let o = b.insert(BASE, BASE + 5, b"world");
+        let o = b.insert(BASE, BASE + 5, b"world", None);
         assert!(o.out_of_order);
         assert_eq!(o.advanced, 0);
         assert_eq!(
             b.ooo_ranges().collect::<Vec<_>>(),
             vec![(BASE + 5, BASE + 10)]
         );
-        let o = b.insert(BASE, BASE, b"hello");
+        let o = b.insert(BASE, BASE, b"hello", None);
         assert_eq!(o.advanced, 10);
         assert!(o.filled_hole);
         assert_eq!(read_all(&mut b), b"helloworld");
@@ -352,8 +520,8 @@ mod tests {
     #[test]
     fn duplicate_below_rcv_nxt_is_reported_for_dsack() {
         let mut b = RecvBuffer::new(1000, 8);
-        b.insert(BASE, BASE, b"abc");
-        let o = b.insert(BASE + 3, BASE, b"abc");
+        b.insert(BASE, BASE, b"abc", None);
+        let o = b.insert(BASE + 3, BASE, b"abc", None);
         assert_eq!(o.advanced, 0);
         assert_eq!(o.duplicate, Some((BASE, BASE + 3)));
     }
@@ -361,11 +529,58 @@ mod tests {
     #[test]
     fn range_table_bound_drops_and_counts() {
         let mut b = RecvBuffer::new(1000, 2);
-        b.insert(BASE, BASE + 10, b"a");
-        b.insert(BASE, BASE + 20, b"b");
-        let o = b.insert(BASE, BASE + 30, b"c");
+        b.insert(BASE, BASE + 10, b"a", None);
+        b.insert(BASE, BASE + 20, b"b", None);
+        let o = b.insert(BASE, BASE + 30, b"c", None);
         assert_eq!(o.dropped_no_room, 1);
         assert_eq!(b.ooo_ranges().count(), 2);
+    }
+
+    /// A frame with a 54-byte header before `payload`, as a full-size segment arrives.
+    fn framed(payload: &[u8]) -> SharedFrame {
+        let mut bytes = vec![0xee; 54];
+        bytes.extend_from_slice(payload);
+        SharedFrame::new(bytes)
+    }
+
+    #[test]
+    fn a_full_segment_stays_in_its_frame_until_read() {
+        let mut b = RecvBuffer::new(1 << 16, 8);
+        let payload: Vec<u8> = (0..1460u32).map(|i| i as u8).collect();
+        let f = framed(&payload);
+        let o = b.insert(BASE, BASE, &f[54..], Some(&f));
+        assert_eq!(o.advanced, 1460);
+        assert_eq!(b.frames_held(), 1);
+        assert!(!f.is_unique(), "the buffer keeps a reference");
+        let mut out = vec![0; 1000];
+        assert_eq!(b.read(&mut out), 1000);
+        assert_eq!(&out[..], &payload[..1000]);
+        assert!(!f.is_unique(), "part is still unread");
+        assert_eq!(read_all(&mut b), &payload[1000..]);
+        assert!(f.is_unique(), "read out, the frame is let go");
+        assert_eq!(b.frames_held(), 0);
+    }
+
+    #[test]
+    fn short_payloads_and_bytes_outside_the_frame_are_copied() {
+        let mut b = RecvBuffer::new(1 << 16, 8);
+        let f = framed(&[5; 100]);
+        b.insert(BASE, BASE, &f[54..], Some(&f));
+        assert!(f.is_unique(), "100 bytes are not worth a frame");
+        let elsewhere = vec![6u8; 1400];
+        let g = framed(&[7; 1400]);
+        b.insert(BASE + 100, BASE + 100, &elsewhere, Some(&g));
+        assert!(g.is_unique(), "the bytes are not the frame's");
+        let mut big = vec![0u8; 4000];
+        big.extend_from_slice(&[8; 600]);
+        let h = SharedFrame::new(big);
+        b.insert(BASE + 1500, BASE + 1500, &h[4000..], Some(&h));
+        assert!(h.is_unique(), "600 bytes do not pin a 4,600-byte buffer");
+        assert_eq!(b.frames_held(), 0);
+        let mut want = vec![5u8; 100];
+        want.extend_from_slice(&[6; 1400]);
+        want.extend_from_slice(&[8; 600]);
+        assert_eq!(read_all(&mut b), want);
     }
 
     proptest! {
@@ -382,7 +597,7 @@ mod tests {
             let mut segs: Vec<(usize, usize)> = cuts.iter().map(|&(s, l)| (s, (s + l).min(240))).collect();
             segs.push((0, 240)); // finally everything, so the stream must complete
             for (s, e) in segs {
-                let o = b.insert(rcv_nxt, BASE + s, &stream[s..e]);
+                let o = b.insert(rcv_nxt, BASE + s, &stream[s..e], None);
                 rcv_nxt += o.advanced;
                 delivered.extend(read_all(&mut b));
                 let ranges: Vec<_> = b.ooo_ranges().collect();
@@ -395,6 +610,41 @@ mod tests {
             }
             prop_assert_eq!(&delivered[..], &stream[..]);
             prop_assert_eq!(b.ooo_len(), 0);
+        }
+
+        /// Kept frames and copied bytes, mixed in any order and read in any sizes, give
+        /// the stream back in order, and every frame is let go once read.
+        #[test]
+        fn kept_and_copied_runs_read_back_in_order(
+            segs in proptest::collection::vec((1usize..1600, any::<bool>(), 0usize..3000), 1..30),
+        ) {
+            let stream: Vec<u8> = (0..48_000u32).map(|i| (i * 13 + i / 251) as u8).collect();
+            let mut b = RecvBuffer::new(1 << 20, 8);
+            let (mut at, mut rcv_nxt) = (0usize, BASE);
+            let (mut delivered, mut frames) = (Vec::new(), Vec::new());
+            for (len, in_frame, read) in segs {
+                let end = (at + len).min(stream.len());
+                let data = &stream[at..end];
+                let o = if in_frame {
+                    let f = framed(data);
+                    let o = b.insert(rcv_nxt, rcv_nxt, &f[54..], Some(&f));
+                    frames.push(f);
+                    o
+                } else {
+                    b.insert(rcv_nxt, rcv_nxt, data, None)
+                };
+                prop_assert_eq!(o.advanced, data.len());
+                rcv_nxt += o.advanced;
+                at = end;
+                let mut out = vec![0; read];
+                let n = b.read(&mut out);
+                delivered.extend_from_slice(&out[..n]);
+                #[cfg(feature = "invariants")]
+                b.check_invariants(rcv_nxt);
+            }
+            delivered.extend(read_all(&mut b));
+            prop_assert_eq!(&delivered[..], &stream[..at]);
+            prop_assert!(frames.iter().all(SharedFrame::is_unique), "a frame is still held");
         }
     }
 }
