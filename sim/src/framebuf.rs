@@ -245,6 +245,25 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_buffer_comes_back_once_let_go() {
+        let mut pool = FramePool::default();
+        let f = pool.copy_of(&[4; 1400]);
+        let ptr = f.as_ptr();
+        let kept = f.clone();
+        pool.recycle_delivered(f, true);
+        assert!(pool.free.is_empty());
+        let other = pool.copy_of(&[5; 1400]);
+        assert_ne!(other.as_ptr(), ptr, "still held: not reused");
+        assert_eq!(&kept[..], &[4; 1400][..], "and not written over");
+        drop(kept);
+        let again = pool.copy_of(&[6; 1400]);
+        assert_eq!(again.as_ptr(), ptr, "let go: the next take reuses it");
+        assert!(pool.lent.is_empty());
+        pool.recycle(other);
+        pool.recycle(again);
+    }
+
+    #[test]
     fn the_pool_is_bounded() {
         let mut pool = FramePool::default();
         let frames: Vec<FrameBytes> = (0..POOL_BUFFERS + 10)
