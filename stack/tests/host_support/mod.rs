@@ -5,6 +5,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use sansnet_stack::frame::SharedFrame;
 use sansnet_stack::hash::SecretKey;
 use sansnet_stack::iface::{Errno, Fd, Host, HostConfig, InterfaceConfig, SocketType};
 use sansnet_stack::time::{Duration, Instant};
@@ -34,6 +35,10 @@ pub struct Net {
     pub hook: Option<Hook>,
     /// Every frame sent: (time, from host, bytes).
     pub log: Vec<(Instant, usize, Vec<u8>)>,
+    /// Hand frames over as `SharedFrame`s (`Host::handle_frame_shared`) instead of slices.
+    pub shared_frames: bool,
+    /// The shared frames a host kept a reference to when it was handed them.
+    pub kept: Vec<SharedFrame>,
 }
 
 pub fn mac(host: u8, nic: u8) -> EthernetAddress {
@@ -73,6 +78,8 @@ impl Net {
             seq: 0,
             hook: None,
             log: Vec::new(),
+            shared_frames: false,
+            kept: Vec::new(),
         }
     }
 
@@ -134,7 +141,15 @@ impl Net {
         if let Some(first) = self.in_flight.first() {
             if first.0 <= self.now {
                 let (_, _, h, nic, frame) = self.in_flight.remove(0);
-                self.hosts[h].handle_frame(self.now, nic, &frame);
+                if self.shared_frames {
+                    let frame = SharedFrame::new(frame);
+                    self.hosts[h].handle_frame_shared(self.now, nic, &frame);
+                    if !frame.is_unique() {
+                        self.kept.push(frame);
+                    }
+                } else {
+                    self.hosts[h].handle_frame(self.now, nic, &frame);
+                }
                 return true;
             }
         }

@@ -1,0 +1,93 @@
+//! Frames handed over as `SharedFrame`s (`Host::handle_frame_shared`): a full-size segment's
+//! payload stays in its frame until the application reads it. The stream must read back
+//! the same as with copied frames, through loss and reordering, and every kept frame must
+//! be let go once read.
+
+mod host_support;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use host_support::*;
+use pretty_assertions::assert_eq;
+use sansnet_stack::iface::HostConfig;
+use sansnet_stack::time::Duration;
+
+const SEC: Duration = Duration::from_secs(1);
+const STREAM: usize = 300_000;
+
+fn config(n: u8) -> HostConfig {
+    let mut cfg = host_config(n);
+    cfg.tcp.send_buffer_bytes = 1 << 20;
+    cfg.tcp.recv_buffer_bytes = 1 << 20;
+    cfg
+}
+
+fn pattern() -> Vec<u8> {
+    (0..STREAM as u32)
+        .map(|i| (i * 31 + i / 977) as u8)
+        .collect()
+}
+
+/// Sends the pattern from host 0 to host 1 and reads it back, with the network after.
+fn transfer(shared: bool, hook: Option<Hook>) -> (Vec<u8>, Net) {
+    let mut net = Net::new(vec![config(1), config(2)]);
+    net.segment(vec![(0, 0), (1, 0)]);
+    net.shared_frames = shared;
+    net.hook = hook;
+    let l = net.tcp_listener(1, 80, 4);
+    let c = net.tcp_connect(0, addr(2, 80));
+    net.wait_connected(0, c, 10 * SEC).expect("connects");
+    let (s, _) = net.accept(1, l).expect("accepted");
+    let data = pattern();
+    net.send_all(0, c, &data);
+    let got = net.recv_n(1, s, STREAM).expect("reads");
+    (got, net)
+}
+
+/// Drops every 29th full-size frame host 0 sends, delays every 7th; counts the drops.
+fn lossy_hook() -> (Hook, Rc<Cell<u32>>) {
+    let dropped = Rc::new(Cell::new(0));
+    let count = Rc::clone(&dropped);
+    let mut n = 0u32;
+    let hook: Hook = Box::new(move |from, frame| {
+        if from != 0 || frame.len() < 1000 {
+            return Verdict::Deliver;
+        }
+        n += 1;
+        if n % 29 == 0 {
+            count.set(count.get() + 1);
+            Verdict::Drop
+        } else if n % 7 == 0 {
+            Verdict::Delay(Duration::from_micros(300))
+        } else {
+            Verdict::Deliver
+        }
+    });
+    (hook, dropped)
+}
+
+#[test]
+fn a_clean_stream_reads_back_from_kept_frames_and_lets_them_go() {
+    let (got, net) = transfer(true, None);
+    assert!(got == pattern(), "the stream differs");
+    assert!(net.kept.len() > 100, "{} frames kept", net.kept.len());
+    let held = net.kept.iter().filter(|f| !f.is_unique()).count();
+    assert_eq!(held, 0, "frames still held after everything was read");
+}
+
+#[test]
+fn loss_and_reordering_read_back_the_same_with_kept_frames() {
+    let (hook, _) = lossy_hook();
+    let (copied, _) = transfer(false, Some(hook));
+    let (hook, dropped) = lossy_hook();
+    let (got, net) = transfer(true, Some(hook));
+    assert!(copied == pattern(), "the copied stream differs");
+    assert!(got == pattern(), "the kept stream differs");
+    assert!(dropped.get() > 3, "{} frames dropped", dropped.get());
+    assert!(net.kept.len() > 50, "{} frames kept", net.kept.len());
+    assert!(
+        net.kept.iter().all(|f| f.is_unique()),
+        "a frame is still held"
+    );
+}
