@@ -4,7 +4,8 @@
 //! In-order bytes are either copied into a ring or, for a full-size segment that arrived in
 //! a [`SharedFrame`], left in the frame they arrived in: the buffer keeps a reference to
 //! the frame and the application's read copies straight from it (one copy of each byte
-//! fewer, see `crate::frame`).
+//! fewer, see `crate::frame`). An out-of-order range that a filled hole makes readable is
+//! moved in with its buffer, not copied into the ring.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -43,15 +44,18 @@ enum Piece {
         start: usize,
         end: usize,
     },
+    /// Bytes `start..` of an out-of-order range that a filled hole made readable, moved
+    /// rather than copied into the ring.
+    Moved { bytes: Vec<u8>, start: usize },
 }
 
 /// In-order data plus sorted, disjoint, non-adjacent out-of-order ranges above `rcv_nxt`.
 ///
 /// Bounds: the caller only inserts bytes inside the window it advertised, and the window
 /// never exceeds `capacity - readable`, so the bytes held never exceed `capacity`. The
-/// number of out-of-order ranges is bounded by `max_ranges`. A kept frame holds at least
-/// [`HOLD_MIN_BYTES`] readable bytes and at least half of its buffer's allocation, so the
-/// buffers kept add up to at most twice `capacity`, and the runs of readable bytes number
+/// number of out-of-order ranges is bounded by `max_ranges`. A kept frame (or a range
+/// moved in whole) holds at least [`HOLD_MIN_BYTES`] readable bytes and at least half of
+/// its buffer's allocation, so the buffers kept add up to at most twice `capacity`, and the runs of readable bytes number
 /// at most `2 * capacity / HOLD_MIN_BYTES + 1`.
 #[derive(Debug)]
 pub struct RecvBuffer {
@@ -113,11 +117,12 @@ impl RecvBuffer {
         !self.ooo.is_empty()
     }
 
-    /// Frames kept for their payload (at most `capacity / HOLD_MIN_BYTES`).
-    pub fn frames_held(&self) -> usize {
+    /// Runs kept outside the ring: frames kept for their payload and out-of-order ranges
+    /// moved in whole (at most `2 * capacity / HOLD_MIN_BYTES`).
+    pub fn kept_runs(&self) -> usize {
         self.pieces
             .iter()
-            .filter(|p| matches!(p, Piece::Held { .. }))
+            .filter(|p| !matches!(p, Piece::Copied(_)))
             .count()
     }
 
@@ -147,6 +152,13 @@ impl RecvBuffer {
                         done += m;
                         start == end
                     }
+                    Piece::Moved { bytes, start } => {
+                        let m = (bytes.len() - *start).min(n - done);
+                        out[done..done + m].copy_from_slice(&bytes[*start..*start + m]);
+                        *start += m;
+                        done += m;
+                        *start == bytes.len()
+                    }
                 };
                 if spent {
                     self.pieces.pop_front();
@@ -171,6 +183,28 @@ impl RecvBuffer {
         self.ooo.iter().map(|(s, d)| (*s, *s + d.len()))
     }
 
+    /// Appends a run that is not in the ring (the ring's bytes before it become a run of
+    /// their own if they were not one yet).
+    fn push_piece(&mut self, piece: Piece) {
+        if self.pieces.is_empty() && !self.copied.is_empty() {
+            self.pieces.push_back(Piece::Copied(self.copied.len()));
+        }
+        self.pieces.push_back(piece);
+    }
+
+    /// Makes `bytes[start..]`, an out-of-order range's own buffer, readable after what is:
+    /// moved as it is when it holds enough and its allocation is not much larger than the
+    /// bytes (the same rule as a kept frame's), copied otherwise.
+    fn push_moved(&mut self, bytes: Vec<u8>, start: usize) {
+        let len = bytes.len() - start.min(bytes.len());
+        if len >= HOLD_MIN_BYTES && bytes.capacity() <= 2 * len {
+            self.push_piece(Piece::Moved { bytes, start });
+            self.readable_len += len;
+        } else {
+            self.push_readable(&bytes[start.min(bytes.len())..], None);
+        }
+    }
+
     /// Makes `data` readable after what is: kept in `frame` when it lies there and is
     /// worth keeping, copied otherwise.
     fn push_readable(&mut self, data: &[u8], frame: Option<&SharedFrame>) {
@@ -181,10 +215,7 @@ impl RecvBuffer {
             .filter(|f| data.len() >= HOLD_MIN_BYTES && f.allocated_bytes() <= 2 * data.len())
             .and_then(|f| Some((f, f.range_of(data)?)));
         if let Some((frame, range)) = held {
-            if self.pieces.is_empty() && !self.copied.is_empty() {
-                self.pieces.push_back(Piece::Copied(self.copied.len()));
-            }
-            self.pieces.push_back(Piece::Held {
+            self.push_piece(Piece::Held {
                 frame: frame.clone(),
                 start: range.start,
                 end: range.end,
@@ -263,7 +294,7 @@ impl RecvBuffer {
                         end = range_end;
                         continue;
                     }
-                    self.push_readable(&bytes[skip..], None);
+                    self.push_moved(bytes, skip);
                     out.advanced += range_end - end;
                     end = range_end;
                 } else if out.duplicate.is_none() {
@@ -435,6 +466,15 @@ impl RecvBuffer {
                     );
                     total += end - start;
                 }
+                Piece::Moved { bytes, start } => {
+                    invariant!(
+                        *start < bytes.len(),
+                        "a moved range is non-empty",
+                        "{start} of {} bytes",
+                        bytes.len()
+                    );
+                    total += bytes.len() - start;
+                }
             }
         }
         invariant!(
@@ -550,7 +590,7 @@ mod tests {
         let f = framed(&payload);
         let o = b.insert(BASE, BASE, &f[54..], Some(&f));
         assert_eq!(o.advanced, 1460);
-        assert_eq!(b.frames_held(), 1);
+        assert_eq!(b.kept_runs(), 1);
         assert!(!f.is_unique(), "the buffer keeps a reference");
         let mut out = vec![0; 1000];
         assert_eq!(b.read(&mut out), 1000);
@@ -558,7 +598,21 @@ mod tests {
         assert!(!f.is_unique(), "part is still unread");
         assert_eq!(read_all(&mut b), &payload[1000..]);
         assert!(f.is_unique(), "read out, the frame is let go");
-        assert_eq!(b.frames_held(), 0);
+        assert_eq!(b.kept_runs(), 0);
+    }
+
+    #[test]
+    fn a_filled_hole_moves_the_range_behind_it_in_whole() {
+        let mut b = RecvBuffer::new(1 << 16, 8);
+        let stream: Vec<u8> = (0..5000u32).map(|i| (i % 253) as u8).collect();
+        b.insert(BASE, BASE + 1000, &stream[1000..2500], None);
+        b.insert(BASE, BASE + 2500, &stream[2500..5000], None);
+        assert_eq!(b.ooo_len(), 4000);
+        let o = b.insert(BASE, BASE, &stream[..1200], None);
+        assert_eq!(o.advanced, 5000);
+        assert_eq!(b.kept_runs(), 1, "the range went in with its buffer");
+        assert_eq!(b.readable_len(), 5000);
+        assert_eq!(read_all(&mut b), stream);
     }
 
     #[test]
@@ -576,7 +630,7 @@ mod tests {
         let h = SharedFrame::new(big);
         b.insert(BASE + 1500, BASE + 1500, &h[4000..], Some(&h));
         assert!(h.is_unique(), "600 bytes do not pin a 4,600-byte buffer");
-        assert_eq!(b.frames_held(), 0);
+        assert_eq!(b.kept_runs(), 0);
         let mut want = vec![5u8; 100];
         want.extend_from_slice(&[6; 1400]);
         want.extend_from_slice(&[8; 600]);
@@ -608,6 +662,42 @@ mod tests {
                     prop_assert!(*rs > rcv_nxt);
                 }
             }
+            prop_assert_eq!(&delivered[..], &stream[..]);
+            prop_assert_eq!(b.ooo_len(), 0);
+        }
+
+        /// The stream cut into segments of up to 3,000 bytes that arrive in any order (some
+        /// twice), read in pieces of any size between arrivals: ranges long enough are moved
+        /// in whole when a hole fills.
+        #[test]
+        fn long_ranges_reassemble_moved_or_copied(
+            cuts in proptest::collection::vec((1usize..3_000, any::<u16>(), 0usize..5_000), 8..40),
+        ) {
+            let mut segs = Vec::new();
+            let mut at = 0;
+            for &(len, key, read) in &cuts {
+                let end = (at + len).min(20_000);
+                segs.push((key, at, end, read));
+                if key % 5 == 0 {
+                    segs.push((key / 2, at, end, 0)); // a duplicate
+                }
+                at = end;
+            }
+            segs.sort_by_key(|s| s.0);
+            let stream: Vec<u8> = (0..at as u32).map(|i| (i * 7 + i / 253) as u8).collect();
+            let mut b = RecvBuffer::new(1 << 16, 64);
+            let mut rcv_nxt = BASE;
+            let mut delivered = Vec::new();
+            for (_, s, e, read) in segs {
+                let o = b.insert(rcv_nxt, BASE + s, &stream[s..e], None);
+                rcv_nxt += o.advanced;
+                let mut out = vec![0; read];
+                let n = b.read(&mut out);
+                delivered.extend_from_slice(&out[..n]);
+                #[cfg(feature = "invariants")]
+                b.check_invariants(rcv_nxt);
+            }
+            delivered.extend(read_all(&mut b));
             prop_assert_eq!(&delivered[..], &stream[..]);
             prop_assert_eq!(b.ooo_len(), 0);
         }
