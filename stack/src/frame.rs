@@ -27,6 +27,7 @@ pub struct SharedFrame {
 
 impl SharedFrame {
     /// A frame of all of `bytes`.
+    #[inline]
     pub fn new(bytes: Vec<u8>) -> SharedFrame {
         let len = bytes.len();
         SharedFrame {
@@ -36,44 +37,52 @@ impl SharedFrame {
     }
 
     /// A frame of the first `len` bytes of `buf` (all of it if shorter).
+    #[inline]
     pub fn from_rc(buf: Rc<Vec<u8>>, len: usize) -> SharedFrame {
         let len = len.min(buf.len());
         SharedFrame { buf, len }
     }
 
     /// The buffer, for its owner to reuse once [`is_unique`](Self::is_unique).
+    #[inline]
     pub fn into_rc(self) -> Rc<Vec<u8>> {
         self.buf
     }
 
     /// Whether this is the buffer's only reference (nobody else holds the frame).
+    #[inline]
     pub fn is_unique(&self) -> bool {
         Rc::strong_count(&self.buf) == 1 && Rc::weak_count(&self.buf) == 0
     }
 
     /// How many references the buffer has, this one included: a caller that compares it
     /// before and after handing the frame to a host learns whether the host kept it.
+    #[inline]
     pub fn holders(&self) -> usize {
         Rc::strong_count(&self.buf)
     }
 
     /// The whole buffer, writable, when this is its only reference; the frame is then
     /// its first [`set_len`](Self::set_len) bytes.
+    #[inline]
     pub fn buffer_mut(&mut self) -> Option<&mut Vec<u8>> {
         Rc::get_mut(&mut self.buf)
     }
 
     /// Makes the frame the buffer's first `len` bytes (at most the buffer's length).
+    #[inline]
     pub fn set_len(&mut self, len: usize) {
         self.len = len.min(self.buf.len());
     }
 
     /// Bytes the buffer holds allocated: what keeping the frame costs in memory.
+    #[inline]
     pub fn allocated_bytes(&self) -> usize {
         self.buf.capacity()
     }
 
     /// Where `part` lies in the frame, if it is a slice of the frame's own bytes.
+    #[inline]
     pub fn range_of(&self, part: &[u8]) -> Option<core::ops::Range<usize>> {
         let base = self.buf.as_ptr().addr();
         let start = part.as_ptr().addr().checked_sub(base)?;
@@ -85,6 +94,7 @@ impl SharedFrame {
 impl Deref for SharedFrame {
     type Target = [u8];
 
+    #[inline]
     fn deref(&self) -> &[u8] {
         &self.buf[..self.len]
     }
