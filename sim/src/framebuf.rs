@@ -73,6 +73,8 @@ pub(crate) struct FramePool {
     /// at the oldest few finds when the pool runs dry. Hosts let go of them in about the
     /// order they got them.
     lent: VecDeque<Rc<Vec<u8>>>,
+    /// Buffers made because the pool had none to give.
+    pub(crate) made: u64,
 }
 
 impl FramePool {
@@ -87,6 +89,7 @@ impl FramePool {
                 return SharedFrame::from_rc(buf, bytes.len());
             }
         }
+        self.made += 1;
         SharedFrame::new(bytes.to_vec())
     }
 
@@ -143,6 +146,7 @@ impl FramePool {
                 return Some(Writable(buf));
             }
         }
+        self.made += 1;
         Some(Writable(Rc::new(vec![0; len])))
     }
 

@@ -480,6 +480,15 @@ impl Sim {
             .add_capture_pcapng(&points, Box::new(out))
     }
 
+    /// Frame buffers the simulator has allocated because its pool had none to reuse: a
+    /// steady stream of frames allocates none, buffers a host kept (a TCP payload until
+    /// its application reads it) included, so this grows with the most frames ever in
+    /// flight and held at once, not with the frames sent. A diagnostic of memory, not part
+    /// of the trace.
+    pub fn frame_buffers_allocated(&self) -> u64 {
+        self.world.borrow().frame_pool.made
+    }
+
     /// The rolling hash of the trace so far.
     pub fn trace_hash(&self) -> TraceHash {
         self.world.borrow().trace_hash()

@@ -326,7 +326,7 @@ pub(crate) struct World {
     /// Scratch for `service_node`: the frames a node handed over, and counts per NIC.
     tx_frames: Vec<(usize, FrameBytes)>,
     /// Buffers of frames that are done with, for the next frames.
-    frame_pool: FramePool,
+    pub(crate) frame_pool: FramePool,
     tx_per_nic: Vec<usize>,
     /// FCS checking for NICs and switches created from now on.
     pub(crate) default_fcs_check: bool,
