@@ -13,9 +13,14 @@
 //!   and readiness bookkeeping on top).
 //!
 //! Same work on both sides: socket buffers of 1 MiB each way, MSS 1460 and no timestamps
-//! (so every full segment carries 1460 bytes on both), the sender writes the same pattern
-//! from the same 64 KiB slices, and both sinks copy every byte out of the stack into a
-//! 64 KiB buffer and compare it with the pattern. The link allocates nothing per frame
+//! (so every full segment carries 1460 bytes on both), the sender hands over the same
+//! pattern in the same 64 KiB slices, each stack through its best call for it, and both
+//! sinks copy every byte out of the stack into a 64 KiB buffer and compare it with the
+//! pattern. smoltcp's socket owns its ring, so `send_slice` copies the slice in; sansnet's
+//! `Host::send_shared` keeps a reference to the pattern's buffer until the bytes are
+//! acknowledged and copies each segment's payload from there into its frame
+//! (`BULK_SEND_COPY=1` makes sansnet copy with `send` instead). Each segment's payload is
+//! copied into its frame once on both sides. The link allocates nothing per frame
 //! (slots from a pool filled before the clock starts; the printout says if it ever grew),
 //! hands every frame over at its arrival instant, in the order sent, and at each instant a
 //! node takes all its due frames, runs its application once, then sends. Loss: 1% of the

@@ -1,7 +1,8 @@
-//! Frames handed over as `SharedFrame`s (`Host::handle_frame_shared`): a full-size segment's
-//! payload stays in its frame until the application reads it. The stream must read back
-//! the same as with copied frames, through loss and reordering, and every kept frame must
-//! be let go once read.
+//! Buffers the host keeps a reference to instead of copying: frames handed over as
+//! `SharedFrame`s (`Host::handle_frame_shared`), whose full-size segments' payload stays in
+//! the frame until the application reads it, and application buffers sent with
+//! `Host::send_shared`, kept until the peer acknowledges them. The stream must read back the
+//! same as with copies, through loss and reordering, and every buffer must be let go.
 
 mod host_support;
 
@@ -10,7 +11,8 @@ use std::rc::Rc;
 
 use host_support::*;
 use pretty_assertions::assert_eq;
-use sansnet_stack::iface::HostConfig;
+use sansnet_stack::frame::SharedFrame;
+use sansnet_stack::iface::{Errno, HostConfig};
 use sansnet_stack::time::Duration;
 
 const SEC: Duration = Duration::from_secs(1);
@@ -89,5 +91,45 @@ fn loss_and_reordering_read_back_the_same_with_kept_frames() {
     assert!(
         net.kept.iter().all(|f| f.is_unique()),
         "a frame is still held"
+    );
+}
+
+#[test]
+fn a_stream_sent_from_a_shared_buffer_reads_back_and_the_buffer_is_let_go() {
+    let (hook, dropped) = lossy_hook();
+    let mut net = Net::new(vec![config(1), config(2)]);
+    net.segment(vec![(0, 0), (1, 0)]);
+    net.shared_frames = true;
+    net.hook = Some(hook);
+    let l = net.tcp_listener(1, 80, 4);
+    let c = net.tcp_connect(0, addr(2, 80));
+    net.wait_connected(0, c, 10 * SEC).expect("connects");
+    let (s, _) = net.accept(1, l).expect("accepted");
+    let app = SharedFrame::new(pattern());
+    // In writes of 23,000 bytes and a last one of 1,000 (copied: under 4 KiB).
+    let mut sent = 0;
+    let ok = net.run_until(60 * SEC, |n| {
+        let now = n.now;
+        while sent < STREAM {
+            let end = (sent + 23_000).min(STREAM);
+            match n.hosts[0].send_shared(now, c, &app, sent..end) {
+                Ok(k) => sent += k,
+                Err(Errno::EAGAIN) => return false,
+                Err(e) => panic!("send_shared: {e}"),
+            }
+        }
+        true
+    });
+    assert!(ok, "sending stalled at {sent}");
+    assert!(!app.is_unique(), "unacknowledged bytes are still held");
+    let got = net.recv_n(1, s, STREAM).expect("reads");
+    assert!(got == pattern(), "the stream differs");
+    assert!(dropped.get() > 3, "{} frames dropped", dropped.get());
+    net.run_for(SEC);
+    assert!(app.is_unique(), "acknowledged, the buffer is let go");
+    assert_eq!(
+        net.hosts[0].send_shared(net.now, c, &app, 0..STREAM + 1),
+        Err(Errno::EINVAL),
+        "a range past the buffer"
     );
 }

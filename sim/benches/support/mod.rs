@@ -60,6 +60,9 @@ pub struct HostApp {
     conn: Option<Fd>,
     pub progress: Progress,
     scratch: Vec<u8>,
+    /// The pattern in a buffer the host may keep a reference to (`Host::send_shared`), or
+    /// `None` to copy it in with `send` (`BULK_SEND_COPY=1`).
+    pattern: Option<SharedFrame>,
     /// Frames arrived since the application last ran.
     dirty: bool,
 }
@@ -81,6 +84,9 @@ impl HostApp {
             conn: None,
             progress: Progress::default(),
             scratch: vec![0; 1 << 16],
+            pattern: std::env::var_os("BULK_SEND_COPY")
+                .is_none()
+                .then(|| SharedFrame::new(PATTERN.to_vec())),
             dirty: false,
         };
         match role {
@@ -113,7 +119,11 @@ impl HostApp {
                 while self.progress.sent < total {
                     let off = (self.progress.sent % 251) as usize;
                     let want = (total - self.progress.sent).min(65536);
-                    match self.host.send(now, c, &PATTERN[off..off + want as usize]) {
+                    let sent = match &self.pattern {
+                        Some(p) => self.host.send_shared(now, c, p, off..off + want as usize),
+                        None => self.host.send(now, c, &PATTERN[off..off + want as usize]),
+                    };
+                    match sent {
                         Ok(n) => self.progress.sent += n as u64,
                         Err(Errno::EAGAIN) => return,
                         Err(e) => panic!("send: {e}"),

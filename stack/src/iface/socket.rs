@@ -13,6 +13,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use super::stream::ConnId;
 use super::{Errno, Fd, Host, Interest, Proto, Readiness, Shutdown, SockOpt, SocketInfo};
 use super::{SocketState, SocketType};
+use crate::frame::SharedFrame;
 use crate::tcp::{KeepAlive, State};
 use crate::time::{Duration, Instant};
 
@@ -481,7 +482,28 @@ impl Host {
     pub fn send(&mut self, now: Instant, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
         let id = self.sock(fd)?;
         match self.socket_ref(id).ty {
-            SocketType::Stream => self.tcp_send(now, id, data, false),
+            SocketType::Stream => self.tcp_send(now, id, data, false, None),
+            SocketType::Datagram => self.udp_send(now, id, data, None),
+        }
+    }
+
+    /// `send(2)` of `buf[range]`, bytes in a buffer the host may keep a reference to
+    /// instead of copying them (Linux's `MSG_ZEROCOPY` in spirit): on a TCP socket, a run of
+    /// at least 4 KiB stays in `buf` until the peer acknowledges it, and the segments copy
+    /// from there; shorter runs, and UDP, are copied as `send` copies them. The same bytes
+    /// go out either way. `buf` is immutable while shared, so the application cannot
+    /// change what is still to be sent.
+    pub fn send_shared(
+        &mut self,
+        now: Instant,
+        fd: Fd,
+        buf: &SharedFrame,
+        range: core::ops::Range<usize>,
+    ) -> Result<usize, Errno> {
+        let id = self.sock(fd)?;
+        let data = buf.get(range).ok_or(Errno::EINVAL)?;
+        match self.socket_ref(id).ty {
+            SocketType::Stream => self.tcp_send(now, id, data, false, Some(buf)),
             SocketType::Datagram => self.udp_send(now, id, data, None),
         }
     }
@@ -492,7 +514,7 @@ impl Host {
     pub fn send_urgent(&mut self, now: Instant, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
         let id = self.sock(fd)?;
         match self.socket_ref(id).ty {
-            SocketType::Stream => self.tcp_send(now, id, data, true),
+            SocketType::Stream => self.tcp_send(now, id, data, true, None),
             SocketType::Datagram => Err(Errno::EOPNOTSUPP),
         }
     }
@@ -518,7 +540,7 @@ impl Host {
     ) -> Result<usize, Errno> {
         let id = self.sock(fd)?;
         match self.socket_ref(id).ty {
-            SocketType::Stream => self.tcp_send(now, id, data, false),
+            SocketType::Stream => self.tcp_send(now, id, data, false, None),
             SocketType::Datagram => self.udp_send(now, id, data, Some(addr)),
         }
     }

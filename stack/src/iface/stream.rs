@@ -20,6 +20,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use super::fxhash::FxBuildHasher;
 use super::socket::{Kind, Listener, Options, SockId, Socket};
 use super::{DropReason, Errno, Fd, Host, NetError, Origin};
+use crate::frame::SharedFrame;
 use crate::hash::{siphash24, SecretKey};
 use crate::tcp::{self as engine, Connection, ConnectionError, Event, State};
 use crate::time::Instant;
@@ -1519,6 +1520,7 @@ impl Host {
         sid: SockId,
         data: &[u8],
         urgent: bool,
+        owner: Option<&SharedFrame>,
     ) -> Result<usize, Errno> {
         let write_shut = self.socket_ref(sid).write_shut;
         let id = self.stream_conn(sid)?;
@@ -1535,7 +1537,7 @@ impl Host {
         let r = if urgent {
             e.conn.send_urgent(data)
         } else {
-            e.conn.send(data)
+            e.conn.send_in(data, owner)
         };
         self.sync_conn(now, id);
         r.map_err(|err| self.map_engine_error(id, err))

@@ -654,12 +654,21 @@ impl Connection {
     /// Queues data to send (RFC 9293 SEND). Returns how many bytes were taken: fewer than
     /// offered when the buffer fills, and `Err(WouldBlock)` when none fit.
     pub fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
-        let r = self.send_inner(data);
+        let r = self.send_inner(data, None);
         self.end_of_call(None);
         r
     }
 
-    fn send_inner(&mut self, data: &[u8]) -> Result<usize, Error> {
+    /// [`send`](Self::send) of bytes that lie in `owner`, the application's buffer: a run
+    /// of at least `SHARE_MIN_BYTES` is kept by reference until acknowledged instead of
+    /// copied (`tcp/send_buffer.rs`); the segments are the same either way.
+    pub fn send_in(&mut self, data: &[u8], owner: Option<&SharedFrame>) -> Result<usize, Error> {
+        let r = self.send_inner(data, owner);
+        self.end_of_call(None);
+        r
+    }
+
+    fn send_inner(&mut self, data: &[u8], owner: Option<&SharedFrame>) -> Result<usize, Error> {
         if let Some(e) = self.error {
             return Err(Error::Connection(e));
         }
@@ -674,7 +683,7 @@ impl Connection {
             self.want_writable = true;
             return Err(Error::WouldBlock);
         }
-        self.send.push(&data[..n]);
+        self.send.push(&data[..n], owner);
         Ok(n)
     }
 
@@ -686,7 +695,7 @@ impl Connection {
     /// included, so the peer learns of urgent data its window does not yet let through.
     /// Urgency ends when SND.UNA reaches SND.UP. A second call moves SND.UP forward.
     pub fn send_urgent(&mut self, data: &[u8]) -> Result<usize, Error> {
-        let r = self.send_inner(data);
+        let r = self.send_inner(data, None);
         if let Ok(n) = r {
             if n > 0 {
                 self.snd_up = Some(self.send.base() + self.send.len());

@@ -231,6 +231,18 @@ impl Connection {
             "{len} bytes, bound {}",
             self.cfg.send_buffer_bytes
         );
+        invariant!(
+            self.send.runs_consistent(),
+            "the send buffer's runs add up to its length",
+            "{len} bytes"
+        );
+        let runs = self.send.shared_runs();
+        invariant!(
+            runs <= 2 * self.cfg.send_buffer_bytes / super::super::send_buffer::SHARE_MIN_BYTES + 1,
+            "shared send runs within their bound",
+            "{runs} runs for a {}-byte buffer",
+            self.cfg.send_buffer_bytes
+        );
         let (una, max, base, iss) = (self.snd_una, self.snd_max, self.send.base(), self.iss);
         let fin_seq = self.fin_seq();
         let fin_queued = self.send.fin_queued;
