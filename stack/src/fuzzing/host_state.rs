@@ -1301,10 +1301,17 @@ impl Harness {
         r
     }
 
+    /// `send` of `len` pattern bytes; an odd `len` goes by `send_shared` (kept by reference
+    /// when 4 KiB or more), so that both ways into the send buffer are fuzzed.
     fn send(&mut self, who: Who, fd: Fd, len: usize) -> Result<usize, Errno> {
         let now = self.now;
         let data = payload(len);
-        let r = self.node(who).host.send(now, fd, &data);
+        let r = if len % 2 == 1 {
+            let buf = SharedFrame::new(data);
+            self.node(who).host.send_shared(now, fd, &buf, 0..len)
+        } else {
+            self.node(who).host.send(now, fd, &data)
+        };
         self.drain();
         r
     }
