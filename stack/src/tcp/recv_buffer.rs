@@ -561,6 +561,16 @@ mod tests {
 
     const BASE: SeqNumber = SeqNumber(u32::MAX - 100);
 
+    /// Reads up to `len` bytes onto `delivered`, then checks the buffer's invariants.
+    fn read_some(b: &mut RecvBuffer, len: usize, rcv_nxt: SeqNumber, delivered: &mut Vec<u8>) {
+        let mut out = vec![0; len];
+        let n = b.read(&mut out);
+        delivered.extend_from_slice(&out[..n]);
+        #[cfg(feature = "invariants")]
+        b.check_invariants(rcv_nxt);
+        let _ = rcv_nxt;
+    }
+
     fn read_all(b: &mut RecvBuffer) -> Vec<u8> {
         let mut out = vec![0; b.readable_len()];
         b.read(&mut out);
@@ -727,11 +737,7 @@ mod tests {
             for (_, s, e, read) in segs {
                 let o = b.insert(rcv_nxt, BASE + s, &stream[s..e], None);
                 rcv_nxt += o.advanced;
-                let mut out = vec![0; read];
-                let n = b.read(&mut out);
-                delivered.extend_from_slice(&out[..n]);
-                #[cfg(feature = "invariants")]
-                b.check_invariants(rcv_nxt);
+                read_some(&mut b, read, rcv_nxt, &mut delivered);
             }
             delivered.extend(read_all(&mut b));
             prop_assert_eq!(&delivered[..], &stream[..]);
@@ -762,11 +768,7 @@ mod tests {
                 prop_assert_eq!(o.advanced, data.len());
                 rcv_nxt += o.advanced;
                 at = end;
-                let mut out = vec![0; read];
-                let n = b.read(&mut out);
-                delivered.extend_from_slice(&out[..n]);
-                #[cfg(feature = "invariants")]
-                b.check_invariants(rcv_nxt);
+                read_some(&mut b, read, rcv_nxt, &mut delivered);
             }
             delivered.extend(read_all(&mut b));
             prop_assert_eq!(&delivered[..], &stream[..at]);
