@@ -70,8 +70,8 @@ pub(crate) struct FramePool {
     small: Vec<Rc<Vec<u8>>>,
     /// Buffers of delivered frames that a host still holds (a TCP payload kept until its
     /// application reads it), oldest first: they join the pool once let go, which a look
-    /// at the oldest few finds when the pool runs dry. Hosts let go of them in about the
-    /// order they got them.
+    /// at the oldest few before every take finds. Hosts let go of them in about the order
+    /// they got them.
     lent: VecDeque<Rc<Vec<u8>>>,
     /// Buffers made because the pool had none to give.
     pub(crate) made: u64,
