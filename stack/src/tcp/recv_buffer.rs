@@ -233,7 +233,7 @@ impl RecvBuffer {
     /// bytes (the same rule as a kept frame's), copied otherwise.
     fn push_moved(&mut self, bytes: Vec<u8>, start: usize) {
         let len = bytes.len() - start.min(bytes.len());
-        if len >= HOLD_MIN_BYTES && bytes.capacity() <= 2 * len {
+        if worth_keeping(len, bytes.capacity()) {
             self.push_piece(Piece::Moved { bytes, start });
             self.readable_len += len;
         } else {
@@ -248,7 +248,7 @@ impl RecvBuffer {
             return;
         }
         let held = frame
-            .filter(|f| data.len() >= HOLD_MIN_BYTES && f.allocated_bytes() <= 2 * data.len())
+            .filter(|f| worth_keeping(data.len(), f.allocated_bytes()))
             .and_then(|f| Some((f, f.range_of(data)?)));
         if let Some((frame, range)) = held {
             self.push_piece(Piece::Held {
@@ -537,6 +537,13 @@ impl RecvBuffer {
         self.ooo_bytes += data.len();
         self.ooo.insert(at, (seq, data.to_vec()));
     }
+}
+
+/// Whether `len` readable bytes in a buffer of `allocated` bytes are kept there rather than
+/// copied: at least [`HOLD_MIN_BYTES`], and at least half the allocation (the bound on
+/// what kept buffers pin).
+fn worth_keeping(len: usize, allocated: usize) -> bool {
+    len >= HOLD_MIN_BYTES && allocated <= 2 * len
 }
 
 /// Moves the ring's first `out.len()` bytes into `out` (the caller knows they are there).
