@@ -49,6 +49,21 @@ impl SharedFrame {
         self.buf
     }
 
+    /// The frame's length, read from the handle itself: unlike `deref().len()` it leaves
+    /// the shared buffer's header alone, a cold cache line for a frame that crossed a busy
+    /// simulated network (the simulator counts and records lengths before anyone reads
+    /// the bytes).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the frame has no bytes.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Whether this is the buffer's only reference (nobody else holds the frame).
     #[inline]
     pub fn is_unique(&self) -> bool {
