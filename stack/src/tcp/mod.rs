@@ -44,6 +44,7 @@ pub mod isn;
 mod loss_probe;
 pub mod recv_buffer;
 pub mod rtt;
+mod runs;
 pub mod sack;
 mod send_buffer;
 pub mod state;

@@ -7,9 +7,9 @@
 //! fewer, see `crate::frame`). An out-of-order range that a filled hole makes readable is
 //! moved in with its buffer, not copied into the ring.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+use super::runs::Runs;
 use crate::frame::SharedFrame;
 use crate::wire::SeqNumber;
 
@@ -33,62 +33,6 @@ pub struct InsertOutcome {
     pub dropped_no_room: usize,
 }
 
-/// A run of readable bytes, in stream order.
-#[derive(Debug)]
-enum Piece {
-    /// The next this many bytes of the ring `copied`.
-    Copied(usize),
-    /// Bytes `start..end` of a frame kept where it arrived.
-    Held {
-        frame: SharedFrame,
-        start: usize,
-        end: usize,
-    },
-    /// Bytes `start..` of an out-of-order range that a filled hole made readable, moved
-    /// rather than copied into the ring.
-    Moved { bytes: Vec<u8>, start: usize },
-}
-
-impl Piece {
-    /// Bytes in the run.
-    fn len(&self) -> usize {
-        match self {
-            Piece::Copied(k) => *k,
-            Piece::Held { start, end, .. } => end - start,
-            Piece::Moved { bytes, start } => bytes.len() - start,
-        }
-    }
-
-    /// Copies the whole run into `out` (exactly its length), the ring's part out of `ring`.
-    fn copy_to(&self, ring: &mut VecDeque<u8>, out: &mut [u8]) {
-        match self {
-            Piece::Copied(_) => take_copied(ring, out),
-            Piece::Held { frame, start, end } => out.copy_from_slice(&frame[*start..*end]),
-            Piece::Moved { bytes, start } => out.copy_from_slice(&bytes[*start..]),
-        }
-    }
-
-    /// Copies the run's first `out.len()` bytes (fewer than it has) into `out` and drops
-    /// them from the run.
-    fn take_front(&mut self, ring: &mut VecDeque<u8>, out: &mut [u8]) {
-        let m = out.len();
-        match self {
-            Piece::Copied(k) => {
-                take_copied(ring, out);
-                *k -= m;
-            }
-            Piece::Held { frame, start, .. } => {
-                out.copy_from_slice(&frame[*start..*start + m]);
-                *start += m;
-            }
-            Piece::Moved { bytes, start } => {
-                out.copy_from_slice(&bytes[*start..*start + m]);
-                *start += m;
-            }
-        }
-    }
-}
-
 /// In-order data plus sorted, disjoint, non-adjacent out-of-order ranges above `rcv_nxt`.
 ///
 /// Bounds: the caller only inserts bytes inside the window it advertised, and the window
@@ -99,13 +43,9 @@ impl Piece {
 /// at most `2 * capacity / HOLD_MIN_BYTES + 1`.
 #[derive(Debug)]
 pub struct RecvBuffer {
-    /// Readable bytes that were copied in, in order.
-    copied: VecDeque<u8>,
-    /// The readable bytes as runs in stream order, when any frame is kept; empty while
-    /// every readable byte is in `copied` (no frame kept, the common small-message case).
-    pieces: VecDeque<Piece>,
-    /// Bytes the application can read: `copied` plus the kept frames' ranges.
-    readable_len: usize,
+    /// The bytes the application can read: copied, or kept in the frame they arrived in
+    /// or the out-of-order range's buffer they were moved in with.
+    readable: Runs,
     /// (start sequence number, bytes), sorted by start, all above `rcv_nxt`.
     ooo: Vec<(SeqNumber, Vec<u8>)>,
     ooo_bytes: usize,
@@ -120,9 +60,7 @@ impl RecvBuffer {
     /// An empty buffer. Nothing is allocated until data arrives.
     pub fn new(capacity: usize, max_ranges: usize) -> Self {
         RecvBuffer {
-            copied: VecDeque::new(),
-            pieces: VecDeque::new(),
-            readable_len: 0,
+            readable: Runs::default(),
             ooo: Vec::new(),
             ooo_bytes: 0,
             capacity,
@@ -139,7 +77,7 @@ impl RecvBuffer {
 
     /// Bytes the application can read now.
     pub fn readable_len(&self) -> usize {
-        self.readable_len
+        self.readable.len()
     }
 
     /// Bytes held out of order.
@@ -149,7 +87,7 @@ impl RecvBuffer {
 
     /// Space left for the window: capacity minus what waits to be read.
     pub fn window_space(&self) -> usize {
-        self.capacity.saturating_sub(self.readable_len)
+        self.capacity.saturating_sub(self.readable.len())
     }
 
     /// Whether any out-of-order data is held.
@@ -160,56 +98,17 @@ impl RecvBuffer {
     /// Runs kept outside the ring: frames kept for their payload and out-of-order ranges
     /// moved in whole (at most `2 * capacity / HOLD_MIN_BYTES`).
     pub fn kept_runs(&self) -> usize {
-        self.pieces
-            .iter()
-            .filter(|p| !matches!(p, Piece::Copied(_)))
-            .count()
+        self.readable.kept_runs()
     }
 
     /// Copies readable bytes into `out`, removing them.
     pub fn read(&mut self, out: &mut [u8]) -> usize {
-        let n = out.len().min(self.readable_len);
-        if self.pieces.is_empty() {
-            take_copied(&mut self.copied, &mut out[..n]);
-        } else {
-            let mut done = 0;
-            while done < n {
-                let Some(len) = self.pieces.front().map(Piece::len) else {
-                    break;
-                };
-                let want = n - done;
-                if len <= want {
-                    // The whole run: taken out of the queue before its bytes are copied, so
-                    // that no store to it waits behind the copy's stores (moving a run out
-                    // after updating it in place stalled on that: 2.5% of a lossy
-                    // transfer's time, in `perf`).
-                    if let Some(piece) = self.pieces.pop_front() {
-                        piece.copy_to(&mut self.copied, &mut out[done..done + len]);
-                    }
-                    done += len;
-                } else {
-                    if let Some(piece) = self.pieces.front_mut() {
-                        piece.take_front(&mut self.copied, &mut out[done..]);
-                    }
-                    done = n;
-                }
-            }
-            if self.pieces.is_empty() {
-                // From the ring's first slot again: the next runs land in the lines just
-                // read, not in the next lines of a ring a burst once grew (a cold line per
-                // run read: 2% of a lossy transfer's time, in `perf`).
-                self.pieces.clear();
-            }
-        }
-        self.readable_len -= n;
-        n
+        self.readable.read(out)
     }
 
     /// Discards everything the application has not read (on abort).
     pub fn clear(&mut self) {
-        self.copied.clear();
-        self.pieces.clear();
-        self.readable_len = 0;
+        self.readable.clear();
         self.ooo.clear();
         self.ooo_bytes = 0;
     }
@@ -219,53 +118,29 @@ impl RecvBuffer {
         self.ooo.iter().map(|(s, d)| (*s, *s + d.len()))
     }
 
-    /// Appends a run that is not in the ring (the ring's bytes before it become a run of
-    /// their own if they were not one yet).
-    fn push_piece(&mut self, piece: Piece) {
-        if self.pieces.is_empty() && !self.copied.is_empty() {
-            self.pieces.push_back(Piece::Copied(self.copied.len()));
-        }
-        self.pieces.push_back(piece);
-    }
-
     /// Makes `bytes[start..]`, an out-of-order range's own buffer, readable after what is:
     /// moved as it is when it holds enough and its allocation is not much larger than the
     /// bytes (the same rule as a kept frame's), copied otherwise.
     fn push_moved(&mut self, bytes: Vec<u8>, start: usize) {
-        let len = bytes.len() - start.min(bytes.len());
-        if worth_keeping(len, bytes.capacity()) {
-            self.push_piece(Piece::Moved { bytes, start });
-            self.readable_len += len;
+        let start = start.min(bytes.len());
+        if worth_keeping(bytes.len() - start, bytes.capacity()) {
+            let end = bytes.len();
+            self.readable.push_kept(SharedFrame::new(bytes), start..end);
         } else {
-            self.push_readable(&bytes[start.min(bytes.len())..], None);
+            self.readable.push_copy(&bytes[start..]);
         }
     }
 
     /// Makes `data` readable after what is: kept in `frame` when it lies there and is
     /// worth keeping, copied otherwise.
     fn push_readable(&mut self, data: &[u8], frame: Option<&SharedFrame>) {
-        if data.is_empty() {
-            return;
-        }
         let held = frame
             .filter(|f| worth_keeping(data.len(), f.allocated_bytes()))
             .and_then(|f| Some((f, f.range_of(data)?)));
-        if let Some((frame, range)) = held {
-            self.push_piece(Piece::Held {
-                frame: frame.clone(),
-                start: range.start,
-                end: range.end,
-            });
-        } else {
-            self.copied.extend(data);
-            if !self.pieces.is_empty() {
-                match self.pieces.back_mut() {
-                    Some(Piece::Copied(k)) => *k += data.len(),
-                    _ => self.pieces.push_back(Piece::Copied(data.len())),
-                }
-            }
+        match held {
+            Some((frame, range)) => self.readable.push_kept(frame.clone(), range),
+            None => self.readable.push_copy(data),
         }
-        self.readable_len += data.len();
     }
 
     /// Inserts `data` starting at `seq`, given the current `rcv_nxt`. The caller has
@@ -441,7 +316,7 @@ impl RecvBuffer {
                 end - rcv_nxt <= self.window_space(),
                 "out-of-order data ends within the receive buffer",
                 "range {start}..{end}, RCV.NXT {rcv_nxt}, readable {}, capacity {}",
-                self.readable_len,
+                self.readable.len(),
                 self.capacity
             );
             if let Some(p) = prev_end {
@@ -461,70 +336,31 @@ impl RecvBuffer {
             self.ooo_bytes
         );
         invariant!(
-            self.readable_len + self.ooo_bytes <= self.capacity,
+            self.readable.len() + self.ooo_bytes <= self.capacity,
             "readable and out-of-order bytes within the receive buffer",
             "readable {} + out of order {} > capacity {}",
-            self.readable_len,
+            self.readable.len(),
             self.ooo_bytes,
             self.capacity
         );
     }
 
-    /// The readable runs' own invariants (feature `invariants`): they add up to
-    /// `readable_len`, the copied runs to the ring's length, and every kept range is
-    /// non-empty, inside its frame, and at least [`HOLD_MIN_BYTES`] when kept.
+    /// The readable runs' own invariants (feature `invariants`): they add up (to the
+    /// readable length, the copied ones to the ring's), each is non-empty and inside its
+    /// buffer, and they number at most `2 * capacity / HOLD_MIN_BYTES + 1`.
     #[cfg(feature = "invariants")]
     fn check_readable(&self) {
-        if self.pieces.is_empty() {
-            invariant!(
-                self.copied.len() == self.readable_len,
-                "without kept frames every readable byte is in the ring",
-                "ring {}, readable {}",
-                self.copied.len(),
-                self.readable_len
-            );
-            return;
-        }
-        let (mut copied, mut total) = (0usize, 0usize);
-        for p in &self.pieces {
-            match p {
-                Piece::Copied(k) => {
-                    invariant!(*k > 0, "readable runs are non-empty", "an empty copied run");
-                    copied += k;
-                    total += k;
-                }
-                Piece::Held { frame, start, end } => {
-                    invariant!(
-                        start < end && *end <= frame.len(),
-                        "a kept range is non-empty and inside its frame",
-                        "{start}..{end} of a {}-byte frame",
-                        frame.len()
-                    );
-                    total += end - start;
-                }
-                Piece::Moved { bytes, start } => {
-                    invariant!(
-                        *start < bytes.len(),
-                        "a moved range is non-empty",
-                        "{start} of {} bytes",
-                        bytes.len()
-                    );
-                    total += bytes.len() - start;
-                }
-            }
-        }
         invariant!(
-            copied == self.copied.len() && total == self.readable_len,
+            self.readable.consistent(),
             "the readable runs add up",
-            "copied runs {copied} against the ring's {}, all runs {total} against {}",
-            self.copied.len(),
-            self.readable_len
+            "{:?}",
+            self.readable
         );
         invariant!(
-            self.pieces.len() <= 2 * self.capacity / HOLD_MIN_BYTES + 1,
+            self.readable.run_count() <= 2 * self.capacity / HOLD_MIN_BYTES + 1,
             "readable runs within their bound",
             "{} runs for a {}-byte buffer",
-            self.pieces.len(),
+            self.readable.run_count(),
             self.capacity
         );
     }
@@ -544,19 +380,6 @@ impl RecvBuffer {
 /// what kept buffers pin).
 fn worth_keeping(len: usize, allocated: usize) -> bool {
     len >= HOLD_MIN_BYTES && allocated <= 2 * len
-}
-
-/// Moves the ring's first `out.len()` bytes into `out` (the caller knows they are there).
-fn take_copied(ring: &mut VecDeque<u8>, out: &mut [u8]) {
-    let n = out.len().min(ring.len());
-    let (a, b) = ring.as_slices();
-    if n <= a.len() {
-        out[..n].copy_from_slice(&a[..n]);
-    } else {
-        out[..a.len()].copy_from_slice(a);
-        out[a.len()..n].copy_from_slice(&b[..n - a.len()]);
-    }
-    ring.drain(..n);
 }
 
 #[cfg(test)]

@@ -8,27 +8,13 @@
 //! straight from there into the frame (one copy of every byte fewer, and no write of every
 //! byte into a ring the size of the window, which the cache does not hold).
 
-use alloc::collections::VecDeque;
-
+use super::runs::Runs;
 use crate::frame::SharedFrame;
 use crate::wire::SeqNumber;
 
 /// Shared bytes shorter than this are copied: a run per short write would make every
 /// segment's copy walk many runs.
 pub const SHARE_MIN_BYTES: usize = 4096;
-
-/// A run of unacknowledged bytes, in stream order.
-#[derive(Debug, Clone)]
-enum Run {
-    /// The next this many bytes of the ring `bytes`.
-    Copied(usize),
-    /// Bytes `start..end` of an application's buffer, kept by reference.
-    Shared {
-        buf: SharedFrame,
-        start: usize,
-        end: usize,
-    },
-}
 
 /// One connection's unacknowledged bytes, from `base`.
 ///
@@ -37,12 +23,8 @@ enum Run {
 /// `2 * room / SHARE_MIN_BYTES + 1`.
 #[derive(Debug, Clone, Default)]
 pub(super) struct SendBuffer {
-    /// Copied bytes, in order.
-    bytes: VecDeque<u8>,
-    /// Every held byte as runs, when any run is shared; empty while all are in `bytes`.
-    runs: VecDeque<Run>,
-    /// Bytes held.
-    len: usize,
+    /// The bytes held, copied or shared.
+    bytes: Runs,
     /// The sequence number of the first byte held (ISS+1 until the SYN is acknowledged).
     base: SeqNumber,
     /// The application closed its side: a FIN follows the last byte.
@@ -57,12 +39,12 @@ impl SendBuffer {
 
     /// Bytes held.
     pub(super) fn len(&self) -> usize {
-        self.len
+        self.bytes.len()
     }
 
     /// Whether nothing is held.
     pub(super) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.bytes.is_empty()
     }
 
     /// The sequence number of the first byte held.
@@ -72,178 +54,57 @@ impl SendBuffer {
 
     /// The sequence number after the last byte: the FIN's, once queued.
     pub(super) fn end(&self) -> SeqNumber {
-        self.base + self.len
+        self.base + self.len()
     }
 
     /// Appends what the application wrote (the caller checked the room): kept in `owner`
     /// when the bytes lie there and are long enough, copied otherwise.
     pub(super) fn push(&mut self, data: &[u8], owner: Option<&SharedFrame>) {
-        if data.is_empty() {
-            return;
-        }
         let shared = owner
             .filter(|_| data.len() >= SHARE_MIN_BYTES)
             .and_then(|b| Some((b, b.range_of(data)?)));
-        if let Some((buf, range)) = shared {
-            if self.runs.is_empty() && !self.bytes.is_empty() {
-                self.runs.push_back(Run::Copied(self.bytes.len()));
-            }
-            self.runs.push_back(Run::Shared {
-                buf: buf.clone(),
-                start: range.start,
-                end: range.end,
-            });
-        } else {
-            self.bytes.extend(data);
-            if !self.runs.is_empty() {
-                match self.runs.back_mut() {
-                    Some(Run::Copied(k)) => *k += data.len(),
-                    _ => self.runs.push_back(Run::Copied(data.len())),
-                }
-            }
+        match shared {
+            Some((buf, range)) => self.bytes.push_kept(buf.clone(), range),
+            None => self.bytes.push_copy(data),
         }
-        self.len += data.len();
     }
 
     /// Discards everything (abort, reset).
     pub(super) fn clear(&mut self) {
         self.bytes.clear();
-        self.runs.clear();
-        self.len = 0;
     }
 
     /// Drops the bytes `ack` acknowledges (the FIN has no byte); returns how many.
     pub(super) fn acknowledge(&mut self, ack: SeqNumber) -> usize {
-        let acked = (ack - self.base).min(self.len);
         if ack <= self.base {
-            return acked;
+            return 0;
         }
-        if self.runs.is_empty() {
-            self.bytes.drain(..acked);
-        } else {
-            let mut left = acked;
-            while left > 0 {
-                let Some(run) = self.runs.front_mut() else {
-                    break;
-                };
-                let spent = match run {
-                    Run::Copied(k) => {
-                        let m = (*k).min(left);
-                        self.bytes.drain(..m);
-                        *k -= m;
-                        left -= m;
-                        *k == 0
-                    }
-                    Run::Shared { start, end, .. } => {
-                        let m = (*end - *start).min(left);
-                        *start += m;
-                        left -= m;
-                        start == end
-                    }
-                };
-                if spent {
-                    self.runs.pop_front();
-                }
-            }
-        }
-        self.len -= acked;
+        let acked = self.bytes.drop_front(ack - self.base);
         self.base += acked;
         acked
     }
 
     /// Copies `out.len()` bytes starting `offset` bytes after `base` into `out`.
     pub(super) fn copy_out(&self, offset: usize, out: &mut [u8]) {
-        if self.runs.is_empty() {
-            return copy_from_ring(&self.bytes, offset, out);
-        }
-        // Walk the runs to `offset`, then copy run by run; `ring_at` is where the current
-        // copied run starts in the ring.
-        let (mut skip, mut ring_at, mut done) = (offset, 0usize, 0usize);
-        for run in &self.runs {
-            if done == out.len() {
-                break;
-            }
-            let len = match run {
-                Run::Copied(k) => *k,
-                Run::Shared { start, end, .. } => end - start,
-            };
-            if skip >= len {
-                skip -= len;
-                if let Run::Copied(k) = run {
-                    ring_at += k;
-                }
-                continue;
-            }
-            let m = (len - skip).min(out.len() - done);
-            let dst = &mut out[done..done + m];
-            match run {
-                Run::Copied(k) => {
-                    copy_from_ring(&self.bytes, ring_at + skip, dst);
-                    ring_at += k;
-                }
-                Run::Shared { buf, start, .. } => {
-                    dst.copy_from_slice(&buf[start + skip..start + skip + m]);
-                }
-            }
-            done += m;
-            skip = 0;
-        }
+        self.bytes.copy_at(offset, out);
     }
 
     /// Shared runs held (at most `2 * room / SHARE_MIN_BYTES`).
     #[cfg(any(test, feature = "invariants"))]
     pub(super) fn shared_runs(&self) -> usize {
-        self.runs
-            .iter()
-            .filter(|r| matches!(r, Run::Shared { .. }))
-            .count()
+        self.bytes.kept_runs()
     }
 
     /// The runs add up: to `len`, the copied ones to the ring's length, each non-empty.
     #[cfg(any(test, feature = "invariants"))]
     pub(super) fn runs_consistent(&self) -> bool {
-        if self.runs.is_empty() {
-            return self.bytes.len() == self.len;
-        }
-        let (mut copied, mut total) = (0, 0);
-        for run in &self.runs {
-            match run {
-                Run::Copied(k) => {
-                    copied += k;
-                    total += k;
-                    if *k == 0 {
-                        return false;
-                    }
-                }
-                Run::Shared { buf, start, end } => {
-                    if start >= end || *end > buf.len() {
-                        return false;
-                    }
-                    total += end - start;
-                }
-            }
-        }
-        copied == self.bytes.len() && total == self.len
+        self.bytes.consistent()
     }
 
     /// Appends `n` zero bytes whatever the bound (the invariant tests only).
     #[cfg(feature = "invariants")]
     pub(super) fn pad_for_test(&mut self, n: usize) {
         self.push(&alloc::vec![0u8; n], None);
-    }
-}
-
-/// Copies `out.len()` bytes of `ring` from `at` into `out`.
-fn copy_from_ring(ring: &VecDeque<u8>, at: usize, out: &mut [u8]) {
-    let (a, b) = ring.as_slices();
-    if at >= a.len() {
-        let from = at - a.len();
-        out.copy_from_slice(&b[from..from + out.len()]);
-    } else {
-        let first = (a.len() - at).min(out.len());
-        out[..first].copy_from_slice(&a[at..at + first]);
-        let rest = out.len() - first;
-        out[first..].copy_from_slice(&b[..rest]);
     }
 }
 
