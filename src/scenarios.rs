@@ -20,7 +20,7 @@ use sansnet_stack::tcp;
 use crate::scenario::{
     Built, Failure, FailureKind, Scenario, Size, TaskResult, Topology, Workload,
 };
-use crate::topology::{Network, Shape};
+use crate::topology::{EndHosts, Network, Shape};
 
 /// The port every built-in server listens on (slow-reader: this plus the client host's
 /// index).
@@ -301,8 +301,22 @@ fn io_failure(what: &str, e: std::io::Error) -> Failure {
 
 /// Builds `shape` and returns it with what `build` returns before tasks, and the server's
 /// socket address.
-fn network(sim: &mut Sim, shape: &Shape, tcp: &tcp::Config) -> (Network, Built, SocketAddrV4) {
-    let net = Network::build(sim, shape, tcp);
+/// Builds the network of `shape`, each end host able to hold `descriptors` open descriptors
+/// at least (the default, 1024, as Linux's `RLIMIT_NOFILE`, when that is more): a workload
+/// of more concurrent connections than that must say so, or it fails on EMFILE as it would
+/// on Linux.
+fn network(
+    sim: &mut Sim,
+    shape: &Shape,
+    tcp: &tcp::Config,
+    descriptors: usize,
+) -> (Network, Built, SocketAddrV4) {
+    let mut end = EndHosts {
+        tcp: tcp.clone(),
+        ..EndHosts::default()
+    };
+    end.limits.max_descriptors = end.limits.max_descriptors.max(descriptors);
+    let net = Network::build_with(sim, shape, &end);
     let built = net.built();
     let server = SocketAddrV4::new(net.server_addr, PORT);
     (net, built, server)
@@ -391,7 +405,7 @@ impl Scenario for Bulk {
         }
     }
     fn build(&self, sim: &mut Sim, w: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built {
-        let (net, mut built, server) = network(sim, shape, tcp);
+        let (net, mut built, server) = network(sim, shape, tcp, 0);
         let bytes = w.bytes as usize;
         spawn_server(
             sim,
@@ -532,7 +546,11 @@ impl Scenario for ManyClients {
         }
     }
     fn build(&self, sim: &mut Sim, w: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built {
-        let (net, mut built, server) = network(sim, shape, tcp);
+        // The server holds a descriptor per client, and so may one client host: the
+        // workload's clients, the listener and a margin, as one would raise a process's
+        // `ulimit -n` for such a test.
+        let descriptors = w.clients as usize + 64;
+        let (net, mut built, server) = network(sim, shape, tcp, descriptors);
         let (message, exchanges) = (w.message_bytes.max(1) as usize, w.exchanges);
         let (node, backlog, echo) = (net.server, backlog_for(w.clients), echo_server(message));
         spawn_server(sim, net.server, server, move |listener| {
@@ -575,7 +593,7 @@ impl Scenario for Churn {
         }
     }
     fn build(&self, sim: &mut Sim, w: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built {
-        let (net, mut built, server) = network(sim, shape, tcp);
+        let (net, mut built, server) = network(sim, shape, tcp, 0);
         let (message, exchanges) = (w.message_bytes.max(1) as usize, w.exchanges);
         spawn_server(sim, net.server, server, echo_server(message));
         for (host, &client) in net.clients.iter().enumerate() {
@@ -614,7 +632,7 @@ impl Scenario for UdpRetry {
         }
     }
     fn build(&self, sim: &mut Sim, w: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built {
-        let (net, mut built, server_addr) = network(sim, shape, tcp);
+        let (net, mut built, server_addr) = network(sim, shape, tcp, 0);
         let (message, exchanges) = (w.message_bytes.clamp(8, 1400) as usize, w.exchanges);
         let server = net.server;
         sim.spawn_on(server, async move {
@@ -768,7 +786,7 @@ impl Scenario for SlowReader {
             recv_buffer_bytes: 8 * 1024,
             ..tcp.clone()
         };
-        let (net, mut built, server_addr) = network(sim, shape, &small);
+        let (net, mut built, server_addr) = network(sim, shape, &small, 0);
         let (bytes, chunk) = (w.bytes as usize, w.message_bytes.max(1) as usize);
         let server = net.server;
         // One slow reader per client host, each on its own port.

@@ -23,7 +23,7 @@ use std::str::FromStr;
 
 use sansnet_sim::host::secret_from_seed;
 use sansnet_sim::{Duration, FaultChange, FaultPlan, LinkFaults, NicId, NodeId, Sim, SwitchId};
-use sansnet_stack::iface::{Host, HostConfig, InterfaceConfig, Route};
+use sansnet_stack::iface::{Host, HostConfig, InterfaceConfig, Limits, Route};
 use sansnet_stack::tcp;
 use serde::{Deserialize, Serialize};
 
@@ -417,19 +417,30 @@ fn wire() -> LinkFaults {
     LinkFaults::with_latency(Duration::from_millis(1))
 }
 
+/// What every end host (clients and the server) is built with: `tcp` as the TCP template,
+/// `limits` as the host's bounds.
+#[derive(Debug, Clone, Default)]
+pub struct EndHosts {
+    /// The template of every connection's configuration.
+    pub tcp: tcp::Config,
+    /// The host's bounds (descriptors per process and the rest).
+    pub limits: Limits,
+}
+
 /// A sansnet host with one NIC at `addr/24` and an optional default gateway.
 fn add_end_host(
     sim: &mut Sim,
     name: &str,
     addr: Ipv4Addr,
     gateway: Option<Ipv4Addr>,
-    tcp: &tcp::Config,
+    end: &EndHosts,
 ) -> NodeId {
     sim.set_addr(name, addr);
-    let tcp = tcp.clone();
+    let end = end.clone();
     sim.add_host_with(name, 1, move |ctx| HostConfig {
         default_gateway: gateway,
-        tcp: tcp.clone(),
+        tcp: end.tcp.clone(),
+        limits: end.limits.clone(),
         ..sansnet_sim::one_nic_config(ctx, addr, 24)
     })
 }
@@ -489,11 +500,11 @@ impl Parts {
         i: u32,
         addr: Ipv4Addr,
         gateway: Option<Ipv4Addr>,
-        tcp: &tcp::Config,
+        end: &EndHosts,
         switch: SwitchId,
     ) {
         let name = format!("client{i}");
-        let node = add_end_host(sim, &name, addr, gateway, tcp);
+        let node = add_end_host(sim, &name, addr, gateway, end);
         let link = sim.connect(sim.nic(node, 0), switch, wire());
         self.links.push(sim.link_name(link));
         self.clients.push(node);
@@ -533,13 +544,22 @@ impl Network {
     /// Builds `shape` into `sim`; every end host's TCP uses `tcp` as template. Every link
     /// starts with 1 ms latency and no faults.
     pub fn build(sim: &mut Sim, shape: &Shape, tcp: &tcp::Config) -> Network {
+        let end = EndHosts {
+            tcp: tcp.clone(),
+            limits: Limits::default(),
+        };
+        Network::build_with(sim, shape, &end)
+    }
+
+    /// [`build`](Self::build) with the end hosts' TCP template and bounds both given.
+    pub fn build_with(sim: &mut Sim, shape: &Shape, end: &EndHosts) -> Network {
         let n = shape.client_hosts();
         match shape {
             Shape::Direct => {
                 // Exactly the network of every scenario before shapes existed.
                 let (ca, sa) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
-                let client = add_end_host(sim, "client", ca, None, tcp);
-                let server = add_end_host(sim, "server", sa, None, tcp);
+                let client = add_end_host(sim, "client", ca, None, end);
+                let server = add_end_host(sim, "server", sa, None, end);
                 let link = sim.connect(sim.nic(client, 0), sim.nic(server, 0), wire());
                 Network {
                     clients: vec![client],
@@ -556,10 +576,10 @@ impl Network {
                 let mut parts = Parts::default();
                 for i in 0..n {
                     let addr = Ipv4Addr::new(10, 0, 0, 10 + i as u8);
-                    parts.add_client(sim, i, addr, None, tcp, sw);
+                    parts.add_client(sim, i, addr, None, end, sw);
                 }
                 let server_addr = Ipv4Addr::new(10, 0, 0, 2);
-                let server = add_end_host(sim, "server", server_addr, None, tcp);
+                let server = add_end_host(sim, "server", server_addr, None, end);
                 let link = sim.connect(sim.nic(server, 0), sw, wire());
                 parts.links.push(sim.link_name(link));
                 parts.finish(sim, server, server_addr)
@@ -572,7 +592,7 @@ impl Network {
                 let gateway = host_in(ROUTED_CLIENT_NET, 1);
                 for i in 0..n {
                     let addr = host_in(ROUTED_CLIENT_NET, 10 + i);
-                    parts.add_client(sim, i, addr, Some(gateway), tcp, lan);
+                    parts.add_client(sim, i, addr, Some(gateway), end, lan);
                 }
                 // Router k: nic0 towards the clients, nic1 towards the server; the routes
                 // back to the clients' subnet go through router k - 1.
@@ -622,7 +642,7 @@ impl Network {
                     "server",
                     server_addr,
                     Some(host_in(server_net, 1)),
-                    tcp,
+                    end,
                 );
                 let last = routers[routers.len() - 1];
                 let link = sim.connect(sim.nic(last, 1), sim.nic(server, 0), wire());

@@ -165,6 +165,20 @@ fn medium_runs_of_every_scenario_pass_on_a_clean_network() {
     }
 }
 
+/// More concurrent connections than a process's default 1,024 descriptors, all from one
+/// client host: the scenario raises its hosts' limit to fit (EMFILE at the first connect on
+/// the client, and on the server's accepts, before).
+#[test]
+fn many_clients_beyond_the_default_descriptor_limit_run_on_one_host() {
+    let sc = scenario::lookup("many-clients").unwrap();
+    let mut spec = explore::draw(sc.as_ref(), 3, &sized(Size::Small));
+    spec.workload.clients = 1_500;
+    spec.workload.exchanges = 1;
+    assert_eq!(spec.topology, sansnet::topology::Shape::Direct);
+    let outcome = scenario::run(&spec);
+    assert_eq!(outcome.result, Ok(()), "{}", explore::one_line(&spec));
+}
+
 #[test]
 fn a_run_not_done_by_its_deadline_fails_exactly_at_the_deadline() {
     let sc = scenario::lookup("bulk").unwrap();
