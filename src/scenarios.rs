@@ -301,21 +301,25 @@ fn io_failure(what: &str, e: std::io::Error) -> Failure {
 
 /// Builds `shape` and returns it with what `build` returns before tasks, and the server's
 /// socket address.
-/// Builds the network of `shape`, each end host able to hold `descriptors` open descriptors
-/// at least (the default, 1024, as Linux's `RLIMIT_NOFILE`, when that is more): a workload
-/// of more concurrent connections than that must say so, or it fails on EMFILE as it would
-/// on Linux.
+/// Builds the network of `shape` with end hosts sized for `concurrent` connections at once
+/// to the server (0: the defaults). Past the defaults (1,024 descriptors a process, Linux's
+/// `ulimit -n`; a backlog of at most 4,096, its `somaxconn`) a workload raises them, as one
+/// would on Linux for such a test, or it fails on EMFILE and on the listener's SYN cookies
+/// (which rightly reset a client whose handshake ACK was lost: `tests/regressions.rs`).
 fn network(
     sim: &mut Sim,
     shape: &Shape,
     tcp: &tcp::Config,
-    descriptors: usize,
+    concurrent: usize,
 ) -> (Network, Built, SocketAddrV4) {
     let mut end = EndHosts {
         tcp: tcp.clone(),
         ..EndHosts::default()
     };
-    end.limits.max_descriptors = end.limits.max_descriptors.max(descriptors);
+    let limits = &mut end.limits;
+    // A descriptor per connection, the listener's and a margin.
+    limits.max_descriptors = limits.max_descriptors.max(concurrent + 64);
+    limits.max_backlog = limits.max_backlog.max(concurrent);
     let net = Network::build_with(sim, shape, &end);
     let built = net.built();
     let server = SocketAddrV4::new(net.server_addr, PORT);
@@ -546,11 +550,8 @@ impl Scenario for ManyClients {
         }
     }
     fn build(&self, sim: &mut Sim, w: &Workload, shape: &Shape, tcp: &tcp::Config) -> Built {
-        // The server holds a descriptor per client, and so may one client host: the
-        // workload's clients, the listener and a margin, as one would raise a process's
-        // `ulimit -n` for such a test.
-        let descriptors = w.clients as usize + 64;
-        let (net, mut built, server) = network(sim, shape, tcp, descriptors);
+        // Every client's connection may be open at once, all from one client host.
+        let (net, mut built, server) = network(sim, shape, tcp, w.clients as usize);
         let (message, exchanges) = (w.message_bytes.max(1) as usize, w.exchanges);
         let (node, backlog, echo) = (net.server, backlog_for(w.clients), echo_server(message));
         spawn_server(sim, net.server, server, move |listener| {
