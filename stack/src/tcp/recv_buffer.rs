@@ -148,6 +148,11 @@ impl RecvBuffer {
     /// Returns what happened; `rcv_nxt` must then be advanced by `advanced`.
     ///
     /// In-order bytes that lie in `frame` may be kept there instead of copied.
+    ///
+    /// Inlined into its one caller: returned through memory, the outcome's flags were
+    /// written a byte at a time and copied out two at a time, a store-forwarding stall
+    /// (1% of a bulk transfer's time, `perf annotate`).
+    #[inline]
     pub fn insert(
         &mut self,
         rcv_nxt: SeqNumber,

@@ -276,6 +276,11 @@ impl Repr {
 
     /// Writes the header into the start of `frame`, which must be at least
     /// [`buffer_len`](Self::buffer_len) long.
+    ///
+    /// Inlined: called with a header just built field by field, it read the VLAN tag and
+    /// the EtherType back four bytes at a time across those narrow stores, a
+    /// store-forwarding stall on every frame (0.6% of a bulk transfer, `perf annotate`).
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, frame: &mut Frame<T>) {
         frame.set_dst_addr(self.dst_addr);
         frame.set_src_addr(self.src_addr);
