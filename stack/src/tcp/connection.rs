@@ -2358,23 +2358,32 @@ impl Connection {
     }
 
     fn base_repr(&mut self, now: Instant, flags: TcpFlags, seq: SeqNumber) -> TcpRepr<'static> {
-        let window_len = self.window_to_advertise(false);
-        let timestamp = self.ts.map(|t| TcpTimestamp {
+        // Built in place, field by field: SACK blocks gathered in a local and then moved in
+        // were copied with loads wider than the stores that wrote them, a store-forwarding
+        // stall on every segment (2% of a bulk transfer at 1% loss, `perf annotate`).
+        let mut repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq_number: seq,
+            ack_number: self.rcv_nxt,
+            ..TcpRepr::default()
+        };
+        repr.window_len = self.window_to_advertise(false);
+        repr.timestamp = self.ts.map(|t| TcpTimestamp {
             tsval: self.ts_clock(now, t.offset),
             tsecr: t.recent,
         });
-        let mut sack_ranges = SackBlocks::new();
         if self.sack_ok {
             let max_blocks = self.max_sack_blocks();
             if let Some(d) = self.ack.dsack.take() {
-                sack_ranges.push(d);
+                repr.sack_ranges.push(d);
             }
             for &b in self.ack.recent_sack.as_slice() {
-                if sack_ranges.len() >= max_blocks {
+                if repr.sack_ranges.len() >= max_blocks {
                     break;
                 }
                 if b.0 > self.rcv_nxt {
-                    sack_ranges.push(b);
+                    repr.sack_ranges.push(b);
                 }
             }
         }
@@ -2382,21 +2391,9 @@ impl Connection {
         self.ack.sent(now);
         self.timers.stop(Timer::DelayedAck);
         let (urg, urgent_pointer) = self.urgent_for(seq);
-        TcpRepr {
-            src_port: self.local.port(),
-            dst_port: self.remote.port(),
-            flags: flags | TcpFlags::ACK | urg,
-            seq_number: seq,
-            ack_number: self.rcv_nxt,
-            window_len,
-            urgent_pointer,
-            max_seg_size: None,
-            window_scale: None,
-            sack_permitted: false,
-            sack_ranges,
-            timestamp,
-            payload: &[],
-        }
+        repr.flags = flags | TcpFlags::ACK | urg;
+        repr.urgent_pointer = urgent_pointer;
+        repr
     }
 
     /// URG and the urgent pointer of a segment starting at `seq` (see

@@ -118,11 +118,18 @@ impl Runs {
             self.runs.push_back(Run::Copied(self.ring.len()));
         }
         self.len += range.len();
-        self.runs.push_back(Run::Kept {
-            buf,
-            start: range.start,
-            end: range.end,
-        });
+        // A placeholder pushed, then the run written into its slot: pushed whole, the run
+        // was built on the stack and copied in sixteen bytes at a time across its
+        // eight-byte stores, a store-forwarding stall on every segment kept (1% of a bulk
+        // transfer, `perf annotate`).
+        self.runs.push_back(Run::Copied(0));
+        if let Some(slot) = self.runs.back_mut() {
+            *slot = Run::Kept {
+                buf,
+                start: range.start,
+                end: range.end,
+            };
+        }
     }
 
     /// Moves the first `out.len()` bytes (at most all) into `out`; returns how many.
