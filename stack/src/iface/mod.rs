@@ -571,7 +571,7 @@ impl Host {
                 match self.tcp_transmit_into(now, id, buf) {
                     stream::DirectTx::Frame { nic, len } => {
                         self.counters.link.frames_out += 1;
-                        return Some((nic, len));
+                        return Some((usize::from(nic), len as usize));
                     }
                     stream::DirectTx::Queued => {}
                     stream::DirectTx::Done => {
