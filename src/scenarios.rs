@@ -299,9 +299,8 @@ fn io_failure(what: &str, e: std::io::Error) -> Failure {
     Failure::new(FailureKind::Io, format!("{what}: {e} at {}", exec::now()))
 }
 
-/// Builds `shape` and returns it with what `build` returns before tasks, and the server's
-/// socket address.
-/// Builds the network of `shape` with end hosts sized for `concurrent` connections at once
+/// Builds the network of `shape` and returns it with what `build` returns before tasks and
+/// the server's socket address, its end hosts sized for `concurrent` connections at once
 /// to the server (0: the defaults). Past the defaults (1,024 descriptors a process, Linux's
 /// `ulimit -n`; a backlog of at most 4,096, its `somaxconn`) a workload raises them, as one
 /// would on Linux for such a test, or it fails on EMFILE and on the listener's SYN cookies
