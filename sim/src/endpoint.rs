@@ -47,6 +47,16 @@ pub trait Endpoint: AsAny {
     }
     /// Next frame to send: written into `buf`, returns `(nic, len)`.
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)>;
+    /// Next frame to send, written into `buf`'s bytes or handed over by replacing `*buf`
+    /// with a buffer of the endpoint's own that holds it already (never a shorter one):
+    /// returns `(nic, len)`, the frame being `buf[..len]`. The simulator calls this for
+    /// endpoints that give a [`max_frame_len`](Self::max_frame_len), with a buffer of
+    /// that length. The default writes into `buf` as
+    /// [`poll_transmit`](Self::poll_transmit) does; sansnet's host trades a frame it
+    /// wrote while handling an input instead of copying it.
+    fn poll_transmit_vec(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<(usize, usize)> {
+        self.poll_transmit(now, buf)
+    }
     /// The length of `buf` that `poll_transmit` needs for its largest frame, if the endpoint
     /// knows it. The simulator then hands `poll_transmit` a buffer of exactly that length
     /// from its pool of frame buffers (when it is at most 2 KiB), and the frame travels in

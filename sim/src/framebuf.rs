@@ -49,6 +49,13 @@ impl Writable {
         Rc::get_mut(&mut self.0).map_or(&mut [], |v| v.as_mut_slice())
     }
 
+    /// The buffer itself, for an endpoint that may trade it for one holding its frame
+    /// (`Endpoint::poll_transmit_vec`).
+    /// (`None` cannot happen: see `bytes_mut`.)
+    pub(crate) fn vec_mut(&mut self) -> Option<&mut Vec<u8>> {
+        Rc::get_mut(&mut self.0)
+    }
+
     /// The frame written: the buffer's first `len` bytes.
     pub(crate) fn into_frame(self, len: usize) -> FrameBytes {
         SharedFrame::from_rc(self.0, len)

@@ -37,6 +37,10 @@ impl Endpoint for Host {
         Host::poll_transmit(self, now, buf)
     }
 
+    fn poll_transmit_vec(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<(usize, usize)> {
+        Host::poll_transmit_vec(self, now, buf)
+    }
+
     /// `Host::poll_transmit` asks for the MTU + 18 bytes, but writes a segment's payload
     /// straight into the buffer only when there is room for a full segment behind the
     /// longest TCP header (40 bytes of options) and the Ethernet header: the MTU + 54 (the

@@ -864,7 +864,11 @@ impl World {
         // Bounded: a node that never stops transmitting overflows its rings, then waits.
         while out.len() < ring_total + MAX_TX_POLLS_SLACK {
             if let Some(mut w) = direct.and_then(|len| self.frame_pool.writable(len)) {
-                match ep.poll_transmit(now, w.bytes_mut()) {
+                let polled = match w.vec_mut() {
+                    Some(v) => ep.poll_transmit_vec(now, v),
+                    None => ep.poll_transmit(now, w.bytes_mut()),
+                };
+                match polled {
                     Some((nic, len)) => out.push((nic, self.frame_pool.written(w, len))),
                     None => {
                         self.frame_pool.unused(w);

@@ -94,6 +94,56 @@ fn loss_and_reordering_read_back_the_same_with_kept_frames() {
     );
 }
 
+/// The lossy transfer with frames taken by `poll_transmit_vec` (`vec_buffers`); the
+/// number of frames handed over in a host's own buffer with it.
+fn traded_transfer(vec_buffers: Option<usize>) -> (Vec<u8>, Net) {
+    let (hook, dropped) = lossy_hook();
+    let mut net = Net::new(vec![config(1), config(2)]);
+    net.segment(vec![(0, 0), (1, 0)]);
+    net.hook = Some(hook);
+    net.vec_buffers = vec_buffers;
+    let l = net.tcp_listener(1, 80, 4);
+    let c = net.tcp_connect(0, addr(2, 80));
+    net.wait_connected(0, c, 10 * SEC).expect("connects");
+    let (s, _) = net.accept(1, l).expect("accepted");
+    net.send_all(0, c, &pattern());
+    let got = net.recv_n(1, s, STREAM).expect("reads");
+    assert!(dropped.get() > 3, "{} frames dropped", dropped.get());
+    (got, net)
+}
+
+#[test]
+fn frames_handed_over_by_poll_transmit_vec_are_the_frames_poll_transmit_copies() {
+    let (copied, reference) = traded_transfer(None);
+    // The simulator's length (MTU + 54), then shorter and longer buffers than the host's
+    // own: a longer one is never traded (it would come back shorter), so it is copied into.
+    for len in [1554, 600, 4000] {
+        let (got, net) = traded_transfer(Some(len));
+        assert!(copied == pattern(), "the copied stream differs");
+        assert!(
+            got == pattern(),
+            "the stream differs with {len}-byte buffers"
+        );
+        let frames = |n: &Net| {
+            n.log
+                .iter()
+                .map(|(t, h, f)| (*t, *h, f.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            frames(&net) == frames(&reference),
+            "with {len}-byte buffers the hosts sent other frames"
+        );
+        if len <= 1554 {
+            // The answers to segments (duplicate ACKs, data an ACK let out) are written
+            // whole while the segment is handled, and handed over.
+            assert!(net.traded > 100, "{} frames traded with {len}", net.traded);
+        } else {
+            assert_eq!(net.traded, 0, "a {len}-byte buffer was traded");
+        }
+    }
+}
+
 #[test]
 fn a_stream_sent_from_a_shared_buffer_reads_back_and_the_buffer_is_let_go() {
     let (hook, dropped) = lossy_hook();

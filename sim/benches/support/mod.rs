@@ -189,6 +189,14 @@ impl Endpoint for HostApp {
         self.host.poll_transmit(now, buf)
     }
 
+    fn poll_transmit_vec(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<(usize, usize)> {
+        if self.dirty {
+            self.dirty = false;
+            self.run_app(now);
+        }
+        self.host.poll_transmit_vec(now, buf)
+    }
+
     fn max_frame_len(&self) -> Option<usize> {
         Endpoint::max_frame_len(&self.host)
     }

@@ -343,7 +343,7 @@ impl Node for SansnetNode {
         loop {
             let mut slot = tx.slot();
             let buf = slot.buffer_mut().expect("a free slot is unshared");
-            match self.app.host.poll_transmit(now, buf) {
+            match self.app.host.poll_transmit_vec(now, buf) {
                 Some((_, len)) => tx.send(now_ns, slot, len),
                 None => {
                     tx.recycle(slot);

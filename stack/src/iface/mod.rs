@@ -275,6 +275,22 @@ const LOOPBACK_MTU: usize = 65535;
 /// Spare packet buffers a host keeps (see `Host::packet_pool`).
 const PACKET_POOL_MAX: usize = 32;
 
+/// Where `poll_transmit` writes a frame: the caller's bytes, or the caller's buffer, which
+/// `poll_transmit_vec` may trade for a pooled one that holds the frame already.
+enum TxBuf<'a> {
+    Slice(&'a mut [u8]),
+    Vec(&'a mut Vec<u8>),
+}
+
+impl TxBuf<'_> {
+    fn slice(&mut self) -> &mut [u8] {
+        match self {
+            TxBuf::Slice(s) => s,
+            TxBuf::Vec(v) => v.as_mut_slice(),
+        }
+    }
+}
+
 /// A frame waiting for `poll_transmit`.
 #[derive(Debug)]
 enum Outgoing {
@@ -513,17 +529,49 @@ impl Host {
     /// less it is built in a scratch buffer and copied: the same frame, at more cost.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
         self.advance_clock(now);
-        let out = self.next_frame(now, buf);
+        let out = self.next_frame(now, TxBuf::Slice(buf));
         #[cfg(feature = "invariants")]
         self.check_invariants(now);
         out
     }
 
-    fn next_frame(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
+    /// [`poll_transmit`](Self::poll_transmit) into a buffer the host may trade for one of
+    /// its own: a frame that was already written whole when an input was handled (the
+    /// answer to a segment, sent before the next is read) is handed over by swapping
+    /// `*buf` with the host's buffer instead of being copied, and `*buf`'s old allocation
+    /// goes to the host's pool for a later frame. The frame is the first `len` bytes of
+    /// `*buf` either way, and `*buf` is never shorter than it was. A caller that owns its
+    /// frame buffers (a simulator, a ring of slots) saves a copy of every such frame and
+    /// reads bytes that left the store buffer long ago, where the copy's wide stores
+    /// stalled the first read of the frame's headers.
+    pub fn poll_transmit_vec(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<(usize, usize)> {
+        self.advance_clock(now);
+        let out = self.next_frame(now, TxBuf::Vec(buf));
+        #[cfg(feature = "invariants")]
+        self.check_invariants(now);
+        out
+    }
+
+    fn next_frame(&mut self, now: Instant, mut out_buf: TxBuf<'_>) -> Option<(usize, usize)> {
         loop {
             if let Some((nic, out)) = self.tx_queue.pop_front() {
                 let len = match out {
-                    Outgoing::Frame { buf: frame, len } => {
+                    Outgoing::Frame {
+                        buf: mut frame,
+                        len,
+                    } => {
+                        if let TxBuf::Vec(v) = &mut out_buf {
+                            // Handed over whole when that leaves the caller's buffer no
+                            // shorter: always for a caller whose buffers have the host's
+                            // frame length (`tcp_transmit` grows a pooled buffer to it).
+                            if v.len() <= frame.len() {
+                                core::mem::swap(*v, &mut frame);
+                                self.recycle_packet(frame);
+                                self.counters.link.frames_out += 1;
+                                return Some((nic, len));
+                            }
+                        }
+                        let buf = out_buf.slice();
                         if len > buf.len() {
                             self.drop_packet(DropReason::TxBufferTooSmall);
                             self.recycle_packet(frame);
@@ -534,6 +582,7 @@ impl Host {
                         len
                     }
                     Outgoing::Ip { dst, packet } => {
+                        let buf = out_buf.slice();
                         let eth = ethernet::Repr {
                             src_addr: self.cfg.interfaces[nic].mac,
                             dst_addr: dst,
@@ -568,7 +617,7 @@ impl Host {
                     continue;
                 }
                 // The connection stays at the head until it has sent everything.
-                match self.tcp_transmit_into(now, id, buf) {
+                match self.tcp_transmit_into(now, id, out_buf.slice()) {
                     stream::DirectTx::Frame { nic, len } => {
                         self.counters.link.frames_out += 1;
                         return Some((usize::from(nic), len as usize));

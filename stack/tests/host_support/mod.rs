@@ -39,6 +39,11 @@ pub struct Net {
     pub shared_frames: bool,
     /// The shared frames a host kept a reference to when it was handed them.
     pub kept: Vec<SharedFrame>,
+    /// Take frames with `Host::poll_transmit_vec` into a buffer of this length instead of
+    /// `poll_transmit` into 70,000 bytes.
+    pub vec_buffers: Option<usize>,
+    /// Frames `poll_transmit_vec` handed over in a buffer of the host's own.
+    pub traded: u64,
 }
 
 pub fn mac(host: u8, nic: u8) -> EthernetAddress {
@@ -80,6 +85,8 @@ impl Net {
             log: Vec::new(),
             shared_frames: false,
             kept: Vec::new(),
+            vec_buffers: None,
+            traded: 0,
         }
     }
 
@@ -101,9 +108,23 @@ impl Net {
     /// Sends whatever the hosts have; returns whether anything moved.
     fn flush(&mut self) -> bool {
         let mut moved = false;
-        let mut buf = vec![0u8; 70_000];
+        let mut buf = vec![0u8; self.vec_buffers.unwrap_or(70_000)];
         for h in 0..self.hosts.len() {
-            while let Some((nic, len)) = self.hosts[h].poll_transmit(self.now, &mut buf) {
+            loop {
+                let before = buf.as_ptr();
+                let polled = match self.vec_buffers {
+                    Some(_) => self.hosts[h].poll_transmit_vec(self.now, &mut buf),
+                    None => self.hosts[h].poll_transmit(self.now, &mut buf),
+                };
+                let Some((nic, len)) = polled else {
+                    break;
+                };
+                if let Some(want) = self.vec_buffers {
+                    assert!(buf.len() >= want, "the buffer came back shorter");
+                    if buf.as_ptr() != before {
+                        self.traded += 1;
+                    }
+                }
                 moved = true;
                 let frame = buf[..len].to_vec();
                 self.log.push((self.now, h, frame.clone()));
