@@ -742,15 +742,32 @@ impl Node {
     }
 
     /// Takes every frame the host has, checking each, into `out` (at most [`QUEUE_MAX`]
-    /// waiting: the oldest are lost).
+    /// waiting: the oldest are lost). Every other frame is taken with
+    /// `Host::poll_transmit_vec`, which may hand it over in a buffer of the host's own, so
+    /// that both ways out are fuzzed.
     fn drain(
         &mut self,
         now: Instant,
-        buf: &mut [u8],
+        buf: &mut Vec<u8>,
         out: &mut VecDeque<Vec<u8>>,
         mut seen: Option<&mut SeenTable>,
     ) {
-        while let Some((nic, len)) = self.host.poll_transmit(now, buf) {
+        loop {
+            let want = buf.len();
+            let polled = if self.frames_out % 2 == 0 {
+                self.host.poll_transmit(now, buf)
+            } else {
+                self.host.poll_transmit_vec(now, buf)
+            };
+            let Some((nic, len)) = polled else {
+                break;
+            };
+            assert!(
+                buf.len() >= want && len <= buf.len(),
+                "{} handed over a {}-byte buffer for a {len}-byte frame, given {want}",
+                self.name,
+                buf.len()
+            );
             self.frames_out += 1;
             assert_eq!(
                 nic, 0,
@@ -1119,7 +1136,8 @@ impl Harness {
             to_h: VecDeque::new(),
             to_p: VecDeque::new(),
             seen: SeenTable::new(),
-            buf: vec![0u8; 2048],
+            // The host's own frame length (MTU + 54), so that `poll_transmit_vec` trades.
+            buf: vec![0u8; MTU + 54],
         }
     }
 
