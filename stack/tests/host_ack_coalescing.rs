@@ -1,7 +1,8 @@
 //! How a host acknowledges a burst of segments that arrived together (handed to it one
 //! after another at one instant, before it is polled): the first ACK owed goes at once, the
 //! rest of the in-order burst is covered by one ACK at the end (at most 64 KiB a time, as
-//! Linux's GRO merges); anything out of order is answered segment by segment.
+//! Linux's GRO merges); out of order, with SACK, a run behind a hole is answered every
+//! second segment, anything else segment by segment.
 
 mod host_support;
 
@@ -36,6 +37,8 @@ struct Seg {
     flags: TcpFlags,
     len: usize,
     sack_blocks: usize,
+    /// The first SACK block.
+    sack_first: Option<(SeqNumber, SeqNumber)>,
 }
 
 fn parse(frame: &[u8]) -> Option<Seg> {
@@ -54,17 +57,23 @@ fn parse(frame: &[u8]) -> Option<Seg> {
         flags: r.flags,
         len: r.payload.len(),
         sack_blocks: r.sack_ranges.len(),
+        sack_first: r.sack_ranges.as_slice().first().copied(),
     })
 }
 
 /// Host 2 has an established connection from host 1; returns the net and the segment
 /// host 1 would send next (its sequence number, ports, ACK and window), with no payload.
 fn established() -> (Net, Seg) {
-    established_with(true)
+    established_with(true, true)
 }
 
-fn established_with(coalescing: bool) -> (Net, Seg) {
-    let mut net = Net::new(vec![config(1, coalescing), config(2, coalescing)]);
+fn established_with(coalescing: bool, sack: bool) -> (Net, Seg) {
+    let configs = [1, 2].map(|n| {
+        let mut cfg = config(n, coalescing);
+        cfg.tcp.sack = sack;
+        cfg
+    });
+    let mut net = Net::new(configs.into());
     net.segment(vec![(0, 0), (1, 0)]);
     let l = net.tcp_listener(1, 80, 16);
     let c = net.tcp_connect(0, addr(2, 80));
@@ -153,23 +162,61 @@ fn a_coalesced_ack_covers_at_most_64_kib() {
     assert_eq!(acked(first, &out), vec![2, 47, 92, 100]);
 }
 
+/// The first SACK block of each segment, in multiples of MSS past `first`.
+fn sacked(first: Seg, segs: &[Seg]) -> Vec<(usize, usize)> {
+    segs.iter()
+        .map(|s| {
+            let (l, r) = s.sack_first.expect("a SACK block");
+            ((l - first.seq) / MSS, (r - first.seq) / MSS)
+        })
+        .collect()
+}
+
 #[test]
-fn out_of_order_segments_are_each_answered_at_once() {
+fn a_run_behind_a_hole_is_answered_every_second_segment() {
     let (mut net, first) = established();
-    // Segment 2 is missing: the first two are acknowledged, then every later segment
-    // draws its own duplicate ACK with a SACK block (RFC 5681 section 4.2), as it would
-    // one segment at a time.
-    let out = burst(&mut net, first, (0..10).filter(|&i| i != 2));
-    assert_eq!(acked(first, &out), vec![2, 2, 2, 2, 2, 2, 2, 2]);
-    assert!(out[1..].iter().all(|s| s.sack_blocks == 1), "{out:?}");
+    // Segment 2 is missing: the first two are acknowledged; the first segment behind the
+    // hole draws a duplicate ACK at once (RFC 5681 section 4.2), then the run that
+    // continues its SACK block one every second segment, the last at the burst's end.
+    let out = burst(&mut net, first, (0..11).filter(|&i| i != 2));
+    assert_eq!(acked(first, &out), vec![2, 2, 2, 2, 2, 2]);
+    assert_eq!(
+        sacked(first, &out[1..]),
+        vec![(3, 4), (3, 6), (3, 8), (3, 10), (3, 11)]
+    );
     // The hole filled: that ACK goes at once, the rest of the burst waits for its end.
-    let out = burst(&mut net, first, [2, 10, 11, 12]);
-    assert_eq!(acked(first, &out), vec![10, 13]);
+    let out = burst(&mut net, first, [2, 11, 12, 13]);
+    assert_eq!(acked(first, &out), vec![11, 14]);
+}
+
+#[test]
+fn a_new_hole_or_a_later_burst_is_answered_at_once() {
+    let (mut net, first) = established();
+    // Two holes (2 and 6): segment 7 opens a new block, answered at once, reporting both.
+    let out = burst(&mut net, first, [0, 1, 3, 4, 5, 7, 8]);
+    assert_eq!(acked(first, &out), vec![2, 2, 2, 2, 2]);
+    assert_eq!(
+        sacked(first, &out[1..]),
+        vec![(3, 4), (3, 6), (7, 8), (7, 9)]
+    );
+    assert!(out[3..].iter().all(|s| s.sack_blocks == 2), "{out:?}");
+    // The next burst's first segment continues the block, but at a new instant: at once.
+    let out = burst(&mut net, first, [9]);
+    assert_eq!(sacked(first, &out), vec![(7, 10)]);
+}
+
+#[test]
+fn without_sack_every_out_of_order_segment_is_answered() {
+    // The sender then counts duplicate ACKs (RFC 5681 DupThresh): one per segment.
+    let (mut net, first) = established_with(true, false);
+    let out = burst(&mut net, first, (0..8).filter(|&i| i != 2));
+    assert_eq!(acked(first, &out), vec![2, 2, 2, 2, 2, 2]);
+    assert!(out.iter().all(|s| s.sack_blocks == 0), "{out:?}");
 }
 
 #[test]
 fn without_coalescing_every_second_segment_is_acknowledged() {
-    let (mut net, first) = established_with(false);
+    let (mut net, first) = established_with(false, true);
     let out = burst(&mut net, first, 0..10);
     assert_eq!(acked(first, &out), vec![2, 4, 6, 8, 10]);
 }

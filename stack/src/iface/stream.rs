@@ -916,13 +916,14 @@ impl Host {
                 };
                 e.conn.handle_segment_in(now, seg, frame.as_ref());
                 // What answers this very segment goes out before the next is read, as a
-                // kernel answers per packet: a duplicate ACK per out-of-order segment keeps
-                // the peer's loss detection as it would be, and data an ACK lets out leaves
-                // before the next ACK is read. Only the ACK of in-order data after the
-                // burst's first waits for `poll_transmit`, after the rest of the burst, and
-                // covers it all (up to 64 KiB), as Linux acknowledges a GRO-merged packet
-                // once (`Connection::must_answer_now`). (`tcp_transmit` does what
-                // `sync_conn` does: events, then the timer.)
+                // kernel answers per packet: duplicate ACKs keep the peer's loss detection
+                // as it would be, and data an ACK lets out leaves before the next ACK is
+                // read. Only the ACK of in-order data after the burst's first waits for
+                // `poll_transmit`, after the rest of the burst, and covers it all (up to
+                // 64 KiB), as Linux acknowledges a GRO-merged packet once; and, with SACK,
+                // the ACK of every other segment of an out-of-order run in the burst
+                // (`Connection::must_answer_now`). (`tcp_transmit` does what `sync_conn`
+                // does: events, then the timer.)
                 if e.conn.must_answer_now() {
                     self.tcp_transmit(now, id);
                 } else {

@@ -1961,9 +1961,19 @@ impl Connection {
         }
         if out.out_of_order {
             // Immediate ACK on out-of-order data (RFC 5681 section 4.2, MAY-13), with the
-            // block that changed first in the SACK option (RFC 2018 section 4).
+            // block that changed first in the SACK option (RFC 2018 section 4); within a
+            // burst, one for every second segment of a run that continues the reported
+            // block (`PendingAck::owe_for_continued_block`).
+            let continues = self.sack_ok
+                && self.cfg.ack_coalescing
+                && out.duplicate.is_none()
+                && self.ack.recent_sack.as_slice().first().map(|b| b.1) == Some(seq);
             self.note_sack_block(seq, seq + data.len());
-            self.ack.owe();
+            if continues {
+                self.ack.owe_for_continued_block(now);
+            } else {
+                self.ack.owe();
+            }
         } else if had_ooo {
             // A hole filled: ACK at once.
             self.refresh_sack_blocks();
@@ -2203,10 +2213,12 @@ impl Connection {
     /// ring drained in one go) asks this after each. `false` only when the one thing owed
     /// is the ACK of in-order data after a first ACK at this instant: it can wait for the
     /// end of the burst and acknowledge all of it (at most [`COALESCED_ACK_MAX_BYTES`]),
-    /// as Linux acknowledges a GRO-merged packet once. Everything else goes segment by
-    /// segment: out-of-order data, duplicates, FINs and challenge ACKs (RFC 5681 section
-    /// 4.2: an immediate duplicate ACK per out-of-order segment), RSTs, and data an ACK
-    /// lets out. A sender that read the whole burst of ACKs before sending would take
+    /// as Linux acknowledges a GRO-merged packet once. With SACK, a segment that continues
+    /// the out-of-order block the last ACK at this instant reported may wait too, but only
+    /// for the next: a run behind a hole in one burst draws a duplicate ACK for every
+    /// second segment and one at the end (`PendingAck::owe_for_continued_block` says why
+    /// not fewer). Everything else goes segment by segment: a new out-of-order block,
+    /// duplicates, FINs and challenge ACKs, RSTs, and data an ACK lets out. A sender that read the whole burst of ACKs before sending would take
     /// FlightSize at a loss (RFC 5681 equation 4) while the earlier ACKs of the burst had
     /// shrunk it and nothing had refilled it: measured, smaller ssthresh values and 0.78 of
     /// the Mathis rate instead of 0.95 (`cargo bench -p sansnet-sim --bench quality`).
