@@ -11,7 +11,14 @@ use sansnet_sim::{
 const SERVER: SocketAddrV4 = SocketAddrV4::new(std::net::Ipv4Addr::new(10, 0, 0, 2), 7);
 
 fn two_hosts(faults: LinkFaults) -> (Sim, sansnet_sim::NodeId, sansnet_sim::NodeId) {
-    let mut sim = Sim::new(seed_from_env_or(70));
+    two_hosts_seeded(seed_from_env_or(70), faults)
+}
+
+fn two_hosts_seeded(
+    seed: sansnet_sim::Seed,
+    faults: LinkFaults,
+) -> (Sim, sansnet_sim::NodeId, sansnet_sim::NodeId) {
+    let mut sim = Sim::new(seed);
     let a = sim.add_host("a", [10, 0, 0, 1].into(), 24);
     let b = sim.add_host("b", [10, 0, 0, 2].into(), 24);
     sim.connect(sim.nic(a, 0), sim.nic(b, 0), faults);
@@ -208,10 +215,7 @@ fn lossy_bulk(seed: u64) -> (u64, u64) {
     faults.loss = sansnet_sim::LossModel::Independent {
         rate: sansnet_sim::Probability::percent(1),
     };
-    let mut sim = Sim::new(sansnet_sim::Seed(seed));
-    let a = sim.add_host("a", [10, 0, 0, 1].into(), 24);
-    let b = sim.add_host("b", [10, 0, 0, 2].into(), 24);
-    sim.connect(sim.nic(a, 0), sim.nic(b, 0), faults);
+    let (mut sim, a, b) = two_hosts_seeded(sansnet_sim::Seed(seed), faults);
     sim.spawn_on(b, async move {
         let listener = TcpListener::bind(b, SERVER).unwrap();
         let (mut conn, _) = listener.accept().await.unwrap();

@@ -20,8 +20,7 @@ pub(super) struct PendingAck {
     pub(super) coalescible: bool,
     /// When the last segment carrying our ACK went out.
     pub(super) sent_at: Option<Instant>,
-    /// Bytes taken since the last ACK went out, in order or continuing a SACK block (for
-    /// the bound on a coalesced ACK).
+    /// In-order bytes taken since the last ACK went out (for the bound on a coalesced ACK).
     pub(super) unacked_bytes: usize,
     /// An ACK is held back until the delayed-ACK timer (MUST-40).
     pub(super) delayed: bool,
