@@ -50,8 +50,8 @@ impl Writable {
     }
 
     /// The buffer itself, for an endpoint that may trade it for one holding its frame
-    /// (`Endpoint::poll_transmit_vec`).
-    /// (`None` cannot happen: see `bytes_mut`.)
+    /// (`Endpoint::poll_transmit_vec`). Never `None`: a `Writable` is unshared (see
+    /// `bytes_mut`).
     pub(crate) fn vec_mut(&mut self) -> Option<&mut Vec<u8>> {
         Rc::get_mut(&mut self.0)
     }

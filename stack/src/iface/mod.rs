@@ -539,7 +539,7 @@ impl Host {
     /// its own: a frame that was already written whole when an input was handled (the
     /// answer to a segment, sent before the next is read) is handed over by swapping
     /// `*buf` with the host's buffer instead of being copied, and `*buf`'s old allocation
-    /// goes to the host's pool for a later frame. The frame is the first `len` bytes of
+    /// goes to the host's pool for a later frame (or is freed when the pool is full). The frame is the first `len` bytes of
     /// `*buf` either way, and `*buf` is never shorter than it was. A caller that owns its
     /// frame buffers (a simulator, a ring of slots) saves a copy of every such frame and
     /// reads bytes that left the store buffer long ago, where the copy's wide stores
