@@ -72,7 +72,21 @@ pub(super) struct Reassembler {
 
 impl Reassembler {
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.partials.is_empty() {
+            return None;
+        }
+        self.earliest_deadline()
+    }
+
+    /// Kept out of line: asked after every input, the map is nearly always empty.
+    #[inline(never)]
+    fn earliest_deadline(&self) -> Option<Instant> {
         self.partials.values().map(|p| p.deadline).min()
+    }
+
+    /// Whether no datagram is being reassembled.
+    pub fn is_empty(&self) -> bool {
+        self.partials.is_empty()
     }
 
     /// Incomplete datagrams and their bytes within their bounds, `bytes` their total
@@ -210,6 +224,15 @@ impl Host {
     }
 
     pub(super) fn reassembly_handle_timeout(&mut self, now: Instant) {
+        if self.reassembly.is_empty() {
+            return;
+        }
+        self.reassembly_expire(now);
+    }
+
+    /// The part of [`Self::reassembly_handle_timeout`] that runs with datagrams held.
+    #[inline(never)]
+    fn reassembly_expire(&mut self, now: Instant) {
         let expired: Vec<Key> = self
             .reassembly
             .partials
