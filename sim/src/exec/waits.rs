@@ -12,8 +12,16 @@ use sansnet_stack::iface::fxhash::FxBuildHasher;
 use super::TaskWaker;
 use crate::world::NodeId;
 
-/// Emptied waiter lists kept for reuse.
+/// Emptied waiter lists kept for reuse: at least this many, and
+/// [`SPARE_WAITER_LISTS_PER_NODE`] per node that had key waiters.
 const SPARE_WAITER_LISTS: usize = 256;
+
+/// Spare waiter lists kept per node with key waiters. A fixed 256 was too few for a world
+/// of thousands of hosts whose sockets are woken at one instant: the lists past 256 were
+/// freed there and allocated again at the next waits, ten times per client at 3,000
+/// clients against none at 100 (`cargo bench -p sansnet-sim --bench rpc`, callgrind's call
+/// counts), on a heap whose free lists had gone cold.
+const SPARE_WAITER_LISTS_PER_NODE: usize = 2;
 
 /// One waiting task.
 ///
@@ -150,6 +158,7 @@ impl Waits {
 
     /// Wakes the waiters of each key in `keys`, in that order.
     pub(crate) fn wake_keys(&mut self, node: NodeId, keys: &[u64]) {
+        let spare_bound = SPARE_WAITER_LISTS.max(SPARE_WAITER_LISTS_PER_NODE * self.key.len());
         let Some(map) = self.key.get_mut(node.0) else {
             return;
         };
@@ -161,7 +170,7 @@ impl Waits {
                 for w in waiters.drain(..) {
                     w.wake(&mut self.to_drive);
                 }
-                if self.spare.len() < SPARE_WAITER_LISTS {
+                if self.spare.len() < spare_bound {
                     self.spare.push(waiters);
                 }
             }
