@@ -117,7 +117,8 @@ fn frames_handed_over_by_poll_transmit_vec_are_the_frames_poll_transmit_copies()
     let (copied, reference) = traded_transfer(None);
     // The simulator's length (MTU + 54), then shorter and longer buffers than the host's
     // own: a longer one is never traded (it would come back shorter), so it is copied into.
-    for len in [1554, 600, 4000] {
+    // 1,536 is a link's slot of MTU + 18 rounded up, a little short of the host's length.
+    for len in [1554, 600, 1536, 4000] {
         let (got, net) = traded_transfer(Some(len));
         assert!(copied == pattern(), "the copied stream differs");
         assert!(
@@ -138,6 +139,13 @@ fn frames_handed_over_by_poll_transmit_vec_are_the_frames_poll_transmit_copies()
             // The answers to segments (duplicate ACKs, data an ACK let out) are written
             // whole while the segment is handled, and handed over.
             assert!(net.traded > 100, "{} frames traded with {len}", net.traded);
+            // A shorter buffer traded in is grown to the frame length exactly, not doubled:
+            // a frame whose allocation is more than twice its payload is not kept by a
+            // receiver but copied.
+            assert_eq!(
+                net.traded_capacity_max, 1554,
+                "the largest allocation a frame was handed over in, with {len}-byte buffers"
+            );
         } else {
             assert_eq!(net.traded, 0, "a {len}-byte buffer was traded");
         }

@@ -642,6 +642,11 @@ impl Host {
         loop {
             let mut frame = self.packet_pool.pop().unwrap_or_default();
             if frame.len() < frame_len {
+                // Grown to exactly the frame length: a buffer traded in a little shorter
+                // (a link's 1,536-byte slot) grown by doubling took 3,072 bytes, and a
+                // receiver that keeps a segment in its frame copies it instead when the
+                // frame's allocation is more than twice the payload (`recv_buffer`).
+                frame.reserve_exact(frame_len - frame.len());
                 frame.resize(frame_len, 0);
             }
             match self.tcp_transmit_into(now, id, &mut frame) {

@@ -44,6 +44,8 @@ pub struct Net {
     pub vec_buffers: Option<usize>,
     /// Frames `poll_transmit_vec` handed over in a buffer of the host's own.
     pub traded: u64,
+    /// The largest allocation a frame was handed over in.
+    pub traded_capacity_max: usize,
 }
 
 pub fn mac(host: u8, nic: u8) -> EthernetAddress {
@@ -87,6 +89,7 @@ impl Net {
             kept: Vec::new(),
             vec_buffers: None,
             traded: 0,
+            traded_capacity_max: 0,
         }
     }
 
@@ -123,6 +126,7 @@ impl Net {
                     assert!(buf.len() >= want, "the buffer came back shorter");
                     if buf.as_ptr() != before {
                         self.traded += 1;
+                        self.traded_capacity_max = self.traded_capacity_max.max(buf.capacity());
                     }
                 }
                 moved = true;
