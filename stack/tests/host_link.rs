@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use host_support::*;
 use pretty_assertions::assert_eq;
-use sansnet_stack::iface::{DropReason, Errno, Limits, SocketType};
+use sansnet_stack::iface::{DropReason, Errno, HostConfig, Limits, SocketType};
 use sansnet_stack::time::Duration;
 use sansnet_stack::wire::ipv4::IpProtocol;
 use sansnet_stack::wire::EthernetAddress;
@@ -153,6 +153,39 @@ fn bad_ipv4_headers_are_dropped_and_counted() {
     net.h(1).handle_frame(now, 0, &good);
     assert_eq!(net.h(1).counters().drops(DropReason::UdpNoSocket), 1);
 }
+
+/// a (10.0.0.1) -- r (10.0.0.254 | 10.0.1.254, forwarding) -- b (10.0.1.2), with the
+/// MTU of the router's NIC towards b given.
+fn routed(mtu_b: usize) -> Net {
+    let a = HostConfig {
+        default_gateway: Some(ip(10, 0, 0, 254)),
+        ..host_config(1)
+    };
+    let mut r1 = iface(3, 0, [10, 0, 0, 254], 24);
+    let mut r2 = iface(3, 1, [10, 0, 1, 254], 24);
+    r1.mtu = 1500;
+    r2.mtu = mtu_b;
+    let r = HostConfig {
+        name: "r".into(),
+        interfaces: vec![r1, r2],
+        forwarding: true,
+        ..HostConfig::default()
+    };
+    // b's own MTU stays 1500: only the router's link towards it is narrow, so b
+    // announces MSS 1460 and the path MTU must be discovered.
+    let b = HostConfig {
+        name: "b".into(),
+        interfaces: vec![iface(2, 0, [10, 0, 1, 2], 24)],
+        default_gateway: Some(ip(10, 0, 1, 254)),
+        ..HostConfig::default()
+    };
+    let mut net = Net::new(vec![a, r, b]);
+    net.segment(vec![(0, 0), (1, 0)]);
+    net.segment(vec![(1, 1), (2, 0)]);
+    net
+}
+
+const B: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
 
 #[test]
 fn tcp_through_a_router() {

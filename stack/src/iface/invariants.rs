@@ -96,14 +96,12 @@ impl Host {
         self.reassembly
             .check_invariants(limits.reassembly_datagrams, limits.reassembly_bytes);
         invariant!(
-            self.packet_pool.len() <= self.packet_pool_bound()
-                && self.tx_queue_high_water <= limits.tx_queue_frames
+            self.packet_pool.len() <= PACKET_POOL_MAX
                 && self.sockets.changed.len() <= self.sockets.slots.len()
                 && self.sockets.changed_mark.len() <= self.sockets.slots.len(),
             "packet pool and readiness list within their bounds",
-            "host {name}: pool {} (bound {}), changed {} (marks {}) of {} sockets",
+            "host {name}: pool {}, changed {} (marks {}) of {} sockets",
             self.packet_pool.len(),
-            self.packet_pool_bound(),
             self.sockets.changed.len(),
             self.sockets.changed_mark.len(),
             self.sockets.slots.len()

@@ -272,8 +272,7 @@ pub(crate) enum Origin {
 }
 
 const LOOPBACK_MTU: usize = 65535;
-/// Spare packet buffers a host keeps at least (see `Host::packet_pool`); it keeps as many
-/// as its transmit queue once held, if that is more.
+/// Spare packet buffers a host keeps (see `Host::packet_pool`).
 const PACKET_POOL_MAX: usize = 32;
 
 /// Where `poll_transmit` writes a frame: the caller's bytes, or the caller's buffer, which
@@ -338,16 +337,8 @@ pub struct Host {
     tcp: stream::TcpTable,
     /// Packet buffers handed back by `poll_transmit`, reused for the next TCP segments:
     /// an allocation and a zeroing per segment showed in profiles. At most
-    /// `PACKET_POOL_MAX`, or `tx_queue_high_water` if more.
+    /// `PACKET_POOL_MAX`.
     packet_pool: Vec<Vec<u8>>,
-    /// The most frames the transmit queue has held (at most `Limits::tx_queue_frames`):
-    /// the pool's bound. A router forwards a burst of its clients' packets at one instant
-    /// (every client of a rack answers at once); with 32 buffers kept, the rest of each
-    /// burst was a malloc and a free per packet, on a heap whose free lists are cold in a
-    /// world of thousands of hosts (`cargo bench -p sansnet-sim --bench rpc`, callgrind).
-    /// Kept buffers never outnumber the frames the queue held at once, so the host's peak
-    /// memory is what it was; it is kept for the next burst instead of freed.
-    tx_queue_high_water: usize,
 }
 
 impl fmt::Debug for Host {
@@ -416,7 +407,6 @@ impl Host {
             sockets: socket::SocketTable::default(),
             tcp: stream::TcpTable::new(seed, next_ephemeral),
             packet_pool: Vec::new(),
-            tx_queue_high_water: 0,
             cfg: config,
         }
     }
@@ -845,17 +835,11 @@ impl Host {
         self.push_outgoing(nic, Outgoing::Ip { dst, packet });
     }
 
-    /// Keeps a spent packet or frame buffer for the next, up to `packet_pool_bound`.
+    /// Keeps a spent packet or frame buffer for the next, up to `PACKET_POOL_MAX`.
     fn recycle_packet(&mut self, buf: Vec<u8>) {
-        if self.packet_pool.len() < self.packet_pool_bound() {
+        if self.packet_pool.len() < PACKET_POOL_MAX {
             self.packet_pool.push(buf);
         }
-    }
-
-    /// How many spare buffers the pool keeps: `PACKET_POOL_MAX`, or as many frames as the
-    /// transmit queue once held.
-    fn packet_pool_bound(&self) -> usize {
-        PACKET_POOL_MAX.max(self.tx_queue_high_water)
     }
 
     /// A frame buffer in which `tcp_transmit_into` writes any segment in place: the
@@ -882,7 +866,6 @@ impl Host {
             return self.drop_packet(DropReason::TxQueueFull);
         }
         self.tx_queue.push_back((nic, out));
-        self.tx_queue_high_water = self.tx_queue_high_water.max(self.tx_queue.len());
     }
 
     /// A packet from `origin` could not be delivered (ARP failed): tell its socket.
