@@ -8,6 +8,7 @@
 //! short messages walks no list.
 
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use core::cell::Cell;
 use core::ops::Range;
 
@@ -129,6 +130,41 @@ impl Runs {
                 start: range.start,
                 end: range.end,
             };
+        }
+    }
+
+    /// Appends every byte of `other`, in order: its kept runs stay kept (the buffers move,
+    /// nothing is copied), its copied bytes are copied into this ring.
+    pub(super) fn append(&mut self, mut other: Runs) {
+        if other.runs.is_empty() {
+            let (a, b) = other.ring.as_slices();
+            self.push_copy(a);
+            self.push_copy(b);
+            return;
+        }
+        while let Some(run) = other.runs.pop_front() {
+            match run {
+                Run::Copied(k) => {
+                    let (a, b) = other.ring.as_slices();
+                    let from_a = k.min(a.len());
+                    self.push_copy(&a[..from_a]);
+                    self.push_copy(&b[..k - from_a]);
+                    other.ring.drain(..k);
+                }
+                Run::Kept { buf, start, end } => self.push_kept(buf, start..end),
+            }
+        }
+    }
+
+    /// The bytes as one buffer when all of them are copied (none kept): the ring's own
+    /// allocation, not a copy of it. Otherwise the runs as they are.
+    pub(super) fn into_copied(self) -> Result<Vec<u8>, Runs> {
+        if self.runs.is_empty() {
+            // A ring filled by `push_copy` from empty starts at its allocation's start, so
+            // this moves nothing.
+            Ok(Vec::from(self.ring))
+        } else {
+            Err(self)
         }
     }
 
@@ -380,6 +416,12 @@ mod tests {
         /// The next `len` bytes after the last ones copied this way, as a sender's segments.
         CopyNext(usize),
         Clear,
+        /// Another queue, its first byte dropped, appended whole: a copied half then a
+        /// kept half (or all copied).
+        Append {
+            len: usize,
+            kept: bool,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -390,6 +432,7 @@ mod tests {
             (0usize..20_000, 0usize..3_000).prop_map(|(offset, len)| Op::CopyAt { offset, len }),
             (1usize..3_000).prop_map(Op::CopyNext),
             Just(Op::Clear),
+            (2usize..6_000, any::<bool>()).prop_map(|(len, kept)| Op::Append { len, kept }),
         ]
     }
 
@@ -446,6 +489,21 @@ mod tests {
                         r.clear();
                         model.clear();
                         next = 0;
+                    }
+                    Op::Append { len, kept } => {
+                        let end = (at + len).min(buf.len());
+                        let mid = at + (end - at) / 2;
+                        let mut other = Runs::default();
+                        other.push_copy(&buf[at..mid]);
+                        if kept {
+                            other.push_kept(buf.clone(), mid..end);
+                        } else {
+                            other.push_copy(&buf[mid..end]);
+                        }
+                        other.drop_front(1);
+                        r.append(other);
+                        model.extend(&buf[(at + 1).min(end)..end]);
+                        at = if end == buf.len() { 0 } else { end };
                     }
                     Op::CopyAt { offset, len } => {
                         if offset + len <= model.len() {
