@@ -127,9 +127,9 @@ impl RecvBuffer {
     /// `skip`: its kept runs move over as they are; a range of copied bytes alone is moved
     /// in its own buffer when it holds enough and its allocation is not much larger than
     /// the bytes (the same rule as a kept frame's), copied otherwise.
-    fn push_moved(&mut self, bytes: Runs, skip: usize) {
-        match bytes.into_copied() {
-            Ok(all) => {
+    fn push_moved(&mut self, mut bytes: Runs, skip: usize) {
+        match bytes.take_copied() {
+            Some(all) => {
                 let skip = skip.min(all.len());
                 if worth_keeping(all.len() - skip, all.capacity()) {
                     let end = all.len();
@@ -138,9 +138,9 @@ impl RecvBuffer {
                     self.readable.push_copy(&all[skip..]);
                 }
             }
-            Err(mut runs) => {
-                runs.drop_front(skip);
-                self.readable.append(runs);
+            None => {
+                bytes.drop_front(skip);
+                self.readable.append(bytes);
             }
         }
     }

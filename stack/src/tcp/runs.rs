@@ -156,16 +156,19 @@ impl Runs {
         }
     }
 
-    /// The bytes as one buffer when all of them are copied (none kept): the ring's own
-    /// allocation, not a copy of it. Otherwise the runs as they are.
-    pub(super) fn into_copied(self) -> Result<Vec<u8>, Runs> {
-        if self.runs.is_empty() {
-            // A ring filled by `push_copy` from empty starts at its allocation's start, so
-            // this moves nothing.
-            Ok(Vec::from(self.ring))
-        } else {
-            Err(self)
+    /// Takes every byte out as one buffer when all of them are copied (none kept): the
+    /// ring's own allocation, not a copy of it; `None`, and nothing taken, otherwise.
+    pub(super) fn take_copied(&mut self) -> Option<Vec<u8>> {
+        if !self.runs.is_empty() {
+            return None;
         }
+        let ring = core::mem::take(&mut self.ring);
+        self.dropped += self.len;
+        self.ring_dropped += self.len;
+        self.len = 0;
+        // A ring filled by `push_copy` from empty starts at its allocation's start, so
+        // this moves nothing.
+        Some(Vec::from(ring))
     }
 
     /// Moves the first `out.len()` bytes (at most all) into `out`; returns how many.
