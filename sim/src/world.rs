@@ -152,7 +152,7 @@ pub(crate) enum Event {
     Arrive {
         link: LinkId,
         dir: usize,
-        frame: Frame,
+        frames: Arrivals,
     },
     RxDrain {
         nic: NicId,
@@ -164,6 +164,17 @@ pub(crate) enum Event {
     TaskTimer {
         key: u64,
     },
+}
+
+/// The frames of one `Event::Arrive`: one, or a train of frames that reach the end of one
+/// link direction at one instant and were scheduled one right after another (a window's
+/// burst on a link without a serialiser), each handled as its own event would have been,
+/// in order. A train is one queue entry and one step instead of one per frame (the bulk
+/// bench's clean 64 MiB: 47,255 steps before, 306 with trains; its simulated transfer 4%
+/// faster, issue 16). See `World::schedule_arrival`.
+pub(crate) enum Arrivals {
+    One(Frame),
+    Train(Vec<Frame>),
 }
 
 pub(crate) struct NodeSlot {
@@ -300,6 +311,12 @@ const MAX_TX_POLLS_SLACK: usize = 64;
 const RX_RING_KEEP: usize = 16;
 /// Largest frame an endpoint can hand over (jumbo frames and then some).
 const TX_BUF_LEN: usize = 65_536 + 18;
+/// Frames in one train (`Arrivals`) at most; the next starts another.
+const TRAIN_MAX_FRAMES: usize = 4096;
+/// Emptied trains kept for the next ones (so a steady stream allocates nothing), and the
+/// largest kept.
+const SPARE_TRAINS: usize = 16;
+const SPARE_TRAIN_MAX_FRAMES: usize = 1024;
 
 pub(crate) struct World {
     pub(crate) now: Instant,
@@ -328,6 +345,8 @@ pub(crate) struct World {
     /// Buffers of frames that are done with, for the next frames.
     pub(crate) frame_pool: FramePool,
     tx_per_nic: Vec<usize>,
+    /// Emptied trains of arrivals, for the next ones.
+    spare_trains: Vec<Vec<Frame>>,
     /// FCS checking for NICs and switches created from now on.
     pub(crate) default_fcs_check: bool,
     pub(crate) default_ring_frames: usize,
@@ -383,6 +402,7 @@ impl World {
             tx_frames: Vec::new(),
             frame_pool: FramePool::default(),
             tx_per_nic: Vec::new(),
+            spare_trains: Vec::new(),
             default_fcs_check: true,
             default_ring_frames: 1024,
             default_mac_table_limit: 1024,
@@ -402,6 +422,40 @@ impl World {
         self.queue.push(at, event);
     }
 
+    /// Schedules `frame`'s arrival at the far end of a link direction. When the event
+    /// scheduled last is an arrival on the same direction at the same instant, the frame
+    /// joins it (a train, `Arrivals`): handling the two in one event is handling them in
+    /// two adjacent ones, since nothing could come between them and an arrival wakes no task
+    /// (a NIC's delivery is an event of its own, `RxDrain`, after them).
+    fn schedule_arrival(&mut self, at: Instant, link: LinkId, dir: usize, frame: Frame) {
+        let at = at.max(self.now);
+        if let Some(Event::Arrive {
+            link: last_link,
+            dir: last_dir,
+            frames,
+        }) = self.queue.last_pushed_mut(at)
+        {
+            if *last_link == link && *last_dir == dir {
+                if let Arrivals::One(_) = frames {
+                    // The second frame: the event becomes a train (of a spare vector).
+                    let spare = Arrivals::Train(self.spare_trains.pop().unwrap_or_default());
+                    if let Arrivals::One(first) = std::mem::replace(frames, spare) {
+                        if let Arrivals::Train(train) = frames {
+                            train.push(first);
+                        }
+                    }
+                }
+                if let Arrivals::Train(train) = frames {
+                    if train.len() < TRAIN_MAX_FRAMES {
+                        return train.push(frame);
+                    }
+                }
+            }
+        }
+        let frames = Arrivals::One(frame);
+        self.queue.push(at, Event::Arrive { link, dir, frames });
+    }
+
     pub(crate) fn next_event_time(&self) -> Option<Instant> {
         self.queue.peek_time()
     }
@@ -419,7 +473,19 @@ impl World {
         self.set_now(at);
         match event {
             Event::NodeTimer { node, generation } => self.on_node_timer(node, generation),
-            Event::Arrive { link, dir, frame } => self.on_arrive(link, dir, frame),
+            Event::Arrive { link, dir, frames } => match frames {
+                Arrivals::One(frame) => self.on_arrive(link, dir, frame),
+                Arrivals::Train(mut train) => {
+                    for frame in train.drain(..) {
+                        self.on_arrive(link, dir, frame);
+                    }
+                    if self.spare_trains.len() < SPARE_TRAINS
+                        && train.capacity() <= SPARE_TRAIN_MAX_FRAMES
+                    {
+                        self.spare_trains.push(train);
+                    }
+                }
+            },
             Event::RxDrain { nic } => self.on_rx_drain(nic),
             Event::Fault { change } => self.apply_change(&change),
             Event::TaskTimer { key } => self.waits.fire_timer(key),
@@ -1264,16 +1330,9 @@ impl World {
                     copy: copy.id,
                 },
             );
-            self.schedule(
-                copy_at,
-                Event::Arrive {
-                    link,
-                    dir,
-                    frame: copy,
-                },
-            );
+            self.schedule_arrival(copy_at, link, dir, copy);
         }
-        self.schedule(arrive, Event::Arrive { link, dir, frame });
+        self.schedule_arrival(arrive, link, dir, frame);
     }
 
     fn on_arrive(&mut self, link: LinkId, dir: usize, frame: Frame) {
@@ -1555,14 +1614,7 @@ impl World {
                     d.clogged = false;
                     let held = std::mem::take(&mut d.held);
                     for frame in held {
-                        self.schedule(
-                            now,
-                            Event::Arrive {
-                                link: id,
-                                dir,
-                                frame,
-                            },
-                        );
+                        self.schedule_arrival(now, id, dir, frame);
                     }
                 }
             }
