@@ -1,6 +1,9 @@
-//! The event trace: one JSON object per line for every frame sent, delivered, dropped,
-//! duplicated, corrupted or reordered and every fault applied, plus a hash over everything
-//! that can differ between two runs, so that two runs compare as one number.
+//! The event trace: one JSON object per line for every frame sent (with the link that took
+//! it and when it arrives), dropped, duplicated, corrupted, reordered, held, switched or
+//! released late, and every fault applied, plus a hash over everything that can differ
+//! between two runs, so that two runs compare as one number. A frame that goes from a node
+//! over a link to a node is one record, `sent`: its delivery is where and when that record
+//! says it arrives, and in the order of the records (see `TraceEvent::Delivered`).
 //!
 //! The hash is the simulator's own (`mix` below), a multiply-and-fold over little-endian
 //! 64-bit words: integer arithmetic only, so no toolchain, platform or build profile can change
@@ -22,6 +25,8 @@
 //!   0 or 1; a [`DropReason`] its declaration position;
 //! - a drop's place is a word (0 link direction, 1 NIC, 2 switch) then the index, and for a
 //!   NIC the NIC index;
+//! - a `sent` record's link direction, departure and arrival are there only when it has
+//!   them (its word count tells the two apart);
 //! - `switched`'s egress ports are a count then one word each;
 //! - a `fault`'s change is its JSON's length in bytes, then the JSON packed eight bytes to a
 //!   little-endian word, the last one zero-padded (faults are rare);
@@ -89,7 +94,12 @@ impl fmt::Display for DropReason {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "ev", rename_all = "snake_case")]
 pub enum TraceEvent {
-    /// A node handed a frame to its NIC.
+    /// A node handed a frame to its NIC; and when the NIC's link took it as it was (not
+    /// dropped, corrupted or held back for reordering: those follow as records of their
+    /// own, with a `transmitted`), the link direction, when it departs and when it arrives
+    /// at the far end, which is then where and when it is delivered unless a later record
+    /// of it says otherwise. One record for the common case: the trace costs the
+    /// simulator per record, and most frames go straight from a node to a link to a node.
     Sent {
         /// Node.
         node: String,
@@ -99,8 +109,19 @@ pub enum TraceEvent {
         frame: u64,
         /// Bytes.
         len: usize,
+        /// The link direction that took it (`"a->b"` as named).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
+        /// Departure (end of serialisation), ns.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        depart_ns: Option<u64>,
+        /// Arrival at the far end, ns.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        arrive_ns: Option<u64>,
     },
-    /// A link direction accepted a frame: it departs (last bit out) and arrives then.
+    /// A link direction accepted a frame that a switch forwarded, or that a link corrupted
+    /// or held back (a frame a node sends says so in its `sent` record otherwise): it
+    /// departs (last bit out) and arrives then.
     Transmitted {
         /// Link direction (`"a->b"` as named).
         link: String,
@@ -111,7 +132,10 @@ pub enum TraceEvent {
         /// Arrival at the far end, ns.
         arrive_ns: u64,
     },
-    /// A frame reached a node.
+    /// A frame reached a node's NIC at a time no earlier record says: released from a pair
+    /// hold (`Sim::release`). Every other delivery is where and when the frame's `sent` or
+    /// `transmitted` record says it arrives, unless a later record of the frame (dropped,
+    /// held, switched) says otherwise, in the order of those records; so it is not recorded.
     Delivered {
         /// Node.
         node: String,
@@ -569,6 +593,14 @@ impl fmt::Display for At<'_> {
     }
 }
 
+/// A link direction taking a frame as it was sent: the `sent` record's last three fields.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Over<'a> {
+    pub(crate) link: Named<'a>,
+    pub(crate) depart_ns: u64,
+    pub(crate) arrive_ns: u64,
+}
+
 /// A trace record as the simulator produces it: borrowed, so that recording one allocates
 /// nothing unless its JSON is wanted. Mirrors [`TraceEvent`].
 #[derive(Clone, Copy, Debug)]
@@ -580,6 +612,8 @@ pub(crate) enum Rec<'a> {
         len: usize,
         /// Hashed after the record; not in the JSON (a capture has them).
         bytes: &'a FrameBytes,
+        /// The link that took it, when it took it as it was sent (see `TraceEvent::Sent`).
+        over: Option<Over<'a>>,
     },
     Transmitted {
         link: Named<'a>,
@@ -647,10 +681,18 @@ impl Rec<'_> {
                 nic,
                 frame,
                 len,
+                over,
                 ..
-            } => [1, id(node), nic as u64, frame, len as u64]
-                .into_iter()
-                .for_each(out),
+            } => {
+                [1, id(node), nic as u64, frame, len as u64]
+                    .into_iter()
+                    .for_each(&mut *out);
+                if let Some(o) = over {
+                    [id(o.link), o.depart_ns, o.arrive_ns]
+                        .into_iter()
+                        .for_each(out);
+                }
+            }
             Rec::Transmitted {
                 link,
                 frame,
@@ -735,12 +777,16 @@ impl Rec<'_> {
                 nic,
                 frame,
                 len,
+                over,
                 ..
             } => TraceEvent::Sent {
                 node: node.name.to_owned(),
                 nic,
                 frame,
                 len,
+                link: over.map(|o| o.link.name.to_owned()),
+                depart_ns: over.map(|o| o.depart_ns),
+                arrive_ns: over.map(|o| o.arrive_ns),
             },
             Rec::Transmitted {
                 link,
@@ -900,6 +946,7 @@ mod tests {
                 frame: 1,
                 len: bytes.len(),
                 bytes: &bytes,
+                over: None,
             },
         );
         t.record(

@@ -20,7 +20,7 @@ use crate::pcap::PcapWriter;
 use crate::pcapng::{self, PcapngWriter};
 use crate::queue::EventQueue;
 use crate::rng::{Seed, SimRng};
-use crate::trace::{At, DropReason, Fingerprint, Named, Rec, TraceHash, Tracer};
+use crate::trace::{At, DropReason, Fingerprint, Named, Over, Rec, TraceHash, Tracer};
 
 use sansnet_stack::iface::fxhash::FxBuildHasher;
 
@@ -550,7 +550,17 @@ impl World {
 
     /// A frame a link direction drops: counted, traced, and on the link's captures with a
     /// comment saying why (the far end never saw it).
-    fn drop_on_link(&mut self, link: LinkId, dir: usize, frame: Frame, reason: DropReason) {
+    fn drop_on_link(
+        &mut self,
+        link: LinkId,
+        dir: usize,
+        frame: Frame,
+        sent: Option<SentFrom>,
+        reason: DropReason,
+    ) {
+        if let Some(from) = sent {
+            record_sent(&mut self.tracer, &self.nodes, self.now, from, &frame, None);
+        }
         if !self.links[link.0].captures.is_empty() {
             let comment =
                 format!("sansnet: dropped on the wire ({reason}); the far end never saw it");
@@ -1135,6 +1145,17 @@ impl World {
             if self.held_pairs.contains(&pair) {
                 self.pair_held.push((nic, frame));
             } else {
+                // Late, at a time no record of the frame says: recorded.
+                let n = &self.nics[nic.0];
+                self.tracer.record(
+                    self.now.as_nanos(),
+                    &Rec::Delivered {
+                        node: node_named(&self.nodes, n.node),
+                        nic: n.index,
+                        frame: frame.id,
+                        len: frame.bytes.len(),
+                    },
+                );
                 self.nic_receive(nic, frame);
             }
         }
@@ -1150,30 +1171,34 @@ impl World {
         let n = &mut self.nics[nic.0];
         n.counters.tx_frames += 1;
         let (node, index, link) = (n.node, n.index, n.link);
-        self.tracer.record(
-            self.now.as_nanos(),
-            &Rec::Sent {
-                node: node_named(&self.nodes, node),
-                nic: index,
-                frame: frame.id,
-                len: frame.bytes.len(),
-                bytes: &frame.bytes,
-            },
-        );
         if !self.nics[nic.0].captures.is_empty() {
             let captures = self.nics[nic.0].captures.clone();
             self.capture(&captures, &frame.bytes, pcapng::Direction::Outbound, None);
         }
+        // The `sent` record is the link's to make: with the link's part when the link takes
+        // the frame as it is, which is one record for the frame instead of two.
+        let from = SentFrom { node, nic: index };
         match link {
-            Some((link, dir)) => self.link_ingress(link, dir, frame),
-            None => self.count_drop(Place::Nic(node, index), frame.id, DropReason::NoLink),
+            Some((link, dir)) => self.link_ingress(link, dir, frame, Some(from)),
+            None => {
+                record_sent(&mut self.tracer, &self.nodes, self.now, from, &frame, None);
+                self.count_drop(Place::Nic(node, index), frame.id, DropReason::NoLink)
+            }
         }
     }
 
     /// A frame enters one direction of a link: MTU, queue and serialisation, loss,
     /// corruption, latency, reordering, duplication, in that order. Each kind draws from
-    /// its own stream (`FaultRngs`), in frame order: part of the replay contract.
-    fn link_ingress(&mut self, link: LinkId, dir: usize, mut frame: Frame) {
+    /// its own stream (`FaultRngs`), in frame order: part of the replay contract. `sent`
+    /// when a node's NIC sent it just now: its `sent` record is made here, first, and says
+    /// which link took it when the link took it as it was.
+    fn link_ingress(
+        &mut self,
+        link: LinkId,
+        dir: usize,
+        mut frame: Frame,
+        mut sent: Option<SentFrom>,
+    ) {
         let now = self.now;
         let seed = self.seed;
         let LinkState {
@@ -1185,7 +1210,7 @@ impl World {
         d.counters.offered += 1;
         if d.faults.down {
             d.counters.down_dropped += 1;
-            return self.drop_on_link(link, dir, frame, DropReason::LinkDown);
+            return self.drop_on_link(link, dir, frame, sent, DropReason::LinkDown);
         }
         let len = frame.bytes.len() as u64;
         if let Some(mtu) = d.faults.mtu_bytes {
@@ -1194,7 +1219,7 @@ impl World {
                 .unwrap_or(0) as u64;
             if len.saturating_sub(header) > u64::from(mtu) {
                 d.counters.oversize += 1;
-                return self.drop_on_link(link, dir, frame, DropReason::Oversize);
+                return self.drop_on_link(link, dir, frame, sent, DropReason::Oversize);
             }
         }
         let depart = match d.faults.bandwidth_bps {
@@ -1208,7 +1233,7 @@ impl World {
                 }
                 if d.queued_bytes + len > d.faults.queue_limit_bytes {
                     d.counters.queue_dropped += 1;
-                    return self.drop_on_link(link, dir, frame, DropReason::QueueFull);
+                    return self.drop_on_link(link, dir, frame, sent, DropReason::QueueFull);
                 }
                 let start = d.in_queue.back().map_or(now, |&(done, _)| done.max(now));
                 let serialise_ns = (u128::from(len) * 8 * 1_000_000_000).div_ceil(u128::from(bps));
@@ -1261,11 +1286,15 @@ impl World {
         };
         if lost {
             d.counters.lost += 1;
-            return self.drop_on_link(link, dir, frame, DropReason::Lost);
+            return self.drop_on_link(link, dir, frame, sent, DropReason::Lost);
         }
         let mut corrupted_bit = None;
         if len > 0 && !d.faults.corrupt.is_never() && rng!().corrupt.chance(d.faults.corrupt) {
             let bit = rng!().corrupt.below(len * 8);
+            if let Some(from) = sent.take() {
+                // Recorded with the bytes as sent, before the flip.
+                record_sent(&mut self.tracer, &self.nodes, now, from, &frame, None);
+            }
             let mut bytes = frame.bytes.to_vec();
             bytes[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
             frame.bytes = FrameBytes::new(bytes);
@@ -1290,6 +1319,11 @@ impl World {
             (depart + latency(&d.faults, &mut d.rng, Stream::Duplicate)).max(d.fifo_floor)
         });
         let name = dir_named(&self.links, link, dir);
+        if reordered.is_some() {
+            if let Some(from) = sent.take() {
+                record_sent(&mut self.tracer, &self.nodes, now, from, &frame, None);
+            }
+        }
         if let Some(bit) = corrupted_bit {
             self.tracer.record(
                 now.as_nanos(),
@@ -1310,15 +1344,26 @@ impl World {
                 },
             );
         }
-        self.tracer.record(
-            now.as_nanos(),
-            &Rec::Transmitted {
-                link: name,
-                frame: frame.id,
-                depart_ns: depart.as_nanos(),
-                arrive_ns: arrive.as_nanos(),
-            },
-        );
+        let (depart_ns, arrive_ns) = (depart.as_nanos(), arrive.as_nanos());
+        match sent {
+            Some(from) => {
+                let over = Over {
+                    link: name,
+                    depart_ns,
+                    arrive_ns,
+                };
+                record_sent(&mut self.tracer, &self.nodes, now, from, &frame, Some(over));
+            }
+            None => self.tracer.record(
+                now.as_nanos(),
+                &Rec::Transmitted {
+                    link: name,
+                    frame: frame.id,
+                    depart_ns,
+                    arrive_ns,
+                },
+            ),
+        }
         if let Some(copy_at) = copy_arrive {
             let mut copy = self.new_frame(frame.origin, frame.bytes.clone());
             copy.fcs_bad = frame.fcs_bad;
@@ -1353,7 +1398,7 @@ impl World {
         }
         if d.faults.down {
             d.counters.down_dropped += 1;
-            return self.drop_on_link(link, dir, frame, DropReason::LinkDown);
+            return self.drop_on_link(link, dir, frame, None, DropReason::LinkDown);
         }
         d.counters.arrived += 1;
         d.counters.arrived_bytes += frame.bytes.len() as u64;
@@ -1426,16 +1471,9 @@ impl World {
         let span = self.nodes[node.0].span.clone();
         let drained = frames.len();
         for frame in frames.drain(..) {
+            // Not recorded: the frame arrives where and when its `sent` or `transmitted`
+            // record said, in the order of the records (see `TraceEvent::Delivered`).
             self.nics[nic.0].counters.rx_frames += 1;
-            self.tracer.record(
-                now.as_nanos(),
-                &Rec::Delivered {
-                    node: node_named(&self.nodes, node),
-                    nic: index,
-                    frame: frame.id,
-                    len: frame.bytes.len(),
-                },
-            );
             if !captures.is_empty() {
                 self.capture(&captures, &frame.bytes, pcapng::Direction::Inbound, None);
             }
@@ -1530,10 +1568,10 @@ impl World {
         if let Some((&last, rest)) = to_ports.split_last() {
             for &p in rest {
                 let (link, dir) = self.switches[sw.0].ports[p];
-                self.link_ingress(link, dir, frame.clone());
+                self.link_ingress(link, dir, frame.clone(), None);
             }
             let (link, dir) = self.switches[sw.0].ports[last];
-            self.link_ingress(link, dir, frame);
+            self.link_ingress(link, dir, frame, None);
         }
     }
 
@@ -1755,6 +1793,35 @@ enum Place {
 
 fn node_named(nodes: &[NodeSlot], node: NodeId) -> Named<'_> {
     Named::new(node.0, &nodes[node.0].name)
+}
+
+/// The node and NIC (index on the node) a frame was just sent from.
+#[derive(Clone, Copy)]
+struct SentFrom {
+    node: NodeId,
+    nic: usize,
+}
+
+/// A frame's `sent` record; `over` the link that took it as it was sent.
+fn record_sent(
+    tracer: &mut Tracer,
+    nodes: &[NodeSlot],
+    now: Instant,
+    from: SentFrom,
+    frame: &Frame,
+    over: Option<Over<'_>>,
+) {
+    tracer.record(
+        now.as_nanos(),
+        &Rec::Sent {
+            node: node_named(nodes, from.node),
+            nic: from.nic,
+            frame: frame.id,
+            len: frame.bytes.len(),
+            bytes: &frame.bytes,
+            over,
+        },
+    );
 }
 
 fn dir_named(links: &[LinkState], link: LinkId, dir: usize) -> Named<'_> {
