@@ -360,7 +360,27 @@ impl Tracer {
 
     /// Folds one record (and, for a `sent` record, the frame's bytes) into the hash and, when
     /// a writer is attached (or trace logging is on), writes its JSON line.
+    ///
+    /// The record is folded word by word as it is encoded (`mix::Stream`), with no buffer;
+    /// what only some runs do (a determinism probe, JSON) is out of line.
     pub(crate) fn record(&mut self, t_ns: u64, rec: &Rec<'_>) {
+        if self.probe.is_some() {
+            return self.record_watched(t_ns, rec);
+        }
+        let mut stream = mix::Stream::new(self.acc);
+        rec.encode(t_ns, &mut |w| stream.push(w));
+        self.acc = stream.finish();
+        if let Rec::Sent { bytes, .. } = *rec {
+            self.acc = mix::bytes(self.acc, bytes);
+        }
+        self.records += 1;
+        self.last_ns = t_ns;
+        self.after_record(t_ns, rec);
+    }
+
+    /// `record` for a run a determinism probe watches: the probe sees each record's words.
+    #[inline(never)]
+    fn record_watched(&mut self, t_ns: u64, rec: &Rec<'_>) {
         self.scratch.clear();
         let scratch = &mut self.scratch;
         rec.encode(t_ns, &mut |w| scratch.push(w));
@@ -386,15 +406,28 @@ impl Tracer {
                 });
             }
         }
+        self.after_record(t_ns, rec);
+    }
+
+    /// A checkpoint when one is due, and the JSON line when one is wanted.
+    #[inline]
+    fn after_record(&mut self, t_ns: u64, rec: &Rec<'_>) {
         // `interval` is a power of two (it starts as one and doubles): a mask, not a
         // division, on every record.
         if self.records & (self.interval - 1) == 0 {
             self.checkpoint(t_ns);
         }
-        let log = tracing::enabled!(target: "sansnet_sim::trace", tracing::Level::TRACE);
-        if (self.writer.is_none() || self.error.is_some()) && !log {
-            return;
+        if self.writer.is_some() && self.error.is_none()
+            || tracing::enabled!(target: "sansnet_sim::trace", tracing::Level::TRACE)
+        {
+            self.write_json(t_ns, rec);
         }
+    }
+
+    /// The record's JSON line, to the writer and to trace logging (whichever is on).
+    #[inline(never)]
+    fn write_json(&mut self, t_ns: u64, rec: &Rec<'_>) {
+        let log = tracing::enabled!(target: "sansnet_sim::trace", tracing::Level::TRACE);
         let event = (*rec).to_event();
         self.line.clear();
         // Serialising plain data into a Vec cannot fail.
@@ -422,6 +455,7 @@ impl Tracer {
         }
     }
 
+    #[cold]
     fn checkpoint(&mut self, t_ns: u64) {
         let cp = Checkpoint {
             records: self.records,
@@ -546,6 +580,73 @@ mod mix {
             acc = fold(acc ^ sum, chunk.len() as u64 ^ K[8]).wrapping_add(acc);
         }
         acc
+    }
+
+    /// `words` one word at a time, for a record encoded straight into it: the same value as
+    /// `words` over the record's words followed by their count, without a buffer.
+    pub(super) struct Stream {
+        acc: u64,
+        sum: u64,
+        /// The word at an even place of the chunk, waiting for its pair.
+        pending: u64,
+        /// Words of the chunk so far (0 to 15).
+        in_chunk: usize,
+        /// Words of the record so far.
+        count: u64,
+    }
+
+    impl Stream {
+        #[inline(always)]
+        pub(super) fn new(acc: u64) -> Stream {
+            Stream {
+                acc,
+                sum: 0,
+                pending: 0,
+                in_chunk: 0,
+                count: 0,
+            }
+        }
+
+        #[inline(always)]
+        pub(super) fn push(&mut self, w: u64) {
+            self.count += 1;
+            self.word(w);
+        }
+
+        #[inline(always)]
+        fn word(&mut self, w: u64) {
+            let i = self.in_chunk;
+            if i % 2 == 0 {
+                self.pending = w;
+                self.in_chunk = i + 1;
+                return;
+            }
+            self.sum = self
+                .sum
+                .wrapping_add(fold(self.pending ^ K[i - 1], w ^ K[i]));
+            if i == 15 {
+                self.acc = fold(self.acc ^ self.sum, 16 ^ K[8]).wrapping_add(self.acc);
+                self.sum = 0;
+                self.in_chunk = 0;
+            } else {
+                self.in_chunk = i + 1;
+            }
+        }
+
+        /// The hash after the record and its word count.
+        #[inline(always)]
+        pub(super) fn finish(mut self) -> u64 {
+            let count = self.count;
+            self.word(count);
+            let n = self.in_chunk;
+            if n == 0 {
+                return self.acc;
+            }
+            if n % 2 == 1 {
+                self.sum = self.sum.wrapping_add(fold(self.pending ^ K[n - 1], K[n]));
+            }
+            fold(self.acc ^ self.sum, n as u64 ^ K[8]).wrapping_add(self.acc)
+        }
     }
 
     /// Folds a frame's bytes into `acc`: its CRC-32 (the Ethernet FCS it would carry)
@@ -958,6 +1059,24 @@ mod tests {
             },
         );
         assert_eq!(format!("{}", t.hash()), "3484088f918dd144");
+    }
+
+    /// The streamed fold is the fold of the record's words and their count, at every
+    /// length (chunks of sixteen, odd and even).
+    #[test]
+    fn streaming_a_record_is_folding_its_words() {
+        for len in 0..50u64 {
+            let words: Vec<u64> = (0..len).map(|i| i.wrapping_mul(0x9e37_79b9) ^ 7).collect();
+            let mut with_count = words.clone();
+            with_count.push(len);
+            let mut stream = mix::Stream::new(mix::EMPTY);
+            words.iter().for_each(|&w| stream.push(w));
+            assert_eq!(
+                stream.finish(),
+                mix::words(mix::EMPTY, &with_count),
+                "{len} words"
+            );
+        }
     }
 
     #[test]
