@@ -43,6 +43,9 @@ pub(crate) struct EventQueue<E> {
     /// The bucket made last, which a push at its instant may join: no bucket was made after
     /// it, so its events come after every other event of that instant.
     newest: Option<(Instant, u32)>,
+    /// Where the event pushed last is, while it is still the last of its bucket and has
+    /// not been popped: its instant and its bucket (`None`: the head). See `last_pushed_mut`.
+    last: Option<(Instant, Option<u32>)>,
     made: u64,
     len: usize,
 }
@@ -55,8 +58,23 @@ impl<E> EventQueue<E> {
             buckets: Vec::new(),
             free: Vec::new(),
             newest: None,
+            last: None,
             made: 0,
             len: 0,
+        }
+    }
+
+    /// The event pushed last, if it was pushed at `at` and is still queued: nothing was
+    /// pushed since, and it has not been popped. Whatever it is changed into keeps its place,
+    /// so folding a new event into it is the same as pushing the new one right after it
+    /// (what the simulator does with a burst of frames arriving together on one link).
+    pub(crate) fn last_pushed_mut(&mut self, at: Instant) -> Option<&mut E> {
+        match self.last {
+            Some((last_at, None)) if last_at == at => {
+                self.head.as_mut().and_then(|(_, events)| events.back_mut())
+            }
+            Some((last_at, Some(slot))) if last_at == at => self.buckets[slot as usize].back_mut(),
+            _ => None,
         }
     }
 
@@ -102,6 +120,8 @@ impl<E> EventQueue<E> {
     /// Queues `event` at `at`, after every event already queued at `at`.
     pub(crate) fn push(&mut self, at: Instant, event: E) {
         self.len += 1;
+        // Every branch below puts the event last in the head, except the one that says so.
+        self.last = Some((at, None));
         match &mut self.head {
             Some((head_at, events)) if *head_at == at => events.push_back(event),
             Some((head_at, _)) if *head_at < at => {
@@ -110,6 +130,7 @@ impl<E> EventQueue<E> {
                     _ => self.make_bucket(at),
                 };
                 self.buckets[slot as usize].push_back(event);
+                self.last = Some((at, Some(slot)));
             }
             Some((head_at, events)) if events.is_empty() => {
                 // Earlier than an emptied head, so earlier than every later bucket too.
@@ -158,6 +179,10 @@ impl<E> EventQueue<E> {
         let event = events
             .pop_front()
             .expect("the head has events after advance");
+        if events.is_empty() && matches!(self.last, Some((_, None))) {
+            // That was the event pushed last (the head's last is its only event).
+            self.last = None;
+        }
         self.len -= 1;
         Some((*at, event))
     }
@@ -166,6 +191,8 @@ impl<E> EventQueue<E> {
     /// appended in the order they were made; `None` if there is none.
     fn advance(&mut self) -> Option<()> {
         let Reverse((at, _, slot)) = self.later.pop()?;
+        // The buckets move; the event pushed last may be among them, somewhere new.
+        self.last = None;
         let spare = self.head.take().map(|(_, b)| b).unwrap_or_default();
         let mut events = self.take_bucket(slot, spare);
         while let Some(&Reverse((next_at, _, next))) = self.later.peek() {
@@ -250,7 +277,60 @@ mod tests {
         assert_eq!(drain(&mut q), vec![(4, 3), (4, 5), (4, 6), (6, 2), (6, 4)]);
     }
 
+    #[test]
+    fn the_event_pushed_last_can_be_changed_in_place() {
+        let mut q: EventQueue<Vec<u32>> = EventQueue::new();
+        q.push(at(5), vec![1]);
+        q.last_pushed_mut(at(5)).expect("just pushed").push(2);
+        assert!(q.last_pushed_mut(at(4)).is_none(), "another instant");
+        q.push(at(9), vec![3]);
+        q.last_pushed_mut(at(9)).expect("just pushed").push(4);
+        assert_eq!(q.pop(), Some((at(5), vec![1, 2])));
+        assert_eq!(q.pop(), Some((at(9), vec![3, 4])));
+        assert!(q.last_pushed_mut(at(9)).is_none(), "popped");
+        q.push(at(9), vec![5]);
+        assert_eq!(q.pop(), Some((at(9), vec![5])));
+        assert!(q.last_pushed_mut(at(9)).is_none(), "popped");
+    }
+
     proptest! {
+        /// Folding an event into the one pushed last (when `last_pushed_mut` allows it)
+        /// is the same as pushing it right after that one.
+        #[test]
+        fn folding_into_the_last_push_matches_pushing(ops in proptest::collection::vec(
+            proptest::option::of((prop_oneof![0u64..4, 0u64..20, 0u64..5000], any::<bool>())),
+            0..400)
+        ) {
+            let mut q: EventQueue<Vec<u32>> = EventQueue::new();
+            let mut model: Vec<(u64, u32)> = Vec::new();
+            let mut got = Vec::new();
+            let mut now = 0u64;
+            for (i, op) in ops.into_iter().enumerate() {
+                match op {
+                    Some((dt, fold)) => {
+                        let t = now + dt;
+                        match q.last_pushed_mut(at(t)).filter(|_| fold) {
+                            Some(last) => last.push(i as u32),
+                            None => q.push(at(t), vec![i as u32]),
+                        }
+                        model.push((t, i as u32));
+                    }
+                    None => {
+                        if let Some((t, events)) = q.pop() {
+                            now = t.as_nanos();
+                            got.extend(events.into_iter().map(|e| (now, e)));
+                        }
+                    }
+                }
+            }
+            while let Some((t, events)) = q.pop() {
+                got.extend(events.into_iter().map(|e| (t.as_nanos(), e)));
+            }
+            model.sort_by_key(|&(t, _)| t);
+            prop_assert_eq!(got, model);
+        }
+
+
         /// Whatever the interleaving of pushes and pops, events come out exactly as a
         /// stable sort by time of everything pushed would give them.
         #[test]

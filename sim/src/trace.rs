@@ -1,6 +1,9 @@
-//! The event trace: one JSON object per line for every frame sent, delivered, dropped,
-//! duplicated, corrupted or reordered and every fault applied, plus a hash over everything
-//! that can differ between two runs, so that two runs compare as one number.
+//! The event trace: one JSON object per line for every frame sent (with the link that took
+//! it and when it arrives), dropped, duplicated, corrupted, reordered, held, switched or
+//! released late, and every fault applied, plus a hash over everything that can differ
+//! between two runs, so that two runs compare as one number. A frame that goes from a node
+//! over a link to a node is one record, `sent`: its delivery is where and when that record
+//! says it arrives, and in the order of the records (see `TraceEvent::Delivered`).
 //!
 //! The hash is the simulator's own (`mix` below), a multiply-and-fold over little-endian
 //! 64-bit words: integer arithmetic only, so no toolchain, platform or build profile can change
@@ -22,6 +25,8 @@
 //!   0 or 1; a [`DropReason`] its declaration position;
 //! - a drop's place is a word (0 link direction, 1 NIC, 2 switch) then the index, and for a
 //!   NIC the NIC index;
+//! - a `sent` record's link direction, departure and arrival are there only when it has
+//!   them (its word count tells the two apart);
 //! - `switched`'s egress ports are a count then one word each;
 //! - a `fault`'s change is its JSON's length in bytes, then the JSON packed eight bytes to a
 //!   little-endian word, the last one zero-padded (faults are rare);
@@ -89,7 +94,12 @@ impl fmt::Display for DropReason {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "ev", rename_all = "snake_case")]
 pub enum TraceEvent {
-    /// A node handed a frame to its NIC.
+    /// A node handed a frame to its NIC; and when the NIC's link took it as it was (not
+    /// dropped, corrupted or held back for reordering: those follow as records of their
+    /// own, with a `transmitted`), the link direction, when it departs and when it arrives
+    /// at the far end, which is then where and when it is delivered unless a later record
+    /// of it says otherwise. One record for the common case: the trace costs the
+    /// simulator per record, and most frames go straight from a node to a link to a node.
     Sent {
         /// Node.
         node: String,
@@ -99,8 +109,19 @@ pub enum TraceEvent {
         frame: u64,
         /// Bytes.
         len: usize,
+        /// The link direction that took it (`"a->b"` as named).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
+        /// Departure (end of serialisation), ns.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        depart_ns: Option<u64>,
+        /// Arrival at the far end, ns.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        arrive_ns: Option<u64>,
     },
-    /// A link direction accepted a frame: it departs (last bit out) and arrives then.
+    /// A link direction accepted a frame that a switch forwarded, or that a link corrupted
+    /// or held back (a frame a node sends says so in its `sent` record otherwise): it
+    /// departs (last bit out) and arrives then.
     Transmitted {
         /// Link direction (`"a->b"` as named).
         link: String,
@@ -111,7 +132,10 @@ pub enum TraceEvent {
         /// Arrival at the far end, ns.
         arrive_ns: u64,
     },
-    /// A frame reached a node.
+    /// A frame reached a node's NIC at a time no earlier record says: released from a pair
+    /// hold (`Sim::release`). Every other delivery is where and when the frame's `sent` or
+    /// `transmitted` record says it arrives, unless a later record of the frame (dropped,
+    /// held, switched) says otherwise, in the order of those records; so it is not recorded.
     Delivered {
         /// Node.
         node: String,
@@ -336,7 +360,27 @@ impl Tracer {
 
     /// Folds one record (and, for a `sent` record, the frame's bytes) into the hash and, when
     /// a writer is attached (or trace logging is on), writes its JSON line.
+    ///
+    /// The record is folded word by word as it is encoded (`mix::Stream`), with no buffer;
+    /// what only some runs do (a determinism probe, JSON) is out of line.
     pub(crate) fn record(&mut self, t_ns: u64, rec: &Rec<'_>) {
+        if self.probe.is_some() {
+            return self.record_watched(t_ns, rec);
+        }
+        let mut stream = mix::Stream::new(self.acc);
+        rec.encode(t_ns, &mut |w| stream.push(w));
+        self.acc = stream.finish();
+        if let Rec::Sent { bytes, .. } = *rec {
+            self.acc = mix::bytes(self.acc, bytes);
+        }
+        self.records += 1;
+        self.last_ns = t_ns;
+        self.after_record(t_ns, rec);
+    }
+
+    /// `record` for a run a determinism probe watches: the probe sees each record's words.
+    #[inline(never)]
+    fn record_watched(&mut self, t_ns: u64, rec: &Rec<'_>) {
         self.scratch.clear();
         let scratch = &mut self.scratch;
         rec.encode(t_ns, &mut |w| scratch.push(w));
@@ -362,15 +406,28 @@ impl Tracer {
                 });
             }
         }
+        self.after_record(t_ns, rec);
+    }
+
+    /// A checkpoint when one is due, and the JSON line when one is wanted.
+    #[inline]
+    fn after_record(&mut self, t_ns: u64, rec: &Rec<'_>) {
         // `interval` is a power of two (it starts as one and doubles): a mask, not a
         // division, on every record.
         if self.records & (self.interval - 1) == 0 {
             self.checkpoint(t_ns);
         }
-        let log = tracing::enabled!(target: "sansnet_sim::trace", tracing::Level::TRACE);
-        if (self.writer.is_none() || self.error.is_some()) && !log {
-            return;
+        if self.writer.is_some() && self.error.is_none()
+            || tracing::enabled!(target: "sansnet_sim::trace", tracing::Level::TRACE)
+        {
+            self.write_json(t_ns, rec);
         }
+    }
+
+    /// The record's JSON line, to the writer and to trace logging (whichever is on).
+    #[inline(never)]
+    fn write_json(&mut self, t_ns: u64, rec: &Rec<'_>) {
+        let log = tracing::enabled!(target: "sansnet_sim::trace", tracing::Level::TRACE);
         let event = (*rec).to_event();
         self.line.clear();
         // Serialising plain data into a Vec cannot fail.
@@ -398,6 +455,7 @@ impl Tracer {
         }
     }
 
+    #[cold]
     fn checkpoint(&mut self, t_ns: u64) {
         let cp = Checkpoint {
             records: self.records,
@@ -524,6 +582,73 @@ mod mix {
         acc
     }
 
+    /// `words` one word at a time, for a record encoded straight into it: the same value as
+    /// `words` over the record's words followed by their count, without a buffer.
+    pub(super) struct Stream {
+        acc: u64,
+        sum: u64,
+        /// The word at an even place of the chunk, waiting for its pair.
+        pending: u64,
+        /// Words of the chunk so far (0 to 15).
+        in_chunk: usize,
+        /// Words of the record so far.
+        count: u64,
+    }
+
+    impl Stream {
+        #[inline(always)]
+        pub(super) fn new(acc: u64) -> Stream {
+            Stream {
+                acc,
+                sum: 0,
+                pending: 0,
+                in_chunk: 0,
+                count: 0,
+            }
+        }
+
+        #[inline(always)]
+        pub(super) fn push(&mut self, w: u64) {
+            self.count += 1;
+            self.word(w);
+        }
+
+        #[inline(always)]
+        fn word(&mut self, w: u64) {
+            let i = self.in_chunk;
+            if i % 2 == 0 {
+                self.pending = w;
+                self.in_chunk = i + 1;
+                return;
+            }
+            self.sum = self
+                .sum
+                .wrapping_add(fold(self.pending ^ K[i - 1], w ^ K[i]));
+            if i == 15 {
+                self.acc = fold(self.acc ^ self.sum, 16 ^ K[8]).wrapping_add(self.acc);
+                self.sum = 0;
+                self.in_chunk = 0;
+            } else {
+                self.in_chunk = i + 1;
+            }
+        }
+
+        /// The hash after the record and its word count.
+        #[inline(always)]
+        pub(super) fn finish(mut self) -> u64 {
+            let count = self.count;
+            self.word(count);
+            let n = self.in_chunk;
+            if n == 0 {
+                return self.acc;
+            }
+            if n % 2 == 1 {
+                self.sum = self.sum.wrapping_add(fold(self.pending ^ K[n - 1], K[n]));
+            }
+            fold(self.acc ^ self.sum, n as u64 ^ K[8]).wrapping_add(self.acc)
+        }
+    }
+
     /// Folds a frame's bytes into `acc`: its CRC-32 (the Ethernet FCS it would carry)
     /// and its length.
     pub(super) fn bytes(acc: u64, bytes: &[u8]) -> u64 {
@@ -569,6 +694,14 @@ impl fmt::Display for At<'_> {
     }
 }
 
+/// A link direction taking a frame as it was sent: the `sent` record's last three fields.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Over<'a> {
+    pub(crate) link: Named<'a>,
+    pub(crate) depart_ns: u64,
+    pub(crate) arrive_ns: u64,
+}
+
 /// A trace record as the simulator produces it: borrowed, so that recording one allocates
 /// nothing unless its JSON is wanted. Mirrors [`TraceEvent`].
 #[derive(Clone, Copy, Debug)]
@@ -580,6 +713,8 @@ pub(crate) enum Rec<'a> {
         len: usize,
         /// Hashed after the record; not in the JSON (a capture has them).
         bytes: &'a FrameBytes,
+        /// The link that took it, when it took it as it was sent (see `TraceEvent::Sent`).
+        over: Option<Over<'a>>,
     },
     Transmitted {
         link: Named<'a>,
@@ -647,10 +782,18 @@ impl Rec<'_> {
                 nic,
                 frame,
                 len,
+                over,
                 ..
-            } => [1, id(node), nic as u64, frame, len as u64]
-                .into_iter()
-                .for_each(out),
+            } => {
+                [1, id(node), nic as u64, frame, len as u64]
+                    .into_iter()
+                    .for_each(&mut *out);
+                if let Some(o) = over {
+                    [id(o.link), o.depart_ns, o.arrive_ns]
+                        .into_iter()
+                        .for_each(out);
+                }
+            }
             Rec::Transmitted {
                 link,
                 frame,
@@ -735,12 +878,16 @@ impl Rec<'_> {
                 nic,
                 frame,
                 len,
+                over,
                 ..
             } => TraceEvent::Sent {
                 node: node.name.to_owned(),
                 nic,
                 frame,
                 len,
+                link: over.map(|o| o.link.name.to_owned()),
+                depart_ns: over.map(|o| o.depart_ns),
+                arrive_ns: over.map(|o| o.arrive_ns),
             },
             Rec::Transmitted {
                 link,
@@ -900,6 +1047,7 @@ mod tests {
                 frame: 1,
                 len: bytes.len(),
                 bytes: &bytes,
+                over: None,
             },
         );
         t.record(
@@ -911,6 +1059,24 @@ mod tests {
             },
         );
         assert_eq!(format!("{}", t.hash()), "3484088f918dd144");
+    }
+
+    /// The streamed fold is the fold of the record's words and their count, at every
+    /// length (chunks of sixteen, odd and even).
+    #[test]
+    fn streaming_a_record_is_folding_its_words() {
+        for len in 0..50u64 {
+            let words: Vec<u64> = (0..len).map(|i| i.wrapping_mul(0x9e37_79b9) ^ 7).collect();
+            let mut with_count = words.clone();
+            with_count.push(len);
+            let mut stream = mix::Stream::new(mix::EMPTY);
+            words.iter().for_each(|&w| stream.push(w));
+            assert_eq!(
+                stream.finish(),
+                mix::words(mix::EMPTY, &with_count),
+                "{len} words"
+            );
+        }
     }
 
     #[test]

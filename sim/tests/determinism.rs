@@ -65,12 +65,20 @@ fn the_same_seed_gives_the_same_trace_and_another_seed_another() {
 
 #[test]
 fn the_json_trace_has_one_line_per_hashed_record_and_does_not_change_the_hash() {
+    // With a pair hold in the middle, whose released frames are `delivered` records.
+    let run = |sim: &mut Sim| {
+        let (a, b) = (sim.node("a").unwrap(), sim.node("b").unwrap());
+        sim.hold(a, b);
+        sim.run_for(Duration::from_millis(100)).unwrap();
+        sim.release(a, b);
+        sim.run_for(Duration::from_millis(100)).unwrap();
+    };
     let out = SharedBuffer::new();
     let mut sim = busy_network(Seed(3), Some(out.clone()));
-    sim.run_for(Duration::from_millis(200)).unwrap();
+    run(&mut sim);
     sim.flush().unwrap();
     let mut quiet = busy_network(Seed(3), None);
-    quiet.run_for(Duration::from_millis(200)).unwrap();
+    run(&mut quiet);
     assert_eq!(sim.trace_hash(), quiet.trace_hash());
     assert_eq!(sim.trace_records(), quiet.trace_records());
     assert_ne!(sim.trace_hash(), TraceHash::new());
