@@ -18,9 +18,10 @@ const SPARE_WAITER_LISTS: usize = 256;
 
 /// Spare waiter lists kept per node with key waiters. A fixed 256 was too few for a world
 /// of thousands of hosts whose sockets are woken at one instant: the lists past 256 were
-/// freed there and allocated again at the next waits, ten times per client at 3,000
-/// clients against none at 100 (`cargo bench -p sansnet-sim --bench rpc`, callgrind's call
-/// counts), on a heap whose free lists had gone cold.
+/// freed there and allocated again at the next waits: a wait list grown ten times per
+/// client at 3,000 clients against two at 100, now two at both (`cargo bench -p
+/// sansnet-sim --bench rpc`, callgrind's call counts), on a heap whose free lists had gone
+/// cold.
 const SPARE_WAITER_LISTS_PER_NODE: usize = 2;
 
 /// One waiting task.
