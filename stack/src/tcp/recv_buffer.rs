@@ -129,15 +129,7 @@ impl RecvBuffer {
     /// the bytes (the same rule as a kept frame's), copied otherwise.
     fn push_moved(&mut self, mut bytes: Runs, skip: usize) {
         match bytes.take_copied() {
-            Some(all) => {
-                let skip = skip.min(all.len());
-                if worth_keeping(all.len() - skip, all.capacity()) {
-                    let end = all.len();
-                    self.readable.push_kept(SharedFrame::new(all), skip..end);
-                } else {
-                    self.readable.push_copy(&all[skip..]);
-                }
-            }
+            Some(all) => push_owned(&mut self.readable, all, skip),
             None => {
                 bytes.drop_front(skip);
                 self.readable.append(bytes);
@@ -309,12 +301,7 @@ impl RecvBuffer {
         // The union's own buffer, made to its length, is kept as it is (moved, not copied,
         // when a hole fills) when it holds enough to be worth it.
         let mut range = Runs::default();
-        let len = merged.len();
-        if worth_keeping(len, merged.capacity()) {
-            range.push_kept(SharedFrame::new(merged), 0..len);
-        } else {
-            range.push_copy(&merged);
-        }
+        push_owned(&mut range, merged, 0);
         self.ooo.insert(first, (union_start, range));
     }
 
@@ -421,6 +408,18 @@ impl RecvBuffer {
         let mut range = Runs::default();
         push_held(&mut range, data, frame);
         self.ooo.insert(at, (seq, range));
+    }
+}
+
+/// Appends `buf[skip..]`, a buffer the receive buffer owns, to `runs`: the buffer kept as
+/// it is when worth keeping (the same rule as a frame's), the bytes copied otherwise.
+fn push_owned(runs: &mut Runs, buf: Vec<u8>, skip: usize) {
+    let skip = skip.min(buf.len());
+    if worth_keeping(buf.len() - skip, buf.capacity()) {
+        let end = buf.len();
+        runs.push_kept(SharedFrame::new(buf), skip..end);
+    } else {
+        runs.push_copy(&buf[skip..]);
     }
 }
 
