@@ -307,6 +307,124 @@ fn window_update_after_rollback() -> PairInput {
     }
 }
 
+/// A third face (a `tcp_pair` crash, `fuzz/corpus/tcp_pair/regression-window-edge-after-
+/// old-seq-ack`): B resends old data, SEG.SEQ below the last window update's, with an ACK
+/// that moves A's SND.UNA and a window of 1,240. The RFC's update rule set the window aside
+/// and kept the old SND.WND, so A's right edge moved with SND.UNA: A sent 760 bytes past
+/// what B offered. B, whose reader had made room by then, took them; from there the pure
+/// ACKs of each end, at the right edge it knew, lay below the other's RCV.NXT and were
+/// dropped unread, until A gave up at 101.8 s. A segment that acknowledges more than the
+/// last window update now updates the window.
+fn window_edge_after_old_seq_ack() -> PairInput {
+    let quiet = EngineChoice {
+        timestamps: false,
+        sack: false,
+        window_scaling: false,
+        nagle: false,
+        delayed_ack: false,
+        cubic: false,
+        tlp: false,
+        rack: false,
+        abc_one: false,
+        buffer: 1,
+        mss: 2,
+        initial_window: 2,
+    };
+    let app = AppChoice {
+        send_len: 22102,
+        write_chunk: 22102,
+        read_chunk: 22102,
+        read_pause_ms: 22102,
+        close: CloseMode::HalfClose,
+    };
+    PairInput {
+        a: EngineChoice {
+            sack: true,
+            window_scaling: true,
+            nagle: true,
+            delayed_ack: true,
+            ..quiet
+        },
+        b: quiet,
+        simultaneous_open: false,
+        latency_ms: 86,
+        app_a: app,
+        app_b: app,
+        fates: vec![
+            Fate::Deliver,
+            Fate::Deliver,
+            Fate::Deliver,
+            Fate::Drop,
+            Fate::Truncate {
+                keep: 6856,
+                fix_checksum: true,
+            },
+            Fate::Deliver,
+            Fate::Deliver,
+            Fate::Deliver,
+            Fate::Drop,
+            Fate::Deliver,
+            Fate::Deliver,
+            Fate::Truncate {
+                keep: 50079,
+                fix_checksum: true,
+            },
+            Fate::Deliver,
+            Fate::Deliver,
+            Fate::Truncate {
+                keep: 41333,
+                fix_checksum: true,
+            },
+            Fate::Truncate {
+                keep: 58932,
+                fix_checksum: false,
+            },
+            Fate::Deliver,
+            Fate::Drop,
+            Fate::Deliver,
+            Fate::Deliver,
+            Fate::Truncate {
+                keep: 46260,
+                fix_checksum: false,
+            },
+            Fate::Delay(180),
+            Fate::Delay(180),
+            Fate::Delay(180),
+            Fate::Delay(180),
+            Fate::Delay(148),
+            Fate::Delay(180),
+            Fate::Delay(46),
+            Fate::Truncate {
+                keep: 60596,
+                fix_checksum: true,
+            },
+            Fate::Deliver,
+            Fate::Deliver,
+            Fate::Deliver,
+            Fate::Deliver,
+            Fate::Deliver,
+            Fate::Deliver,
+            Fate::Delay(180),
+            Fate::Delay(180),
+            Fate::Delay(180),
+            Fate::Deliver,
+            Fate::Truncate {
+                keep: 10309,
+                fix_checksum: false,
+            },
+            Fate::Delay(180),
+            Fate::Delay(0),
+            Fate::Deliver,
+            Fate::Deliver,
+            Fate::Deliver,
+            Fate::Delay(180),
+            Fate::Delay(180),
+            Fate::Delay(180),
+            Fate::Delay(180),
+        ],
+    }
+}
+
 /// After an RTO, pure ACKs go at SND.MAX, not at the rolled-back SND.NXT, so the peer
 /// reads them: before that fix, both ends of this run exchanged ACKs that the other dropped
 /// as old until B gave up at 105 s ("a connection failed before the transfers completed").
@@ -320,6 +438,14 @@ fn regression_old_seq_ack_livelock() {
 #[test]
 fn regression_window_update_after_rollback() {
     run_pair(&window_update_after_rollback());
+}
+
+/// A window update comes with any segment that acknowledges more than the last one did,
+/// whatever its SEG.SEQ: before the fix, A sent past B's window and then neither end read
+/// the other's ACKs until A gave up at 101.8 s.
+#[test]
+fn regression_window_edge_after_old_seq_ack() {
+    run_pair(&window_edge_after_old_seq_ack());
 }
 
 /// Moves segments between two engines (no loss, no time) until neither has one.

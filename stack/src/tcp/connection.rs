@@ -1320,7 +1320,13 @@ impl Connection {
         self.snd_wnd = usize::from(seg.window_len);
         self.max_snd_wnd = self.snd_wnd;
         self.snd_wl1 = seg.seq_number;
-        self.snd_wl2 = seg.ack_number;
+        // A SYN without ACK acknowledges nothing: the ACK that completes the handshake
+        // (ISS + 1) must count as acknowledging more (`update_window`).
+        self.snd_wl2 = if seg.flags.contains(TcpFlags::ACK) {
+            seg.ack_number
+        } else {
+            self.iss
+        };
         let smss = self.smss();
         self.cc = new_controller(
             self.cfg.congestion,
@@ -1751,11 +1757,26 @@ impl Connection {
         usize::from(seg.window_len) << self.snd_wscale
     }
 
-    /// RFC 9293 section 3.10.7.4 window update rule (SND.WL1, SND.WL2).
+    /// The window update rule of RFC 9293 section 3.10.7.4 (SND.WL1, SND.WL2), ordered by
+    /// acknowledgment first: a segment's window is newer than the last one taken when it
+    /// acknowledges more (SND.WL2 < SEG.ACK), or as much from no lower a sequence number
+    /// (SND.WL2 = SEG.ACK and SND.WL1 =< SEG.SEQ). The peer's acknowledgment number never
+    /// goes back, so it orders the peer's segments by when they were sent, retransmissions
+    /// included; the sequence number alone, the RFC's first test, does not: a
+    /// retransmission of old data carries the peer's window as it is now under a lower
+    /// SEG.SEQ. The RFC's rule set that window aside while the segment's ACK moved SND.UNA,
+    /// so the right edge, SND.UNA + SND.WND, moved past anything the peer offered: the
+    /// engine sent beyond the peer's window, the peer took the bytes into the room it had
+    /// by then, and from there both engines' pure ACKs (capped at the right edge each
+    /// knew, `pure_ack_seq`) lay below the other's RCV.NXT and were dropped unread until R2
+    /// ended the connection (found by the `tcp_pair` fuzz target). Linux takes the window
+    /// of a segment that advances SND.UNA too (`tcp_may_update_window`). The other half of
+    /// the ordering: a segment sent before the last update (a lower SEG.ACK) never sets the
+    /// window back, whatever its SEG.SEQ.
     fn update_window(&mut self, seg: &TcpRepr<'_>) {
         let seq = seg.seq_number;
         let ack = seg.ack_number;
-        if self.snd_wl1 < seq || (self.snd_wl1 == seq && self.snd_wl2 <= ack) {
+        if self.snd_wl2 < ack || (self.snd_wl2 == ack && self.snd_wl1 <= seq) {
             let wnd = self.scaled_window(seg);
             let was_zero = self.snd_wnd == 0;
             self.snd_wnd = wnd;

@@ -309,6 +309,41 @@ fn window_update_ignores_old_segments() {
     assert_eq!(c.snd_wnd(), 30_000);
 }
 
+// The window update rule, ordered by acknowledgment first: a segment that acknowledges
+// more than the one that last set the window was sent after it, so its window is the
+// newest, whatever its SEG.SEQ. Here a retransmission that fills a hole: under the RFC's
+// test alone (SND.WL1 < SEG.SEQ) its window was set aside while its ACK moved SND.UNA, and
+// the right edge, SND.UNA + SND.WND, moved past what the peer offered (a `tcp_pair`
+// finding; Linux takes such a window too, `tcp_may_update_window`).
+#[test]
+fn a_retransmission_that_acknowledges_more_updates_the_window() {
+    let (mut c, _) = with_outstanding(quick(), 1000);
+    // The peer's second segment arrives, its first was lost.
+    recv_seg(&mut c, T0, win(data(IRS1 + 4, ISS1 + 200, b"efgh"), 5_000));
+    assert_eq!(c.snd_wnd(), 5_000);
+    // Its first, resent later: a lower SEG.SEQ, the ACK of 300 more bytes, and the window
+    // the peer has now.
+    recv_seg(&mut c, T0, win(data(IRS1, ISS1 + 500, b"abcd"), 1_000));
+    assert_eq!(c.snd_una(), ISS1 + 500);
+    assert_eq!(
+        c.snd_wnd(),
+        1_000,
+        "the right edge is ISS1 + 1500, as offered"
+    );
+}
+
+// And a segment sent before the last update (a lower SEG.ACK) does not set the window
+// back, though its SEG.SEQ is higher: the RFC's test alone took it.
+#[test]
+fn a_segment_sent_before_the_last_update_does_not_set_the_window_back() {
+    let (mut c, _) = with_outstanding(quick(), 1000);
+    recv_seg(&mut c, T0, win(data(IRS1, ISS1 + 500, b"abcd"), 1_000));
+    assert_eq!(c.snd_wnd(), 1_000);
+    // Sent before that one (it acknowledges less), delayed, from a higher SEG.SEQ.
+    recv_seg(&mut c, T0, win(data(IRS1 + 4, ISS1 + 200, b"efgh"), 5_000));
+    assert_eq!(c.snd_wnd(), 1_000);
+}
+
 // RFC 5961 7: challenge ACKs are rate-limited (configurable); over the limit they are not
 // sent, and the limit renews every second.
 #[test]
