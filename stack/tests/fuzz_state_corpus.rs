@@ -307,6 +307,33 @@ fn window_update_after_rollback() -> PairInput {
     }
 }
 
+/// Fates from a short notation, one token each: `D` deliver, `X` drop, `L<n>` delay,
+/// `U<n>` duplicate, `C<n>` corrupt, `T<n>+` / `T<n>-` truncate to `n` bytes with the
+/// checksum fixed or not.
+fn fates(notation: &str) -> Vec<Fate> {
+    notation
+        .split_whitespace()
+        .map(|t| {
+            fn n<N: std::str::FromStr>(t: &str, s: &str) -> N {
+                s.parse()
+                    .unwrap_or_else(|_| panic!("fate {t}: not a number"))
+            }
+            match t.split_at(1) {
+                ("D", "") => Fate::Deliver,
+                ("X", "") => Fate::Drop,
+                ("L", d) => Fate::Delay(n(t, d)),
+                ("U", d) => Fate::Duplicate(n(t, d)),
+                ("C", b) => Fate::Corrupt(n(t, b)),
+                ("T", k) if k.ends_with('+') || k.ends_with('-') => Fate::Truncate {
+                    keep: n(t, &k[..k.len() - 1]),
+                    fix_checksum: k.ends_with('+'),
+                },
+                _ => panic!("unknown fate {t}"),
+            }
+        })
+        .collect()
+}
+
 /// A third face (a `tcp_pair` crash, `fuzz/corpus/tcp_pair/regression-window-edge-after-
 /// old-seq-ack`): B resends old data, SEG.SEQ below the last window update's, with an ACK
 /// that moves A's SND.UNA and a window of 1,240. The RFC's update rule set the window aside
@@ -350,78 +377,13 @@ fn window_edge_after_old_seq_ack() -> PairInput {
         latency_ms: 86,
         app_a: app,
         app_b: app,
-        fates: vec![
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Drop,
-            Fate::Truncate {
-                keep: 6856,
-                fix_checksum: true,
-            },
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Drop,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Truncate {
-                keep: 50079,
-                fix_checksum: true,
-            },
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Truncate {
-                keep: 41333,
-                fix_checksum: true,
-            },
-            Fate::Truncate {
-                keep: 58932,
-                fix_checksum: false,
-            },
-            Fate::Deliver,
-            Fate::Drop,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Truncate {
-                keep: 46260,
-                fix_checksum: false,
-            },
-            Fate::Delay(180),
-            Fate::Delay(180),
-            Fate::Delay(180),
-            Fate::Delay(180),
-            Fate::Delay(148),
-            Fate::Delay(180),
-            Fate::Delay(46),
-            Fate::Truncate {
-                keep: 60596,
-                fix_checksum: true,
-            },
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Delay(180),
-            Fate::Delay(180),
-            Fate::Delay(180),
-            Fate::Deliver,
-            Fate::Truncate {
-                keep: 10309,
-                fix_checksum: false,
-            },
-            Fate::Delay(180),
-            Fate::Delay(0),
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Delay(180),
-            Fate::Delay(180),
-            Fate::Delay(180),
-            Fate::Delay(180),
-        ],
+        fates: fates(
+            "D D D X T6856+ D D D X D D T50079+ \
+             D D T41333+ T58932- D X D D T46260- L180 L180 L180 \
+             L180 L148 L180 L46 T60596+ D D D D D D L180 \
+             L180 L180 D T10309- L180 L0 D D D L180 L180 L180 \
+             L180",
+        ),
     }
 }
 
