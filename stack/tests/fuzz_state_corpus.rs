@@ -221,28 +221,10 @@ fn old_seq_ack_livelock() -> PairInput {
             close: CloseMode::CloseAfterEof,
             ..app(0, CloseMode::CloseAfterEof)
         },
-        fates: vec![
-            Fate::Deliver,
-            Fate::Drop,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Truncate {
-                keep: 50079,
-                fix_checksum: true,
-            },
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Drop,
-            Fate::Drop,
-            Fate::Delay(91),
-            Fate::Drop,
-            Fate::Drop,
-            Fate::Delay(93),
-            Fate::Deliver,
-            Fate::Drop,
-            Fate::Drop,
-        ],
+        fates: fates(
+            "D X D D T50079+ D D D X X L91 X \
+             X L93 D X X",
+        ),
     }
 }
 
@@ -281,29 +263,10 @@ fn window_update_after_rollback() -> PairInput {
             read_pause_ms: 8111,
             close: CloseMode::HalfClose,
         },
-        fates: vec![
-            Fate::Drop,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Drop,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Truncate {
-                keep: 18815,
-                fix_checksum: true,
-            },
-            Fate::Drop,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Drop,
-            Fate::Deliver,
-            Fate::Deliver,
-            Fate::Drop,
-            Fate::Drop,
-            Fate::Drop,
-        ],
+        fates: fates(
+            "X D D D X D D T18815+ X D D D \
+             X D D X X X",
+        ),
     }
 }
 
