@@ -1019,7 +1019,8 @@ impl World {
         per_nic.clear();
         per_nic.resize(self.nodes[node.0].nics.len(), 0);
         for (index, bytes) in out.drain(..) {
-            let Some(bytes) = bytes else { continue };
+            // Never `None` here: the loop above fills each slot right after pushing it.
+            let bytes = bytes.expect("a frame slot is filled as it is pushed");
             let Some(&nic) = self.nodes[node.0].nics.get(index) else {
                 let frame = self.new_frame(node, bytes);
                 self.count_drop(Place::Nic(node, index), frame.id(), DropReason::NoSuchNic);

@@ -864,8 +864,8 @@ impl Host {
     /// `frame` stays in registers.
     #[inline(always)]
     fn push_frame(&mut self, nic: usize, frame: Vec<u8>, len: usize) {
-        if self.tx_queue.len() >= self.cfg.limits.tx_queue_frames {
-            return self.drop_packet(DropReason::TxQueueFull);
+        if self.tx_queue_full() {
+            return;
         }
         const EMPTY: (usize, Outgoing) = (
             0,
@@ -883,10 +883,21 @@ impl Host {
     }
 
     fn push_outgoing(&mut self, nic: usize, out: Outgoing) {
-        if self.tx_queue.len() >= self.cfg.limits.tx_queue_frames {
-            return self.drop_packet(DropReason::TxQueueFull);
+        if self.tx_queue_full() {
+            return;
         }
         self.tx_queue.push_back((nic, out));
+    }
+
+    /// Whether the transmit queue is at its bound; if so the packet about to be queued is
+    /// counted as dropped (`TxQueueFull`).
+    #[inline(always)]
+    fn tx_queue_full(&mut self) -> bool {
+        let full = self.tx_queue.len() >= self.cfg.limits.tx_queue_frames;
+        if full {
+            self.drop_packet(DropReason::TxQueueFull);
+        }
+        full
     }
 
     /// A packet from `origin` could not be delivered (ARP failed): tell its socket.
