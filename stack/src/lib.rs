@@ -19,6 +19,11 @@ extern crate alloc;
 // `arbitrary`'s derive names `::std`; the feature is for fuzzing builds only.
 #[cfg(feature = "arbitrary")]
 extern crate std;
+// `cpu-dispatch` detects the CPU's features at run time (`wire::checksum`), which needs
+// `std`; nothing else in the crate may use it, which `ci/check`'s build without default
+// features proves.
+#[cfg(all(feature = "cpu-dispatch", not(feature = "arbitrary")))]
+extern crate std;
 
 pub mod frame;
 #[doc(hidden)]
