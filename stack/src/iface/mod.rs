@@ -716,9 +716,21 @@ impl Host {
         if self.is_local_addr(dst) {
             return LOOPBACK_MTU;
         }
-        let link = self
-            .route(dst)
-            .map_or(1500, |(nic, _)| self.cfg.interfaces[nic].mtu);
+        match self.route(dst) {
+            Some((nic, _)) => self.route_mtu(now, nic, dst),
+            None => self.path_mtu(now, dst).map_or(1500, |p| p.min(1500)),
+        }
+    }
+
+    /// [`mtu_for`](Self::mtu_for) a non-local `dst` routed through `nic`, for a caller that
+    /// has the route already (every TCP segment: the map of learned path MTUs is empty
+    /// unless PMTUD learned one, and then looked up).
+    #[inline]
+    pub(super) fn route_mtu(&self, now: Instant, nic: usize, dst: Ipv4Addr) -> usize {
+        let link = self.cfg.interfaces[nic].mtu;
+        if self.pmtu.is_empty() {
+            return link;
+        }
         self.path_mtu(now, dst).map_or(link, |p| p.min(link))
     }
 

@@ -574,9 +574,10 @@ impl Host {
         }
         self.counters.tcp.segments_out += 1;
         self.ip_ident = self.ip_ident.wrapping_add(1);
-        // TCP sets DF (RFC 1191), as `tcp_transmit` does.
+        // TCP sets DF (RFC 1191), as `tcp_transmit` does. The MTU is `mtu_for`'s, from the
+        // route found above (`dst` is not local: checked above).
         let packet_len = ipv4::HEADER_LEN + tcp_len;
-        let dont_frag = packet_len <= self.mtu_for(now, dst);
+        let dont_frag = packet_len <= self.route_mtu(now, nic, dst);
         let ip = ipv4::Repr {
             src_addr: src,
             dst_addr: dst,
