@@ -716,18 +716,18 @@ impl Host {
         if self.is_local_addr(dst) {
             return LOOPBACK_MTU;
         }
-        match self.route(dst) {
-            Some((nic, _)) => self.route_mtu(now, nic, dst),
-            None => self.path_mtu(now, dst).map_or(1500, |p| p.min(1500)),
-        }
+        let link = self
+            .route(dst)
+            .map_or(1500, |(nic, _)| self.cfg.interfaces[nic].mtu);
+        self.path_mtu_within(now, dst, link)
     }
 
-    /// [`mtu_for`](Self::mtu_for) a non-local `dst` routed through `nic`, for a caller that
-    /// has the route already (every TCP segment: the map of learned path MTUs is empty
-    /// unless PMTUD learned one, and then looked up).
+    /// `link`, the first hop's MTU towards `dst`, lowered by what PMTUD learned: the part of
+    /// [`mtu_for`](Self::mtu_for) after the route, for a caller that has the route already
+    /// (every TCP segment). The map of learned path MTUs is empty unless PMTUD learned one,
+    /// and then looked up.
     #[inline]
-    pub(super) fn route_mtu(&self, now: Instant, nic: usize, dst: Ipv4Addr) -> usize {
-        let link = self.cfg.interfaces[nic].mtu;
+    pub(super) fn path_mtu_within(&self, now: Instant, dst: Ipv4Addr, link: usize) -> usize {
         if self.pmtu.is_empty() {
             return link;
         }

@@ -577,7 +577,8 @@ impl Host {
         // TCP sets DF (RFC 1191), as `tcp_transmit` does. The MTU is `mtu_for`'s, from the
         // route found above (`dst` is not local: checked above).
         let packet_len = ipv4::HEADER_LEN + tcp_len;
-        let dont_frag = packet_len <= self.route_mtu(now, nic, dst);
+        let link_mtu = self.cfg.interfaces[nic].mtu;
+        let dont_frag = packet_len <= self.path_mtu_within(now, dst, link_mtu);
         let ip = ipv4::Repr {
             src_addr: src,
             dst_addr: dst,
