@@ -621,9 +621,12 @@ impl Host {
             ethertype: EtherType::IPV4,
         };
         eth.emit(&mut ethernet::Frame::new_unchecked(&mut buf[..14]));
-        // Padded to Ethernet's minimum frame (without FCS).
+        // Padded to Ethernet's minimum frame (without FCS). Only short frames need it: a
+        // fill of unknown length is a call into libc's `memset`, even when empty.
         let len = (14 + packet_len).max(60);
-        buf[14 + packet_len..len].fill(0);
+        if len > 14 + packet_len {
+            buf[14 + packet_len..len].fill(0);
+        }
         DirectTx::Frame {
             nic: nic_index,
             // At most `buf.len()`, which fits (checked above).

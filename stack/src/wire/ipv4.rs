@@ -539,7 +539,11 @@ impl Repr {
         }
         let b = packet.buffer.as_mut();
         b[..HEADER_LEN].copy_from_slice(&fixed);
-        b[HEADER_LEN..header_len].copy_from_slice(options);
+        // Guarded: a copy of unknown length is a call into libc's `memcpy`, made for the
+        // empty options of nearly every packet.
+        if !options.is_empty() {
+            b[HEADER_LEN..header_len].copy_from_slice(options);
+        }
     }
 
     /// Whether `parse(emit(self)) == self` can hold: DSCP and ECN fit their widths, the

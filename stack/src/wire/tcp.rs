@@ -890,7 +890,11 @@ impl<'a> Repr<'a> {
                 put(&right.0.to_be_bytes());
             }
         }
-        out[at..].fill(kind::END_OF_LIST);
+        // Guarded: a fill of unknown length is a call into libc's `memset`, made for every
+        // segment whose options end on a word (all of them without SACK blocks or timestamps).
+        if at < out.len() {
+            out[at..].fill(kind::END_OF_LIST);
+        }
     }
 }
 
