@@ -102,9 +102,20 @@ impl RttEstimator {
         self.srtt_ns.map(Duration::from_nanos)
     }
 
+    /// [`srtt`](Self::srtt) in nanoseconds, for arithmetic done on every segment sent
+    /// (`Duration`'s seconds-and-nanoseconds split costs a division each way).
+    pub fn srtt_ns(&self) -> Option<u64> {
+        self.srtt_ns
+    }
+
     /// G: the granularity of the RTT samples (the timestamp clock's tick).
     pub fn granularity(&self) -> Duration {
         Duration::from_nanos(self.granularity_ns)
+    }
+
+    /// [`granularity`](Self::granularity) in nanoseconds.
+    pub fn granularity_ns(&self) -> u64 {
+        self.granularity_ns
     }
 
     /// RTT variation.
