@@ -42,6 +42,14 @@ impl Host {
             self.tcp.timers.len(),
             self.tcp.conn_count
         );
+        invariant!(
+            self.tcp
+                .last_tuple
+                .is_none_or(|(key, id)| self.tcp.tuples.get(&key) == Some(&id)),
+            "the demultiplexer's last entry is what the 4-tuple table holds",
+            "host {name}: last {:?}",
+            self.tcp.last_tuple
+        );
         for (pid, p) in &self.processes {
             invariant!(
                 p.fds.len() <= p.max_descriptors

@@ -158,6 +158,10 @@ pub(super) struct TcpTable {
     pub(super) conn_count: usize,
     /// Connections by 4-tuple (seeded hashing: no hash-order iteration).
     pub(super) tuples: hashbrown::HashMap<ConnKey, ConnId, FxBuildHasher>,
+    /// The last entry `tuples` gave a segment, `tcp_input`'s first look: the segments of a
+    /// burst are nearly all for one connection. Cleared wherever `tuples` changes
+    /// (`insert_conn`, `unlink_conn`), so it never answers other than `tuples` would.
+    pub(super) last_tuple: Option<(ConnKey, ConnId)>,
     /// Each connection's next deadline, earliest first.
     pub(super) timers: BTreeSet<(Instant, ConnId)>,
     /// Connections with something to send, in the order they got it.
@@ -181,6 +185,7 @@ impl TcpTable {
             free_conns: Vec::new(),
             conn_count: 0,
             tuples: hashbrown::HashMap::with_hasher(FxBuildHasher::with_seed(seed)),
+            last_tuple: None,
             timers: BTreeSet::new(),
             dirty: VecDeque::new(),
             listeners: BTreeMap::new(),
@@ -232,6 +237,7 @@ impl Host {
             }
         };
         self.tcp.tuples.insert(key, id);
+        self.tcp.last_tuple = None;
         *self
             .tcp
             .conn_ports
@@ -257,6 +263,7 @@ impl Host {
         if self.tcp.tuples.get(&key) == Some(&id) {
             self.tcp.tuples.remove(&key);
         }
+        self.tcp.last_tuple = None;
         let port_key = (key.local.port(), *key.local.ip());
         if let Some(n) = self.tcp.conn_ports.get_mut(&port_key) {
             *n -= 1;
@@ -845,7 +852,17 @@ impl Host {
             remote: SocketAddrV4::new(ip.src_addr, seg.src_port),
         };
         let mut iss_hint = None;
-        if let Some(&id) = self.tcp.tuples.get(&key) {
+        let found = match self.tcp.last_tuple {
+            Some((last, id)) if last == key => Some(id),
+            _ => {
+                let found = self.tcp.tuples.get(&key).copied();
+                if let Some(id) = found {
+                    self.tcp.last_tuple = Some((key, id));
+                }
+                found
+            }
+        };
+        if let Some(id) = found {
             let Some(e) = self.conn_mut(id) else {
                 return;
             };
