@@ -964,6 +964,13 @@ impl Connection {
     // ------------------------------------------------------------------------------------
     // Outputs: events and timeouts
 
+    /// Whether [`poll_event`](Self::poll_event) has an event to give: a host asks after
+    /// every segment, and nearly always there is none.
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// The next application event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         let ev = self.events.pop_front();
