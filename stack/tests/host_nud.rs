@@ -9,9 +9,10 @@ use std::net::Ipv4Addr;
 
 use host_support::*;
 use pretty_assertions::assert_eq;
-use sansnet_stack::iface::{DropReason, Fd, HostConfig, Limits, SocketType};
+use sansnet_stack::iface::{DropReason, Fd, HostConfig, Limits, Route, SocketType};
 use sansnet_stack::time::{Duration, Instant};
 use sansnet_stack::wire::arp::{self, Operation};
+use sansnet_stack::wire::ipv4::IpProtocol;
 use sansnet_stack::wire::{ethernet, EtherType, EthernetAddress};
 
 const H1_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -469,4 +470,38 @@ fn a_timed_out_entry_in_use_is_used_and_checked_not_asked_for_by_broadcast() {
         got += 1;
     }
     assert_eq!(got, 1 + burst);
+}
+
+/// A connection's frames take a route added while it runs at once: the next hop a
+/// connection found is kept with it (`TxPath`) only while the routes are as they were.
+#[test]
+fn a_route_added_mid_connection_takes_the_next_frames() {
+    let mut net = Net::lan(&[1, 2, 3]);
+    let (c, _) = connected(&mut net);
+    let changed_at = net.now;
+    net.h(0).add_route(Route {
+        dest: H2_ADDR,
+        prefix_len: 32,
+        nic: 0,
+        gateway: Some(Ipv4Addr::new(10, 0, 0, 3)),
+    });
+    net.send_all(0, c, &[7; 3000]);
+    net.run_for(Duration::from_millis(50));
+    // The TCP frames h1 sent after the change, by their Ethernet destination.
+    let tcp_to: Vec<EthernetAddress> = net
+        .log
+        .iter()
+        .filter(|(at, from, _)| *at >= changed_at && *from == 0)
+        .filter_map(|(_, _, f)| {
+            let eth = ethernet::Frame::new_checked(&f[..]).ok()?;
+            let (ip, _) = parse_ip(f)?;
+            (ip.protocol == IpProtocol::TCP && ip.dst_addr == H2_ADDR).then_some(eth.dst_addr())
+        })
+        .collect();
+    assert!(!tcp_to.is_empty(), "h1 sent no TCP frames after the change");
+    assert_eq!(
+        tcp_to.iter().filter(|&&m| m != mac(3, 0)).count(),
+        0,
+        "every TCP frame after the route went to the gateway h3: {tcp_to:?}"
+    );
 }

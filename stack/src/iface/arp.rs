@@ -132,6 +132,10 @@ pub(super) struct ArpTable {
     /// The timers of the cache entries in DELAY or PROBE, in firing order. Empty while
     /// every neighbour in use is confirmed.
     pub timers: BTreeSet<(Instant, (usize, Ipv4Addr))>,
+    /// Counts changes to what `resolve` reads of `cache` (an entry added, removed, or its
+    /// state, address or deadlines changed): a connection's cached path (`stream::TxPath`)
+    /// holds a neighbour's address only while this is what it was when the path was found.
+    pub generation: u64,
 }
 
 /// What `tcp_progress_mark` saw before a TCP segment was handled.
@@ -165,13 +169,26 @@ impl ArpTable {
         if e.expires_at <= now {
             e.expires_at = now + cache_timeout;
             e.reachable_until = e.reachable_until.min(now);
+            self.generation += 1;
         }
         if now >= e.reachable_until && e.nud == Nud::Reachable {
             let at = now + Duration::from_nanos(delay_ns);
             e.nud = Nud::Delay { at };
             self.timers.insert((at, (nic, ip)));
+            self.generation += 1;
         }
         Some(e.mac)
+    }
+
+    /// Until when `resolve` of this neighbour changes nothing and gives its cached address
+    /// (before `expires_at`, and while REACHABLE, before `reachable_until`), if it has one.
+    pub fn quiet_until(&self, nic: usize, ip: Ipv4Addr) -> Option<(EthernetAddress, Instant)> {
+        let e = self.cache.get(&(nic, ip))?;
+        let until = match e.nud {
+            Nud::Reachable => e.expires_at.min(e.reachable_until),
+            Nud::Delay { .. } | Nud::Probe { .. } => e.expires_at,
+        };
+        Some((e.mac, until))
     }
 
     /// The earliest retry or probe deadline.
@@ -201,6 +218,7 @@ impl ArpTable {
         let Some(e) = self.cache.get_mut(&key) else {
             return;
         };
+        self.generation += 1;
         if let Some(at) = e.nud.timer() {
             self.timers.remove(&(at, key));
         }
@@ -213,6 +231,7 @@ impl ArpTable {
     /// Inserts or replaces the entry of `key`, filing its timer.
     fn insert(&mut self, key: (usize, Ipv4Addr), entry: CacheEntry) {
         self.remove(&key);
+        self.generation += 1;
         if let Some(at) = entry.nud.timer() {
             self.timers.insert((at, key));
         }
@@ -220,6 +239,7 @@ impl ArpTable {
     }
 
     fn remove(&mut self, key: &(usize, Ipv4Addr)) {
+        self.generation += 1;
         if let Some(at) = self.cache.remove(key).and_then(|e| e.nud.timer()) {
             self.timers.remove(&(at, *key));
         }

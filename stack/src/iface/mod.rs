@@ -318,6 +318,10 @@ pub struct Host {
     /// Learned path MTUs (RFC 1191), with their expiry.
     pmtu: BTreeMap<Ipv4Addr, (usize, Instant)>,
     ip_ident: u16,
+    /// Counts changes to the routes and the learned path MTUs: a connection's cached path
+    /// (`stream::TxPath`) holds only while this is what it was when the path was found
+    /// (the neighbour table counts its own changes, `ArpTable::generation`).
+    path_generation: u64,
     icmp_budget: (Instant, u32),
     counters: Counters,
     last_now: Instant,
@@ -393,6 +397,7 @@ impl Host {
             reassembly: frag::Reassembler::default(),
             pmtu: BTreeMap::new(),
             ip_ident: ident,
+            path_generation: 0,
             icmp_budget: (Instant::ZERO, 0),
             counters: Counters::default(),
             last_now: Instant::ZERO,
@@ -434,6 +439,7 @@ impl Host {
             .position(|r| r.prefix_len < route.prefix_len)
             .unwrap_or(self.routes.len());
         self.routes.insert(at, route);
+        self.path_generation += 1;
     }
 
     /// Counters by layer, and drops by reason.
@@ -1178,6 +1184,7 @@ impl Host {
         }
         self.pmtu
             .insert(dst, (mtu, now + self.cfg.limits.pmtu_timeout));
+        self.path_generation += 1;
         self.counters.icmp.pmtu_updates += 1;
     }
 
