@@ -675,7 +675,13 @@ impl Host {
                     .arp
                     .resolve(now, nic, next_hop, delay_ns, limits.arp_cache_timeout);
                 if let Some(mac) = mac {
-                    self.keep_tx_path(now, id, dst, (nic_index, next_hop, mac), (link_mtu, path_mtu));
+                    self.keep_tx_path(
+                        now,
+                        id,
+                        dst,
+                        (nic_index, next_hop, mac),
+                        (link_mtu, path_mtu),
+                    );
                 }
                 mac
             }

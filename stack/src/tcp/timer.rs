@@ -71,7 +71,11 @@ impl TimerTable {
         }
         let mut min = u64::MAX;
         for (i, &d) in self.deadlines_ns.iter().enumerate() {
-            let d = if self.armed & (1 << i) != 0 { d } else { u64::MAX };
+            let d = if self.armed & (1 << i) != 0 {
+                d
+            } else {
+                u64::MAX
+            };
             min = min.min(d);
         }
         Some(Instant::from_nanos(min))
