@@ -674,14 +674,8 @@ impl Host {
                 let mac = self
                     .arp
                     .resolve(now, nic, next_hop, delay_ns, limits.arp_cache_timeout);
-                if let Some(mac) = mac {
-                    self.keep_tx_path(
-                        now,
-                        id,
-                        dst,
-                        (nic_index, next_hop, mac),
-                        (link_mtu, path_mtu),
-                    );
+                if mac.is_some() {
+                    self.keep_tx_path(now, id, dst, (nic_index, next_hop), (link_mtu, path_mtu));
                 }
                 mac
             }
@@ -755,17 +749,17 @@ impl Host {
         self.tcp_transmit_done(now, id);
     }
 
-    /// Keeps the path a segment of `id` just took (see `TxPath`), found with its neighbour
+    /// Keeps the path a segment of `id` just took (see `TxPath`), its neighbour just
     /// resolved.
     fn keep_tx_path(
         &mut self,
         now: Instant,
         id: ConnId,
         dst: Ipv4Addr,
-        (nic, next_hop, mac): (u16, Ipv4Addr, EthernetAddress),
+        (nic, next_hop): (u16, Ipv4Addr),
         (link_mtu, path_mtu): (usize, usize),
     ) {
-        let Some((resolved, quiet_until)) = self.arp.quiet_until(usize::from(nic), next_hop) else {
+        let Some((mac, quiet_until)) = self.arp.quiet_until(usize::from(nic), next_hop) else {
             return;
         };
         // A learned path MTU lapses at its deadline; a lapsed one stays ignored until
@@ -775,7 +769,7 @@ impl Host {
             _ => Instant::MAX,
         };
         let until = quiet_until.min(pmtu_until);
-        if resolved != mac || now >= until {
+        if now >= until {
             return;
         }
         let path = TxPath {
