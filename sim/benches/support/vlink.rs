@@ -166,12 +166,7 @@ impl Dir {
 
     /// Puts the first `len` bytes of `slot` on the link at `now`.
     pub fn send(&mut self, now_ns: u64, mut slot: SharedFrame, len: usize) {
-        // The slot is its frame's length only once queued: setting it here, just before the
-        // slot is copied into the queue, made that copy's wide loads wait on the narrow store
-        // (a store-forwarding stall, the most sampled instruction of this function).
-        if slot.len() < len {
-            slot.set_len(len);
-        }
+        slot.set_len(len);
         self.counts.count(&slot[..len]);
         if self.loss_below != 0 && self.draw() < self.loss_below {
             self.counts.lost += 1;
@@ -186,9 +181,6 @@ impl Dir {
             sent_ns = self.busy_until_ns;
         }
         self.queue.push_back((sent_ns + self.delay_ns, len, slot));
-        if let Some((_, _, queued)) = self.queue.back_mut() {
-            queued.set_len(len);
-        }
     }
 
     /// The next frame that has arrived by `now`.

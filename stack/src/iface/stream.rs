@@ -389,21 +389,7 @@ impl Host {
     /// Drains a connection's events into socket and listener state.
     fn conn_events(&mut self, now: Instant, id: ConnId) {
         self.fold_conn_drops(id);
-        // After nearly every segment: no event waits, the connection is its socket's and
-        // not back in LISTEN. Then the one thing to do is to mark the socket changed, without
-        // the lookups and reads the general case below makes (4.6% of the samples of a
-        // bulk transfer at 1% loss went to this function).
         let Some(e) = self.conn_ref(id) else {
-            return;
-        };
-        if let Owner::Socket(s) = e.owner {
-            if !e.conn.has_events() && e.conn.state() != State::Listen {
-                self.mark_changed(s);
-                return;
-            }
-        }
-        let mut events: Vec<Event> = Vec::new();
-        let Some(e) = self.conn_mut(id) else {
             return;
         };
         // Anything that touched the connection may have changed what its socket is ready
@@ -411,6 +397,16 @@ impl Host {
         if let Owner::Socket(s) = e.owner {
             self.mark_changed(s);
         }
+        // After nearly every segment that is all: no event waits, the connection is not back
+        // in LISTEN and has an owner. Returning here skips the lookups and reads of the rest
+        // (4.6% of the samples of a bulk transfer at 1% loss went to this function).
+        let Some(e) = self.conn_ref(id) else {
+            return;
+        };
+        if !e.conn.has_events() && e.conn.state() != State::Listen && e.owner != Owner::Orphan {
+            return;
+        }
+        let mut events: Vec<Event> = Vec::new();
         let Some(e) = self.conn_mut(id) else {
             return;
         };
