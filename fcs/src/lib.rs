@@ -38,6 +38,9 @@
 //! The one `unsafe` is the call into the AVX-512 code, made only once the CPU has been found
 //! to have every feature it is compiled for.
 
+// The polynomial arithmetic below serves the x86-64 path alone.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+
 /// The generator, `x^32 + x^26 + ... + x + 1`, the `x^32` term as bit 32 (bit `i`: the
 /// coefficient of `x^i`).
 const P: u64 = 0x1_04C1_1DB7;
