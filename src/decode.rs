@@ -50,7 +50,7 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, DecodeError> {
                 .ok_or(DecodeError::BadHex { at: i, found: c })
         })
         .collect::<Result<_, _>>()?;
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(DecodeError::OddLength {
             digits: digits.len(),
         });

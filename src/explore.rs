@@ -577,7 +577,7 @@ pub fn sweep(opts: &SweepOptions) -> SweepReport {
 pub fn sweep_on(opts: &SweepOptions, topology: &TopologyChoice) -> SweepReport {
     let show = opts.progress && std::io::stderr().is_terminal();
     let line = |p: &SweepProgress| {
-        if p.done % 16 == 0 || p.done == p.total {
+        if p.done.is_multiple_of(16) || p.done == p.total {
             progress_line(p);
         }
     };
@@ -653,7 +653,7 @@ pub fn sweep_with(
                 let sc = &scenarios[(i % per_seed) as usize];
                 let spec = draw_on(sc.as_ref(), seed, &opts.draw, topology);
                 let check_determinism =
-                    opts.determinism_every > 0 && seed % opts.determinism_every == 0;
+                    opts.determinism_every > 0 && seed.is_multiple_of(opts.determinism_every);
                 let outcome = if check_determinism {
                     checked_run(&spec)
                 } else {

@@ -1278,7 +1278,7 @@ fn parse_segment(cur: &mut Cursor<'_>, inject: bool) -> PResult<SegmentSpec> {
 fn parse_hex(cur: &Cursor<'_>, s: &str, col: usize) -> PResult<Vec<u8>> {
     let digits: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     let digits = digits.strip_prefix("0x").unwrap_or(&digits);
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(ParseError {
             line: cur.line,
             column: col,

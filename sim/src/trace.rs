@@ -473,7 +473,7 @@ impl Tracer {
             });
             self.interval *= 2;
         }
-        if self.records % self.interval == 0 {
+        if self.records.is_multiple_of(self.interval) {
             self.checkpoints.push(cp);
         }
     }
@@ -621,7 +621,7 @@ mod mix {
         #[inline(always)]
         fn word(&mut self, w: u64) {
             let i = self.in_chunk;
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 self.pending = w;
                 self.in_chunk = i + 1;
                 return;

@@ -57,10 +57,10 @@ fn lossy_hook() -> (Hook, Rc<Cell<u32>>) {
             return Verdict::Deliver;
         }
         n += 1;
-        if n % 29 == 0 {
+        if n.is_multiple_of(29) {
             count.set(count.get() + 1);
             Verdict::Drop
-        } else if n % 7 == 0 {
+        } else if n.is_multiple_of(7) {
             Verdict::Delay(Duration::from_micros(300))
         } else {
             Verdict::Deliver

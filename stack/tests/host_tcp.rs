@@ -785,7 +785,7 @@ fn tcp_info_counts_retransmissions_and_drops_under_loss() {
     net.hook = Some(Box::new(move |h, frame| match tcp_payload(frame) {
         Some(p) if h == 0 && !p.is_empty() => {
             n += 1;
-            if n % 7 == 0 {
+            if n.is_multiple_of(7) {
                 Verdict::Drop
             } else {
                 Verdict::Deliver

@@ -41,7 +41,7 @@ impl Pattern {
         let mut at = 0;
         let mut pos = offset;
         // The partial word at the start.
-        while at < buf.len() && pos % 8 != 0 {
+        while at < buf.len() && !pos.is_multiple_of(8) {
             buf[at] = self.byte_at(pos);
             at += 1;
             pos += 1;

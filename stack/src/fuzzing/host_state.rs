@@ -733,7 +733,7 @@ impl Node {
     /// the other times, so that both ways of reading a frame are fuzzed.
     fn handle_owned_frame(&mut self, now: Instant, nic: usize, frame: Vec<u8>) {
         self.frames_in += 1;
-        if self.frames_in % 2 == 0 {
+        if self.frames_in.is_multiple_of(2) {
             self.host
                 .handle_frame_shared(now, nic, &SharedFrame::new(frame));
         } else {
@@ -754,7 +754,7 @@ impl Node {
     ) {
         loop {
             let want = buf.len();
-            let polled = if self.frames_out % 2 == 0 {
+            let polled = if self.frames_out.is_multiple_of(2) {
                 self.host.poll_transmit(now, buf)
             } else {
                 self.host.poll_transmit_vec(now, buf)

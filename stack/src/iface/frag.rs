@@ -128,7 +128,7 @@ impl Host {
         let start = usize::from(repr.frag_offset);
         let end = start + payload.len();
         let limits = &self.cfg.limits;
-        if repr.more_frags && (payload.len() % 8 != 0 || payload.is_empty()) {
+        if repr.more_frags && (!payload.len().is_multiple_of(8) || payload.is_empty()) {
             self.reassembly.remove(&key);
             self.counters.count_drop(DropReason::FragMalformed);
             return None;

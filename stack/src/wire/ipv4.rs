@@ -73,7 +73,7 @@ impl Ipv4Options {
             // The common case, without a variable-length copy.
             return Ok(Ipv4Options::EMPTY);
         }
-        if bytes.len() > MAX_OPTIONS_LEN || bytes.len() % 4 != 0 {
+        if bytes.len() > MAX_OPTIONS_LEN || !bytes.len().is_multiple_of(4) {
             return Err(Error::BadLength);
         }
         let mut options = Ipv4Options::EMPTY;
@@ -560,7 +560,7 @@ impl Repr {
         let max = usize::from(u16::MAX);
         self.dscp < 64
             && self.ecn < 4
-            && self.frag_offset % 8 == 0
+            && self.frag_offset.is_multiple_of(8)
             && self.payload_len <= max - self.header_len()
             && self.payload_len <= max - usize::from(self.frag_offset)
     }

@@ -326,7 +326,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the data offset from a header length in bytes (a multiple of 4 from 20 to 60),
     /// keeping the reserved bits and NS.
     pub fn set_header_len(&mut self, len: usize) {
-        debug_assert!(len % 4 == 0 && (HEADER_LEN..=HEADER_LEN + MAX_OPTIONS_LEN).contains(&len));
+        debug_assert!(
+            len.is_multiple_of(4) && (HEADER_LEN..=HEADER_LEN + MAX_OPTIONS_LEN).contains(&len)
+        );
         let b = self.buffer.as_mut();
         b[field::DATA_OFFSET] = (((len / 4) as u8) << 4) | (b[field::DATA_OFFSET] & 0x0f);
     }
@@ -545,7 +547,7 @@ impl<'a> TcpOption<'a> {
                 tsecr: read_u32(data, 4),
             }),
             kind::SACK
-                if data.len() % 8 == 0
+                if data.len().is_multiple_of(8)
                     && (1..=SackBlocks::CAPACITY).contains(&(data.len() / 8)) =>
             {
                 let mut blocks = SackBlocks::new();
@@ -1036,7 +1038,7 @@ mod tests {
     /// A 20-byte ACK header followed by `options` (padded with zeros by the caller),
     /// checksummed.
     fn with_options(options: &[u8]) -> Vec<u8> {
-        assert!(options.len() % 4 == 0 && options.len() <= MAX_OPTIONS_LEN);
+        assert!(options.len().is_multiple_of(4) && options.len() <= MAX_OPTIONS_LEN);
         let mut bytes = ACK.to_vec();
         bytes.extend_from_slice(options);
         let mut packet = Packet::new_unchecked(&mut bytes[..]);
