@@ -8,7 +8,7 @@
 //! `crc32fast` folds a 1,514-byte frame 32 bytes at a time (its 64-byte path starts at
 //! 2 KiB) and its last 106 bytes 16 at a time, one fold after another. Here, on a CPU with
 //! AVX-512 and VPCLMULQDQ, every frame of 64 bytes or more is folded 64 bytes at a time:
-//! about twice as fast for full-size frames (see the README's benchmarks).
+//! about twice as fast for full-size frames (BENCHMARKS.md, session 23).
 //!
 //! # How the wide path computes the CRC
 //!
