@@ -177,9 +177,14 @@ mod wide {
     const BY_2048: (i64, i64) = fold_by(2048);
     const MU: i64 = barrett_mu();
 
-    /// Whether the CPU has every feature `crc32` is compiled with. `std` caches what it
-    /// detected: each check is a load and a bit test.
+    /// Whether the CPU has every feature `crc32` is compiled with, found once (it is asked
+    /// for every frame).
     pub(super) fn available() -> bool {
+        static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *AVAILABLE.get_or_init(detect)
+    }
+
+    fn detect() -> bool {
         is_x86_feature_detected!("avx512f")
             && is_x86_feature_detected!("avx512vl")
             && is_x86_feature_detected!("avx512bw")
@@ -192,7 +197,7 @@ mod wide {
     /// A 64-byte block of the frame as a vector (an unaligned load).
     #[inline(always)]
     fn block(bytes: &[u8]) -> __m512i {
-        let block: &[u8; 64] = bytes.try_into().expect("64-byte chunks");
+        let block: &[u8; 64] = bytes.try_into().expect("callers pass 64-byte slices");
         bytemuck::pod_read_unaligned(block)
     }
 
@@ -237,20 +242,22 @@ mod wide {
             x,
             _mm512_zextsi128_si512(_mm_cvtsi32_si128(START[h] as i32)),
         );
-        let mut blocks = bytes[first..].chunks_exact(64).map(block);
+        // Whole blocks from here on (`len - first` is a multiple of 64).
+        let mut rest = &bytes[first..];
         let by_512 = each_piece(BY_512);
-        if 1 + (len - first) / 64 >= 8 {
-            let (mut v1, mut v2, mut v3) = match (blocks.next(), blocks.next(), blocks.next()) {
-                (Some(a), Some(b), Some(c)) => (a, b, c),
-                _ => unreachable!("at least 8 blocks"),
-            };
+        if rest.len() >= 7 * 64 {
+            // Eight blocks or more: four registers abreast, 256 bytes a round.
+            let mut v1 = block(&rest[..64]);
+            let mut v2 = block(&rest[64..128]);
+            let mut v3 = block(&rest[128..192]);
+            rest = &rest[192..];
             let by_2048 = each_piece(BY_2048);
-            while blocks.len() >= 4 {
-                let mut next = || blocks.next().expect("four blocks left");
-                x = fold(x, next(), by_2048);
-                v1 = fold(v1, next(), by_2048);
-                v2 = fold(v2, next(), by_2048);
-                v3 = fold(v3, next(), by_2048);
+            while rest.len() >= 256 {
+                x = fold(x, block(&rest[..64]), by_2048);
+                v1 = fold(v1, block(&rest[64..128]), by_2048);
+                v2 = fold(v2, block(&rest[128..192]), by_2048);
+                v3 = fold(v3, block(&rest[192..256]), by_2048);
+                rest = &rest[256..];
             }
             let zero = _mm512_setzero_si512();
             let a = fold(x, zero, each_piece(BY_1536));
@@ -258,8 +265,8 @@ mod wide {
             let c = fold(v2, v3, by_512);
             x = _mm512_ternarylogic_epi64(a, b, c, 0x96);
         }
-        for b in blocks {
-            x = fold(x, b, by_512);
+        for b in rest.chunks_exact(64) {
+            x = fold(x, block(b), by_512);
         }
         // The four pieces into one: the first three folded forward onto the last.
         let by = _mm512_set_epi64(
