@@ -669,6 +669,8 @@ impl Sim {
     /// One step: polls ready tasks and drives woken hosts if there are any, else handles
     /// whatever comes first: the next event, or the next tick of a host whose tasks may
     /// wait on a tokio timer (moving the clock to it). `Ok(false)` when nothing is left.
+    /// Frames arriving at a NIC and the NIC's delivery of them to its host are one step
+    /// when nothing else is due at that instant (the delivery would be the next event).
     pub fn step(&mut self) -> Result<bool, RunError> {
         let limit = self.limits.max_time;
         self.step_within(limit)
