@@ -248,6 +248,43 @@ fn step_handles_one_event_at_a_time() {
     assert!(!p.sim.step().unwrap());
 }
 
+/// Two frames reach two NICs of one node at one instant. The first NIC's drain cannot be
+/// handled with its arrival: the second arrival is due at that instant and was queued
+/// first, so the drain waits its turn behind it (six steps: two sends, two arrivals, two
+/// drains). Frames at an instant of their own are delivered in their arrival's step.
+#[test]
+fn a_drain_waits_behind_what_is_already_due_at_its_instant() {
+    let run = |b_sends_at: Instant| {
+        let mut sim = Sim::new(Seed(1));
+        let mac = |node, nic| sansnet_sim::naming::mac_for(node, nic);
+        let mut a = Scripted::new();
+        a.push_send(
+            Instant::from_millis(1),
+            0,
+            test_frame(mac("a", 0), mac("r", 0), 1, 16),
+        );
+        let mut b = Scripted::new();
+        b.push_send(b_sends_at, 0, test_frame(mac("b", 0), mac("r", 1), 2, 16));
+        let (a, b) = (sim.add_node("a", 1, a), sim.add_node("b", 1, b));
+        let r = sim.add_node("r", 2, Scripted::new());
+        let link = LinkFaults::with_latency(Duration::from_millis(5));
+        sim.connect(sim.nic(a, 0), sim.nic(r, 0), link.clone());
+        sim.connect(sim.nic(b, 0), sim.nic(r, 1), link);
+        let mut steps = 0;
+        while sim.step().unwrap() {
+            steps += 1;
+        }
+        (received(&mut sim, r), steps)
+    };
+    let six = Instant::from_millis(6);
+    assert_eq!(run(Instant::from_millis(1)), (vec![(six, 1), (six, 2)], 6));
+    let later = Instant::from_millis(7);
+    assert_eq!(
+        run(Instant::from_millis(2)),
+        (vec![(six, 1), (later, 2)], 4)
+    );
+}
+
 #[test]
 fn log_lines_are_stamped_with_simulated_time() {
     use tracing_subscriber::fmt::format::Writer;
