@@ -565,9 +565,7 @@ impl World {
                 match frames {
                     Arrivals::One(frame) => self.on_arrive(link, dir, frame),
                     Arrivals::Train(mut train) => {
-                        for frame in train.drain(..) {
-                            self.on_arrive(link, dir, frame);
-                        }
+                        self.on_arrive_train(link, dir, &mut train);
                         if self.spare_trains.len() < SPARE_TRAINS
                             && train.capacity() <= SPARE_TRAIN_MAX_FRAMES
                         {
@@ -1667,6 +1665,13 @@ impl World {
             self.count_drop(Place::Nic(node, index), frame.id(), reason);
             return self.frame_pool.recycle(frame.bytes);
         }
+        self.rx_ring_push(nic, frame);
+    }
+
+    /// A frame `nic` takes into its receive ring (room checked), and the ring's drain
+    /// scheduled if it is not yet: at the end of the arrival being handled, if one is.
+    #[inline(always)]
+    fn rx_ring_push(&mut self, nic: NicId, frame: Frame) {
         let n = &mut self.nics[nic.0];
         n.rx_ring.push_back(frame);
         if !n.rx_drain_scheduled {
@@ -1677,6 +1682,45 @@ impl World {
             } else {
                 let now = self.now;
                 self.schedule(now, Event::RxDrain { nic });
+            }
+        }
+    }
+
+    /// A train's frames, each handled as `on_arrive` handles it. A train bound for a NIC
+    /// through a direction with nothing to do but count (not clogged, not down, no capture
+    /// on the link, no pair held or partitioned, the host up) has
+    /// its lookups and checks made once for the train: none of them can change between
+    /// two of its frames, which run no other code (a burst of 150 frames on a clean bulk
+    /// transfer). A frame the NIC would drop (its check sequence bad, the ring full) goes
+    /// the whole way, `nic_receive`, which counts and records the drop.
+    fn on_arrive_train(&mut self, link: LinkId, dir: usize, train: &mut Vec<Frame>) {
+        let l = &self.links[link.0];
+        let d = &l.dirs[dir];
+        let plain = !d.clogged
+            && (d.fast.is_some() || !d.faults.down)
+            && l.captures.is_empty()
+            && self.held_pairs.is_empty()
+            && self.blocked.is_empty();
+        let nic = match l.ends[1 - dir] {
+            Port::Nic(nic) if plain && self.nodes[self.nics[nic.0].node.0].endpoint.is_some() => {
+                nic
+            }
+            _ => {
+                for frame in train.drain(..) {
+                    self.on_arrive(link, dir, frame);
+                }
+                return;
+            }
+        };
+        for frame in train.drain(..) {
+            let counters = &mut self.links[link.0].dirs[dir].counters;
+            counters.arrived += 1;
+            counters.arrived_bytes += frame.bytes.len() as u64;
+            let n = &self.nics[nic.0];
+            if frame.fcs_bad() && n.fcs_check || n.rx_ring.len() >= n.rx_ring_frames {
+                self.nic_receive(nic, frame);
+            } else {
+                self.rx_ring_push(nic, frame);
             }
         }
     }

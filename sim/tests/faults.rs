@@ -268,10 +268,12 @@ fn duplication_delivers_extra_copies() {
     assert_eq!(unique.len() as u64, N);
 }
 
-/// A sender of `n` UDP datagrams to `rx` with corruption on the link, FCS as given.
+/// A sender of `n` UDP datagrams to `rx` with corruption on the link, FCS as given, one
+/// every `every` (`ZERO`: all at one instant, arriving as one train).
 fn corrupting_udp_run(
     fcs: bool,
     n: u16,
+    every: Duration,
 ) -> (Sim, sansnet_sim::NodeId, sansnet_sim::LinkId, Vec<Vec<u8>>) {
     let mut sim = Sim::new(Seed(10));
     sim.set_fcs_check(fcs);
@@ -285,7 +287,7 @@ fn corrupting_udp_run(
     for i in 0..n {
         let frame = udp_frame(a, b, ip_a, ip_b, 4000, 5000, i, &i.to_be_bytes().repeat(50));
         sender.push_send(
-            Instant::from_millis(1) + EVERY * u32::from(i),
+            Instant::from_millis(1) + every * u32::from(i),
             0,
             frame.clone(),
         );
@@ -304,7 +306,7 @@ fn corrupting_udp_run(
 
 #[test]
 fn corrupted_frames_fail_the_frame_check_sequence() {
-    let (mut sim, rx, link, _) = corrupting_udp_run(true, 2_000);
+    let (mut sim, rx, link, _) = corrupting_udp_run(true, 2_000, EVERY);
     let corrupted = sim.link_counters(link, Direction::AToB).corrupted;
     assert!((150..250).contains(&corrupted), "corrupted {corrupted}");
     assert_eq!(corrupted, 202);
@@ -312,9 +314,34 @@ fn corrupted_frames_fail_the_frame_check_sequence() {
     assert_eq!(tags(&mut sim, rx).len() as u64, 2_000 - corrupted);
 }
 
+/// Frames arriving together as one train at a NIC are checked one by one as lone
+/// arrivals are: the corrupted ones fail the frame check sequence, the others arrive.
+#[test]
+fn corrupted_frames_in_a_train_fail_the_frame_check_sequence_too() {
+    let (mut sim, rx, link, sent) = corrupting_udp_run(true, 500, Duration::ZERO);
+    let ab = sim.link_counters(link, Direction::AToB);
+    assert!(
+        (30..70).contains(&ab.corrupted),
+        "corrupted {}",
+        ab.corrupted
+    );
+    assert_eq!(ab.arrived, 500);
+    assert_eq!(sim.nic_counters(sim.nic(rx, 0)).fcs_dropped, ab.corrupted);
+    let got: Vec<Vec<u8>> = sim
+        .with_node::<Scripted, _>(rx, |s, _| {
+            s.received().iter().map(|r| r.bytes.clone()).collect()
+        })
+        .unwrap();
+    assert_eq!(got.len() as u64, 500 - ab.corrupted);
+    assert!(
+        got.iter().all(|g| sent.contains(g)),
+        "a corrupted frame got through"
+    );
+}
+
 #[test]
 fn without_fcs_the_ip_and_udp_checksums_catch_every_flip_past_the_ethernet_header() {
-    let (mut sim, rx, link, sent) = corrupting_udp_run(false, 2_000);
+    let (mut sim, rx, link, sent) = corrupting_udp_run(false, 2_000, EVERY);
     let corrupted = sim.link_counters(link, Direction::AToB).corrupted;
     let got: Vec<Vec<u8>> = sim
         .with_node::<Scripted, _>(rx, |s, _| {
