@@ -408,18 +408,15 @@ impl Tracer {
             return self.record(t_ns, &rec);
         }
         let mut stream = mix::Stream::new(self.acc);
-        for w in [
-            t_ns,
-            1,
-            u64::from(node.id),
-            nic as u64,
-            frame,
-            bytes.len() as u64,
-        ] {
+        stream.push(t_ns);
+        let (words, link_words) = sent_words(node, nic, frame, bytes.len(), over);
+        for w in words {
             stream.push(w);
         }
-        if let Some(o) = over {
-            for w in [u64::from(o.link.id), o.depart_ns, o.arrive_ns] {
+        // An `if let`, not `flatten`: the flattened iterator kept the stream in memory,
+        // 70 instructions a frame more (callgrind).
+        if let Some(link_words) = link_words {
+            for w in link_words {
                 stream.push(w);
             }
         }
@@ -845,6 +842,23 @@ pub(crate) enum Rec<'a> {
     },
 }
 
+/// A `sent` record's words after the time, and the link's part (the layout in the module
+/// documentation): for `Rec::encode`, and for `Tracer::record_sent`, which folds them
+/// without a `Rec`.
+#[inline(always)]
+fn sent_words(
+    node: Named<'_>,
+    nic: usize,
+    frame: u64,
+    len: usize,
+    over: Option<Over<'_>>,
+) -> ([u64; 5], Option<[u64; 3]>) {
+    (
+        [1, u64::from(node.id), nic as u64, frame, len as u64],
+        over.map(|o| [u64::from(o.link.id), o.depart_ns, o.arrive_ns]),
+    )
+}
+
 impl Rec<'_> {
     /// Feeds the record's words to `out` (the layout in the module documentation).
     pub(crate) fn encode(&self, t_ns: u64, out: &mut impl FnMut(u64)) {
@@ -859,14 +873,9 @@ impl Rec<'_> {
                 over,
                 ..
             } => {
-                [1, id(node), nic as u64, frame, len as u64]
-                    .into_iter()
-                    .for_each(&mut *out);
-                if let Some(o) = over {
-                    [id(o.link), o.depart_ns, o.arrive_ns]
-                        .into_iter()
-                        .for_each(out);
-                }
+                let (words, link_words) = sent_words(node, nic, frame, len, over);
+                words.into_iter().for_each(&mut *out);
+                link_words.into_iter().flatten().for_each(out);
             }
             Rec::Transmitted {
                 link,

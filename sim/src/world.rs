@@ -260,6 +260,13 @@ impl DirState {
         self.fast = FastPath::of(&faults);
         self.faults = faults;
     }
+
+    /// Whether the direction is cut. A fast direction never is (`FastPath::of`), which
+    /// leaves the faults' cache lines untouched on the way out of the link.
+    #[inline(always)]
+    fn is_down(&self) -> bool {
+        self.fast.is_none() && self.faults.down
+    }
 }
 
 /// A direction whose faults are a constant latency and perhaps independent loss, and nothing
@@ -668,7 +675,14 @@ impl World {
         reason: DropReason,
     ) {
         if let Some(from) = sent {
-            record_sent(&mut self.tracer, &self.nodes, self.now, from, &frame, None);
+            record_sent(
+                &mut self.tracer,
+                &self.nodes,
+                self.now,
+                from,
+                (frame.id(), &frame.bytes),
+                None,
+            );
         }
         if !self.links[link.0].captures.is_empty() {
             let comment =
@@ -1308,7 +1322,14 @@ impl World {
         match link {
             Some((link, dir)) => self.link_ingress(link, dir, frame, Some(from)),
             None => {
-                record_sent(&mut self.tracer, &self.nodes, self.now, from, &frame, None);
+                record_sent(
+                    &mut self.tracer,
+                    &self.nodes,
+                    self.now,
+                    from,
+                    (frame.id(), &frame.bytes),
+                    None,
+                );
                 self.count_drop(Place::Nic(node, index), frame.id(), DropReason::NoLink)
             }
         }
@@ -1463,7 +1484,14 @@ impl World {
             let bit = rng!().corrupt.below(len * 8);
             if let Some(from) = sent.take() {
                 // Recorded with the bytes as sent, before the flip.
-                record_sent(&mut self.tracer, &self.nodes, now, from, &frame, None);
+                record_sent(
+                    &mut self.tracer,
+                    &self.nodes,
+                    now,
+                    from,
+                    (frame.id(), &frame.bytes),
+                    None,
+                );
             }
             let mut bytes = frame.bytes.to_vec();
             bytes[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
@@ -1491,7 +1519,14 @@ impl World {
         let name = dir_named(&self.links, link, dir);
         if reordered.is_some() {
             if let Some(from) = sent.take() {
-                record_sent(&mut self.tracer, &self.nodes, now, from, &frame, None);
+                record_sent(
+                    &mut self.tracer,
+                    &self.nodes,
+                    now,
+                    from,
+                    (frame.id(), &frame.bytes),
+                    None,
+                );
             }
         }
         if let Some(bit) = corrupted_bit {
@@ -1551,12 +1586,12 @@ impl World {
                     depart_ns,
                     arrive_ns,
                 };
-                self.tracer.record_sent(
-                    now.as_nanos(),
-                    node_named(&self.nodes, from.node),
-                    from.nic,
-                    id,
-                    bytes,
+                record_sent(
+                    &mut self.tracer,
+                    &self.nodes,
+                    now,
+                    from,
+                    (id, bytes),
                     Some(over),
                 );
             }
@@ -1611,8 +1646,7 @@ impl World {
                 },
             );
         }
-        // A fast direction is never down (`FastPath::of`): its faults' lines stay untouched.
-        if d.fast.is_none() && d.faults.down {
+        if d.is_down() {
             d.counters.down_dropped += 1;
             return self.drop_on_link(link, dir, frame, None, DropReason::LinkDown);
         }
@@ -1688,16 +1722,16 @@ impl World {
 
     /// A train's frames, each handled as `on_arrive` handles it. A train bound for a NIC
     /// through a direction with nothing to do but count (not clogged, not down, no capture
-    /// on the link, no pair held or partitioned, the host up) has
-    /// its lookups and checks made once for the train: none of them can change between
-    /// two of its frames, which run no other code (a burst of 150 frames on a clean bulk
-    /// transfer). A frame the NIC would drop (its check sequence bad, the ring full) goes
-    /// the whole way, `nic_receive`, which counts and records the drop.
+    /// on the link, no pair held or partitioned, the host up) has its lookups and checks
+    /// made once for the train: none of them can change between two of its frames, which
+    /// run no other code (a burst of 150 frames on a clean bulk transfer). A frame the NIC
+    /// would drop (its check sequence bad, the ring full) goes the whole way,
+    /// `nic_receive`, which counts and records the drop.
     fn on_arrive_train(&mut self, link: LinkId, dir: usize, train: &mut Vec<Frame>) {
         let l = &self.links[link.0];
         let d = &l.dirs[dir];
         let plain = !d.clogged
-            && (d.fast.is_some() || !d.faults.down)
+            && !d.is_down()
             && l.captures.is_empty()
             && self.held_pairs.is_empty()
             && self.blocked.is_empty();
@@ -2080,22 +2114,22 @@ struct SentFrom {
     nic: usize,
 }
 
-/// A frame's `sent` record; `over` the link that took it as it was sent.
+/// The `sent` record of frame `id` (`bytes`); `over` the link that took it as it was sent.
 #[inline(always)]
 fn record_sent(
     tracer: &mut Tracer,
     nodes: &[NodeSlot],
     now: Instant,
     from: SentFrom,
-    frame: &Frame,
+    (id, bytes): (u64, &FrameBytes),
     over: Option<Over<'_>>,
 ) {
     tracer.record_sent(
         now.as_nanos(),
         node_named(nodes, from.node),
         from.nic,
-        frame.id(),
-        &frame.bytes,
+        id,
+        bytes,
         over,
     );
 }
