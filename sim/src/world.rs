@@ -675,14 +675,7 @@ impl World {
         reason: DropReason,
     ) {
         if let Some(from) = sent {
-            record_sent(
-                &mut self.tracer,
-                &self.nodes,
-                self.now,
-                from,
-                (frame.id(), &frame.bytes),
-                None,
-            );
+            record_sent_alone(&mut self.tracer, &self.nodes, self.now, from, &frame);
         }
         if !self.links[link.0].captures.is_empty() {
             let comment =
@@ -1322,14 +1315,7 @@ impl World {
         match link {
             Some((link, dir)) => self.link_ingress(link, dir, frame, Some(from)),
             None => {
-                record_sent(
-                    &mut self.tracer,
-                    &self.nodes,
-                    self.now,
-                    from,
-                    (frame.id(), &frame.bytes),
-                    None,
-                );
+                record_sent_alone(&mut self.tracer, &self.nodes, self.now, from, &frame);
                 self.count_drop(Place::Nic(node, index), frame.id(), DropReason::NoLink)
             }
         }
@@ -1484,14 +1470,7 @@ impl World {
             let bit = rng!().corrupt.below(len * 8);
             if let Some(from) = sent.take() {
                 // Recorded with the bytes as sent, before the flip.
-                record_sent(
-                    &mut self.tracer,
-                    &self.nodes,
-                    now,
-                    from,
-                    (frame.id(), &frame.bytes),
-                    None,
-                );
+                record_sent_alone(&mut self.tracer, &self.nodes, now, from, &frame);
             }
             let mut bytes = frame.bytes.to_vec();
             bytes[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
@@ -1519,14 +1498,7 @@ impl World {
         let name = dir_named(&self.links, link, dir);
         if reordered.is_some() {
             if let Some(from) = sent.take() {
-                record_sent(
-                    &mut self.tracer,
-                    &self.nodes,
-                    now,
-                    from,
-                    (frame.id(), &frame.bytes),
-                    None,
-                );
+                record_sent_alone(&mut self.tracer, &self.nodes, now, from, &frame);
             }
         }
         if let Some(bit) = corrupted_bit {
@@ -2112,6 +2084,19 @@ fn node_named(nodes: &[NodeSlot], node: NodeId) -> Named<'_> {
 struct SentFrom {
     node: NodeId,
     nic: usize,
+}
+
+/// A frame's `sent` record without the link's part: the link did something to it (dropped,
+/// corrupted, held it back), which its own record says next, or there is no link.
+#[inline(always)]
+fn record_sent_alone(
+    tracer: &mut Tracer,
+    nodes: &[NodeSlot],
+    now: Instant,
+    from: SentFrom,
+    frame: &Frame,
+) {
+    record_sent(tracer, nodes, now, from, (frame.id(), &frame.bytes), None);
 }
 
 /// The `sent` record of frame `id` (`bytes`); `over` the link that took it as it was sent.
