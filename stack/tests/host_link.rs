@@ -378,3 +378,76 @@ mod robustness {
         }
     }
 }
+
+/// A router with a NIC on each of forty subnets (10.0.k.254/24) and hosts on three of them
+/// (10.0.k.1): its addresses, subnet broadcasts and routes are found among forty, not two.
+fn router_of_forty() -> Net {
+    const HOST_SUBNETS: [u8; 3] = [0, 17, 39];
+    let router = HostConfig {
+        name: "r".into(),
+        interfaces: (0..40).map(|k| iface(9, k, [10, 0, k, 254], 24)).collect(),
+        forwarding: true,
+        ..HostConfig::default()
+    };
+    let mut hosts = vec![router];
+    for (i, &k) in HOST_SUBNETS.iter().enumerate() {
+        hosts.push(HostConfig {
+            name: format!("h{k}"),
+            interfaces: vec![iface(i as u8 + 1, 0, [10, 0, k, 1], 24)],
+            default_gateway: Some(ip(10, 0, k, 254)),
+            ..HostConfig::default()
+        });
+    }
+    let mut net = Net::new(hosts);
+    for (i, &k) in HOST_SUBNETS.iter().enumerate() {
+        net.segment(vec![(0, usize::from(k)), (i + 1, 0)]);
+    }
+    net
+}
+
+fn udp_socket_on(net: &mut Net, h: usize, port: u16) -> sansnet_stack::iface::Fd {
+    let fd = net.h(h).socket(SocketType::Datagram).unwrap();
+    net.h(h)
+        .bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+        .unwrap();
+    fd
+}
+
+fn datagrams_at(net: &mut Net, h: usize, fd: sansnet_stack::iface::Fd) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    let now = net.now;
+    while let Ok((n, _)) = net.h(h).recv_from(now, fd, &mut buf) {
+        out.push(buf[..n].to_vec());
+    }
+    out
+}
+
+#[test]
+fn a_router_of_forty_subnets_forwards_to_each_and_keeps_its_broadcasts() {
+    let mut net = router_of_forty();
+    let at_39 = udp_socket_on(&mut net, 3, 9);
+    let at_0 = udp_socket_on(&mut net, 1, 9);
+    let on_router = udp_socket_on(&mut net, 0, 9);
+    let from_0 = net.h(1).socket(SocketType::Datagram).unwrap();
+    let from_17 = net.h(2).socket(SocketType::Datagram).unwrap();
+    let now = net.now;
+    let to = |k: u8, last: u8| SocketAddrV4::new(ip(10, 0, k, last), 9);
+    net.h(1).send_to(now, from_0, b"to 39", to(39, 1)).unwrap();
+    net.h(2).send_to(now, from_17, b"to 0", to(0, 1)).unwrap();
+    // The router's address on another subnet's NIC is still its own (the weak host model),
+    // and subnet 39's broadcast address is a broadcast there, not a host to forward to.
+    net.h(1).send_to(now, from_0, b"to r", to(39, 254)).unwrap();
+    net.h(2)
+        .send_to(now, from_17, b"bcast", to(39, 255))
+        .unwrap();
+    net.run_for(Duration::from_millis(50));
+    assert_eq!(datagrams_at(&mut net, 3, at_39), vec![b"to 39".to_vec()]);
+    assert_eq!(datagrams_at(&mut net, 1, at_0), vec![b"to 0".to_vec()]);
+    assert_eq!(
+        datagrams_at(&mut net, 0, on_router),
+        vec![b"to r".to_vec(), b"bcast".to_vec()]
+    );
+    assert_eq!(net.h(0).counters().ip.forwarded, 2);
+    assert_eq!(net.h(0).counters().total_drops(), 0);
+}

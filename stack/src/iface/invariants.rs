@@ -104,7 +104,7 @@ impl Host {
         self.reassembly
             .check_invariants(limits.reassembly_datagrams, limits.reassembly_bytes);
         invariant!(
-            self.packet_pool.len() <= PACKET_POOL_MAX
+            self.packet_pool.len() <= self.packet_pool_max()
                 && self.sockets.changed.len() <= self.sockets.slots.len()
                 && self.sockets.changed_mark.len() <= self.sockets.slots.len(),
             "packet pool and readiness list within their bounds",

@@ -46,6 +46,7 @@ mod info;
 #[cfg(feature = "invariants")]
 mod invariants;
 mod process;
+mod route;
 mod socket;
 mod stream;
 mod udp;
@@ -76,6 +77,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::icmpv4::{self, DstUnreachable, TimeExceeded};
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Options};
 use crate::wire::{ethernet, ChecksumMode, EtherType, EthernetAddress};
+use route::{in_prefix, mask, AddrTable, RouteTable};
 
 /// One NIC of a host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,17 +254,6 @@ pub struct Route {
     pub gateway: Option<Ipv4Addr>,
 }
 
-fn mask(prefix_len: u8) -> u32 {
-    match prefix_len {
-        0 => 0,
-        n => u32::MAX << (32 - u32::from(n.min(32))),
-    }
-}
-
-fn in_prefix(addr: Ipv4Addr, net: Ipv4Addr, prefix_len: u8) -> bool {
-    (u32::from(addr) ^ u32::from(net)) & mask(prefix_len) == 0
-}
-
 /// Who sent a packet, so that a failure to deliver it (ARP) can be reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Origin {
@@ -272,8 +263,9 @@ pub(crate) enum Origin {
 }
 
 const LOOPBACK_MTU: usize = 65535;
-/// Spare packet buffers a host keeps (see `Host::packet_pool`).
-const PACKET_POOL_MAX: usize = 32;
+/// Spare packet buffers a host keeps at least, whatever its transmit queue's bound (see
+/// `Host::packet_pool_max`).
+const PACKET_POOL_MIN: usize = 32;
 
 /// Where `poll_transmit` writes a frame: the caller's bytes, or the caller's buffer, which
 /// `poll_transmit_vec` may trade for a pooled one that holds the frame already.
@@ -310,7 +302,9 @@ enum Outgoing {
 /// protocol.
 pub struct Host {
     cfg: HostConfig,
-    routes: Vec<Route>,
+    routes: RouteTable,
+    /// The interfaces' addresses and subnet broadcast addresses, indexed.
+    addrs: AddrTable,
     arp: arp::ArpTable,
     tx_queue: VecDeque<(usize, Outgoing)>,
     loopback: VecDeque<Vec<u8>>,
@@ -339,9 +333,9 @@ pub struct Host {
     sockets: socket::SocketTable,
     /// Connections, their lookup tables and timers, listeners and bound ports.
     tcp: stream::TcpTable,
-    /// Packet buffers handed back by `poll_transmit`, reused for the next TCP segments:
-    /// an allocation and a zeroing per segment showed in profiles. At most
-    /// `PACKET_POOL_MAX`.
+    /// Packet buffers handed back by `poll_transmit`, reused for the next TCP segments
+    /// and forwarded packets: an allocation and a zeroing per segment showed in profiles.
+    /// At most `packet_pool_max()`.
     packet_pool: Vec<Vec<u8>>,
 }
 
@@ -385,12 +379,12 @@ impl Host {
                 });
             }
         }
-        routes.sort_by_key(|r| core::cmp::Reverse(r.prefix_len));
         let seed = siphash24(&config.secret, b"fxhash seed");
         let ident = siphash24(&config.secret, b"ip ident") as u16;
         let next_ephemeral = siphash24(&config.secret, b"ephemeral") as u32;
         Host {
-            routes,
+            routes: RouteTable::new(routes),
+            addrs: AddrTable::new(&config.interfaces),
             arp: arp::ArpTable::default(),
             tx_queue: VecDeque::new(),
             loopback: VecDeque::new(),
@@ -428,17 +422,12 @@ impl Host {
 
     /// The routing table, longest prefix first.
     pub fn routes(&self) -> &[Route] {
-        &self.routes
+        self.routes.routes()
     }
 
     /// Adds a static route (longest prefix still wins; among equals, the first added).
     pub fn add_route(&mut self, route: Route) {
-        let at = self
-            .routes
-            .iter()
-            .position(|r| r.prefix_len < route.prefix_len)
-            .unwrap_or(self.routes.len());
-        self.routes.insert(at, route);
+        self.routes.add(route);
         self.path_generation += 1;
     }
 
@@ -684,14 +673,12 @@ impl Host {
     /// Whether `ip` is one of this host's unicast addresses (any NIC: the weak host model of
     /// RFC 1122 section 3.3.4.2) or loopback.
     pub fn is_local_addr(&self, ip: Ipv4Addr) -> bool {
-        ip.is_loopback() || self.cfg.interfaces.iter().any(|i| i.addr == ip)
+        ip.is_loopback() || self.addrs.is_local(ip)
     }
 
+    /// Whether `ip` is the limited broadcast address or a subnet's broadcast address.
     fn is_broadcast_addr(&self, ip: Ipv4Addr) -> bool {
-        ip.is_broadcast()
-            || self.cfg.interfaces.iter().any(|i| {
-                i.prefix_len < 31 && u32::from(ip) == u32::from(i.addr) | !mask(i.prefix_len)
-            })
+        ip.is_broadcast() || self.addrs.is_subnet_broadcast(ip)
     }
 
     /// The NIC and next hop for `dst` (longest prefix match), or `None`.
@@ -700,8 +687,7 @@ impl Host {
             return (!self.cfg.interfaces.is_empty()).then_some((0, dst));
         }
         self.routes
-            .iter()
-            .find(|r| in_prefix(dst, r.dest, r.prefix_len))
+            .lookup(dst)
             .map(|r| (r.nic, r.gateway.unwrap_or(dst)))
     }
 
@@ -853,11 +839,20 @@ impl Host {
         self.push_outgoing(nic, Outgoing::Ip { dst, packet });
     }
 
-    /// Keeps a spent packet or frame buffer for the next, up to `PACKET_POOL_MAX`.
+    /// Keeps a spent packet or frame buffer for the next, up to `packet_pool_max()`.
     fn recycle_packet(&mut self, buf: Vec<u8>) {
-        if self.packet_pool.len() < PACKET_POOL_MAX {
+        if self.packet_pool.len() < self.packet_pool_max() {
             self.packet_pool.push(buf);
         }
+    }
+
+    /// The spare buffers kept: as many as the transmit queue may hold. A buffer is taken
+    /// (or made) when a packet is written or queued and comes back when it has left, so
+    /// the pool never holds more buffers than were out at once. A router takes a burst of thousands of packets (the rpc bench's at 3,000
+    /// clients) before it transmits any; with 32 kept, each packet past the 32nd cost a
+    /// malloc and a free of memory long out of the cache, in proportion to the clients.
+    pub(crate) fn packet_pool_max(&self) -> usize {
+        self.cfg.limits.tx_queue_frames.max(PACKET_POOL_MIN)
     }
 
     /// A frame buffer in which `tcp_transmit_into` writes any segment in place: the
