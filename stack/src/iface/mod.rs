@@ -956,8 +956,9 @@ impl Host {
         {
             return self.drop_packet(DropReason::IpMartianSource);
         }
-        let to_me = self.is_local_addr(dst);
-        let broadcast = self.is_broadcast_addr(dst);
+        let kind = self.addrs.kind(dst);
+        let to_me = dst.is_loopback() || kind.local;
+        let broadcast = dst.is_broadcast() || kind.subnet_broadcast;
         if !to_me && !broadcast {
             if self.cfg.forwarding && !link_bcast {
                 if let Some(nic) = nic {
