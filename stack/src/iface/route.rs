@@ -113,7 +113,8 @@ pub(crate) struct RouteTable {
     routes: Vec<Route>,
     /// `(masked destination, route)`, sorted by prefix length (longest first), then by masked
     /// destination, then in the order of `routes` (the sort is stable): the first entry of a
-    /// (length, destination) pair is the route the scan of `routes` would find.
+    /// (length, destination) pair is the route the scan of `routes` would find. Empty while
+    /// `routes` is short enough to scan.
     index: Vec<(u32, Route)>,
     /// Bit `n` set when some route has prefix length `n` (0 to 32).
     lens: u64,
@@ -131,8 +132,14 @@ impl RouteTable {
         table
     }
 
+    /// Builds the index, which only a table longer than `SCAN_MAX` uses (an ordinary
+    /// host's has nothing in it, and allocates nothing).
     fn reindex(&mut self) {
         self.index.clear();
+        self.lens = 0;
+        if self.routes.len() <= SCAN_MAX {
+            return;
+        }
         self.index.extend(
             self.routes
                 .iter()
