@@ -35,13 +35,13 @@ pub(crate) fn in_prefix(addr: Ipv4Addr, net: Ipv4Addr, prefix_len: u8) -> bool {
 /// Tables of at most this many entries are scanned, not searched by halving.
 const SCAN_MAX: usize = 8;
 
-/// What an address is to this host, as bits: it may be both (a strange configuration, where
-/// one NIC's address is another's subnet broadcast address).
+/// `AddrKind` as the bits of an `AddrTable` entry.
 const LOCAL: u8 = 1;
 const BROADCAST: u8 = 2;
 
 /// What an address is to this host: one of its interfaces' addresses, the broadcast
-/// address of one of their subnets, both (a strange configuration) or neither.
+/// address of one of their subnets, both (a strange configuration, where one NIC's address
+/// is another's subnet broadcast address) or neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AddrKind {
     pub(crate) local: bool,
