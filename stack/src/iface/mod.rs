@@ -673,12 +673,22 @@ impl Host {
     /// Whether `ip` is one of this host's unicast addresses (any NIC: the weak host model of
     /// RFC 1122 section 3.3.4.2) or loopback.
     pub fn is_local_addr(&self, ip: Ipv4Addr) -> bool {
-        ip.is_loopback() || self.addrs.is_local(ip)
+        self.classify_addr(ip).0
     }
 
     /// Whether `ip` is the limited broadcast address or a subnet's broadcast address.
     fn is_broadcast_addr(&self, ip: Ipv4Addr) -> bool {
-        ip.is_broadcast() || self.addrs.is_subnet_broadcast(ip)
+        self.classify_addr(ip).1
+    }
+
+    /// Whether `ip` is this host's (`is_local_addr`) and whether it is a broadcast
+    /// address (`is_broadcast_addr`), from one lookup.
+    fn classify_addr(&self, ip: Ipv4Addr) -> (bool, bool) {
+        let kind = self.addrs.kind(ip);
+        (
+            ip.is_loopback() || kind.local,
+            ip.is_broadcast() || kind.subnet_broadcast,
+        )
     }
 
     /// The NIC and next hop for `dst` (longest prefix match), or `None`.
@@ -848,9 +858,10 @@ impl Host {
 
     /// The spare buffers kept: as many as the transmit queue may hold. A buffer is taken
     /// (or made) when a packet is written or queued and comes back when it has left, so
-    /// the pool never holds more buffers than were out at once. A router takes a burst of thousands of packets (the rpc bench's at 3,000
-    /// clients) before it transmits any; with 32 kept, each packet past the 32nd cost a
-    /// malloc and a free of memory long out of the cache, in proportion to the clients.
+    /// the pool never holds more buffers than were out at once. A router takes a burst of
+    /// thousands of packets (the rpc bench's at 3,000 clients) before it transmits any;
+    /// with 32 kept, each packet past the 32nd cost a malloc and a free of memory long out
+    /// of the cache, in proportion to the clients.
     pub(crate) fn packet_pool_max(&self) -> usize {
         self.cfg.limits.tx_queue_frames.max(PACKET_POOL_MIN)
     }
@@ -956,9 +967,7 @@ impl Host {
         {
             return self.drop_packet(DropReason::IpMartianSource);
         }
-        let kind = self.addrs.kind(dst);
-        let to_me = dst.is_loopback() || kind.local;
-        let broadcast = dst.is_broadcast() || kind.subnet_broadcast;
+        let (to_me, broadcast) = self.classify_addr(dst);
         if !to_me && !broadcast {
             if self.cfg.forwarding && !link_bcast {
                 if let Some(nic) = nic {

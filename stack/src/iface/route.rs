@@ -93,16 +93,6 @@ impl AddrTable {
             subnet_broadcast: bits & BROADCAST != 0,
         }
     }
-
-    /// Whether `ip` is one of the interfaces' addresses.
-    pub(crate) fn is_local(&self, ip: Ipv4Addr) -> bool {
-        self.kind(ip).local
-    }
-
-    /// Whether `ip` is the broadcast address of one of the interfaces' subnets.
-    pub(crate) fn is_subnet_broadcast(&self, ip: Ipv4Addr) -> bool {
-        self.kind(ip).subnet_broadcast
-    }
 }
 
 /// The routing table: the routes longest prefix first, and among routes of one length the
@@ -244,10 +234,21 @@ mod tests {
     fn an_address_can_be_local_and_a_broadcast_address_at_once() {
         let table = AddrTable::new(&[iface([10, 0, 0, 255], 16), iface([10, 0, 255, 255], 16)]);
         let both = Ipv4Addr::new(10, 0, 255, 255);
-        assert!(table.is_local(both));
-        assert!(table.is_subnet_broadcast(both));
-        assert!(table.is_local(Ipv4Addr::new(10, 0, 0, 255)));
-        assert!(!table.is_subnet_broadcast(Ipv4Addr::new(10, 0, 0, 255)));
+        let kind = |ip| table.kind(ip);
+        assert_eq!(
+            kind(both),
+            AddrKind {
+                local: true,
+                subnet_broadcast: true
+            }
+        );
+        assert_eq!(
+            kind(Ipv4Addr::new(10, 0, 0, 255)),
+            AddrKind {
+                local: true,
+                subnet_broadcast: false
+            }
+        );
     }
 
     #[test]
@@ -305,8 +306,9 @@ mod tests {
             prop_assert_eq!(table.routes(), &list[..]);
             for p in probes {
                 let ip = Ipv4Addr::from(p);
-                prop_assert_eq!(addrs.is_local(ip), scan_is_local(&interfaces, ip));
-                prop_assert_eq!(addrs.is_subnet_broadcast(ip), scan_is_broadcast(&interfaces, ip));
+                let kind = addrs.kind(ip);
+                prop_assert_eq!(kind.local, scan_is_local(&interfaces, ip));
+                prop_assert_eq!(kind.subnet_broadcast, scan_is_broadcast(&interfaces, ip));
                 prop_assert_eq!(table.lookup(ip).copied(), scan_route(&list, ip));
             }
         }
