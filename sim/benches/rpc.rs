@@ -24,7 +24,11 @@
 //! increments to every allocation, in every figure alike); then the ratio of the per-client
 //! CPU cost at 1,000 and 3,000 to that at 100, taken per round. `RPC_SCALING_ONLY=1` prints
 //! the table alone (seconds, not minutes); `RPC_ROUNDS=n` sets the rounds (default 7),
-//! `RPC_SIZES=100,3000` the sizes (for a profile of one).
+//! `RPC_SIZES=100,3000` the sizes (for a profile of one). After it, the same lockstep
+//! workload on this machine's kernel TCP over loopback at the same sizes
+//! (`linux_lockstep`): how much any TCP stack's cost a client grows with the number of
+//! connections here, the memory hierarchy's part, to read sansnet's ratio against
+//! (`RPC_LINUX=0` leaves it out).
 // A benchmark measures wall-clock time; the stack and simulator never read it.
 #![allow(clippy::disallowed_methods)]
 
@@ -393,6 +397,141 @@ fn turmoil_run(n: usize, r: usize, seed: u64) -> (f64, std::time::Duration) {
     (start.elapsed().as_secs_f64(), sim.elapsed())
 }
 
+/// The same lockstep workload on this machine's kernel TCP over loopback, the reference for
+/// how much a TCP stack's cost a client grows from 100 to 3,000 connections by the memory
+/// hierarchy alone: `n` connections to one listener (TCP_NODELAY on both ends), then `r`
+/// rounds in which every client writes its 64 bytes, the server reads and echoes each
+/// request in turn, and every client reads and checks its answer, as the simulated clients
+/// and server do in lockstep. One thread, blocking sockets: over loopback each write has
+/// been delivered to the peer's receive queue when it returns, so no read waits. CPU of the
+/// bench thread (the kernel's receive path runs in the sending thread's context and is
+/// charged to it: wall time and CPU time agree within 2% here), for connecting and the
+/// exchanges (`cpu`, the closes left out as the simulated run's drop is) and for the
+/// exchanges alone (`exchanges`), seconds. `None` when the sockets cannot be had (a
+/// descriptor limit below 2n, no loopback).
+fn linux_lockstep(n: usize, r: usize) -> Option<LinuxRun> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+    let addr = listener.local_addr().ok()?;
+    let cpu0 = cpu_seconds();
+    let mut clients = Vec::with_capacity(n);
+    let mut servers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let c = std::net::TcpStream::connect(addr).ok()?;
+        let (s, _) = listener.accept().ok()?;
+        c.set_nodelay(true).ok()?;
+        s.set_nodelay(true).ok()?;
+        clients.push(c);
+        servers.push(s);
+    }
+    let cpu1 = cpu_seconds();
+    let mut buf = [0u8; MSG];
+    for round in 0..r {
+        for (i, c) in clients.iter_mut().enumerate() {
+            c.write_all(&[(i + round) as u8; MSG]).ok()?;
+        }
+        for s in &mut servers {
+            s.read_exact(&mut buf).ok()?;
+            s.write_all(&buf).ok()?;
+        }
+        for (i, c) in clients.iter_mut().enumerate() {
+            c.read_exact(&mut buf).ok()?;
+            assert_eq!(buf, [(i + round) as u8; MSG], "client {i}, round {round}");
+        }
+    }
+    let cpu2 = cpu_seconds();
+    Some(LinuxRun {
+        cpu: cpu2 - cpu0,
+        exchanges: cpu2 - cpu1,
+    })
+}
+
+/// What one [`linux_lockstep`] run took: on-CPU seconds, connecting included and not.
+#[derive(Clone, Copy, Debug)]
+struct LinuxRun {
+    cpu: f64,
+    exchanges: f64,
+}
+
+/// Raises this process's soft limit on open descriptors to its hard limit (the Linux
+/// reference holds two per client), and says what it now is.
+fn raise_descriptor_limit() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) => {
+            if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+                hard
+            } else {
+                soft
+            }
+        }
+        Err(_) => 0,
+    }
+}
+
+/// The kernel's table beside sansnet's: per-client CPU at each of `sizes` connections,
+/// `rounds` interleaved rounds, and the per-round ratio of each size to the first.
+fn linux_table(sizes: &[usize], rounds: usize) {
+    const R: usize = 10;
+    let name = "rpc/scaling/linux-loopback";
+    let limit = raise_descriptor_limit();
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    if (limit as usize) < 2 * largest + 16 {
+        println!(
+            "{name}: skipped: {limit} descriptors, {} needed",
+            2 * largest + 16
+        );
+        return;
+    }
+    println!(
+        "{name}: the same lockstep workload on this machine's kernel TCP over loopback \
+         (clients x {R} exchanges of {MSG} B, one thread, blocking sockets), {rounds} \
+         interleaved rounds, medians [min, max]"
+    );
+    let mut runs: Vec<Vec<LinuxRun>> = vec![Vec::new(); sizes.len()];
+    for round in 0..rounds {
+        for k in 0..sizes.len() {
+            let which = (k + round) % sizes.len();
+            match linux_lockstep(sizes[which], R) {
+                Some(run) => runs[which].push(run),
+                None => {
+                    println!("{name}: skipped: loopback sockets failed");
+                    return;
+                }
+            }
+        }
+    }
+    println!(
+        "  {:>7} {:>26} {:>26}",
+        "clients", "CPU us/client", "exchanges CPU us/client"
+    );
+    for (&n, rs) in sizes.iter().zip(&runs) {
+        let per = |f: &dyn Fn(&LinuxRun) -> f64| -> Vec<f64> {
+            rs.iter().map(|r| f(r) * 1e6 / n as f64).collect()
+        };
+        println!(
+            "  {n:>7} {:>26} {:>26}",
+            spread(&per(&|r| r.cpu), 1),
+            spread(&per(&|r| r.exchanges), 1)
+        );
+    }
+    for (k, &n) in sizes.iter().enumerate().skip(1) {
+        let ratio = |f: &dyn Fn(&LinuxRun) -> f64| -> Vec<f64> {
+            runs[k]
+                .iter()
+                .zip(&runs[0])
+                .map(|(a, b)| (f(a) / n as f64) / (f(b) / sizes[0] as f64))
+                .collect()
+        };
+        println!(
+            "{name}: per-client cost at {n} / at {}: CPU {}, exchanges alone {} (per round)",
+            sizes[0],
+            spread(&ratio(&|r| r.cpu), 2),
+            spread(&ratio(&|r| r.exchanges), 2)
+        );
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -517,6 +656,9 @@ fn racks_scaling() {
         .filter(|v: &Vec<usize>| !v.is_empty())
         .unwrap_or_else(|| vec![100, 1000, 3000]);
     scaling_table(Layout::Racks, Api::Node, &sizes, rounds(), Some(1.3));
+    if std::env::var_os("RPC_LINUX").is_none_or(|v| v != "0") {
+        linux_table(&sizes, rounds());
+    }
 }
 
 fn report(c: &mut Criterion) {
