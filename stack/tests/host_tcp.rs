@@ -839,3 +839,45 @@ fn send_urgent_sets_urg_and_the_pointer_on_the_wire() {
         .unwrap();
     assert_eq!(net.h(0).send_urgent(now, u, b"x"), Err(Errno::EOPNOTSUPP));
 }
+
+// A socket option changes the connection it is set on, not the others made with the same
+// configuration, which share it (`Host::shared_config`): TCP_NODELAY on one of two accepted
+// connections lets its second small write out at once, while the other's waits for the
+// ACK of its first (Nagle, RFC 9293 3.7.4; the client delays that ACK).
+#[test]
+fn nodelay_on_one_accepted_connection_leaves_nagle_on_for_the_other() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 4);
+    let clients = [
+        net.tcp_connect(0, addr(2, 80)),
+        net.tcp_connect(0, addr(2, 80)),
+    ];
+    for c in clients {
+        assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    }
+    let (fast, fast_peer) = net.accept(1, l).expect("one accepted");
+    let (slow, slow_peer) = net.accept(1, l).expect("two accepted");
+    let now = net.now;
+    net.h(1)
+        .setsockopt(now, fast, SockOpt::NoDelay(true))
+        .unwrap();
+    let from = net.log.len();
+    for _ in 0..2 {
+        let now = net.now;
+        for s in [fast, slow] {
+            assert_eq!(net.h(1).send(now, s, b"0123456789"), Ok(10));
+        }
+        net.run_for(Duration::from_millis(1));
+    }
+    let data_segments_to = |port: u16| {
+        net.log[from..]
+            .iter()
+            .filter(|(_, h, _)| *h == 1)
+            .filter_map(|(_, _, f)| parse_ip(f))
+            .filter(|(_, tcp)| tcp.len() > 20 && u16::from_be_bytes([tcp[2], tcp[3]]) == port)
+            .filter(|(_, tcp)| tcp.len() > usize::from(tcp[12] >> 4) * 4)
+            .count()
+    };
+    assert_eq!(data_segments_to(fast_peer.port()), 2);
+    assert_eq!(data_segments_to(slow_peer.port()), 1);
+}

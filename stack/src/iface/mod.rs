@@ -39,6 +39,7 @@
 
 mod api;
 mod arp;
+mod chunked;
 mod counters;
 mod frag;
 pub mod fxhash;

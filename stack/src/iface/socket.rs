@@ -10,6 +10,7 @@ use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
 
+use super::chunked::ChunkedVec;
 use super::stream::ConnId;
 use super::{Errno, Fd, Host, Interest, Proto, Readiness, Shutdown, SockOpt, SocketInfo};
 use super::{SocketState, SocketType};
@@ -113,7 +114,7 @@ fn overlaps(a: Ipv4Addr, b: Ipv4Addr) -> bool {
 #[derive(Default)]
 pub(super) struct SocketTable {
     /// Sockets by slot; a closed socket's slot is `None` until reused.
-    pub(super) slots: Vec<Option<Socket>>,
+    pub(super) slots: ChunkedVec<Option<Socket>>,
     /// Free slots of `slots`, reused last first.
     pub(super) free: Vec<usize>,
     /// Sockets whose readiness may have changed since `drain_changed`, each once (its flag
@@ -428,6 +429,7 @@ impl Host {
                     SockOpt::UserTimeout(t) => e.conn.set_user_timeout(t),
                     _ => {}
                 }
+                self.reshare_config(conn);
                 self.sync_conn(now, conn);
             }
         }

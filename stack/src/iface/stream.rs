@@ -14,9 +14,11 @@
 //! finishing in the background; reaped when it reaches CLOSED).
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
 
+use super::chunked::ChunkedVec;
 use super::fxhash::FxBuildHasher;
 use super::socket::{Kind, Listener, Options, SockId, Socket};
 use super::{DropReason, Errno, Fd, Host, NetError, Origin};
@@ -171,11 +173,14 @@ fn tcp_packet(
     packet
 }
 
+/// Configurations a host keeps to share among its connections (see `Host::shared_config`).
+const RECENT_CONFIGS: usize = 4;
+
 /// The host's TCP table: connections by slot and by 4-tuple, their deadlines, the queue of
 /// those with something to send, listeners, bound ports and the ephemeral port search.
 pub(super) struct TcpTable {
     /// Connections by slot (`ConnId`); a freed slot is `None` until reused.
-    pub(super) conns: Vec<Option<ConnEntry>>,
+    pub(super) conns: ChunkedVec<Option<ConnEntry>>,
     /// Free slots of `conns`, reused last first.
     pub(super) free_conns: Vec<usize>,
     /// Live connections.
@@ -200,12 +205,16 @@ pub(super) struct TcpTable {
     pub(super) next_ephemeral: u32,
     /// The engine's segment buffer for the queued way out (`tcp_transmit`).
     pub(super) scratch: Vec<u8>,
+    /// The configurations connections were last made or left with, the latest first
+    /// (`Host::shared_config`): a handful is enough, a host's connections are made with
+    /// few distinct ones.
+    pub(super) recent_configs: [Option<Arc<engine::Config>>; RECENT_CONFIGS],
 }
 
 impl TcpTable {
     pub(super) fn new(seed: u64, next_ephemeral: u32) -> TcpTable {
         TcpTable {
-            conns: Vec::new(),
+            conns: ChunkedVec::new(),
             free_conns: Vec::new(),
             conn_count: 0,
             tuples: hashbrown::HashMap::with_hasher(FxBuildHasher::with_seed(seed)),
@@ -217,6 +226,7 @@ impl TcpTable {
             conn_ports: BTreeMap::new(),
             next_ephemeral,
             scratch: Vec::new(),
+            recent_configs: Default::default(),
         }
     }
 }
@@ -920,6 +930,48 @@ impl Host {
 
     /// The per-connection configuration: the host template, the socket's options, and an
     /// MSS that fits the route's MTU (RFC 9293 section 3.7.1, RFC 6691).
+    /// A connection's configuration: one of the host's recent ones when equal (the
+    /// connections of one listener, or a client's to one server, share one: see
+    /// `Connection`'s `cfg`), else `cfg`, kept among them.
+    fn shared_config(&mut self, cfg: engine::Config) -> Arc<engine::Config> {
+        match self.recent_config(&cfg) {
+            Some(shared) => shared,
+            None => self.keep_config(Arc::new(cfg)),
+        }
+    }
+
+    /// After a socket option changed connection `id`'s configuration (which gave it a copy
+    /// of its own): a recent one that equals it instead, or its copy kept among them, so
+    /// that a server setting `TCP_NODELAY` on every accepted connection keeps one copy.
+    pub(super) fn reshare_config(&mut self, id: ConnId) {
+        let Some(own) = self.conn_ref(id).map(|e| e.conn.config_shared().clone()) else {
+            return;
+        };
+        let shared = match self.recent_config(&own) {
+            Some(shared) => shared,
+            None => self.keep_config(own),
+        };
+        if let Some(e) = self.conn_mut(id) {
+            e.conn.share_config(shared);
+        }
+    }
+
+    /// The recent configuration equal to `cfg`, moved to the front.
+    fn recent_config(&mut self, cfg: &engine::Config) -> Option<Arc<engine::Config>> {
+        let recent = &mut self.tcp.recent_configs;
+        let at = recent.iter().position(|c| c.as_deref() == Some(cfg))?;
+        recent[..=at].rotate_right(1);
+        recent[0].clone()
+    }
+
+    /// `cfg` first among the recent configurations (the least recent forgotten).
+    fn keep_config(&mut self, cfg: Arc<engine::Config>) -> Arc<engine::Config> {
+        let recent = &mut self.tcp.recent_configs;
+        recent.rotate_right(1);
+        recent[0] = Some(cfg.clone());
+        cfg
+    }
+
     fn conn_config(&self, now: Instant, opts: &Options, remote: Ipv4Addr) -> engine::Config {
         let mut c = self.cfg.tcp.clone();
         c.secret = self.cfg.secret;
@@ -1183,6 +1235,7 @@ impl Host {
             });
         }
         let cfg = self.conn_config(now, &opts, *key.remote.ip());
+        let cfg = self.shared_config(cfg);
         let mut conn = match iss_hint {
             Some(iss) => Connection::listen_with_iss(now, cfg, key.local, iss),
             None => Connection::listen(now, cfg, key.local),
@@ -1645,6 +1698,7 @@ impl Host {
         }
         let opts = self.socket_ref(sid).opts;
         let cfg = self.conn_config(now, &opts, dst);
+        let cfg = self.shared_config(cfg);
         let conn = Connection::connect(now, cfg, local, remote);
         let id = self.insert_conn(conn, Owner::Socket(sid));
         let s = self.socket_mut(sid);
@@ -1780,5 +1834,68 @@ impl Host {
                 self.sync_conn(now, conn);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iface::HostConfig;
+
+    fn addr(host: u8, port: u16) -> SocketAddrV4 {
+        SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, host), port)
+    }
+
+    /// A connection in `host`'s table with the configuration `cfg` would be shared as.
+    fn connect(host: &mut Host, cfg: engine::Config, port: u16) -> ConnId {
+        let cfg = host.shared_config(cfg);
+        let conn = Connection::connect(Instant::ZERO, cfg, addr(1, port), addr(2, 80));
+        host.insert_conn(conn, Owner::Orphan)
+    }
+
+    fn cfg_of(host: &Host, id: ConnId) -> &Arc<engine::Config> {
+        host.conn_ref(id).expect("live").conn.config_shared()
+    }
+
+    #[test]
+    fn connections_with_equal_configurations_share_one() {
+        let mut host = Host::new(HostConfig::default());
+        let base = engine::Config::default();
+        let mut small = base.clone();
+        small.send_buffer_bytes = 4096;
+        let a = connect(&mut host, base.clone(), 1000);
+        let b = connect(&mut host, small.clone(), 1001);
+        let c = connect(&mut host, base.clone(), 1002);
+        let d = connect(&mut host, small, 1003);
+        assert!(Arc::ptr_eq(cfg_of(&host, a), cfg_of(&host, c)));
+        assert!(Arc::ptr_eq(cfg_of(&host, b), cfg_of(&host, d)));
+        assert!(!Arc::ptr_eq(cfg_of(&host, a), cfg_of(&host, b)));
+    }
+
+    #[test]
+    fn a_socket_option_changes_one_connection_and_equal_changes_share_again() {
+        let mut host = Host::new(HostConfig::default());
+        let base = engine::Config::default();
+        assert!(base.nagle);
+        let ids: Vec<ConnId> = (0..4)
+            .map(|i| connect(&mut host, base.clone(), 1000 + i))
+            .collect();
+        for &id in &ids[..3] {
+            host.conn_mut(id).expect("live").conn.set_nagle(false);
+            host.reshare_config(id);
+        }
+        // The three changed ones: Nagle off, one configuration among them.
+        for &id in &ids[..3] {
+            assert!(!cfg_of(&host, id).nagle);
+            assert!(Arc::ptr_eq(cfg_of(&host, ids[0]), cfg_of(&host, id)));
+        }
+        // The one left alone keeps Nagle and the configuration it was made with, which a
+        // new connection with it still shares.
+        assert!(cfg_of(&host, ids[3]).nagle);
+        let e = connect(&mut host, base, 2000);
+        assert!(Arc::ptr_eq(cfg_of(&host, ids[3]), cfg_of(&host, e)));
+        // Two configurations in all: the made one and the changed one.
+        assert_eq!(Arc::strong_count(cfg_of(&host, e)), 3); // two connections, the host's list
+        assert_eq!(Arc::strong_count(cfg_of(&host, ids[0])), 4);
     }
 }

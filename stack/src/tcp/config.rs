@@ -83,7 +83,7 @@ impl Default for KeepAlive {
 ///
 /// Field names end in their unit. Defaults follow the RFCs and, where they leave a choice,
 /// what Linux does.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Bytes the send buffer holds (data written but not yet acknowledged).
     pub send_buffer_bytes: usize,

@@ -2,6 +2,7 @@
 //! congestion control.
 
 use alloc::collections::VecDeque;
+use alloc::sync::Arc;
 use core::fmt;
 use core::net::SocketAddrV4;
 
@@ -211,7 +212,11 @@ struct Timestamps {
 /// When [`state`](Self::state) is `Closed` and `poll_transmit` returns `None`, the
 /// connection can be dropped. Every buffer and queue is bounded by its [`Config`].
 pub struct Connection {
-    cfg: Config,
+    /// Shared with the other connections made with the same configuration (a host hands
+    /// every connection of one listener the same one): 288 bytes a connection less, and
+    /// one copy in the cache at a busy server instead of one per connection. A socket
+    /// option that changes it gives the connection its own (`Arc::make_mut`).
+    cfg: Arc<Config>,
     state: State,
     local: SocketAddrV4,
     remote: SocketAddrV4,
@@ -335,7 +340,7 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    fn new(cfg: Config, local: SocketAddrV4, remote: SocketAddrV4, now: Instant) -> Self {
+    fn new(cfg: Arc<Config>, local: SocketAddrV4, remote: SocketAddrV4, now: Instant) -> Self {
         #[allow(unused_mut)]
         let mut rtt = RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max);
         let smss = usize::from(cfg.default_send_mss);
@@ -425,7 +430,13 @@ impl Connection {
 
     /// Active open (RFC 9293 section 3.10.1): SYN-SENT, with the SYN ready for
     /// `poll_transmit`. The ISN comes from the configured secret and `now` (RFC 6528).
-    pub fn connect(now: Instant, cfg: Config, local: SocketAddrV4, remote: SocketAddrV4) -> Self {
+    pub fn connect(
+        now: Instant,
+        cfg: impl Into<Arc<Config>>,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    ) -> Self {
+        let cfg = cfg.into();
         let iss = isn::initial_sequence_number(&cfg.secret, now, local, remote);
         Self::connect_with_iss(now, cfg, local, remote, iss)
     }
@@ -433,12 +444,12 @@ impl Connection {
     /// Active open with a chosen ISN (for tests and conformance scripts).
     pub fn connect_with_iss(
         now: Instant,
-        cfg: Config,
+        cfg: impl Into<Arc<Config>>,
         local: SocketAddrV4,
         remote: SocketAddrV4,
         iss: SeqNumber,
     ) -> Self {
-        let mut c = Self::new(cfg, local, remote, now);
+        let mut c = Self::new(cfg.into(), local, remote, now);
         c.init_send(iss);
         c.rcv_wscale = if c.cfg.window_scaling {
             c.cfg.rcv_wscale()
@@ -452,9 +463,9 @@ impl Connection {
 
     /// Passive open (RFC 9293 section 3.10.1): LISTEN on `local`. The first acceptable SYN
     /// binds the connection to its sender; a host makes one of these per arriving SYN.
-    pub fn listen(now: Instant, cfg: Config, local: SocketAddrV4) -> Self {
+    pub fn listen(now: Instant, cfg: impl Into<Arc<Config>>, local: SocketAddrV4) -> Self {
         let unspecified = SocketAddrV4::new(core::net::Ipv4Addr::UNSPECIFIED, 0);
-        let mut c = Self::new(cfg, local, unspecified, now);
+        let mut c = Self::new(cfg.into(), local, unspecified, now);
         c.passive = true;
         c.set_state(State::Listen);
         c.end_of_call(Some(now));
@@ -463,7 +474,12 @@ impl Connection {
 
     /// Passive open whose SYN-ACK will use `iss` (for tests, and for a host reopening a
     /// TIME-WAIT connection, where the new ISN must exceed the old sequence space).
-    pub fn listen_with_iss(now: Instant, cfg: Config, local: SocketAddrV4, iss: SeqNumber) -> Self {
+    pub fn listen_with_iss(
+        now: Instant,
+        cfg: impl Into<Arc<Config>>,
+        local: SocketAddrV4,
+        iss: SeqNumber,
+    ) -> Self {
         let mut c = Self::listen(now, cfg, local);
         c.iss = iss;
         c.end_of_call(Some(now));
@@ -506,6 +522,18 @@ impl Connection {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// The configuration as it is shared with other connections (see `cfg`).
+    pub(crate) fn config_shared(&self) -> &Arc<Config> {
+        &self.cfg
+    }
+
+    /// Shares `cfg`, equal to the configuration in force, instead of it (a host's
+    /// connections keep one copy of each configuration they have).
+    pub(crate) fn share_config(&mut self, cfg: Arc<Config>) {
+        debug_assert!(*cfg == *self.cfg, "shared only for an equal configuration");
+        self.cfg = cfg;
     }
 
     /// The sticky error, once the connection failed.
@@ -828,13 +856,17 @@ impl Connection {
 
     /// Nagle's algorithm on or off (`false` is TCP_NODELAY, MUST-17).
     pub fn set_nagle(&mut self, on: bool) {
-        self.cfg.nagle = on;
+        if self.cfg.nagle != on {
+            Arc::make_mut(&mut self.cfg).nagle = on;
+        }
         self.end_of_call(None);
     }
 
     /// Keep-alive on (with its parameters) or off.
     pub fn set_keep_alive(&mut self, now: Instant, ka: Option<super::KeepAlive>) {
-        self.cfg.keep_alive = ka;
+        if self.cfg.keep_alive != ka {
+            Arc::make_mut(&mut self.cfg).keep_alive = ka;
+        }
         self.probes.keepalive_unanswered = 0;
         self.arm_keepalive(now);
         self.end_of_call(Some(now));
@@ -842,7 +874,9 @@ impl Connection {
 
     /// The user timeout (RFC 5482); `None` falls back to R2.
     pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
-        self.cfg.user_timeout = timeout;
+        if self.cfg.user_timeout != timeout {
+            Arc::make_mut(&mut self.cfg).user_timeout = timeout;
+        }
         self.end_of_call(None);
     }
 
