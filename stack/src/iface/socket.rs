@@ -422,6 +422,7 @@ impl Host {
         }
         // Buffer sizes apply to connections made later; the rest also to this one.
         if let Kind::TcpConn { id: conn, .. } = s.kind {
+            self.share_option_config(conn, opt);
             if let Some(e) = self.conn_mut(conn) {
                 match opt {
                     SockOpt::NoDelay(on) => e.conn.set_nagle(!on),
@@ -429,7 +430,6 @@ impl Host {
                     SockOpt::UserTimeout(t) => e.conn.set_user_timeout(t),
                     _ => {}
                 }
-                self.reshare_config(conn);
                 self.sync_conn(now, conn);
             }
         }

@@ -21,7 +21,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use super::chunked::ChunkedVec;
 use super::fxhash::FxBuildHasher;
 use super::socket::{Kind, Listener, Options, SockId, Socket};
-use super::{DropReason, Errno, Fd, Host, NetError, Origin};
+use super::{DropReason, Errno, Fd, Host, NetError, Origin, SockOpt};
 use crate::frame::SharedFrame;
 use crate::hash::{siphash24, SecretKey};
 use crate::tcp::{self as engine, Connection, ConnectionError, Event, State};
@@ -940,19 +940,28 @@ impl Host {
         }
     }
 
-    /// After a socket option changed connection `id`'s configuration (which gave it a copy
-    /// of its own): a recent one that equals it instead, or its copy kept among them, so
-    /// that a server setting `TCP_NODELAY` on every accepted connection keeps one copy.
-    pub(super) fn reshare_config(&mut self, id: ConnId) {
-        let Some(own) = self.conn_ref(id).map(|e| e.conn.config_shared().clone()) else {
+    /// Before socket option `opt` is applied to connection `id`: gives the connection its
+    /// configuration with `opt` applied, one of the host's recent ones when equal, so that
+    /// the engine's setter finds it in place and makes no copy of its own (a server that
+    /// sets `TCP_NODELAY` on every accepted connection keeps one configuration for them,
+    /// found without an allocation).
+    pub(super) fn share_option_config(&mut self, id: ConnId, opt: SockOpt) {
+        let Some(current) = self.conn_ref(id).map(|e| e.conn.config_shared()) else {
             return;
         };
-        let shared = match self.recent_config(&own) {
-            Some(shared) => shared,
-            None => self.keep_config(own),
-        };
+        let mut wanted = engine::Config::clone(current);
+        match opt {
+            SockOpt::NoDelay(on) => wanted.nagle = !on,
+            SockOpt::KeepAlive(ka) => wanted.keep_alive = ka,
+            SockOpt::UserTimeout(t) => wanted.user_timeout = t,
+            _ => return,
+        }
+        if wanted == **current {
+            return;
+        }
+        let shared = self.shared_config(wanted);
         if let Some(e) = self.conn_mut(id) {
-            e.conn.share_config(shared);
+            e.conn.use_config(shared);
         }
     }
 
@@ -1881,8 +1890,8 @@ mod tests {
             .map(|i| connect(&mut host, base.clone(), 1000 + i))
             .collect();
         for &id in &ids[..3] {
+            host.share_option_config(id, SockOpt::NoDelay(true));
             host.conn_mut(id).expect("live").conn.set_nagle(false);
-            host.reshare_config(id);
         }
         // The three changed ones: Nagle off, one configuration among them.
         for &id in &ids[..3] {
@@ -1897,5 +1906,19 @@ mod tests {
         // Two configurations in all: the made one and the changed one.
         assert_eq!(Arc::strong_count(cfg_of(&host, e)), 3); // two connections, the host's list
         assert_eq!(Arc::strong_count(cfg_of(&host, ids[0])), 4);
+    }
+
+    #[test]
+    fn the_engines_setter_alone_still_gives_the_connection_its_own_copy() {
+        let mut host = Host::new(HostConfig::default());
+        let base = engine::Config::default();
+        let (a, b) = (
+            connect(&mut host, base.clone(), 1000),
+            connect(&mut host, base, 1001),
+        );
+        host.conn_mut(a).expect("live").conn.set_nagle(false);
+        assert!(!cfg_of(&host, a).nagle);
+        assert!(cfg_of(&host, b).nagle);
+        assert!(!Arc::ptr_eq(cfg_of(&host, a), cfg_of(&host, b)));
     }
 }

@@ -529,10 +529,22 @@ impl Connection {
         &self.cfg
     }
 
-    /// Shares `cfg`, equal to the configuration in force, instead of it (a host's
-    /// connections keep one copy of each configuration they have).
-    pub(crate) fn share_config(&mut self, cfg: Arc<Config>) {
-        debug_assert!(*cfg == *self.cfg, "shared only for an equal configuration");
+    /// Puts `cfg` in force: a configuration that differs from the one in force at most in
+    /// what the socket options set ([`set_nagle`](Self::set_nagle),
+    /// [`set_keep_alive`](Self::set_keep_alive), [`set_user_timeout`](Self::set_user_timeout)),
+    /// given by a host that shares it among its connections; the setter called next finds
+    /// its value in place and does the rest of its work.
+    pub(crate) fn use_config(&mut self, cfg: Arc<Config>) {
+        debug_assert!(
+            {
+                let mut same = Config::clone(&cfg);
+                same.nagle = self.cfg.nagle;
+                same.keep_alive = self.cfg.keep_alive;
+                same.user_timeout = self.cfg.user_timeout;
+                same == *self.cfg
+            },
+            "only what socket options set may differ"
+        );
         self.cfg = cfg;
     }
 
