@@ -928,8 +928,6 @@ impl Host {
         }
     }
 
-    /// The per-connection configuration: the host template, the socket's options, and an
-    /// MSS that fits the route's MTU (RFC 9293 section 3.7.1, RFC 6691).
     /// A connection's configuration: one of the host's recent ones when equal (the
     /// connections of one listener, or a client's to one server, share one: see
     /// `Connection`'s `cfg`), else `cfg`, kept among them.
@@ -981,6 +979,8 @@ impl Host {
         cfg
     }
 
+    /// The per-connection configuration: the host template, the socket's options, and an
+    /// MSS that fits the route's MTU (RFC 9293 section 3.7.1, RFC 6691).
     fn conn_config(&self, now: Instant, opts: &Options, remote: Ipv4Addr) -> engine::Config {
         let mut c = self.cfg.tcp.clone();
         c.secret = self.cfg.secret;
@@ -1855,7 +1855,7 @@ mod tests {
         SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, host), port)
     }
 
-    /// A connection in `host`'s table with the configuration `cfg` would be shared as.
+    /// A connection put in `host`'s table with `cfg`, shared as a host shares it.
     fn connect(host: &mut Host, cfg: engine::Config, port: u16) -> ConnId {
         let cfg = host.shared_config(cfg);
         let conn = Connection::connect(Instant::ZERO, cfg, addr(1, port), addr(2, 80));

@@ -214,8 +214,9 @@ struct Timestamps {
 pub struct Connection {
     /// Shared with the other connections made with the same configuration (a host hands
     /// every connection of one listener the same one): 288 bytes a connection less, and
-    /// one copy in the cache at a busy server instead of one per connection. A socket
-    /// option that changes it gives the connection its own (`Arc::make_mut`).
+    /// one copy in the cache at a busy server instead of one per connection. A setter
+    /// called alone gives the connection its own copy (`Arc::make_mut`); a host first
+    /// puts a shared one with the change in force (`use_config`).
     cfg: Arc<Config>,
     state: State,
     local: SocketAddrV4,
