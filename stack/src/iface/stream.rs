@@ -944,6 +944,13 @@ impl Host {
     /// sets `TCP_NODELAY` on every accepted connection keeps one configuration for them,
     /// found without an allocation).
     pub(super) fn share_option_config(&mut self, id: ConnId, opt: SockOpt) {
+        // Buffer sizes and the rest apply to connections made later.
+        if !matches!(
+            opt,
+            SockOpt::NoDelay(_) | SockOpt::KeepAlive(_) | SockOpt::UserTimeout(_)
+        ) {
+            return;
+        }
         let Some(current) = self.conn_ref(id).map(|e| e.conn.config_shared()) else {
             return;
         };
@@ -952,7 +959,7 @@ impl Host {
             SockOpt::NoDelay(on) => wanted.nagle = !on,
             SockOpt::KeepAlive(ka) => wanted.keep_alive = ka,
             SockOpt::UserTimeout(t) => wanted.user_timeout = t,
-            _ => return,
+            _ => {}
         }
         if wanted == **current {
             return;
