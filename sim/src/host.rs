@@ -22,6 +22,7 @@ use sansnet_stack::time::Instant;
 use crate::endpoint::{Endpoint, NodeCtx};
 use crate::exec;
 use crate::sim::Sim;
+use crate::sockets::handshake_outcome;
 use crate::world::NodeId;
 
 impl Endpoint for Host {
@@ -116,22 +117,7 @@ impl Sim {
     }
 }
 
-/// The `io::Error` a socket call's errno becomes (its kind, the errno's name as message).
-pub(crate) fn to_io(e: Errno) -> io::Error {
-    let kind = match e {
-        Errno::EAGAIN => io::ErrorKind::WouldBlock,
-        Errno::ECONNREFUSED => io::ErrorKind::ConnectionRefused,
-        Errno::ECONNRESET => io::ErrorKind::ConnectionReset,
-        Errno::ETIMEDOUT => io::ErrorKind::TimedOut,
-        Errno::EADDRINUSE => io::ErrorKind::AddrInUse,
-        Errno::EADDRNOTAVAIL => io::ErrorKind::AddrNotAvailable,
-        Errno::ENOTCONN => io::ErrorKind::NotConnected,
-        Errno::EPIPE => io::ErrorKind::BrokenPipe,
-        Errno::EINVAL => io::ErrorKind::InvalidInput,
-        _ => io::ErrorKind::Other,
-    };
-    io::Error::new(kind, e.as_str())
-}
+pub(crate) use crate::sockets::to_io;
 
 /// One socket call on `node`'s host, from a task. A crashed host answers `ECONNRESET`.
 pub(crate) fn call<R>(
@@ -213,22 +199,7 @@ pub(crate) async fn connect_fd(node: NodeId, fd: Fd, addr: SocketAddrV4) -> io::
         Ok(()) | Err(Errno::EINPROGRESS) => {}
         Err(e) => return Err(to_io(e)),
     }
-    futures::future::poll_fn(|cx| {
-        poll_call(node, fd, cx, |h, _| {
-            let ready = h.readiness(fd)?;
-            if ready.error {
-                return Err(h.take_error(fd)?.unwrap_or(Errno::ECONNREFUSED));
-            }
-            if ready.writable {
-                return Ok(());
-            }
-            if ready.hang_up {
-                return Err(Errno::ECONNREFUSED);
-            }
-            Err(Errno::EAGAIN)
-        })
-    })
-    .await
+    futures::future::poll_fn(|cx| poll_call(node, fd, cx, |h, _| handshake_outcome(h, fd))).await
 }
 
 /// A listening TCP socket on a simulated host.

@@ -53,6 +53,7 @@ pub mod rng;
 pub mod scripted;
 mod serde_ns;
 mod sim;
+pub mod sockets;
 pub mod testing;
 pub mod trace;
 mod world;

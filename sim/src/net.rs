@@ -33,31 +33,26 @@
 //! cannot expect one. A host that crashed, or restarted since a socket was made, answers
 //! `ConnectionReset`: a restarted host's descriptors are not the old ones.
 //!
+//! The TCP types are those of [`sockets`] over [`HostSocket`], the same
+//! code as sansnet-turmoil's: reads, writes, `peek`, the `readable`/`try_read` and
+//! `writable`/`try_write` readiness loops, `split` and `into_split`.
+//!
 //! Departures from tokio: sansnet is IPv4 only (IPv6 addresses are an `InvalidInput`
-//! error); there are no `set_ttl`/`ttl` (the stack has no per-socket TTL) and no
-//! `from_std`/`into_std` (there is no OS socket behind these).
+//! error); there are no `set_ttl`/`ttl` (the stack has no per-socket TTL), no
+//! `ready(Interest)` nor the vectored and `BufMut` forms of `try_read` and `try_write`, and
+//! no `from_std`/`into_std` (there is no OS socket behind these).
 
-use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
-use sansnet_stack::iface::{Errno, Fd, Host, Shutdown, SockOpt, SocketType};
-use sansnet_stack::time::Instant;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use sansnet_stack::iface::{Errno, Fd, Host, SocketType};
 
 use crate::exec;
-use crate::host::{call, close_quietly, connect_fd, poll_call, to_io};
+use crate::host::{call, close_quietly, poll_call};
+use crate::sockets::{self, Backend, Bind, Connect, SocketCall};
 use crate::world::NodeId;
-
-/// Connections that may wait to be accepted: generous, as a server tuned for load would
-/// ask, so that a burst of clients in one instant is not refused (the host clamps it to its
-/// own limit).
-const LISTEN_BACKLOG: usize = 1024;
 
 const NOT_ON_HOST: &str = "sansnet::net: not called from a task on a simulated host";
 
@@ -114,24 +109,41 @@ fn here() -> io::Result<Here> {
     }
 }
 
-/// One descriptor on one incarnation of a host, closed when dropped. Every call checks
-/// first that it can be made (a task, the host up and not restarted), so that misuse is an
-/// error, never a panic nor a call on a restarted host's unrelated descriptor.
+/// One descriptor on one incarnation of a simulated host, closed when dropped: how this
+/// module's handles reach their host ([`sockets::Backend`]). Every call checks first that
+/// it can be made (a task, the host up and not restarted), so that misuse is an error,
+/// never a panic nor a call on a restarted host's unrelated descriptor.
 #[derive(Debug)]
-struct Socket {
+pub struct HostSocket {
     node: NodeId,
     fd: Fd,
     incarnation: u32,
 }
 
-impl Socket {
-    fn open(here: Here, ty: SocketType) -> io::Result<Socket> {
-        let fd = call(here.node, |h, _| h.socket(ty)).map_err(to_io)?;
-        Ok(Socket {
+impl HostSocket {
+    fn open(here: Here, ty: SocketType) -> io::Result<HostSocket> {
+        let fd = call(here.node, |h, _| h.socket(ty)).map_err(sockets::to_io)?;
+        Ok(HostSocket {
             node: here.node,
             fd,
             incarnation: here.incarnation,
         })
+    }
+}
+
+impl Backend for HostSocket {
+    fn call_raw<R>(&self, f: impl SocketCall<R>) -> io::Result<Result<R, Errno>> {
+        self.check()?;
+        let fd = self.fd;
+        Ok(call(self.node, |h, now| f(h, now, fd)))
+    }
+
+    fn poll<R>(&self, cx: &mut Context<'_>, f: impl SocketCall<R>) -> Poll<io::Result<R>> {
+        if let Err(e) = self.check() {
+            return Poll::Ready(Err(e));
+        }
+        let fd = self.fd;
+        poll_call(self.node, fd, cx, |h, now| f(h, now, fd))
     }
 
     fn check(&self) -> io::Result<()> {
@@ -156,34 +168,18 @@ impl Socket {
         Ok(())
     }
 
-    fn call<R>(&self, f: impl FnOnce(&mut Host, Instant, Fd) -> Result<R, Errno>) -> io::Result<R> {
-        self.check()?;
-        let fd = self.fd;
-        call(self.node, |h, now| f(h, now, fd)).map_err(to_io)
-    }
+    type ReuniteError = tcp::ReuniteError;
 
-    fn poll<R>(
-        &self,
-        cx: &mut Context<'_>,
-        f: impl FnOnce(&mut Host, Instant, Fd) -> Result<R, Errno>,
-    ) -> Poll<io::Result<R>> {
-        if let Err(e) = self.check() {
-            return Poll::Ready(Err(e));
+    fn accepted(&self, fd: Fd) -> HostSocket {
+        HostSocket {
+            node: self.node,
+            fd,
+            incarnation: self.incarnation,
         }
-        let fd = self.fd;
-        poll_call(self.node, fd, cx, |h, now| f(h, now, fd))
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.call(|h, _, fd| h.local_addr(fd)).map(SocketAddr::V4)
-    }
-
-    fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.call(|h, _, fd| h.peer_addr(fd)).map(SocketAddr::V4)
     }
 }
 
-impl Drop for Socket {
+impl Drop for HostSocket {
     fn drop(&mut self) {
         if self.check().is_ok() {
             close_quietly(self.node, self.fd);
@@ -343,235 +339,85 @@ fn first_that_works<T>(
 
 // ----- TCP -----
 
-/// A listening TCP socket on the current task's host, as `tokio::net::TcpListener`.
-/// Dropping it closes the socket (connections not yet accepted are reset).
-#[derive(Debug)]
-pub struct TcpListener {
-    sock: Socket,
-}
-
-impl TcpListener {
-    /// Listens on the first of `addr`'s addresses that can be bound (`0.0.0.0` for every
-    /// interface; port 0 for an ephemeral one), with a backlog of 1024.
-    pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        let here = here()?;
-        first_that_works(resolve(&addr)?, |a| {
-            let sock = Socket::open(here, SocketType::Stream)?;
-            sock.call(|h, _, fd| h.bind(fd, a))?;
-            sock.call(|h, _, fd| h.listen(fd, LISTEN_BACKLOG))?;
-            Ok(TcpListener { sock })
-        })
-    }
-
-    /// Waits for the next connection, and returns it with its peer's address.
-    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
-    }
-
-    /// The poll form of [`accept`](Self::accept), for accept loops that are futures or
-    /// streams themselves (hyper-util's and axum's serve loops): on `Pending`, the task is
-    /// woken when a connection may be waiting.
-    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (fd, peer) = ready!(self.sock.poll(cx, |h, now, fd| h.accept(now, fd)))?;
-        let sock = Socket {
-            node: self.sock.node,
-            fd,
-            incarnation: self.sock.incarnation,
-        };
-        Poll::Ready(Ok((TcpStream::new(sock), SocketAddr::V4(peer))))
-    }
-
-    /// The address it listens on: the port the host chose when bound to port 0.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.local_addr()
-    }
-}
-
-/// What a stream and its halves share: the descriptor, closed when the last of them goes,
-/// and the options the stack cannot be asked for.
-#[derive(Debug)]
-struct Shared {
-    sock: Socket,
-    /// `TCP_NODELAY` as last set: the host has `setsockopt` but no `getsockopt`.
-    nodelay: AtomicBool,
-}
-
-impl Shared {
-    fn poll_read(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        if buf.remaining() == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        let n =
-            ready!(self
-                .sock
-                .poll(cx, |h, now, fd| h.recv(now, fd, buf.initialize_unfilled())))?;
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        if data.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        self.sock.poll(cx, |h, now, fd| h.send(now, fd, data))
-    }
-
-    /// FIN after the queued data: what `poll_shutdown` means for TCP in tokio.
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.sock
-            .call(|h, now, fd| h.shutdown(now, fd, Shutdown::Write))
-    }
-}
-
-/// A TCP connection on a simulated host, as `tokio::net::TcpStream`: tokio's
-/// `AsyncRead`/`AsyncWrite`, where `shutdown` sends FIN and dropping closes the socket.
-#[derive(Debug)]
-pub struct TcpStream {
-    shared: Arc<Shared>,
-}
-
-impl TcpStream {
-    fn new(sock: Socket) -> TcpStream {
-        TcpStream {
-            shared: Arc::new(Shared {
-                sock,
-                nodelay: AtomicBool::new(false),
-            }),
-        }
-    }
-
-    /// Connects from the current task's host, trying each of `addr`'s addresses in turn
-    /// and returning the last error if none answers (`ConnectionRefused` when nothing
-    /// listens, `TimedOut` when the handshake's retries run out).
-    pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
-        let here = here()?;
-        let mut last = None;
-        for a in resolve(&addr)? {
-            let sock = match Socket::open(here, SocketType::Stream) {
-                Ok(sock) => sock,
-                Err(e) => {
-                    last = Some(e);
-                    continue;
+impl<A: ToSocketAddrs> Connect<A> for HostSocket {
+    /// From the current task's host, each of `addr`'s addresses in turn.
+    fn connect(addr: A) -> impl Future<Output = io::Result<HostSocket>> + Send {
+        let target = here().and_then(|here| Ok((here, resolve(&addr)?)));
+        async move {
+            let (here, addrs) = target?;
+            let mut last = None;
+            for a in addrs {
+                let sock = match HostSocket::open(here, SocketType::Stream) {
+                    Ok(sock) => sock,
+                    Err(e) => {
+                        last = Some(e);
+                        continue;
+                    }
+                };
+                match sock.connect_to(a).await {
+                    Ok(()) => return Ok(sock),
+                    Err(e) => last = Some(e),
                 }
-            };
-            // The socket was just made in this poll, on this host: no need to check it.
-            match connect_fd(sock.node, sock.fd, a).await {
-                Ok(()) => return Ok(TcpStream::new(sock)),
-                Err(e) => last = Some(e),
             }
+            Err(last.unwrap_or_else(no_addresses))
         }
-        Err(last.unwrap_or_else(no_addresses))
-    }
-
-    /// The local address, with the ephemeral port the host picked.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.shared.sock.local_addr()
-    }
-
-    /// The peer's address (`NotConnected` once the connection is gone).
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.shared.sock.peer_addr()
-    }
-
-    /// Turns Nagle's algorithm off (`true`) or back on, for request/response traffic that
-    /// must not wait for an ACK before a small write leaves.
-    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.shared
-            .sock
-            .call(|h, now, fd| h.setsockopt(now, fd, SockOpt::NoDelay(nodelay)))?;
-        self.shared.nodelay.store(nodelay, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// `TCP_NODELAY` as this socket last set it (off until [`set_nodelay`]): the
-    /// per-socket option, not a host-wide Nagle setting of the host's configuration.
-    ///
-    /// [`set_nodelay`]: Self::set_nodelay
-    pub fn nodelay(&self) -> io::Result<bool> {
-        self.shared.sock.check()?;
-        Ok(self.shared.nodelay.load(Ordering::Relaxed))
-    }
-
-    /// Borrows the stream as a reader and a writer that can be used at once (in one
-    /// `select!` or `join!`), without the `Arc` of [`into_split`](Self::into_split).
-    pub fn split(&mut self) -> (tcp::ReadHalf<'_>, tcp::WriteHalf<'_>) {
-        (tcp::ReadHalf(self), tcp::WriteHalf(self))
-    }
-
-    /// Splits the stream into halves that can move to different tasks. The socket closes
-    /// when both are gone; dropping the write half sends FIN first, as tokio's does.
-    pub fn into_split(self) -> (tcp::OwnedReadHalf, tcp::OwnedWriteHalf) {
-        let read = tcp::OwnedReadHalf {
-            shared: self.shared.clone(),
-        };
-        let write = tcp::OwnedWriteHalf {
-            shared: self.shared,
-            shutdown_on_drop: true,
-        };
-        (read, write)
     }
 }
 
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.shared.poll_read(cx, buf)
+impl<A: ToSocketAddrs> Bind<A> for HostSocket {
+    /// On the current task's host.
+    fn listen(addr: A, backlog: usize) -> impl Future<Output = io::Result<HostSocket>> + Send {
+        let listening = here().and_then(|here| {
+            first_that_works(resolve(&addr)?, |a| {
+                let sock = HostSocket::open(here, SocketType::Stream)?;
+                sock.call(|h, _, fd| h.bind(fd, a))?;
+                sock.call(|h, _, fd| h.listen(fd, backlog))?;
+                Ok(sock)
+            })
+        });
+        std::future::ready(listening)
     }
 }
 
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.shared.poll_write(cx, buf)
-    }
+/// A listening TCP socket on the current task's host, as `tokio::net::TcpListener`
+/// ([`sockets::TcpListener`]). Dropping it closes the socket (connections not yet accepted
+/// are reset).
+pub type TcpListener = sockets::TcpListener<HostSocket>;
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // Written bytes are already the stack's to deliver: there is no buffer to flush.
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shared.shutdown_write())
-    }
-}
+/// A TCP connection on a simulated host, as `tokio::net::TcpStream`
+/// ([`sockets::TcpStream`]): tokio's `AsyncRead`/`AsyncWrite`, where `shutdown` sends FIN
+/// and dropping closes the socket.
+pub type TcpStream = sockets::TcpStream<HostSocket>;
 
 /// The halves of a [`TcpStream`], as `tokio::net::tcp`.
 pub mod tcp {
-    use super::*;
+    use std::fmt;
 
-    /// The reading half of [`TcpStream::split`].
-    #[derive(Debug)]
-    pub struct ReadHalf<'a>(pub(super) &'a TcpStream);
+    use super::{sockets, HostSocket};
 
-    /// The writing half of [`TcpStream::split`]; its `shutdown` sends FIN.
-    #[derive(Debug)]
-    pub struct WriteHalf<'a>(pub(super) &'a TcpStream);
+    /// The reading half of [`TcpStream::split`](super::TcpStream::split).
+    pub type ReadHalf<'a> = sockets::ReadHalf<'a, HostSocket>;
 
-    /// The reading half of [`TcpStream::into_split`], owned so it can move to its own
-    /// task.
-    #[derive(Debug)]
-    pub struct OwnedReadHalf {
-        pub(super) shared: Arc<Shared>,
-    }
+    /// The writing half of [`TcpStream::split`](super::TcpStream::split); its `shutdown`
+    /// sends FIN.
+    pub type WriteHalf<'a> = sockets::WriteHalf<'a, HostSocket>;
 
-    /// The writing half of [`TcpStream::into_split`]. Dropping it sends FIN (as tokio's
-    /// does), so a writer task that ends tells the peer; [`forget`](Self::forget) does not.
-    #[derive(Debug)]
-    pub struct OwnedWriteHalf {
-        pub(super) shared: Arc<Shared>,
-        pub(super) shutdown_on_drop: bool,
-    }
+    /// The reading half of [`TcpStream::into_split`](super::TcpStream::into_split).
+    pub type OwnedReadHalf = sockets::OwnedReadHalf<HostSocket>;
 
-    /// [`OwnedReadHalf::reunite`] was given halves of two different streams; both are
-    /// handed back.
+    /// The writing half of [`TcpStream::into_split`](super::TcpStream::into_split);
+    /// dropping it sends FIN.
+    pub type OwnedWriteHalf = sockets::OwnedWriteHalf<HostSocket>;
+
+    /// `reunite` was given halves of two different streams; both are handed back.
     #[derive(Debug)]
     pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+    impl From<(OwnedReadHalf, OwnedWriteHalf)> for ReuniteError {
+        fn from((read, write): (OwnedReadHalf, OwnedWriteHalf)) -> ReuniteError {
+            ReuniteError(read, write)
+        }
+    }
 
     impl fmt::Display for ReuniteError {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -580,136 +426,6 @@ pub mod tcp {
     }
 
     impl std::error::Error for ReuniteError {}
-
-    impl ReadHalf<'_> {
-        /// The peer's address.
-        pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-            self.0.peer_addr()
-        }
-
-        /// The local address.
-        pub fn local_addr(&self) -> io::Result<SocketAddr> {
-            self.0.local_addr()
-        }
-    }
-
-    impl WriteHalf<'_> {
-        /// The peer's address.
-        pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-            self.0.peer_addr()
-        }
-
-        /// The local address.
-        pub fn local_addr(&self) -> io::Result<SocketAddr> {
-            self.0.local_addr()
-        }
-    }
-
-    impl OwnedReadHalf {
-        /// Puts the stream back together, for code that splits only for a while; halves of
-        /// different streams are an error that returns them.
-        pub fn reunite(self, other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
-            if !Arc::ptr_eq(&self.shared, &other.shared) {
-                return Err(ReuniteError(self, other));
-            }
-            other.forget();
-            Ok(TcpStream {
-                shared: self.shared,
-            })
-        }
-
-        /// The peer's address.
-        pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-            self.shared.sock.peer_addr()
-        }
-
-        /// The local address.
-        pub fn local_addr(&self) -> io::Result<SocketAddr> {
-            self.shared.sock.local_addr()
-        }
-    }
-
-    impl OwnedWriteHalf {
-        /// Drops the half without sending FIN, for a writer that stops while the stream
-        /// should stay open for writing (after a reunite, say).
-        pub fn forget(mut self) {
-            self.shutdown_on_drop = false;
-        }
-
-        /// The peer's address.
-        pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-            self.shared.sock.peer_addr()
-        }
-
-        /// The local address.
-        pub fn local_addr(&self) -> io::Result<SocketAddr> {
-            self.shared.sock.local_addr()
-        }
-    }
-
-    impl Drop for OwnedWriteHalf {
-        fn drop(&mut self) {
-            if self.shutdown_on_drop {
-                let _gone_or_already_shut = self.shared.shutdown_write();
-            }
-        }
-    }
-
-    impl AsyncRead for ReadHalf<'_> {
-        fn poll_read(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            self.0.shared.poll_read(cx, buf)
-        }
-    }
-
-    impl AsyncRead for OwnedReadHalf {
-        fn poll_read(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            self.shared.poll_read(cx, buf)
-        }
-    }
-
-    impl AsyncWrite for WriteHalf<'_> {
-        fn poll_write(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            self.0.shared.poll_write(cx, buf)
-        }
-
-        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-
-        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(self.0.shared.shutdown_write())
-        }
-    }
-
-    impl AsyncWrite for OwnedWriteHalf {
-        fn poll_write(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            self.shared.poll_write(cx, buf)
-        }
-
-        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-
-        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(self.shared.shutdown_write())
-        }
-    }
 }
 
 // ----- UDP -----
@@ -718,7 +434,7 @@ pub mod tcp {
 /// closes the socket.
 #[derive(Debug)]
 pub struct UdpSocket {
-    sock: Socket,
+    sock: HostSocket,
 }
 
 impl UdpSocket {
@@ -727,7 +443,7 @@ impl UdpSocket {
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         let here = here()?;
         first_that_works(resolve(&addr)?, |a| {
-            let sock = Socket::open(here, SocketType::Datagram)?;
+            let sock = HostSocket::open(here, SocketType::Datagram)?;
             sock.call(|h, _, fd| h.bind(fd, a))?;
             Ok(UdpSocket { sock })
         })

@@ -356,6 +356,75 @@ fn connecting_to_a_closed_port_is_refused() {
 }
 
 #[test]
+fn connecting_to_an_address_nobody_answers_arp_for_is_host_unreachable() {
+    let (mut sim, client, _) = two_hosts(21);
+    let kind = run_on(&mut sim, client, async {
+        TcpStream::connect((Ipv4Addr::new(10, 0, 0, 77), 80))
+            .await
+            .unwrap_err()
+            .kind()
+    });
+    // tokio on Linux: EHOSTUNREACH is `HostUnreachable` (it was `Other` here once).
+    assert_eq!(kind, io::ErrorKind::HostUnreachable);
+}
+
+#[test]
+fn peek_shows_bytes_that_the_next_read_still_returns() {
+    let (mut sim, client, server) = two_hosts(22);
+    spawn_echo_server(&mut sim, server, 7);
+    let (peeked, peeked_again, read) = run_on(&mut sim, client, async {
+        let mut stream = TcpStream::connect("server:7").await.unwrap();
+        stream.write_all(b"hello").await.unwrap();
+        let mut first = [0; 3];
+        let n = stream.peek(&mut first).await.unwrap();
+        let mut again = [0; 8];
+        let m = stream.peek(&mut again).await.unwrap();
+        let mut all = [0; 5];
+        stream.read_exact(&mut all).await.unwrap();
+        (first[..n].to_vec(), again[..m].to_vec(), all.to_vec())
+    });
+    // A second peek with more room takes the rest that has arrived, as tokio's does.
+    assert_eq!(
+        (peeked.as_slice(), peeked_again.as_slice(), read.as_slice()),
+        (&b"hel"[..], &b"hello"[..], &b"hello"[..])
+    );
+}
+
+#[test]
+fn readable_then_try_read_is_tokios_readiness_loop() {
+    let (mut sim, client, server) = two_hosts(23);
+    spawn_echo_server(&mut sim, server, 7);
+    let (early, got, end) = run_on(&mut sim, client, async {
+        let stream = TcpStream::connect("server:7").await.unwrap();
+        // Nothing has arrived yet: a try is `WouldBlock`, never a wait.
+        let early = stream.try_read(&mut [0; 4]).unwrap_err().kind();
+        stream.writable().await.unwrap();
+        assert_eq!(stream.try_write(b"ping").unwrap(), 4);
+        let mut got = Vec::new();
+        while got.len() < 4 {
+            stream.readable().await.unwrap();
+            let mut buf = [0; 16];
+            match stream.try_read(&mut buf) {
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let (r, mut w) = stream.into_split();
+        w.shutdown().await.unwrap();
+        let stream = r.reunite(w).unwrap();
+        // The server closes after our FIN: readable at the end, and a read of 0.
+        stream.readable().await.unwrap();
+        let end = stream.try_read(&mut [0; 4]).unwrap();
+        (early, got, end)
+    });
+    assert_eq!(
+        (early, got.as_slice(), end),
+        (io::ErrorKind::WouldBlock, &b"ping"[..], 0)
+    );
+}
+
+#[test]
 fn poll_accept_serves_a_hand_written_accept_loop() {
     let (mut sim, client, server) = two_hosts(13);
     sim.spawn_on(server, async move {
