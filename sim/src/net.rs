@@ -47,7 +47,9 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::task::{Context, Poll};
 
-use sansnet_stack::iface::{Errno, Fd, Host, SocketType};
+use sansnet_stack::iface::{Errno, Fd, Host, SockOpt, SocketOptions, SocketType};
+use sansnet_stack::tcp::{Config as TcpConfig, KeepAlive};
+use sansnet_stack::time::Duration;
 
 use crate::exec;
 use crate::host::{call, close_quietly, poll_call};
@@ -129,23 +131,9 @@ impl HostSocket {
             incarnation: here.incarnation,
         })
     }
-}
 
-impl Backend for HostSocket {
-    fn call_raw<R>(&self, f: impl SocketCall<R>) -> io::Result<Result<R, Errno>> {
-        self.check()?;
-        let fd = self.fd;
-        Ok(call(self.node, |h, now| f(h, now, fd)))
-    }
-
-    fn poll<R>(&self, cx: &mut Context<'_>, f: impl SocketCall<R>) -> Poll<io::Result<R>> {
-        if let Err(e) = self.check() {
-            return Poll::Ready(Err(e));
-        }
-        let fd = self.fd;
-        poll_call(self.node, fd, cx, |h, now| f(h, now, fd))
-    }
-
+    /// Whether a call can be made: from a task, the host up and the one the socket was
+    /// made on (not restarted since).
     fn check(&self) -> io::Result<()> {
         let (world, _) = exec::try_current().ok_or_else(not_on_host)?;
         let w = world.try_borrow().map_err(|_| not_on_host())?;
@@ -166,6 +154,22 @@ impl Backend for HostSocket {
             ));
         }
         Ok(())
+    }
+}
+
+impl Backend for HostSocket {
+    fn call_raw<R>(&self, f: impl SocketCall<R>) -> io::Result<Result<R, Errno>> {
+        self.check()?;
+        let fd = self.fd;
+        Ok(call(self.node, |h, now| f(h, now, fd)))
+    }
+
+    fn poll<R>(&self, cx: &mut Context<'_>, f: impl SocketCall<R>) -> Poll<io::Result<R>> {
+        if let Err(e) = self.check() {
+            return Poll::Ready(Err(e));
+        }
+        let fd = self.fd;
+        poll_call(self.node, fd, cx, |h, now| f(h, now, fd))
     }
 
     type ReuniteError = tcp::ReuniteError;
@@ -388,6 +392,148 @@ pub type TcpListener = sockets::TcpListener<HostSocket>;
 /// ([`sockets::TcpStream`]): tokio's `AsyncRead`/`AsyncWrite`, where `shutdown` sends FIN
 /// and dropping closes the socket.
 pub type TcpStream = sockets::TcpStream<HostSocket>;
+
+/// A TCP socket that is not connected or listening yet, as `tokio::net::TcpSocket`: its
+/// options and local address are set first, then [`connect`](Self::connect) makes it a
+/// [`TcpStream`] or [`listen`](Self::listen) a [`TcpListener`]. The getters read what the
+/// host applies (`getsockopt`); a buffer size never set is the host's default
+/// (`HostConfig::tcp`), and is not doubled as Linux reports it.
+#[derive(Debug)]
+pub struct TcpSocket {
+    sock: HostSocket,
+}
+
+impl TcpSocket {
+    /// A new IPv4 stream socket on the current task's host.
+    pub fn new_v4() -> io::Result<TcpSocket> {
+        HostSocket::open(here()?, SocketType::Stream).map(|sock| TcpSocket { sock })
+    }
+
+    /// sansnet is IPv4 only: always `InvalidInput`.
+    pub fn new_v6() -> io::Result<TcpSocket> {
+        Err(ipv4_only())
+    }
+
+    fn set(&self, opt: SockOpt) -> io::Result<()> {
+        self.sock.call(|h, now, fd| h.setsockopt(now, fd, opt))
+    }
+
+    /// `SO_KEEPALIVE`, with RFC 9293's default timing (two hours idle, then 9 probes 75 s
+    /// apart, as Linux's).
+    pub fn set_keepalive(&self, keepalive: bool) -> io::Result<()> {
+        self.set(SockOpt::KeepAlive(keepalive.then(KeepAlive::default)))
+    }
+
+    /// Whether `SO_KEEPALIVE` is on.
+    pub fn keepalive(&self) -> io::Result<bool> {
+        self.sock.options().map(|o| o.keep_alive.is_some())
+    }
+
+    /// `SO_REUSEADDR`: bind a port that only non-listening sockets (or TIME-WAIT
+    /// connections) hold.
+    pub fn set_reuseaddr(&self, reuseaddr: bool) -> io::Result<()> {
+        self.set(SockOpt::ReuseAddr(reuseaddr))
+    }
+
+    /// Whether `SO_REUSEADDR` is on.
+    pub fn reuseaddr(&self) -> io::Result<bool> {
+        self.sock.options().map(|o| o.reuse_addr)
+    }
+
+    /// `SO_REUSEPORT`: several listeners on one address and port, the host spreading new
+    /// connections across them by a hash of the 4-tuple, as Linux does.
+    pub fn set_reuseport(&self, reuseport: bool) -> io::Result<()> {
+        self.set(SockOpt::ReusePort(reuseport))
+    }
+
+    /// Whether `SO_REUSEPORT` is on.
+    pub fn reuseport(&self) -> io::Result<bool> {
+        self.sock.options().map(|o| o.reuse_port)
+    }
+
+    /// `SO_SNDBUF`, bytes (0 is `InvalidInput`).
+    pub fn set_send_buffer_size(&self, size: u32) -> io::Result<()> {
+        self.set(SockOpt::SendBuffer(size as usize))
+    }
+
+    /// `SO_SNDBUF`, bytes: as set, or the host's default.
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        self.buffer_size(|o| o.send_buffer, |c| c.send_buffer_bytes)
+    }
+
+    /// `SO_RCVBUF`, bytes (0 is `InvalidInput`): it sets the window the connection offers.
+    pub fn set_recv_buffer_size(&self, size: u32) -> io::Result<()> {
+        self.set(SockOpt::RecvBuffer(size as usize))
+    }
+
+    /// `SO_RCVBUF`, bytes: as set, or the host's default.
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        self.buffer_size(|o| o.recv_buffer, |c| c.recv_buffer_bytes)
+    }
+
+    fn buffer_size(
+        &self,
+        set: fn(&SocketOptions) -> Option<usize>,
+        default: fn(&TcpConfig) -> usize,
+    ) -> io::Result<u32> {
+        let bytes = self.sock.call(|h, _, fd| {
+            let o = h.socket_options(fd)?;
+            Ok(set(&o).unwrap_or_else(|| default(&h.config().tcp)))
+        })?;
+        Ok(u32::try_from(bytes).unwrap_or(u32::MAX))
+    }
+
+    /// `SO_LINGER`: `Some(Duration::ZERO)` makes the connection's close a RST.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        self.set(SockOpt::Linger(linger))
+    }
+
+    /// `SO_LINGER` as set.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        self.sock.options().map(|o| o.linger)
+    }
+
+    /// `TCP_NODELAY`: Nagle's algorithm off.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.set(SockOpt::NoDelay(nodelay))
+    }
+
+    /// Whether `TCP_NODELAY` is on.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.sock.options().map(|o| o.nodelay)
+    }
+
+    /// The bound address (unspecified before `bind`).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.local_addr()
+    }
+
+    /// `SO_ERROR`: the pending error, cleared by reading it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock
+            .call(|h, _, fd| h.take_error(fd))
+            .map(|e| e.map(sockets::to_io))
+    }
+
+    /// Binds the socket to `addr` (port 0 for an ephemeral port).
+    pub fn bind(&self, addr: SocketAddr) -> io::Result<()> {
+        let addr = v4(addr)?;
+        self.sock.call(|h, _, fd| h.bind(fd, addr))
+    }
+
+    /// Connects to `addr` and waits for the handshake's end.
+    pub async fn connect(self, addr: SocketAddr) -> io::Result<TcpStream> {
+        self.sock.connect_to(v4(addr)?).await?;
+        Ok(TcpStream::from_socket(self.sock))
+    }
+
+    /// Listens, with at most `backlog` connections waiting to be accepted (the host clamps
+    /// it to its own limit).
+    pub fn listen(self, backlog: u32) -> io::Result<TcpListener> {
+        self.sock.call(|h, _, fd| h.listen(fd, backlog as usize))?;
+        Ok(TcpListener::from_socket(self.sock))
+    }
+}
 
 /// The halves of a [`TcpStream`], as `tokio::net::tcp`.
 pub mod tcp {

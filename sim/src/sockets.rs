@@ -20,12 +20,11 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{ready, Context, Poll};
 
-use sansnet_stack::iface::{Errno, Fd, Host, Readiness, Shutdown, SockOpt};
-use sansnet_stack::time::Instant;
+use sansnet_stack::iface::{Errno, Fd, Host, Readiness, Shutdown, SockOpt, SocketOptions};
+use sansnet_stack::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The `io::Error` a socket call's errno becomes: the kind tokio gives for the same errno
@@ -66,9 +65,6 @@ pub trait Backend: fmt::Debug + Send + Sync + Sized + 'static {
     /// this returns `Pending`. A call that would block must wake no other task.
     fn poll<R>(&self, cx: &mut Context<'_>, f: impl SocketCall<R>) -> Poll<io::Result<R>>;
 
-    /// Whether calls can be made now (for answers kept outside the host, `nodelay`).
-    fn check(&self) -> io::Result<()>;
-
     /// The handle for `fd`, a connection `accept` made on this (listening) socket's host.
     fn accepted(&self, fd: Fd) -> Self;
 
@@ -90,6 +86,11 @@ pub trait Backend: fmt::Debug + Send + Sync + Sized + 'static {
     /// The socket's peer (`NotConnected` once the connection is gone).
     fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.call(|h, _, fd| h.peer_addr(fd)).map(SocketAddr::V4)
+    }
+
+    /// The socket's options as the host applies them (`getsockopt`).
+    fn options(&self) -> io::Result<SocketOptions> {
+        self.call(|h, _, fd| h.socket_options(fd))
     }
 
     /// Connects this (new, stream) socket to `addr` and waits for the handshake's end.
@@ -152,6 +153,12 @@ pub struct TcpListener<B: Backend> {
 }
 
 impl<B: Backend> TcpListener<B> {
+    /// The listener of a socket that listens already (for backends: [`Bind`], a
+    /// `TcpSocket`'s `listen`).
+    pub fn from_socket(sock: B) -> Self {
+        TcpListener { sock }
+    }
+
     /// Listens on the first of `addr`'s addresses that can be bound (`0.0.0.0` for every
     /// interface; port 0 for an ephemeral one), with a backlog of [`LISTEN_BACKLOG`].
     pub async fn bind<A>(addr: A) -> io::Result<Self>
@@ -190,14 +197,11 @@ impl<B: Backend> TcpListener<B> {
 // ----- stream -----
 
 /// What a stream and its halves share: the descriptor, closed when the last of them goes,
-/// bytes a peek took from the host that no read has had yet, and the options the host
-/// cannot be asked for.
+/// and bytes a peek took from the host that no read has had yet.
 #[derive(Debug)]
 struct Shared<B> {
     sock: B,
     peeked: Mutex<Vec<u8>>,
-    /// `TCP_NODELAY` as last set: the host has `setsockopt` but no `getsockopt`.
-    nodelay: AtomicBool,
 }
 
 impl<B: Backend> Shared<B> {
@@ -319,7 +323,6 @@ impl<B: Backend> TcpStream<B> {
             shared: Arc::new(Shared {
                 sock,
                 peeked: Mutex::new(Vec::new()),
-                nodelay: AtomicBool::new(false),
             }),
         }
     }
@@ -348,20 +351,34 @@ impl<B: Backend> TcpStream<B> {
     /// must not wait for an ACK before a small write leaves (hyper's and tonic's
     /// connectors set it).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.shared
-            .sock
-            .call(|h, now, fd| h.setsockopt(now, fd, SockOpt::NoDelay(nodelay)))?;
-        self.shared.nodelay.store(nodelay, Ordering::Relaxed);
-        Ok(())
+        self.set_option(SockOpt::NoDelay(nodelay))
     }
 
-    /// `TCP_NODELAY` as this socket last set it (off until [`set_nodelay`]): the
-    /// per-socket option, not a host-wide Nagle setting of the host's configuration.
+    /// `TCP_NODELAY` on this socket (off unless [`set_nodelay`] turned it on, or the
+    /// listener it was accepted from had it): the per-socket option, not a host-wide Nagle
+    /// setting of the host's configuration.
     ///
     /// [`set_nodelay`]: Self::set_nodelay
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.shared.sock.check()?;
-        Ok(self.shared.nodelay.load(Ordering::Relaxed))
+        self.shared.sock.options().map(|o| o.nodelay)
+    }
+
+    /// `SO_LINGER`: `Some(Duration::ZERO)` makes dropping the stream abort the connection
+    /// with a RST instead of a FIN (any other value closes gracefully in the background, as
+    /// `None` does: nothing here blocks).
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        self.set_option(SockOpt::Linger(linger))
+    }
+
+    /// `SO_LINGER` as set ([`set_linger`](Self::set_linger)).
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        self.shared.sock.options().map(|o| o.linger)
+    }
+
+    fn set_option(&self, opt: SockOpt) -> io::Result<()> {
+        self.shared
+            .sock
+            .call(|h, now, fd| h.setsockopt(now, fd, opt))
     }
 
     /// Reads without consuming: the next read or peek returns the same bytes first.

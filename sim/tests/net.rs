@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use pretty_assertions::assert_eq;
-use sansnet_sim::net::{self, TcpListener, TcpStream, UdpSocket};
+use sansnet_sim::net::{self, TcpListener, TcpSocket, TcpStream, UdpSocket};
 use sansnet_sim::stack::iface::Host;
 use sansnet_sim::{Duration, LinkFaults, NodeId, Seed, Sim};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -298,6 +298,103 @@ fn set_nodelay_round_trips() {
         (before, on, stream.nodelay().unwrap())
     });
     assert_eq!(flags, (false, true, false));
+}
+
+#[test]
+fn linger_zero_makes_the_close_a_reset() {
+    let (mut sim, client, server) = two_hosts(24);
+    let got = sim.spawn_on(server, async move {
+        let listener = TcpListener::bind(("0.0.0.0", 9)).await.unwrap();
+        let (mut stream, _) = listener.accept().await.unwrap();
+        stream.read(&mut [0; 8]).await.unwrap_err().kind()
+    });
+    let linger = run_on(&mut sim, client, async {
+        let stream = TcpStream::connect(("server", 9)).await.unwrap();
+        let before = stream.linger().unwrap();
+        stream.set_linger(Some(std::time::Duration::ZERO)).unwrap();
+        let after = stream.linger().unwrap();
+        drop(stream);
+        (before, after)
+    });
+    sim.run_until_complete(&got).unwrap();
+    assert_eq!(
+        (linger, got.take().unwrap()),
+        (
+            (None, Some(std::time::Duration::ZERO)),
+            io::ErrorKind::ConnectionReset
+        )
+    );
+}
+
+#[test]
+fn a_tcp_socket_takes_its_options_and_port_before_it_connects() {
+    let (mut sim, client, server) = two_hosts(25);
+    spawn_echo_server(&mut sim, server, 7);
+    let (defaults, set, local, echoed, nodelay) = run_on(&mut sim, client, async {
+        let fresh = TcpSocket::new_v4().unwrap();
+        let defaults = (
+            fresh.send_buffer_size().unwrap(),
+            fresh.recv_buffer_size().unwrap(),
+            fresh.reuseaddr().unwrap(),
+            fresh.keepalive().unwrap(),
+        );
+        drop(fresh);
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_send_buffer_size(64 * 1024).unwrap();
+        socket.set_recv_buffer_size(32 * 1024).unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.set_keepalive(true).unwrap();
+        socket.set_nodelay(true).unwrap();
+        socket.bind(addr(CLIENT_IP, 40_000)).unwrap();
+        let set = (
+            socket.send_buffer_size().unwrap(),
+            socket.recv_buffer_size().unwrap(),
+            socket.reuseaddr().unwrap(),
+            socket.keepalive().unwrap(),
+        );
+        let mut stream = socket.connect(addr(SERVER_IP, 7)).await.unwrap();
+        stream.write_all(b"via TcpSocket").await.unwrap();
+        let mut back = [0; 13];
+        stream.read_exact(&mut back).await.unwrap();
+        (
+            defaults,
+            set,
+            stream.local_addr().unwrap(),
+            back.to_vec(),
+            stream.nodelay().unwrap(),
+        )
+    });
+    assert_eq!(defaults, (256 * 1024, 256 * 1024, false, false));
+    assert_eq!(set, (64 * 1024, 32 * 1024, true, true));
+    assert_eq!(local, addr(CLIENT_IP, 40_000));
+    assert_eq!(echoed, b"via TcpSocket");
+    assert!(nodelay, "the option set before connect stays on the stream");
+}
+
+#[test]
+fn a_tcp_socket_listens_its_options_passing_to_what_it_accepts() {
+    let (mut sim, client, server) = two_hosts(26);
+    sim.spawn_on(server, async move {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_reuseport(true).unwrap();
+        socket.set_nodelay(true).unwrap();
+        socket.bind(addr(Ipv4Addr::UNSPECIFIED, 9)).unwrap();
+        let listener = socket.listen(16).unwrap();
+        let (mut stream, _) = listener.accept().await.unwrap();
+        // An accepted socket has its listener's options, as on Linux.
+        let nodelay = stream.nodelay().unwrap();
+        stream
+            .write_all(if nodelay { b"on" } else { b"no" })
+            .await
+            .unwrap();
+    });
+    let (got, v6) = run_on(&mut sim, client, async {
+        let mut stream = TcpStream::connect("server:9").await.unwrap();
+        let mut got = [0; 2];
+        stream.read_exact(&mut got).await.unwrap();
+        (got, TcpSocket::new_v6().unwrap_err().kind())
+    });
+    assert_eq!((&got, v6), (b"on", io::ErrorKind::InvalidInput));
 }
 
 #[test]

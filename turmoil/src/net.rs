@@ -140,10 +140,6 @@ impl Backend for StackSocket {
         }
     }
 
-    fn check(&self) -> io::Result<()> {
-        Ok(())
-    }
-
     fn accepted(&self, fd: Fd) -> StackSocket {
         StackSocket {
             stack: self.stack,

@@ -70,6 +70,7 @@ pub use counters::{
 pub use process::{
     LsofRow, ProcFd, ProcessInfo, SocketProcessInfo, SocketUser, PROCESS_NAME_MAX_LEN,
 };
+pub use socket::SocketOptions;
 
 use crate::frame::SharedFrame;
 use crate::hash::{siphash24, SecretKey};

@@ -22,9 +22,12 @@ use crate::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct SockId(pub usize);
 
-/// Options set with `setsockopt`.
+/// A socket's options as `setsockopt` set them ([`Host::socket_options`], `getsockopt(2)`):
+/// what the host applies, so that a caller needs no copy of its own. A buffer size of
+/// `None` is the host's default (`HostConfig::tcp`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Options {
+#[non_exhaustive]
+pub struct SocketOptions {
     pub nodelay: bool,
     pub keep_alive: Option<KeepAlive>,
     pub send_buffer: Option<usize>,
@@ -75,7 +78,7 @@ pub(crate) struct Socket {
     /// Its inode number (`socket:[N]` in `/proc/<pid>/fd`), unique within the host's life,
     /// set by `new_socket`.
     pub inode: u64,
-    pub opts: Options,
+    pub opts: SocketOptions,
     pub so_error: Option<Errno>,
     pub local: Option<SocketAddrV4>,
     /// Whether `local` is in the bind table of its protocol.
@@ -91,7 +94,7 @@ impl Socket {
             ty,
             refs: 1,
             inode: 0,
-            opts: Options::default(),
+            opts: SocketOptions::default(),
             so_error: None,
             local: None,
             bound: false,
@@ -434,6 +437,13 @@ impl Host {
             }
         }
         Ok(())
+    }
+
+    /// `getsockopt(2)` for every option [`setsockopt`](Self::setsockopt) sets: the
+    /// options as they are (a new socket's are the defaults).
+    pub fn socket_options(&self, fd: Fd) -> Result<SocketOptions, Errno> {
+        let id = self.sock(fd)?;
+        Ok(self.socket_ref(id).opts)
     }
 
     /// `getsockopt(SO_ERROR)`: the pending error, cleared by reading it.

@@ -20,7 +20,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 
 use super::chunked::ChunkedVec;
 use super::fxhash::FxBuildHasher;
-use super::socket::{Kind, Listener, Options, SockId, Socket};
+use super::socket::{Kind, Listener, SockId, Socket, SocketOptions};
 use super::{DropReason, Errno, Fd, Host, NetError, Origin, SockOpt};
 use crate::frame::SharedFrame;
 use crate::hash::{siphash24, SecretKey};
@@ -988,7 +988,7 @@ impl Host {
 
     /// The per-connection configuration: the host template, the socket's options, and an
     /// MSS that fits the route's MTU (RFC 9293 section 3.7.1, RFC 6691).
-    fn conn_config(&self, now: Instant, opts: &Options, remote: Ipv4Addr) -> engine::Config {
+    fn conn_config(&self, now: Instant, opts: &SocketOptions, remote: Ipv4Addr) -> engine::Config {
         let mut c = self.cfg.tcp.clone();
         c.secret = self.cfg.secret;
         if let Some(n) = opts.send_buffer {
@@ -1317,7 +1317,7 @@ impl Host {
     fn cookie_conn(
         &self,
         now: Instant,
-        opts: &Options,
+        opts: &SocketOptions,
         key: ConnKey,
         cookie: u32,
         syn: &wire_tcp::Repr<'_>,
@@ -1347,7 +1347,7 @@ impl Host {
     fn send_cookie_syn_ack(
         &mut self,
         now: Instant,
-        opts: &Options,
+        opts: &SocketOptions,
         key: ConnKey,
         seg: &wire_tcp::Repr<'_>,
     ) {
