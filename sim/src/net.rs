@@ -45,11 +45,13 @@
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use sansnet_stack::iface::{Errno, Fd, Host, SockOpt, SocketOptions, SocketType};
 use sansnet_stack::tcp::{Config as TcpConfig, KeepAlive};
 use sansnet_stack::time::Duration;
+
+use tokio::io::ReadBuf;
 
 use crate::exec;
 use crate::host::{call, close_quietly, poll_call};
@@ -576,8 +578,10 @@ pub mod tcp {
 
 // ----- UDP -----
 
-/// A UDP socket on the current task's host, as `tokio::net::UdpSocket`. Dropping it
-/// closes the socket.
+/// A UDP socket on the current task's host, as `tokio::net::UdpSocket`: the async calls,
+/// their `poll_` forms and the `try_` calls with `readable`/`writable`, for code that
+/// drives a socket itself (a QUIC endpoint's I/O loop, say). Dropping it closes the socket.
+/// Not there: `peek_from`, broadcast and multicast options, `ttl`.
 #[derive(Debug)]
 pub struct UdpSocket {
     sock: HostSocket,
@@ -607,7 +611,17 @@ impl UdpSocket {
     /// Sends one datagram to the connected peer (`NotConnected` before
     /// [`connect`](Self::connect)).
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.sock.poll(cx, |h, now, fd| h.send(now, fd, buf))).await
+        poll_fn(|cx| self.poll_send(cx, buf)).await
+    }
+
+    /// The poll form of [`send`](Self::send).
+    pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.sock.poll(cx, |h, now, fd| h.send(now, fd, buf))
+    }
+
+    /// [`send`](Self::send) without waiting (`WouldBlock` when it would).
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.call(|h, now, fd| h.send(now, fd, buf))
     }
 
     /// Receives one datagram from the connected peer; a datagram longer than `buf` is
@@ -616,13 +630,54 @@ impl UdpSocket {
         poll_fn(|cx| self.sock.poll(cx, |h, now, fd| h.recv(now, fd, buf))).await
     }
 
+    /// The poll form of [`recv`](Self::recv), into the unfilled part of `buf`.
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let into = buf.initialize_unfilled();
+        let n = ready!(self.sock.poll(cx, |h, now, fd| h.recv(now, fd, into)))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+
+    /// [`recv`](Self::recv) without waiting (`WouldBlock` when nothing has arrived).
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.sock.call(|h, now, fd| h.recv(now, fd, buf))
+    }
+
     /// Sends one datagram to the first of `target`'s addresses, as tokio does.
     pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
         let to = resolve(&target)?
             .into_iter()
             .next()
             .ok_or_else(no_addresses)?;
-        poll_fn(|cx| self.sock.poll(cx, |h, now, fd| h.send_to(now, fd, buf, to))).await
+        poll_fn(|cx| self.poll_send_to_v4(cx, buf, to)).await
+    }
+
+    /// The poll form of [`send_to`](Self::send_to), to an address already resolved.
+    pub fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        target: SocketAddr,
+    ) -> Poll<io::Result<usize>> {
+        match v4(target) {
+            Ok(to) => self.poll_send_to_v4(cx, buf, to),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_send_to_v4(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        to: SocketAddrV4,
+    ) -> Poll<io::Result<usize>> {
+        self.sock.poll(cx, |h, now, fd| h.send_to(now, fd, buf, to))
+    }
+
+    /// [`send_to`](Self::send_to) an address already resolved, without waiting.
+    pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        let to = v4(target)?;
+        self.sock.call(|h, now, fd| h.send_to(now, fd, buf, to))
     }
 
     /// Receives one datagram and its sender; a datagram longer than `buf` is truncated.
@@ -630,6 +685,45 @@ impl UdpSocket {
         let (n, from) =
             poll_fn(|cx| self.sock.poll(cx, |h, now, fd| h.recv_from(now, fd, buf))).await?;
         Ok((n, SocketAddr::V4(from)))
+    }
+
+    /// The poll form of [`recv_from`](Self::recv_from), into the unfilled part of `buf`.
+    pub fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SocketAddr>> {
+        let into = buf.initialize_unfilled();
+        let (n, from) = ready!(self.sock.poll(cx, |h, now, fd| h.recv_from(now, fd, into)))?;
+        buf.advance(n);
+        Poll::Ready(Ok(SocketAddr::V4(from)))
+    }
+
+    /// [`recv_from`](Self::recv_from) without waiting (`WouldBlock` when nothing has
+    /// arrived).
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let (n, from) = self.sock.call(|h, now, fd| h.recv_from(now, fd, buf))?;
+        Ok((n, SocketAddr::V4(from)))
+    }
+
+    /// Waits until a datagram can be received (or an error would be returned at once).
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_recv_ready(cx)).await
+    }
+
+    /// Waits until a datagram can be sent.
+    pub async fn writable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_send_ready(cx)).await
+    }
+
+    /// The poll form of [`readable`](Self::readable).
+    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.sock.poll_ready(cx, |r| r.readable)
+    }
+
+    /// The poll form of [`writable`](Self::writable).
+    pub fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.sock.poll_ready(cx, |r| r.writable)
     }
 
     /// The bound address, with the port the host chose for port 0.

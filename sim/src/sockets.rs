@@ -88,6 +88,23 @@ pub trait Backend: fmt::Debug + Send + Sync + Sized + 'static {
         self.call(|h, _, fd| h.peer_addr(fd)).map(SocketAddr::V4)
     }
 
+    /// Ready when `ready` says so of the socket's readiness, or when an error or a hang-up
+    /// would make the next call return at once; else the task waits for a change.
+    fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        ready: fn(Readiness) -> bool,
+    ) -> Poll<io::Result<()>> {
+        self.poll(cx, |h, _, fd| {
+            let r = h.readiness(fd)?;
+            if ready(r) || r.error || r.hang_up {
+                Ok(())
+            } else {
+                Err(Errno::EAGAIN)
+            }
+        })
+    }
+
     /// The socket's options as the host applies them (`getsockopt`).
     fn options(&self) -> io::Result<SocketOptions> {
         self.call(|h, _, fd| h.socket_options(fd))
@@ -273,8 +290,8 @@ impl<B: Backend> Shared<B> {
         self.sock.poll(cx, |h, now, fd| h.send(now, fd, data))
     }
 
-    /// Ready when `ready` says so of the socket's readiness (errors and a hang-up count:
-    /// the next call returns at once), or when peeked bytes wait and `peeked_count`.
+    /// [`Backend::poll_ready`], and ready at once when peeked bytes wait and
+    /// `peeked_count`.
     fn poll_ready(
         &self,
         cx: &mut Context<'_>,
@@ -284,14 +301,7 @@ impl<B: Backend> Shared<B> {
         if peeked_count && !self.peeked().is_empty() {
             return Poll::Ready(Ok(()));
         }
-        self.sock.poll(cx, |h, _, fd| {
-            let r = h.readiness(fd)?;
-            if ready(r) || r.error || r.hang_up {
-                Ok(())
-            } else {
-                Err(Errno::EAGAIN)
-            }
-        })
+        self.sock.poll_ready(cx, ready)
     }
 
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

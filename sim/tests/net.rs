@@ -688,6 +688,47 @@ fn a_connected_udp_socket_sends_and_receives_without_addresses() {
     );
 }
 
+#[test]
+fn udp_try_calls_with_readiness_and_the_poll_forms_carry_datagrams() {
+    let (mut sim, client, server) = two_hosts(27);
+    sim.spawn_on(server, async move {
+        // A hand-driven loop, as a QUIC endpoint's I/O is: the poll forms.
+        let socket = UdpSocket::bind(("0.0.0.0", 53)).await.unwrap();
+        let mut storage = [0u8; 64];
+        let mut buf = tokio::io::ReadBuf::new(&mut storage);
+        let from = std::future::poll_fn(|cx| socket.poll_recv_from(cx, &mut buf))
+            .await
+            .unwrap();
+        let reply = [buf.filled(), b"!"].concat();
+        std::future::poll_fn(|cx| socket.poll_send_to(cx, &reply, from))
+            .await
+            .unwrap();
+    });
+    let (early, got, from) = run_on(&mut sim, client, async {
+        let socket = UdpSocket::bind((CLIENT_IP, 0)).await.unwrap();
+        let early = socket.try_recv_from(&mut [0; 8]).unwrap_err().kind();
+        socket.writable().await.unwrap();
+        socket.try_send_to(b"ping", addr(SERVER_IP, 53)).unwrap();
+        let mut buf = [0u8; 64];
+        loop {
+            socket.readable().await.unwrap();
+            match socket.try_recv_from(&mut buf) {
+                Ok((n, from)) => return (early, buf[..n].to_vec(), from),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    assert_eq!(
+        (early, got, from),
+        (
+            io::ErrorKind::WouldBlock,
+            b"ping!".to_vec(),
+            addr(SERVER_IP, 53)
+        )
+    );
+}
+
 // ----- no host to run on -----
 
 /// One poll with a waker that does nothing: every call here must finish at once.
