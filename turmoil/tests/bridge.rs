@@ -445,3 +445,55 @@ fn turmoil_nets_api_beyond_the_readme() {
     });
     sim.run().unwrap();
 }
+
+#[test]
+fn tokios_readiness_loop_and_a_resetting_close_work_on_the_bridge() {
+    let mut sim = workloads::simulation(0, 0.0);
+    let reset_seen = Rc::new(Cell::new(false));
+    let seen = reset_seen.clone();
+    sim.host("server", move || {
+        let seen = seen.clone();
+        async move {
+            let listener = TcpListener::bind(("0.0.0.0", 9)).await?;
+            let (stream, _) = listener.accept().await?;
+            let mut got = Vec::new();
+            while got.len() < 4 {
+                stream.readable().await?;
+                let mut buf = [0u8; 8];
+                match stream.try_read(&mut buf) {
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            assert_eq!(got, b"ping");
+            stream.writable().await?;
+            stream.try_write(b"pong")?;
+            // The client's close is a RST (linger zero): the next read says so.
+            stream.readable().await?;
+            let e = stream.try_read(&mut [0; 4]).unwrap_err();
+            seen.set(e.kind() == io::ErrorKind::ConnectionReset);
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    });
+    sim.client("client", async {
+        let mut stream = TcpStream::connect(("server", 9)).await?;
+        // Nothing has come yet: a try is `WouldBlock`, never a wait.
+        assert_eq!(
+            stream.try_read(&mut [0; 4]).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        stream.write_all(b"ping").await?;
+        let mut back = [0u8; 4];
+        stream.read_exact(&mut back).await?;
+        assert_eq!(&back, b"pong");
+        stream.set_linger(Some(Duration::ZERO))?;
+        assert_eq!(stream.linger()?, Some(Duration::ZERO));
+        drop(stream);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(())
+    });
+    sim.run().unwrap();
+    assert!(reset_seen.get(), "the server read the client's RST");
+}
