@@ -400,6 +400,17 @@ pub type TcpStream = sockets::TcpStream<HostSocket>;
 /// [`TcpStream`] or [`listen`](Self::listen) a [`TcpListener`]. The getters read what the
 /// host applies (`getsockopt`); a buffer size never set is the host's default
 /// (`HostConfig::tcp`), and is not doubled as Linux reports it.
+///
+/// ```no_run
+/// use sansnet_sim::net::{TcpSocket, TcpStream};
+///
+/// async fn dial_with_a_small_window() -> std::io::Result<TcpStream> {
+///     let socket = TcpSocket::new_v4()?;
+///     socket.set_recv_buffer_size(16 * 1024)?; // the window the connection offers
+///     socket.set_nodelay(true)?;
+///     socket.connect("10.0.0.2:8080".parse().unwrap()).await
+/// }
+/// ```
 #[derive(Debug)]
 pub struct TcpSocket {
     sock: HostSocket,
