@@ -523,9 +523,7 @@ impl TcpSocket {
 
     /// `SO_ERROR`: the pending error, cleared by reading it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.sock
-            .call(|h, _, fd| h.take_error(fd))
-            .map(|e| e.map(sockets::to_io))
+        self.sock.take_error()
     }
 
     /// Binds the socket to `addr` (port 0 for an ephemeral port).

@@ -105,6 +105,11 @@ pub trait Backend: fmt::Debug + Send + Sync + Sized + 'static {
         })
     }
 
+    /// `SO_ERROR`: the socket's pending error, cleared by reading it.
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.call(|h, _, fd| h.take_error(fd)).map(|e| e.map(to_io))
+    }
+
     /// The socket's options as the host applies them (`getsockopt`).
     fn options(&self) -> io::Result<SocketOptions> {
         self.call(|h, _, fd| h.socket_options(fd))
@@ -383,6 +388,12 @@ impl<B: Backend> TcpStream<B> {
     /// `SO_LINGER` as set ([`set_linger`](Self::set_linger)).
     pub fn linger(&self) -> io::Result<Option<Duration>> {
         self.shared.sock.options().map(|o| o.linger)
+    }
+
+    /// `SO_ERROR`: the error the connection has pending (a RST, a timeout), cleared by
+    /// reading it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.shared.sock.take_error()
     }
 
     fn set_option(&self, opt: SockOpt) -> io::Result<()> {

@@ -140,6 +140,49 @@ fn linger_zero_aborts_with_a_reset() {
 }
 
 #[test]
+fn a_connection_reset_in_the_accept_queue_is_accepted_with_so_error_pending() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 16);
+    let c = net.tcp_connect(0, addr(2, 80));
+    // Established and queued at the server, then reset before anyone accepts it.
+    net.run_for(Duration::from_millis(100));
+    let now = net.now;
+    net.h(0)
+        .setsockopt(now, c, SockOpt::Linger(Some(Duration::ZERO)))
+        .unwrap();
+    net.h(0).close(now, c).unwrap();
+    net.run_for(Duration::from_millis(100));
+    let (s, _) = net.accept(1, l).expect("still accepted, as on Linux");
+    let h = net.h(1);
+    assert!(h.readiness(s).unwrap().error);
+    assert_eq!(h.take_error(s), Ok(Some(Errno::ECONNRESET)));
+    assert_eq!(h.take_error(s), Ok(None), "SO_ERROR reports once");
+    let now = net.now;
+    assert_eq!(net.h(1).recv(now, s, &mut [0; 8]), Err(Errno::ECONNRESET));
+}
+
+#[test]
+fn socket_options_read_back_what_setsockopt_set_and_accept_inherits_them() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 16);
+    let now = net.now;
+    let fresh = net.h(1).socket_options(l).unwrap();
+    assert_eq!(
+        (fresh.nodelay, fresh.send_buffer, fresh.linger),
+        (false, None, None)
+    );
+    net.h(1).setsockopt(now, l, SockOpt::NoDelay(true)).unwrap();
+    net.h(1)
+        .setsockopt(now, l, SockOpt::SendBuffer(4096))
+        .unwrap();
+    let _c = net.tcp_connect(0, addr(2, 80));
+    let (s, _) = net.accept(1, l).unwrap();
+    let got = net.h(1).socket_options(s).unwrap();
+    assert_eq!((got.nodelay, got.send_buffer), (true, Some(4096)));
+    assert_eq!(net.h(1).socket_options(Fd(99)), Err(Errno::EBADF));
+}
+
+#[test]
 fn dup_keeps_the_connection_until_the_last_descriptor_closes() {
     let mut net = Net::lan(&[1, 2]);
     let l = net.tcp_listener(1, 80, 16);

@@ -1580,12 +1580,16 @@ impl Host {
             return Err(Errno::EAGAIN);
         };
         let (local, peer) = (e.conn.local(), e.conn.remote());
+        // A connection reset (or timed out) while it waited in the accept queue is still
+        // accepted, with its error pending, as on Linux: `SO_ERROR` says so once, as it
+        // does for a socket whose connection failed after the accept.
+        let so_error = e.conn.error().map(|err| conn_errno(e, err));
         let new = self.new_socket(Socket {
             ty: super::SocketType::Stream,
             refs: 1,
             inode: 0,
             opts,
-            so_error: None,
+            so_error,
             local: Some(local),
             bound: false,
             read_shut: false,
