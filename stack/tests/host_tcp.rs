@@ -924,3 +924,93 @@ fn nodelay_on_one_accepted_connection_leaves_nagle_on_for_the_other() {
     assert_eq!(data_segments_to(fast_peer.port()), 2);
     assert_eq!(data_segments_to(slow_peer.port()), 1);
 }
+
+/// The IPv4 TTLs of the TCP segments `host` sent from the log's entry `from` on.
+fn tcp_ttls(net: &Net, host: usize, from: usize) -> Vec<u8> {
+    net.log[from..]
+        .iter()
+        .filter(|(_, h, _)| *h == host)
+        .filter_map(|(_, _, f)| parse_ip(f))
+        .filter(|(ip, _)| ip.protocol == sansnet_stack::wire::ipv4::IpProtocol::TCP)
+        .map(|(ip, _)| ip.ttl)
+        .collect()
+}
+
+#[test]
+fn ip_ttl_is_every_segments_ttl_and_accept_inherits_it() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 16);
+    let now = net.now;
+    assert_eq!(
+        net.h(1).socket_options(l).unwrap().ttl,
+        None,
+        "the host's default"
+    );
+    assert_eq!(
+        net.h(1).setsockopt(now, l, SockOpt::Ttl(0)),
+        Err(Errno::EINVAL)
+    );
+    net.h(1).setsockopt(now, l, SockOpt::Ttl(7)).unwrap();
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    let (s, _) = net.accept(1, l).expect("accepted");
+    assert_eq!(net.h(1).socket_options(s).unwrap().ttl, Some(7));
+    net.send_all(0, c, b"hello");
+    assert_eq!(net.recv_n(1, s, 5), Ok(b"hello".to_vec()));
+    net.run_for(SEC);
+    let (client, server) = (tcp_ttls(&net, 0, 0), tcp_ttls(&net, 1, 0));
+    assert!(
+        client.len() >= 2 && client.iter().all(|&t| t == 64),
+        "{client:?}"
+    );
+    assert!(
+        server.len() >= 2 && server.iter().all(|&t| t == 7),
+        "{server:?}"
+    );
+
+    // Set on a connection already made: its next segments carry it.
+    let mark = net.log.len();
+    let now = net.now;
+    net.h(0).setsockopt(now, c, SockOpt::Ttl(200)).unwrap();
+    net.send_all(0, c, b"again");
+    assert_eq!(net.recv_n(1, s, 5), Ok(b"again".to_vec()));
+    let client = tcp_ttls(&net, 0, mark);
+    assert!(
+        !client.is_empty() && client.iter().all(|&t| t == 200),
+        "{client:?}"
+    );
+}
+
+#[test]
+fn peek_leaves_the_bytes_for_the_next_read_and_sends_nothing() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 16);
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    let (s, peer) = net.accept(1, l).expect("accepted");
+    let mut buf = [0u8; 32];
+    assert_eq!(net.h(1).peek(s, &mut buf), Err(Errno::EAGAIN));
+
+    net.send_all(0, c, b"hello world");
+    net.run_for(SEC);
+    let sent = net.log.len();
+    assert_eq!(net.h(1).peek(s, &mut buf[..5]), Ok(5));
+    assert_eq!(&buf[..5], b"hello");
+    assert_eq!(net.h(1).peek_from(s, &mut buf), Ok((11, peer)));
+    assert_eq!(&buf[..11], b"hello world");
+    net.run_for(SEC);
+    assert_eq!(
+        net.log.len(),
+        sent,
+        "a peek opens no window: nothing is sent"
+    );
+    assert!(net.h(1).readiness(s).unwrap().readable, "still readable");
+    assert_eq!(net.recv_n(1, s, 11), Ok(b"hello world".to_vec()));
+    assert_eq!(net.h(1).peek(s, &mut buf), Err(Errno::EAGAIN), "read now");
+
+    let now = net.now;
+    net.h(0).close(now, c).unwrap();
+    net.run_for(SEC);
+    assert_eq!(net.h(1).peek(s, &mut buf), Ok(0), "the end of the stream");
+    assert_eq!(net.h(1).peek(Fd(99), &mut buf), Err(Errno::EBADF));
+}

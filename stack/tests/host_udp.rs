@@ -100,6 +100,15 @@ fn broadcast_reaches_every_host_on_the_segment() {
     let r3 = udp_bound(&mut net, 2, 67);
     let s = net.h(0).socket(SocketType::Datagram).unwrap();
     let now = net.now;
+    // As on Linux: a broadcast needs SO_BROADCAST first.
+    for to in ["255.255.255.255:67".parse().unwrap(), addr(255, 67)] {
+        assert_eq!(net.h(0).send_to(now, s, b"no", to), Err(Errno::EACCES));
+    }
+    assert!(!net.h(0).socket_options(s).unwrap().broadcast);
+    net.h(0)
+        .setsockopt(now, s, SockOpt::Broadcast(true))
+        .unwrap();
+    assert!(net.h(0).socket_options(s).unwrap().broadcast);
     net.h(0)
         .send_to(now, s, b"discover", "255.255.255.255:67".parse().unwrap())
         .unwrap();
@@ -114,6 +123,53 @@ fn broadcast_reaches_every_host_on_the_segment() {
         0,
         "no ARP for broadcast"
     );
+}
+
+#[test]
+fn peek_returns_the_first_datagram_and_leaves_it_queued() {
+    let mut net = Net::lan(&[1, 2]);
+    let server = udp_bound(&mut net, 1, 53);
+    let client = udp_bound(&mut net, 0, 5353);
+    let mut buf = [0u8; 16];
+    assert_eq!(net.h(1).peek(server, &mut buf), Err(Errno::EAGAIN));
+    let now = net.now;
+    for d in [&b"first"[..], b"second"] {
+        net.h(0).send_to(now, client, d, addr(2, 53)).unwrap();
+    }
+    net.run_for(10 * MS);
+    assert_eq!(net.h(1).peek(server, &mut buf[..3]), Ok(3), "truncated");
+    assert_eq!(&buf[..3], b"fir");
+    assert_eq!(net.h(1).peek_from(server, &mut buf), Ok((5, addr(1, 5353))));
+    assert_eq!(&buf[..5], b"first");
+    assert_eq!(
+        recv_all(&mut net, 1, server),
+        vec![
+            (b"first".to_vec(), addr(1, 5353)),
+            (b"second".to_vec(), addr(1, 5353))
+        ]
+    );
+}
+
+#[test]
+fn ip_ttl_is_the_datagrams_ttl() {
+    let mut net = Net::lan(&[1, 2]);
+    let _server = udp_bound(&mut net, 1, 53);
+    let s = net.h(0).socket(SocketType::Datagram).unwrap();
+    let now = net.now;
+    net.h(0).send_to(now, s, b"default", addr(2, 53)).unwrap();
+    net.h(0).setsockopt(now, s, SockOpt::Ttl(3)).unwrap();
+    assert_eq!(net.h(0).socket_options(s).unwrap().ttl, Some(3));
+    net.h(0).send_to(now, s, b"three", addr(2, 53)).unwrap();
+    net.run_for(10 * MS);
+    let ttls: Vec<u8> = net
+        .log
+        .iter()
+        .filter(|(_, h, _)| *h == 0)
+        .filter_map(|(_, _, f)| parse_ip(f))
+        .filter(|(ip, _)| ip.protocol == IpProtocol::UDP)
+        .map(|(ip, _)| ip.ttl)
+        .collect();
+    assert_eq!(ttls, vec![64, 3]);
 }
 
 #[test]

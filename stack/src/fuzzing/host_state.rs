@@ -440,6 +440,10 @@ pub enum OptPick {
     UserTimeout(Option<u16>),
     /// `IP_MTU_DISCOVER`.
     DontFragment(bool),
+    /// `IP_TTL` (0 is EINVAL).
+    Ttl(u8),
+    /// `SO_BROADCAST`.
+    Broadcast(bool),
 }
 
 /// A socket call. `fd` picks among the descriptors the harness holds (values from 0xf0 on
@@ -512,6 +516,16 @@ pub enum Call {
         fd: u8,
         /// Buffer size.
         len: u16,
+    },
+    /// `recv` (`recvfrom` if `from`) with `MSG_PEEK`, then the same without: both return
+    /// the same bytes.
+    Peek {
+        /// Descriptor.
+        fd: u8,
+        /// Buffer size.
+        len: u16,
+        /// `recvfrom` rather than `recv`.
+        from: bool,
     },
     /// `shutdown`.
     Shutdown {
@@ -1897,6 +1911,35 @@ impl Harness {
                 }
                 self.drain();
             }
+            Call::Peek { fd, len, from } => {
+                let node = self.node(who);
+                let fd = node.fd(fd);
+                let mut peeked = vec![0u8; usize::from(len)];
+                let mut read = vec![0u8; usize::from(len)];
+                let (p, r) = if from {
+                    let p = node
+                        .host
+                        .peek_from(fd, &mut peeked)
+                        .map(|(n, a)| (n, Some(a)));
+                    let r = node
+                        .host
+                        .recv_from(now, fd, &mut read)
+                        .map(|(n, a)| (n, Some(a)));
+                    (p, r)
+                } else {
+                    let p = node.host.peek(fd, &mut peeked).map(|n| (n, None));
+                    (p, node.host.recv(now, fd, &mut read).map(|n| (n, None)))
+                };
+                if let (Ok((n, a)), Ok((m, b))) = (p, r) {
+                    assert_eq!(
+                        (&peeked[..n], a),
+                        (&read[..m], b),
+                        "{}: a peek returns what the read after it does",
+                        node.name
+                    );
+                }
+                self.drain();
+            }
             Call::Shutdown { fd, how } => {
                 let fd = self.node(who).fd(fd);
                 let how = [Shutdown::Read, Shutdown::Write, Shutdown::Both][usize::from(how % 3)];
@@ -1945,6 +1988,8 @@ impl Harness {
                         SockOpt::UserTimeout(t.map(|ms| Duration::from_millis(u64::from(ms) + 1)))
                     }
                     OptPick::DontFragment(on) => SockOpt::DontFragment(on),
+                    OptPick::Ttl(ttl) => SockOpt::Ttl(ttl),
+                    OptPick::Broadcast(on) => SockOpt::Broadcast(on),
                 };
                 let _ = node.host.setsockopt(now, fd, opt);
                 self.drain();

@@ -67,6 +67,9 @@ pub enum Errno {
     ESRCH,
     /// The operation is not permitted (process 1 cannot exit).
     EPERM,
+    /// Permission denied: a datagram to a broadcast address from a socket without
+    /// `SO_BROADCAST`.
+    EACCES,
     /// The datagram is too large (for UDP, or for the path with DF set).
     EMSGSIZE,
     /// The destination did not answer ARP, or an ICMP host unreachable came back.
@@ -98,6 +101,7 @@ impl Errno {
             Errno::ENFILE => "ENFILE",
             Errno::ESRCH => "ESRCH",
             Errno::EPERM => "EPERM",
+            Errno::EACCES => "EACCES",
             Errno::EMSGSIZE => "EMSGSIZE",
             Errno::EHOSTUNREACH => "EHOSTUNREACH",
             Errno::ENETUNREACH => "ENETUNREACH",
@@ -124,6 +128,7 @@ impl Errno {
             Errno::ENFILE => "too many open files in system",
             Errno::ESRCH => "no such process",
             Errno::EPERM => "operation not permitted",
+            Errno::EACCES => "permission denied",
             Errno::EMSGSIZE => "message too long",
             Errno::EHOSTUNREACH => "no route to host",
             Errno::ENETUNREACH => "network is unreachable",
@@ -187,6 +192,13 @@ pub enum SockOpt {
     /// `IP_MTU_DISCOVER` = `IP_PMTUDISC_DO` for UDP: set DF, and fail with EMSGSIZE rather
     /// than fragment. TCP always sets DF.
     DontFragment(bool),
+    /// `IP_TTL`: the time to live of the socket's packets, 1 to 255 (0 is EINVAL), for
+    /// connections already made too. Unset, the host's default (`tcp::Config::ttl`).
+    /// Connections accepted from a listener take the listener's.
+    Ttl(u8),
+    /// `SO_BROADCAST`: a UDP socket may send to a broadcast address (the limited one or a
+    /// subnet's); without it such a send is EACCES, as on Linux.
+    Broadcast(bool),
 }
 
 /// What a registered descriptor waits for.

@@ -37,6 +37,10 @@ pub struct SocketOptions {
     pub linger: Option<Duration>,
     pub user_timeout: Option<Duration>,
     pub dont_fragment: bool,
+    /// `IP_TTL` as set; `None`, the host's default (`HostConfig::tcp`'s `ttl`).
+    pub ttl: Option<u8>,
+    /// `SO_BROADCAST`.
+    pub broadcast: bool,
 }
 
 /// A listening socket's queues (RFC 9293 leaves their shape to the host; this is the BSD
@@ -414,7 +418,9 @@ impl Host {
                 }
                 s.opts.keep_alive = ka
             }
-            SockOpt::SendBuffer(0) | SockOpt::RecvBuffer(0) => return Err(Errno::EINVAL),
+            SockOpt::SendBuffer(0) | SockOpt::RecvBuffer(0) | SockOpt::Ttl(0) => {
+                return Err(Errno::EINVAL)
+            }
             SockOpt::SendBuffer(n) => s.opts.send_buffer = Some(n),
             SockOpt::RecvBuffer(n) => s.opts.recv_buffer = Some(n),
             SockOpt::ReuseAddr(on) => s.opts.reuse_addr = on,
@@ -422,6 +428,8 @@ impl Host {
             SockOpt::Linger(l) => s.opts.linger = l,
             SockOpt::UserTimeout(t) => s.opts.user_timeout = t,
             SockOpt::DontFragment(on) => s.opts.dont_fragment = on,
+            SockOpt::Ttl(ttl) => s.opts.ttl = Some(ttl),
+            SockOpt::Broadcast(on) => s.opts.broadcast = on,
         }
         // Buffer sizes apply to connections made later; the rest also to this one.
         if let Kind::TcpConn { id: conn, .. } = s.kind {
@@ -537,7 +545,7 @@ impl Host {
         let id = self.sock(fd)?;
         match self.socket_ref(id).ty {
             SocketType::Stream => self.tcp_recv(now, id, buf),
-            SocketType::Datagram => self.udp_recv(id, buf).map(|(n, _)| n),
+            SocketType::Datagram => self.udp_recv(id, buf, false).map(|(n, _)| n),
         }
     }
 
@@ -571,7 +579,33 @@ impl Host {
                 let peer = self.peer_addr(fd)?;
                 Ok((n, peer))
             }
-            SocketType::Datagram => self.udp_recv(id, buf),
+            SocketType::Datagram => self.udp_recv(id, buf, false),
+        }
+    }
+
+    /// `recv(2)` with `MSG_PEEK`: what [`recv`](Self::recv) would return, left in place
+    /// for the next `recv` or peek. TCP: the in-order bytes there now (`Ok(0)` at the end
+    /// of the stream, EAGAIN when none; nothing is acknowledged or opened in the window);
+    /// UDP: the first datagram, truncated to `buf`.
+    pub fn peek(&mut self, fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
+        let id = self.sock(fd)?;
+        match self.socket_ref(id).ty {
+            SocketType::Stream => self.tcp_peek(id, buf),
+            SocketType::Datagram => self.udp_recv(id, buf, true).map(|(n, _)| n),
+        }
+    }
+
+    /// `recvfrom(2)` with `MSG_PEEK`: [`peek`](Self::peek) and the sender (for TCP, the
+    /// peer).
+    pub fn peek_from(&mut self, fd: Fd, buf: &mut [u8]) -> Result<(usize, SocketAddrV4), Errno> {
+        let id = self.sock(fd)?;
+        match self.socket_ref(id).ty {
+            SocketType::Stream => {
+                let n = self.tcp_peek(id, buf)?;
+                let peer = self.peer_addr(fd)?;
+                Ok((n, peer))
+            }
+            SocketType::Datagram => self.udp_recv(id, buf, true),
         }
     }
 

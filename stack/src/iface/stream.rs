@@ -615,6 +615,7 @@ impl Host {
         let Some(e) = self.tcp.conns.get_mut(id.0).and_then(Option::as_mut) else {
             return DirectTx::Done;
         };
+        let ttl = e.conn.config().ttl;
         let at = ETH_IP_LEN + expected;
         let (head, tail) = buf.split_at_mut(at);
         // Bound by reference: moving the segment out of the `Option` copied it with wide
@@ -659,7 +660,7 @@ impl Host {
             dst_addr: dst,
             protocol: IpProtocol::TCP,
             payload_len: tcp_len,
-            ttl: self.cfg.tcp.ttl,
+            ttl,
             dscp: 0,
             ecn: 0,
             ident: self.ip_ident,
@@ -822,12 +823,12 @@ impl Host {
         // The engine never sends more than its effective MSS; the buffer grows to it once,
         // so that a host never used for bulk data does not carry 64 KiB it never touches.
         let need = e.conn.effective_mss().max(1);
+        let ttl = e.conn.config().ttl;
         if self.tcp.scratch.len() < need {
             self.tcp.scratch.resize(need, 0);
         }
         // Looked up with the first segment: most calls (after a read, say) send nothing.
         let mut mtu = None;
-        let ttl = self.cfg.tcp.ttl;
         // Taken for the loop, so that a segment borrowing it leaves `self` free.
         let mut scratch = core::mem::take(&mut self.tcp.scratch);
         while let Some(e) = self.tcp.conns.get_mut(id.0).and_then(Option::as_mut) {
@@ -947,7 +948,7 @@ impl Host {
         // Buffer sizes and the rest apply to connections made later.
         if !matches!(
             opt,
-            SockOpt::NoDelay(_) | SockOpt::KeepAlive(_) | SockOpt::UserTimeout(_)
+            SockOpt::NoDelay(_) | SockOpt::KeepAlive(_) | SockOpt::UserTimeout(_) | SockOpt::Ttl(_)
         ) {
             return;
         }
@@ -959,6 +960,7 @@ impl Host {
             SockOpt::NoDelay(on) => wanted.nagle = !on,
             SockOpt::KeepAlive(ka) => wanted.keep_alive = ka,
             SockOpt::UserTimeout(t) => wanted.user_timeout = t,
+            SockOpt::Ttl(ttl) => wanted.ttl = ttl,
             _ => {}
         }
         if wanted == **current {
@@ -1004,6 +1006,9 @@ impl Host {
         }
         if opts.user_timeout.is_some() {
             c.user_timeout = opts.user_timeout;
+        }
+        if let Some(ttl) = opts.ttl {
+            c.ttl = ttl;
         }
         let mtu = self.mtu_for(now, remote);
         let limit = mtu.saturating_sub(40).clamp(88, usize::from(u16::MAX)) as u16;
@@ -1367,7 +1372,7 @@ impl Host {
         let packet = tcp_packet(
             Vec::new(),
             self.ip_ident,
-            self.cfg.tcp.ttl,
+            conn.config().ttl,
             true,
             key,
             &syn_ack,
@@ -1807,6 +1812,22 @@ impl Host {
             self.sync_conn(now, id);
         }
         match r {
+            Ok(n) => Ok(n),
+            Err(engine::Error::ReadClosed) => Ok(0),
+            Err(err) => Err(self.map_engine_error(id, err)),
+        }
+    }
+
+    pub(super) fn tcp_peek(&mut self, sid: SockId, buf: &mut [u8]) -> Result<usize, Errno> {
+        let read_shut = self.socket_ref(sid).read_shut;
+        let id = self.stream_conn(sid)?;
+        if read_shut {
+            return Ok(0);
+        }
+        let Some(e) = self.conn_ref(id) else {
+            return Err(Errno::ENOTCONN);
+        };
+        match e.conn.peek(buf) {
             Ok(n) => Ok(n),
             Err(engine::Error::ReadClosed) => Ok(0),
             Err(err) => Err(self.map_engine_error(id, err)),

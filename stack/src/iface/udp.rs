@@ -41,6 +41,7 @@ impl Host {
         data: &[u8],
         to: Option<SocketAddrV4>,
     ) -> Result<usize, Errno> {
+        let default_ttl = self.cfg.tcp.ttl;
         let s = self.socket_mut(sid);
         if let Some(e) = s.so_error.take() {
             return Err(e);
@@ -53,11 +54,18 @@ impl Host {
         };
         let dst = to.or(u.remote).ok_or(Errno::ENOTCONN)?;
         let dont_frag = s.opts.dont_fragment;
+        let ttl = s.opts.ttl.unwrap_or(default_ttl);
+        let broadcast_ok = s.opts.broadcast;
         if data.len() > MAX_PAYLOAD {
             return Err(Errno::EMSGSIZE);
         }
         if dst.port() == 0 || dst.ip().is_unspecified() {
             return Err(Errno::EINVAL);
+        }
+        // As Linux: a broadcast needs SO_BROADCAST, so that no program floods a subnet by
+        // a mistaken address.
+        if !broadcast_ok && (dst.ip().is_broadcast() || self.is_broadcast_addr(*dst.ip())) {
+            return Err(Errno::EACCES);
         }
         let local = self.autobind(sid, Ipv4Addr::UNSPECIFIED)?;
         let src = if local.ip().is_unspecified() {
@@ -74,7 +82,6 @@ impl Host {
             dst_port: dst.port(),
             payload: data,
         };
-        let ttl = self.cfg.tcp.ttl;
         let packet = self.build_ip(
             src,
             *dst.ip(),
@@ -89,10 +96,13 @@ impl Host {
         Ok(data.len())
     }
 
+    /// The first queued datagram copied into `buf` (truncated) and its sender; removed
+    /// unless `peek` (`MSG_PEEK`).
     pub(super) fn udp_recv(
         &mut self,
         sid: SockId,
         buf: &mut [u8],
+        peek: bool,
     ) -> Result<(usize, SocketAddrV4), Errno> {
         let s = self.socket_mut(sid);
         if let Some(e) = s.so_error.take() {
@@ -104,9 +114,12 @@ impl Host {
         let Kind::Udp(u) = &mut s.kind else {
             return Err(Errno::EOPNOTSUPP);
         };
-        let (from, datagram) = u.queue.pop_front().ok_or(Errno::EAGAIN)?;
-        let n = datagram.len().min(buf.len());
+        let (from, datagram) = u.queue.front().ok_or(Errno::EAGAIN)?;
+        let (from, n) = (*from, datagram.len().min(buf.len()));
         buf[..n].copy_from_slice(&datagram[..n]);
+        if !peek {
+            u.queue.pop_front();
+        }
         Ok((n, from))
     }
 

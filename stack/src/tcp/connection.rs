@@ -532,8 +532,8 @@ impl Connection {
 
     /// Puts `cfg` in force: a configuration that differs from the one in force at most in
     /// what the socket options set ([`set_nagle`](Self::set_nagle),
-    /// [`set_keep_alive`](Self::set_keep_alive), [`set_user_timeout`](Self::set_user_timeout)),
-    /// given by a host that shares it among its connections; the setter called next finds
+    /// [`set_keep_alive`](Self::set_keep_alive), [`set_user_timeout`](Self::set_user_timeout),
+    /// and the IP TTL the host writes), given by a host that shares it among its connections; the setter called next finds
     /// its value in place and does the rest of its work.
     pub(crate) fn use_config(&mut self, cfg: Arc<Config>) {
         debug_assert!(
@@ -542,6 +542,7 @@ impl Connection {
                 same.nagle = self.cfg.nagle;
                 same.keep_alive = self.cfg.keep_alive;
                 same.user_timeout = self.cfg.user_timeout;
+                same.ttl = self.cfg.ttl;
                 same == *self.cfg
             },
             "only what socket options set may differ"
@@ -754,22 +755,40 @@ impl Connection {
         r
     }
 
+    /// Copies readable bytes into `out` as [`recv`](Self::recv) does, leaving them to be
+    /// read (`MSG_PEEK`): the window, the events and what is to be sent stay as they were.
+    pub fn peek(&self, out: &mut [u8]) -> Result<usize, Error> {
+        if self.read_closed {
+            return Err(Error::ReadClosed);
+        }
+        if self.recv.readable_len() == 0 {
+            return self.nothing_readable(out);
+        }
+        Ok(self.recv.peek(out))
+    }
+
+    /// What a read into `out` returns when no byte is readable: the end of the stream, the
+    /// connection's error, or that it would block.
+    fn nothing_readable(&self, out: &[u8]) -> Result<usize, Error> {
+        if self.fin_received || out.is_empty() {
+            return Ok(0);
+        }
+        if let Some(e) = self.error {
+            return Err(Error::Connection(e));
+        }
+        match self.state {
+            State::Closed => Err(Error::NotConnected),
+            State::Listen => Err(Error::InvalidState(self.state)),
+            _ => Err(Error::WouldBlock),
+        }
+    }
+
     fn recv_inner(&mut self, out: &mut [u8]) -> Result<usize, Error> {
         if self.read_closed {
             return Err(Error::ReadClosed);
         }
         if self.recv.readable_len() == 0 {
-            if self.fin_received || out.is_empty() {
-                return Ok(0);
-            }
-            if let Some(e) = self.error {
-                return Err(Error::Connection(e));
-            }
-            return match self.state {
-                State::Closed => Err(Error::NotConnected),
-                State::Listen => Err(Error::InvalidState(self.state)),
-                _ => Err(Error::WouldBlock),
-            };
+            return self.nothing_readable(out);
         }
         let before = self.advertisable_edge();
         let n = self.recv.read(out);

@@ -111,6 +111,13 @@ impl RecvBuffer {
         self.readable.read(out)
     }
 
+    /// Copies readable bytes into `out`, leaving them (`MSG_PEEK`).
+    pub fn peek(&self, out: &mut [u8]) -> usize {
+        let n = out.len().min(self.readable.len());
+        self.readable.copy_at(0, &mut out[..n]);
+        n
+    }
+
     /// Discards everything the application has not read (on abort).
     pub fn clear(&mut self) {
         self.readable.clear();
