@@ -34,13 +34,16 @@
 //! `ConnectionReset`: a restarted host's descriptors are not the old ones.
 //!
 //! The TCP types are those of [`sockets`] over [`HostSocket`], the same
-//! code as sansnet-turmoil's: reads, writes, `peek`, the `readable`/`try_read` and
-//! `writable`/`try_write` readiness loops, `split` and `into_split`.
+//! code as sansnet-turmoil's: reads, writes, `peek` (the host's `MSG_PEEK`), the
+//! `ready(Interest)`, `readable`/`try_read` and `writable`/`try_write` readiness loops with
+//! their vectored and `BufMut` forms, `ttl`/`set_ttl`, `split` and `into_split`, each half
+//! with the calls tokio gives it.
 //!
 //! Departures from tokio: sansnet is IPv4 only (IPv6 addresses are an `InvalidInput`
-//! error); there are no `set_ttl`/`ttl` (the stack has no per-socket TTL), no
-//! `ready(Interest)` nor the vectored and `BufMut` forms of `try_read` and `try_write`, and
-//! no `from_std`/`into_std` (there is no OS socket behind these).
+//! error); there are no `from_std`/`into_std`, `try_io`/`async_io` (they take an OS socket
+//! or a closure over one, and there is none behind these), no TCP_QUICKACK, TOS,
+//! `bind_device` or multicast (the stack has no IGMP). `ready` reports a hang-up as both
+//! directions closed (the host's readiness has no half-closed bit).
 
 use std::future::{poll_fn, Future};
 use std::io;
@@ -51,7 +54,8 @@ use sansnet_stack::iface::{Errno, Fd, Host, SockOpt, SocketOptions, SocketType};
 use sansnet_stack::tcp::{Config as TcpConfig, KeepAlive};
 use sansnet_stack::time::Duration;
 
-use tokio::io::ReadBuf;
+use bytes::BufMut;
+use tokio::io::{Interest, ReadBuf, Ready};
 
 use crate::exec;
 use crate::host::{call, close_quietly, poll_call};
@@ -589,8 +593,9 @@ pub mod tcp {
 
 /// A UDP socket on the current task's host, as `tokio::net::UdpSocket`: the async calls,
 /// their `poll_` forms and the `try_` calls with `readable`/`writable`, for code that
-/// drives a socket itself (a QUIC endpoint's I/O loop, say). Dropping it closes the socket.
-/// Not there: `peek_from`, broadcast and multicast options, `ttl`.
+/// drives a socket itself (a QUIC endpoint's I/O loop, say), peeks, `SO_BROADCAST` and
+/// `IP_TTL`. Dropping it closes the socket. Not there: multicast (the stack has no IGMP),
+/// TOS, `bind_device`, and the raw-descriptor calls (`try_io`, `from_std`).
 #[derive(Debug)]
 pub struct UdpSocket {
     sock: HostSocket,
@@ -743,5 +748,127 @@ impl UdpSocket {
     /// The connected peer (`NotConnected` before [`connect`](Self::connect)).
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.sock.peer_addr()
+    }
+
+    /// Waits until the socket is ready for one of `interest`, and says for what.
+    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        poll_fn(|cx| self.sock.poll_ready_for(cx, interest)).await
+    }
+
+    /// [`recv`](Self::recv) into a `BufMut`'s spare room (a datagram longer than its next
+    /// chunk is truncated, as tokio's is), advancing it.
+    pub async fn recv_buf<M: BufMut>(&self, buf: &mut M) -> io::Result<usize> {
+        let (n, _) = self.recv_buf_from(buf).await?;
+        Ok(n)
+    }
+
+    /// [`recv_buf`](Self::recv_buf) without waiting.
+    pub fn try_recv_buf<M: BufMut>(&self, buf: &mut M) -> io::Result<usize> {
+        self.try_recv_buf_from(buf).map(|(n, _)| n)
+    }
+
+    /// [`recv_from`](Self::recv_from) into a `BufMut`'s spare room, advancing it. Copied
+    /// through a buffer of the chunk's size: writing into a `BufMut`'s uninitialised
+    /// memory takes `unsafe`, which this crate forbids.
+    pub async fn recv_buf_from<M: BufMut>(&self, buf: &mut M) -> io::Result<(usize, SocketAddr)> {
+        let mut chunk = vec![0u8; buf.chunk_mut().len()];
+        let (n, from) = self.recv_from(&mut chunk).await?;
+        buf.put_slice(&chunk[..n]);
+        Ok((n, from))
+    }
+
+    /// [`recv_buf_from`](Self::recv_buf_from) without waiting.
+    pub fn try_recv_buf_from<M: BufMut>(&self, buf: &mut M) -> io::Result<(usize, SocketAddr)> {
+        let mut chunk = vec![0u8; buf.chunk_mut().len()];
+        let (n, from) = self.try_recv_from(&mut chunk)?;
+        buf.put_slice(&chunk[..n]);
+        Ok((n, from))
+    }
+
+    /// The next datagram, left queued (`MSG_PEEK`): the next receive returns it again.
+    /// Truncated to `buf` as a receive is.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.sock.poll(cx, |h, _, fd| h.peek(fd, buf))).await
+    }
+
+    /// The poll form of [`peek`](Self::peek), into the unfilled part of `buf`.
+    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let into = buf.initialize_unfilled();
+        let n = ready!(self.sock.poll(cx, |h, _, fd| h.peek(fd, into)))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+
+    /// [`peek`](Self::peek) without waiting.
+    pub fn try_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.sock.call(|h, _, fd| h.peek(fd, buf))
+    }
+
+    /// The next datagram and its sender, left queued.
+    pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let (n, from) = poll_fn(|cx| self.sock.poll(cx, |h, _, fd| h.peek_from(fd, buf))).await?;
+        Ok((n, SocketAddr::V4(from)))
+    }
+
+    /// The poll form of [`peek_from`](Self::peek_from), into the unfilled part of `buf`.
+    pub fn poll_peek_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SocketAddr>> {
+        let into = buf.initialize_unfilled();
+        let (n, from) = ready!(self.sock.poll(cx, |h, _, fd| h.peek_from(fd, into)))?;
+        buf.advance(n);
+        Poll::Ready(Ok(SocketAddr::V4(from)))
+    }
+
+    /// [`peek_from`](Self::peek_from) without waiting.
+    pub fn try_peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let (n, from) = self.sock.call(|h, _, fd| h.peek_from(fd, buf))?;
+        Ok((n, SocketAddr::V4(from)))
+    }
+
+    /// Who sent the next datagram, which stays queued.
+    pub async fn peek_sender(&self) -> io::Result<SocketAddr> {
+        poll_fn(|cx| self.poll_peek_sender(cx)).await
+    }
+
+    /// The poll form of [`peek_sender`](Self::peek_sender).
+    pub fn poll_peek_sender(&self, cx: &mut Context<'_>) -> Poll<io::Result<SocketAddr>> {
+        let (_, from) = ready!(self.sock.poll(cx, |h, _, fd| h.peek_from(fd, &mut [])))?;
+        Poll::Ready(Ok(SocketAddr::V4(from)))
+    }
+
+    /// [`peek_sender`](Self::peek_sender) without waiting.
+    pub fn try_peek_sender(&self) -> io::Result<SocketAddr> {
+        self.try_peek_from(&mut []).map(|(_, from)| from)
+    }
+
+    /// `SO_BROADCAST`: without it, a send to a broadcast address is `PermissionDenied`
+    /// (EACCES), as on Linux.
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.sock
+            .call(|h, now, fd| h.setsockopt(now, fd, SockOpt::Broadcast(on)))
+    }
+
+    /// `SO_BROADCAST` as set.
+    pub fn broadcast(&self) -> io::Result<bool> {
+        self.sock.options().map(|o| o.broadcast)
+    }
+
+    /// `IP_TTL`: the time to live of the socket's datagrams (1 to 255).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.sock.set_ttl(ttl)
+    }
+
+    /// `IP_TTL` as in force (the host's default, 64, unless set).
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.sock.ttl()
+    }
+
+    /// `SO_ERROR`: the error pending (an ICMP port unreachable for a connected socket),
+    /// cleared by reading it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock.take_error()
     }
 }

@@ -18,14 +18,16 @@
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
+use std::io::{IoSlice, IoSliceMut};
 use std::net::{SocketAddr, SocketAddrV4};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
+use bytes::BufMut;
 use sansnet_stack::iface::{Errno, Fd, Host, Readiness, Shutdown, SockOpt, SocketOptions};
 use sansnet_stack::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf, Ready};
 
 /// The `io::Error` a socket call's errno becomes: the kind tokio gives for the same errno
 /// on Linux, and the errno's description and name as the message.
@@ -42,6 +44,7 @@ pub fn to_io(e: Errno) -> io::Error {
         Errno::EINVAL => io::ErrorKind::InvalidInput,
         Errno::EHOSTUNREACH => io::ErrorKind::HostUnreachable,
         Errno::ENETUNREACH => io::ErrorKind::NetworkUnreachable,
+        Errno::EACCES => io::ErrorKind::PermissionDenied,
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, e.to_string())
@@ -105,6 +108,32 @@ pub trait Backend: fmt::Debug + Send + Sync + Sized + 'static {
         })
     }
 
+    /// tokio's `ready`: waits until the socket is ready for one of `interest`, and says
+    /// for what ([`ready_of`]).
+    fn poll_ready_for(&self, cx: &mut Context<'_>, interest: Interest) -> Poll<io::Result<Ready>> {
+        self.poll(cx, |h, _, fd| {
+            let ready = ready_of(h.readiness(fd)?, interest);
+            if ready.is_empty() {
+                Err(Errno::EAGAIN)
+            } else {
+                Ok(ready)
+            }
+        })
+    }
+
+    /// `IP_TTL`: the time to live of the socket's packets (1 to 255; more is
+    /// `InvalidInput`, as the kernel's EINVAL).
+    fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        let ttl = u8::try_from(ttl).map_err(|_| to_io(Errno::EINVAL))?;
+        self.call(|h, now, fd| h.setsockopt(now, fd, SockOpt::Ttl(ttl)))
+    }
+
+    /// `IP_TTL` as in force: as set, or the host's default.
+    fn ttl(&self) -> io::Result<u32> {
+        self.call(|h, _, fd| Ok(h.socket_options(fd)?.ttl.unwrap_or(h.config().tcp.ttl)))
+            .map(u32::from)
+    }
+
     /// `SO_ERROR`: the socket's pending error, cleared by reading it.
     fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.call(|h, _, fd| h.take_error(fd)).map(|e| e.map(to_io))
@@ -125,6 +154,33 @@ pub trait Backend: fmt::Debug + Send + Sync + Sized + 'static {
             poll_fn(|cx| self.poll(cx, |h, _, fd| handshake_outcome(h, fd))).await
         }
     }
+}
+
+/// What tokio's `ready(interest)` answers for a socket whose readiness is `r`: the parts of
+/// `interest` that hold (readable, writable, an error when `interest` asks for errors), and
+/// both directions closed on a hang-up.
+pub fn ready_of(r: Readiness, interest: Interest) -> Ready {
+    let mut ready = Ready::EMPTY;
+    if interest.is_readable() {
+        if r.readable || r.acceptable {
+            ready |= Ready::READABLE;
+        }
+        if r.hang_up {
+            ready |= Ready::READ_CLOSED;
+        }
+    }
+    if interest.is_writable() {
+        if r.writable {
+            ready |= Ready::WRITABLE;
+        }
+        if r.hang_up {
+            ready |= Ready::WRITE_CLOSED;
+        }
+    }
+    if interest.is_error() && r.error {
+        ready |= Ready::ERROR;
+    }
+    ready
 }
 
 /// Where a non-blocking connect on `fd` stands, from its readiness: done (`Ok`), failed
@@ -214,41 +270,34 @@ impl<B: Backend> TcpListener<B> {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.sock.local_addr()
     }
+
+    /// `IP_TTL` of the listener's packets and of the connections it accepts from now on.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.sock.set_ttl(ttl)
+    }
+
+    /// `IP_TTL` as in force (the host's default, 64, unless set).
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.sock.ttl()
+    }
 }
 
 // ----- stream -----
 
-/// What a stream and its halves share: the descriptor, closed when the last of them goes,
-/// and bytes a peek took from the host that no read has had yet.
+/// What a stream and its halves share: the descriptor, closed when the last of them goes.
+/// A peek is the host's (`MSG_PEEK`): no bytes wait here.
 #[derive(Debug)]
 struct Shared<B> {
     sock: B,
-    peeked: Mutex<Vec<u8>>,
 }
 
 impl<B: Backend> Shared<B> {
-    fn peeked(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
-        self.peeked.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Moves peeked bytes into `out`: how many (0 when none wait).
-    fn take_peeked(&self, out: &mut [u8]) -> usize {
-        let mut peeked = self.peeked();
-        let n = peeked.len().min(out.len());
-        out[..n].copy_from_slice(&peeked[..n]);
-        peeked.drain(..n);
-        n
-    }
-
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
         let into = buf.initialize_unfilled();
-        let n = match self.take_peeked(into) {
-            0 => ready!(self.sock.poll(cx, |h, now, fd| h.recv(now, fd, into)))?,
-            n => n,
-        };
+        let n = ready!(self.sock.poll(cx, |h, now, fd| h.recv(now, fd, into)))?;
         buf.advance(n);
         Poll::Ready(Ok(()))
     }
@@ -257,34 +306,53 @@ impl<B: Backend> Shared<B> {
         if buf.is_empty() {
             return Ok(0);
         }
-        match self.take_peeked(buf) {
-            0 => self.sock.call(|h, now, fd| h.recv(now, fd, buf)),
-            n => Ok(n),
-        }
+        self.sock.call(|h, now, fd| h.recv(now, fd, buf))
     }
 
-    /// Peeks as tokio does: as many bytes as are there, waiting only while none are. Bytes
-    /// taken from the host are kept for the next read or peek.
+    /// Reads into `bufs` in order, in one call on the host: each buffer after the first
+    /// only if the one before was filled. An error after some bytes ends the read with
+    /// them; a connection's error stays, and the next read returns it.
+    fn try_read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.sock.call(|h, now, fd| {
+            let mut total = 0;
+            for buf in bufs.iter_mut().filter(|b| !b.is_empty()) {
+                match h.recv(now, fd, buf) {
+                    Ok(n) => {
+                        total += n;
+                        if n < buf.len() {
+                            break;
+                        }
+                    }
+                    Err(_) if total > 0 => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(total)
+        })
+    }
+
+    /// Reads into `buf`'s spare room as one `recv` (as many bytes as its next chunk
+    /// holds), advancing it. Copied through a buffer of that size: writing into a
+    /// `BufMut`'s uninitialised memory takes `unsafe`, which these crates forbid.
+    fn try_read_buf<M: BufMut>(&self, buf: &mut M) -> io::Result<usize> {
+        let room = buf.chunk_mut().len();
+        if room == 0 {
+            return Ok(0);
+        }
+        let mut chunk = vec![0u8; room];
+        let n = self.sock.call(|h, now, fd| h.recv(now, fd, &mut chunk))?;
+        buf.put_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    /// Peeks as tokio does: as many bytes as are there, waiting only while none are.
     fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<usize>> {
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(0));
         }
-        let mut peeked = self.peeked();
-        let room = buf.remaining().saturating_sub(peeked.len());
-        if room > 0 {
-            let mut chunk = vec![0u8; room];
-            let recv = |h: &mut Host, now, fd| h.recv(now, fd, &mut chunk);
-            let n = if peeked.is_empty() {
-                ready!(self.sock.poll(cx, recv))?
-            } else {
-                // Some bytes are there already: more only if they have arrived (an error
-                // waits for the next call, after the bytes before it).
-                self.sock.call(recv).unwrap_or(0)
-            };
-            peeked.extend_from_slice(&chunk[..n]);
-        }
-        let n = peeked.len().min(buf.remaining());
-        buf.put_slice(&peeked[..n]);
+        let into = buf.initialize_unfilled();
+        let n = ready!(self.sock.poll(cx, |h, _, fd| h.peek(fd, into)))?;
+        buf.advance(n);
         Poll::Ready(Ok(n))
     }
 
@@ -295,26 +363,41 @@ impl<B: Backend> Shared<B> {
         self.sock.poll(cx, |h, now, fd| h.send(now, fd, data))
     }
 
-    /// [`Backend::poll_ready`], and ready at once when peeked bytes wait and
-    /// `peeked_count`.
-    fn poll_ready(
-        &self,
-        cx: &mut Context<'_>,
-        peeked_count: bool,
-        ready: fn(Readiness) -> bool,
-    ) -> Poll<io::Result<()>> {
-        if peeked_count && !self.peeked().is_empty() {
-            return Poll::Ready(Ok(()));
-        }
-        self.sock.poll_ready(cx, ready)
+    fn try_write(&self, data: &[u8]) -> io::Result<usize> {
+        self.sock.call(|h, now, fd| h.send(now, fd, data))
+    }
+
+    /// Writes `bufs` in order, in one call on the host, until the send buffer is full
+    /// (what [`try_read_vectored`](Self::try_read_vectored) is to reading).
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.sock.call(|h, now, fd| {
+            let mut total = 0;
+            for buf in bufs.iter().filter(|b| !b.is_empty()) {
+                match h.send(now, fd, buf) {
+                    Ok(n) => {
+                        total += n;
+                        if n < buf.len() {
+                            break;
+                        }
+                    }
+                    Err(_) if total > 0 => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(total)
+        })
     }
 
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_ready(cx, true, |r| r.readable)
+        self.sock.poll_ready(cx, |r| r.readable)
     }
 
     fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_ready(cx, false, |r| r.writable)
+        self.sock.poll_ready(cx, |r| r.writable)
+    }
+
+    async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        poll_fn(|cx| self.sock.poll_ready_for(cx, interest)).await
     }
 
     /// FIN after the queued data: what `poll_shutdown` means for TCP in tokio.
@@ -335,10 +418,7 @@ impl<B: Backend> TcpStream<B> {
     /// The stream of a connected socket (for backends: [`Connect`], `accept`).
     pub fn from_socket(sock: B) -> Self {
         TcpStream {
-            shared: Arc::new(Shared {
-                sock,
-                peeked: Mutex::new(Vec::new()),
-            }),
+            shared: Arc::new(Shared { sock }),
         }
     }
 
@@ -385,6 +465,23 @@ impl<B: Backend> TcpStream<B> {
         self.set_option(SockOpt::Linger(linger))
     }
 
+    /// `SO_LINGER` of zero: dropping the stream resets the connection (tokio's replacement
+    /// for `set_linger(Some(Duration::ZERO))`).
+    pub fn set_zero_linger(&self) -> io::Result<()> {
+        self.set_option(SockOpt::Linger(Some(Duration::ZERO)))
+    }
+
+    /// `IP_TTL`: the time to live of the stream's packets from now on (1 to 255).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.shared.sock.set_ttl(ttl)
+    }
+
+    /// `IP_TTL` as in force: as set here or on the listener it was accepted from, or the
+    /// host's default (64).
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.shared.sock.ttl()
+    }
+
     /// `SO_LINGER` as set ([`set_linger`](Self::set_linger)).
     pub fn linger(&self) -> io::Result<Option<Duration>> {
         self.shared.sock.options().map(|o| o.linger)
@@ -402,7 +499,7 @@ impl<B: Backend> TcpStream<B> {
             .call(|h, now, fd| h.setsockopt(now, fd, opt))
     }
 
-    /// Reads without consuming: the next read or peek returns the same bytes first.
+    /// Reads without consuming (`MSG_PEEK`): the next read or peek returns the same bytes.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let mut buf = ReadBuf::new(buf);
         poll_fn(|cx| self.shared.poll_peek(cx, &mut buf)).await
@@ -424,10 +521,33 @@ impl<B: Backend> TcpStream<B> {
         self.shared.try_read(buf)
     }
 
+    /// [`try_read`](Self::try_read) into several buffers in order, each after the first
+    /// only if the one before was filled.
+    pub fn try_read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.shared.try_read_vectored(bufs)
+    }
+
+    /// [`try_read`](Self::try_read) into a `BufMut`'s spare room, advancing it.
+    pub fn try_read_buf<M: BufMut>(&self, buf: &mut M) -> io::Result<usize> {
+        self.shared.try_read_buf(buf)
+    }
+
     /// Writes what fits in the send buffer now, without waiting (`WouldBlock` when
     /// nothing does).
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.shared.sock.call(|h, now, fd| h.send(now, fd, buf))
+        self.shared.try_write(buf)
+    }
+
+    /// [`try_write`](Self::try_write) of several buffers in order, until the send buffer
+    /// is full.
+    pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.shared.try_write_vectored(bufs)
+    }
+
+    /// Waits until the stream is ready for one of `interest`, and says for what
+    /// (readable, writable, closed, an error), for the `ready`-then-`try_` loop.
+    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        self.shared.ready(interest).await
     }
 
     /// Waits until a read would not block: data, the end of the stream or an error.
@@ -547,21 +667,6 @@ impl<B: Backend> OwnedReadHalf<B> {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.shared.sock.local_addr()
     }
-
-    /// Reads without consuming: the next read or peek returns the same bytes first.
-    pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut buf = ReadBuf::new(buf);
-        poll_fn(|cx| self.shared.poll_peek(cx, &mut buf)).await
-    }
-
-    /// The poll form of [`peek`](Self::peek).
-    pub fn poll_peek(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<usize>> {
-        self.shared.poll_peek(cx, buf)
-    }
 }
 
 impl<B: Backend> OwnedWriteHalf<B> {
@@ -595,6 +700,84 @@ impl<B: Backend> Drop for OwnedWriteHalf<B> {
         }
     }
 }
+
+/// The reading calls of a stream, on a reading half (tokio's signatures).
+macro_rules! read_half_calls {
+    ($($ty:ty),*) => {$(
+        impl<B: Backend> $ty {
+            /// Reads without consuming (`MSG_PEEK`): the next read or peek returns the same
+            /// bytes.
+            pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let mut buf = ReadBuf::new(buf);
+                poll_fn(|cx| self.shared().poll_peek(cx, &mut buf)).await
+            }
+
+            /// The poll form of [`peek`](Self::peek).
+            pub fn poll_peek(
+                &mut self,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<usize>> {
+                self.shared().poll_peek(cx, buf)
+            }
+
+            /// Waits until the stream is ready for one of `interest`, and says for what.
+            pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+                self.shared().ready(interest).await
+            }
+
+            /// Waits until a read would not block.
+            pub async fn readable(&self) -> io::Result<()> {
+                poll_fn(|cx| self.shared().poll_read_ready(cx)).await
+            }
+
+            /// Reads what is there now (`WouldBlock` when nothing is, `Ok(0)` at the end).
+            pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+                self.shared().try_read(buf)
+            }
+
+            /// [`try_read`](Self::try_read) into several buffers in order.
+            pub fn try_read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+                self.shared().try_read_vectored(bufs)
+            }
+
+            /// [`try_read`](Self::try_read) into a `BufMut`'s spare room.
+            pub fn try_read_buf<M: BufMut>(&self, buf: &mut M) -> io::Result<usize> {
+                self.shared().try_read_buf(buf)
+            }
+        }
+    )*};
+}
+
+/// The writing calls of a stream, on a writing half (tokio's signatures).
+macro_rules! write_half_calls {
+    ($($ty:ty),*) => {$(
+        impl<B: Backend> $ty {
+            /// Waits until the stream is ready for one of `interest`, and says for what.
+            pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+                self.shared().ready(interest).await
+            }
+
+            /// Waits until a write would not block (or would fail at once).
+            pub async fn writable(&self) -> io::Result<()> {
+                poll_fn(|cx| self.shared().poll_write_ready(cx)).await
+            }
+
+            /// Writes what fits in the send buffer now (`WouldBlock` when nothing does).
+            pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+                self.shared().try_write(buf)
+            }
+
+            /// [`try_write`](Self::try_write) of several buffers in order.
+            pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                self.shared().try_write_vectored(bufs)
+            }
+        }
+    )*};
+}
+
+read_half_calls!(ReadHalf<'_, B>, OwnedReadHalf<B>);
+write_half_calls!(WriteHalf<'_, B>, OwnedWriteHalf<B>);
 
 // ----- tokio's I/O traits, on the stream and each half -----
 

@@ -9,11 +9,13 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use bytes::BytesMut;
 use pretty_assertions::assert_eq;
 use sansnet_sim::net::{self, TcpListener, TcpSocket, TcpStream, UdpSocket};
 use sansnet_sim::stack::iface::Host;
 use sansnet_sim::{Duration, LinkFaults, NodeId, Seed, Sim};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::io::{IoSlice, IoSliceMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -728,6 +730,169 @@ fn udp_try_calls_with_readiness_and_the_poll_forms_carry_datagrams() {
             io::ErrorKind::WouldBlock,
             b"ping!".to_vec(),
             addr(SERVER_IP, 53)
+        )
+    );
+}
+
+#[test]
+fn ready_with_vectored_and_bufmut_forms_is_tokios_readiness_loop() {
+    let (mut sim, client, server) = two_hosts(28);
+    spawn_echo_server(&mut sim, server, 7);
+    let (writable, wrote, readable, halves, bufmut) = run_on(&mut sim, client, async {
+        let stream = TcpStream::connect("server:7").await.unwrap();
+        let ready = stream
+            .ready(Interest::READABLE | Interest::WRITABLE)
+            .await
+            .unwrap();
+        let writable = (ready.is_writable(), ready.is_readable());
+        let wrote = stream
+            .try_write_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b""), IoSlice::new(b"cd")])
+            .unwrap();
+        let mut got = Vec::new();
+        let mut readable = false;
+        while got.len() < 4 {
+            readable |= stream
+                .ready(Interest::READABLE)
+                .await
+                .unwrap()
+                .is_readable();
+            let (mut a, mut b) = ([0u8; 3], [0u8; 8]);
+            let mut bufs = [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)];
+            match stream.try_read_vectored(&mut bufs) {
+                Ok(n) => got.extend_from_slice(&[&a[..], &b[..]].concat()[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(got, b"abcd");
+        // The same calls on the owned halves, and a peek on the read half.
+        let (mut r, w) = stream.into_split();
+        w.ready(Interest::WRITABLE).await.unwrap();
+        assert_eq!(w.try_write_vectored(&[IoSlice::new(b"xyz")]).unwrap(), 3);
+        let mut peeked = [0u8; 8];
+        let n = r.peek(&mut peeked).await.unwrap();
+        let mut buf = BytesMut::with_capacity(16);
+        while buf.len() < 3 {
+            r.readable().await.unwrap();
+            match r.try_read_buf(&mut buf) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let halves = (peeked[..n].to_vec(), buf.to_vec());
+        // And on the borrowed halves.
+        let mut stream = r.reunite(w).unwrap();
+        let (rh, wh) = stream.split();
+        assert_eq!(wh.try_write(b"12").unwrap(), 2);
+        let mut buf = BytesMut::with_capacity(4);
+        while buf.len() < 2 {
+            rh.ready(Interest::READABLE).await.unwrap();
+            let _ = rh.try_read_buf(&mut buf);
+        }
+        (writable, wrote, readable, halves, buf.to_vec())
+    });
+    assert_eq!(
+        (writable, wrote, readable, halves, bufmut),
+        (
+            (true, false),
+            4,
+            true,
+            (b"xyz".to_vec(), b"xyz".to_vec()),
+            b"12".to_vec()
+        )
+    );
+}
+
+#[test]
+fn ttl_is_set_read_back_and_inherited_by_accept() {
+    let (mut sim, client, server) = two_hosts(29);
+    sim.spawn_on(server, async move {
+        let listener = TcpListener::bind(("0.0.0.0", 80)).await.unwrap();
+        assert_eq!(listener.ttl().unwrap(), 64, "the host's default");
+        listener.set_ttl(17).unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let ttl = stream.ttl().unwrap();
+        let mut stream = stream;
+        stream
+            .write_all(&[u8::try_from(ttl).unwrap()])
+            .await
+            .unwrap();
+    });
+    let (inherited, set, too_big) = run_on(&mut sim, client, async {
+        let mut stream = TcpStream::connect("server:80").await.unwrap();
+        let mut ttl = [0u8; 1];
+        stream.read_exact(&mut ttl).await.unwrap();
+        stream.set_ttl(200).unwrap();
+        let too_big = stream.set_ttl(256).unwrap_err().kind();
+        (ttl[0], stream.ttl().unwrap(), too_big)
+    });
+    assert_eq!(
+        (inherited, set, too_big),
+        (17, 200, io::ErrorKind::InvalidInput)
+    );
+}
+
+#[test]
+fn udp_peeks_broadcast_ttl_and_bufmut_receives() {
+    let (mut sim, client, server) = two_hosts(30);
+    // Bound first, read after the client has sent: two datagrams wait in its queue.
+    let server_sock = run_on(&mut sim, server, async {
+        UdpSocket::bind(("0.0.0.0", 53)).await.unwrap()
+    });
+    let (denied, broadcast, ttl) = run_on(&mut sim, client, async move {
+        let socket = UdpSocket::bind((CLIENT_IP, 5353)).await.unwrap();
+        let to = addr(Ipv4Addr::new(10, 0, 0, 255), 53);
+        let denied = socket.send_to(b"all", to).await.unwrap_err().kind();
+        socket.set_broadcast(true).unwrap();
+        socket.send_to(b"all", to).await.unwrap();
+        socket.send_to(b"one", addr(SERVER_IP, 53)).await.unwrap();
+        socket.set_ttl(5).unwrap();
+        (denied, socket.broadcast().unwrap(), socket.ttl().unwrap())
+    });
+    assert_eq!(
+        (denied, broadcast, ttl),
+        (io::ErrorKind::PermissionDenied, true, 5)
+    );
+    let got = run_on(&mut sim, server, async move {
+        let socket = &server_sock;
+        socket.ready(Interest::READABLE).await.unwrap();
+        let sender = socket.peek_sender().await.unwrap();
+        let mut buf = [0u8; 2];
+        let peeked = socket.peek(&mut buf).await.unwrap();
+        let mut buf3 = [0u8; 8];
+        let (n, from) = socket.try_peek_from(&mut buf3).unwrap();
+        let mut first = BytesMut::with_capacity(8);
+        let (m, _) = socket.recv_buf_from(&mut first).await.unwrap();
+        let mut second = BytesMut::with_capacity(8);
+        socket.recv_buf(&mut second).await.unwrap();
+        let empty = socket.try_peek(&mut buf).unwrap_err().kind();
+        let err = socket.take_error().unwrap().map(|e| e.kind());
+        (
+            sender,
+            buf[..peeked].to_vec(),
+            buf3[..n].to_vec(),
+            from,
+            m,
+            first.to_vec(),
+            second.to_vec(),
+            empty,
+            err,
+        )
+    });
+    let from = addr(CLIENT_IP, 5353);
+    assert_eq!(
+        got,
+        (
+            from,
+            b"al".to_vec(),
+            b"all".to_vec(),
+            from,
+            3,
+            b"all".to_vec(),
+            b"one".to_vec(),
+            io::ErrorKind::WouldBlock,
+            None
         )
     );
 }
