@@ -41,9 +41,10 @@
 //!
 //! Departures from tokio: sansnet is IPv4 only (IPv6 addresses are an `InvalidInput`
 //! error); there are no `from_std`/`into_std`, `try_io`/`async_io` (they take an OS socket
-//! or a closure over one, and there is none behind these), no TCP_QUICKACK, TOS,
-//! `bind_device` or multicast (the stack has no IGMP). `ready` reports a hang-up as both
-//! directions closed (the host's readiness has no half-closed bit).
+//! or a closure over one, and there is none behind these), no TCP_QUICKACK, TOS or
+//! `bind_device`. IPv4 multicast works on a link (the switches flood it; the hosts send no
+//! IGMP and routers forward none). `ready` reports a hang-up as both directions closed
+//! (the host's readiness has no half-closed bit).
 
 use std::future::{poll_fn, Future};
 use std::io;
@@ -593,9 +594,9 @@ pub mod tcp {
 
 /// A UDP socket on the current task's host, as `tokio::net::UdpSocket`: the async calls,
 /// their `poll_` forms and the `try_` calls with `readable`/`writable`, for code that
-/// drives a socket itself (a QUIC endpoint's I/O loop, say), peeks, `SO_BROADCAST` and
-/// `IP_TTL`. Dropping it closes the socket. Not there: multicast (the stack has no IGMP),
-/// TOS, `bind_device`, and the raw-descriptor calls (`try_io`, `from_std`).
+/// drives a socket itself (a QUIC endpoint's I/O loop, say), peeks, `SO_BROADCAST`,
+/// `IP_TTL` and IPv4 multicast. Dropping it closes the socket. Not there: TOS,
+/// `bind_device`, and the raw-descriptor calls (`try_io`, `from_std`).
 #[derive(Debug)]
 pub struct UdpSocket {
     sock: HostSocket,
@@ -847,8 +848,7 @@ impl UdpSocket {
     /// `SO_BROADCAST`: without it, a send to a broadcast address is `PermissionDenied`
     /// (EACCES), as on Linux.
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
-        self.sock
-            .call(|h, now, fd| h.setsockopt(now, fd, SockOpt::Broadcast(on)))
+        self.set(SockOpt::Broadcast(on))
     }
 
     /// `SO_BROADCAST` as set.
@@ -870,5 +870,60 @@ impl UdpSocket {
     /// cleared by reading it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.sock.take_error()
+    }
+
+    /// `IP_ADD_MEMBERSHIP`: the host receives datagrams sent to the multicast group
+    /// `multiaddr` on the interface with address `interface` (unspecified: the one the
+    /// group routes through). Every socket of the host bound to a datagram's port receives
+    /// it, as on Linux.
+    pub fn join_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.set(SockOpt::JoinMulticast {
+            group: multiaddr,
+            interface,
+        })
+    }
+
+    /// `IP_DROP_MEMBERSHIP` (`AddrNotAvailable` when not joined there).
+    pub fn leave_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.set(SockOpt::LeaveMulticast {
+            group: multiaddr,
+            interface,
+        })
+    }
+
+    /// `IP_MULTICAST_LOOP` (on by default): datagrams sent to a group the host joined come
+    /// back to its own sockets too.
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.set(SockOpt::MulticastLoop(on))
+    }
+
+    /// `IP_MULTICAST_LOOP` as set.
+    pub fn multicast_loop_v4(&self) -> io::Result<bool> {
+        self.sock.options().map(|o| o.multicast_loop)
+    }
+
+    /// `IP_MULTICAST_TTL` (1 by default: the link only; 1 to 255).
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        let ttl = u8::try_from(ttl).map_err(|_| sockets::to_io(Errno::EINVAL))?;
+        self.set(SockOpt::MulticastTtl(ttl))
+    }
+
+    /// `IP_MULTICAST_TTL` as set.
+    pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
+        self.sock.options().map(|o| u32::from(o.multicast_ttl))
+    }
+
+    /// IPv6 multicast: `InvalidInput`, as every IPv6 address is here.
+    pub fn join_multicast_v6(&self, _multiaddr: &Ipv6Addr, _interface: u32) -> io::Result<()> {
+        Err(ipv4_only())
+    }
+
+    /// IPv6 multicast: `InvalidInput`, as every IPv6 address is here.
+    pub fn leave_multicast_v6(&self, _multiaddr: &Ipv6Addr, _interface: u32) -> io::Result<()> {
+        Err(ipv4_only())
+    }
+
+    fn set(&self, opt: SockOpt) -> io::Result<()> {
+        self.sock.call(|h, now, fd| h.setsockopt(now, fd, opt))
     }
 }

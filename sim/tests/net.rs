@@ -897,6 +897,74 @@ fn udp_peeks_broadcast_ttl_and_bufmut_receives() {
     );
 }
 
+#[test]
+fn multicast_reaches_the_members_on_a_switch_and_not_the_others() {
+    let mut sim = Sim::new(Seed(31));
+    let sw = sim.add_switch("sw");
+    let names = ["sender", "member", "stranger"];
+    let nodes: Vec<NodeId> = (0..3u8)
+        .map(|i| sim.add_host(names[usize::from(i)], Ipv4Addr::new(10, 0, 0, i + 1), 24))
+        .collect();
+    for &n in &nodes {
+        sim.connect(
+            sim.nic(n, 0),
+            sw,
+            LinkFaults::with_latency(Duration::from_micros(50)),
+        );
+    }
+    let group = Ipv4Addr::new(239, 255, 0, 1);
+    let listen = |joins: bool| async move {
+        let socket = UdpSocket::bind(("0.0.0.0", 7000)).await.unwrap();
+        if joins {
+            socket
+                .join_multicast_v4(group, Ipv4Addr::UNSPECIFIED)
+                .unwrap();
+        }
+        let mut buf = [0u8; 32];
+        let got = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            socket.recv_from(&mut buf),
+        )
+        .await;
+        got.ok().map(|r| {
+            let (n, from) = r.unwrap();
+            (buf[..n].to_vec(), from)
+        })
+    };
+    let member = sim.spawn_on(nodes[1], listen(true));
+    let stranger = sim.spawn_on(nodes[2], listen(false));
+    let sent = sim.spawn_on(nodes[0], async move {
+        let socket = UdpSocket::bind(("0.0.0.0", 0)).await.unwrap();
+        let defaults = (
+            socket.multicast_loop_v4().unwrap(),
+            socket.multicast_ttl_v4().unwrap(),
+        );
+        socket.set_multicast_ttl_v4(2).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        socket.send_to(b"announce", (group, 7000)).await.unwrap();
+        let v6 = socket
+            .join_multicast_v6(&Ipv6Addr::LOCALHOST, 0)
+            .unwrap_err()
+            .kind();
+        (
+            defaults,
+            socket.multicast_ttl_v4().unwrap(),
+            socket.local_addr().unwrap(),
+            v6,
+        )
+    });
+    sim.run_until_complete(&member).unwrap();
+    sim.run_until_complete(&stranger).unwrap();
+    let (defaults, ttl, from, v6) = sent.take().unwrap();
+    assert_eq!(
+        (defaults, ttl, v6),
+        ((true, 1), 2, io::ErrorKind::InvalidInput)
+    );
+    let from = addr(Ipv4Addr::new(10, 0, 0, 1), from.port());
+    assert_eq!(member.take().unwrap(), Some((b"announce".to_vec(), from)));
+    assert_eq!(stranger.take().unwrap(), None, "not a member: nothing");
+}
+
 // ----- no host to run on -----
 
 /// One poll with a waker that does nothing: every call here must finish at once.

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use host_support::*;
 use pretty_assertions::assert_eq;
 use proptest::prelude::*;
-use sansnet_stack::iface::{DropReason, Errno, Fd, SockOpt, SocketType};
+use sansnet_stack::iface::{DropReason, Errno, Fd, SockOpt, SocketType, MAX_MEMBERSHIPS};
 use sansnet_stack::time::Duration;
 use sansnet_stack::wire::ipv4::IpProtocol;
 
@@ -170,6 +170,139 @@ fn ip_ttl_is_the_datagrams_ttl() {
         .map(|(ip, _)| ip.ttl)
         .collect();
     assert_eq!(ttls, vec![64, 3]);
+}
+
+const GROUP: Ipv4Addr = Ipv4Addr::new(239, 1, 2, 3);
+
+fn join(net: &mut Net, h: usize, fd: Fd, group: Ipv4Addr) -> Result<(), Errno> {
+    let now = net.now;
+    net.h(h).setsockopt(
+        now,
+        fd,
+        SockOpt::JoinMulticast {
+            group,
+            interface: Ipv4Addr::UNSPECIFIED,
+        },
+    )
+}
+
+/// (Ethernet destination, IP TTL) of the UDP frames `host` sent.
+fn udp_frames_sent(net: &Net, host: usize) -> Vec<([u8; 6], u8)> {
+    net.log
+        .iter()
+        .filter(|(_, h, _)| *h == host)
+        .filter_map(|(_, _, f)| {
+            let (ip, _) = parse_ip(f)?;
+            let dst: [u8; 6] = f[..6].try_into().ok()?;
+            (ip.protocol == IpProtocol::UDP).then_some((dst, ip.ttl))
+        })
+        .collect()
+}
+
+#[test]
+fn multicast_reaches_members_only_and_loops_back_to_the_sender() {
+    let mut net = Net::lan(&[1, 2, 3]);
+    let member = udp_bound(&mut net, 1, 5000);
+    let stranger = udp_bound(&mut net, 2, 5000);
+    let own = udp_bound(&mut net, 0, 5000);
+    let sender = net.h(0).socket(SocketType::Datagram).unwrap();
+    join(&mut net, 1, member, GROUP).unwrap();
+    join(&mut net, 0, own, GROUP).unwrap();
+    let now = net.now;
+    let to = SocketAddrV4::new(GROUP, 5000);
+    assert_eq!(net.h(0).send_to(now, sender, b"hello group", to), Ok(11));
+    net.run_for(10 * MS);
+    let from = net.h(0).local_addr(sender).unwrap();
+    let from = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), from.port());
+    assert_eq!(
+        recv_all(&mut net, 1, member),
+        vec![(b"hello group".to_vec(), from)]
+    );
+    assert_eq!(
+        recv_all(&mut net, 0, own),
+        vec![(b"hello group".to_vec(), from)],
+        "looped"
+    );
+    assert_eq!(recv_all(&mut net, 2, stranger), vec![], "not a member");
+    assert_eq!(net.h(2).counters().drops(DropReason::EthernetNotForUs), 1);
+    assert_eq!(
+        udp_frames_sent(&net, 0),
+        vec![([0x01, 0x00, 0x5e, 0x01, 0x02, 0x03], 1)],
+        "to the group's Ethernet address, TTL 1"
+    );
+    assert_eq!(
+        net.h(0).counters().arp.requests_out,
+        0,
+        "no ARP for a group"
+    );
+
+    // Loop off, a larger TTL; then the member leaves.
+    let now = net.now;
+    net.h(0)
+        .setsockopt(now, sender, SockOpt::MulticastLoop(false))
+        .unwrap();
+    net.h(0)
+        .setsockopt(now, sender, SockOpt::MulticastTtl(8))
+        .unwrap();
+    net.h(0).send_to(now, sender, b"again", to).unwrap();
+    net.run_for(10 * MS);
+    assert_eq!(recv_all(&mut net, 0, own), vec![], "not looped");
+    assert_eq!(recv_all(&mut net, 1, member).len(), 1);
+    assert_eq!(udp_frames_sent(&net, 0)[1].1, 8);
+    let now = net.now;
+    let leave = SockOpt::LeaveMulticast {
+        group: GROUP,
+        interface: Ipv4Addr::new(10, 0, 0, 2),
+    };
+    net.h(1).setsockopt(now, member, leave).unwrap();
+    assert_eq!(
+        net.h(1).setsockopt(now, member, leave),
+        Err(Errno::EADDRNOTAVAIL)
+    );
+    net.h(0).send_to(now, sender, b"gone", to).unwrap();
+    net.run_for(10 * MS);
+    assert_eq!(recv_all(&mut net, 1, member), vec![]);
+    assert_eq!(net.h(1).counters().drops(DropReason::EthernetNotForUs), 1);
+}
+
+#[test]
+fn memberships_are_checked_bounded_and_released_on_close() {
+    let mut net = Net::lan(&[1, 2]);
+    let s = udp_bound(&mut net, 1, 5000);
+    assert_eq!(
+        join(&mut net, 1, s, Ipv4Addr::new(10, 0, 0, 9)),
+        Err(Errno::EINVAL)
+    );
+    let now = net.now;
+    let elsewhere = SockOpt::JoinMulticast {
+        group: GROUP,
+        interface: Ipv4Addr::new(10, 9, 9, 9),
+    };
+    assert_eq!(net.h(1).setsockopt(now, s, elsewhere), Err(Errno::ENODEV));
+    join(&mut net, 1, s, GROUP).unwrap();
+    assert_eq!(join(&mut net, 1, s, GROUP), Err(Errno::EADDRINUSE));
+    for i in 1..MAX_MEMBERSHIPS {
+        join(&mut net, 1, s, Ipv4Addr::new(239, 0, 0, i as u8)).unwrap();
+    }
+    assert_eq!(
+        join(&mut net, 1, s, Ipv4Addr::new(239, 0, 1, 0)),
+        Err(Errno::ENOBUFS)
+    );
+    let listed = net.h(1).multicast_memberships(s).unwrap();
+    assert_eq!(listed.len(), MAX_MEMBERSHIPS);
+    assert_eq!(listed[0], (GROUP, Ipv4Addr::new(10, 0, 0, 2)));
+    let tcp = net.h(1).socket(SocketType::Stream).unwrap();
+    assert_eq!(join(&mut net, 1, tcp, GROUP), Err(Errno::EOPNOTSUPP));
+
+    // Closed, the socket's memberships go: the host's filter takes the group no more.
+    let now = net.now;
+    net.h(1).close(now, s).unwrap();
+    let sender = net.h(0).socket(SocketType::Datagram).unwrap();
+    net.h(0)
+        .send_to(now, sender, b"anyone", SocketAddrV4::new(GROUP, 5000))
+        .unwrap();
+    net.run_for(10 * MS);
+    assert_eq!(net.h(1).counters().drops(DropReason::EthernetNotForUs), 1);
 }
 
 #[test]

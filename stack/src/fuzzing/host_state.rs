@@ -184,7 +184,7 @@ pub struct AddrPick(pub u8);
 
 impl AddrPick {
     fn addr(self) -> Ipv4Addr {
-        match self.0 % 12 {
+        match self.0 % 13 {
             0..=2 => P_IP,
             3 => H_IP,
             4 => SILENT_IP,
@@ -194,7 +194,8 @@ impl AddrPick {
             8 => Ipv4Addr::UNSPECIFIED,
             9 => Ipv4Addr::new(10, 0, 0, 255),
             10 => Ipv4Addr::BROADCAST,
-            _ => Ipv4Addr::new(10, 0, 0, self.0 / 12),
+            11 => Ipv4Addr::new(239, 0, 0, self.0 % 3),
+            _ => Ipv4Addr::new(10, 0, 0, self.0 / 13),
         }
     }
 }
@@ -444,6 +445,12 @@ pub enum OptPick {
     Ttl(u8),
     /// `SO_BROADCAST`.
     Broadcast(bool),
+    /// `IP_ADD_MEMBERSHIP` (`IP_DROP_MEMBERSHIP` if the flag) of a group and interface.
+    Membership(bool, AddrPick, AddrPick),
+    /// `IP_MULTICAST_LOOP`.
+    MulticastLoop(bool),
+    /// `IP_MULTICAST_TTL`.
+    MulticastTtl(u8),
 }
 
 /// A socket call. `fd` picks among the descriptors the harness holds (values from 0xf0 on
@@ -1990,6 +1997,16 @@ impl Harness {
                     OptPick::DontFragment(on) => SockOpt::DontFragment(on),
                     OptPick::Ttl(ttl) => SockOpt::Ttl(ttl),
                     OptPick::Broadcast(on) => SockOpt::Broadcast(on),
+                    OptPick::Membership(leave, group, interface) => {
+                        let (group, interface) = (group.addr(), interface.addr());
+                        if leave {
+                            SockOpt::LeaveMulticast { group, interface }
+                        } else {
+                            SockOpt::JoinMulticast { group, interface }
+                        }
+                    }
+                    OptPick::MulticastLoop(on) => SockOpt::MulticastLoop(on),
+                    OptPick::MulticastTtl(ttl) => SockOpt::MulticastTtl(ttl),
                 };
                 let _ = node.host.setsockopt(now, fd, opt);
                 self.drain();

@@ -1,7 +1,7 @@
 //! The types of the socket API: descriptors, errno values, options, readiness, `ss` rows.
 
 use core::fmt;
-use core::net::SocketAddrV4;
+use core::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::tcp::{KeepAlive, State};
 use crate::time::Duration;
@@ -70,6 +70,11 @@ pub enum Errno {
     /// Permission denied: a datagram to a broadcast address from a socket without
     /// `SO_BROADCAST`.
     EACCES,
+    /// No such device: a multicast membership names an address that is none of the
+    /// host's interfaces.
+    ENODEV,
+    /// No buffer space: a socket's multicast memberships are at their limit.
+    ENOBUFS,
     /// The datagram is too large (for UDP, or for the path with DF set).
     EMSGSIZE,
     /// The destination did not answer ARP, or an ICMP host unreachable came back.
@@ -102,6 +107,8 @@ impl Errno {
             Errno::ESRCH => "ESRCH",
             Errno::EPERM => "EPERM",
             Errno::EACCES => "EACCES",
+            Errno::ENODEV => "ENODEV",
+            Errno::ENOBUFS => "ENOBUFS",
             Errno::EMSGSIZE => "EMSGSIZE",
             Errno::EHOSTUNREACH => "EHOSTUNREACH",
             Errno::ENETUNREACH => "ENETUNREACH",
@@ -129,6 +136,8 @@ impl Errno {
             Errno::ESRCH => "no such process",
             Errno::EPERM => "operation not permitted",
             Errno::EACCES => "permission denied",
+            Errno::ENODEV => "no such device",
+            Errno::ENOBUFS => "no buffer space available",
             Errno::EMSGSIZE => "message too long",
             Errno::EHOSTUNREACH => "no route to host",
             Errno::ENETUNREACH => "network is unreachable",
@@ -199,7 +208,35 @@ pub enum SockOpt {
     /// `SO_BROADCAST`: a UDP socket may send to a broadcast address (the limited one or a
     /// subnet's); without it such a send is EACCES, as on Linux.
     Broadcast(bool),
+    /// `IP_ADD_MEMBERSHIP` (UDP): the host receives datagrams sent to the multicast
+    /// `group` on the interface whose address is `interface` (unspecified: the interface
+    /// the group routes through, else the first). EINVAL for a group outside 224.0.0.0/4,
+    /// ENODEV for an address none of the host's, EADDRINUSE when already joined there,
+    /// ENOBUFS past `MAX_MEMBERSHIPS` per socket. Every socket bound to the datagram's port
+    /// (the wildcard or the group) receives it, as Linux's default `IP_MULTICAST_ALL`.
+    JoinMulticast {
+        /// The group.
+        group: Ipv4Addr,
+        /// The interface's address, or unspecified.
+        interface: Ipv4Addr,
+    },
+    /// `IP_DROP_MEMBERSHIP`: EADDRNOTAVAIL when not joined there.
+    LeaveMulticast {
+        /// The group.
+        group: Ipv4Addr,
+        /// The interface's address, or unspecified.
+        interface: Ipv4Addr,
+    },
+    /// `IP_MULTICAST_LOOP` (on by default): a datagram sent to a group the host has joined
+    /// is delivered to the host's own sockets too.
+    MulticastLoop(bool),
+    /// `IP_MULTICAST_TTL` (1 by default: the link only): the TTL of datagrams sent to a
+    /// multicast group. `IP_TTL` does not apply to them.
+    MulticastTtl(u8),
 }
+
+/// Multicast groups one socket may join (`IP_MAX_MEMBERSHIPS`, Linux's default).
+pub const MAX_MEMBERSHIPS: usize = 20;
 
 /// What a registered descriptor waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -50,6 +50,14 @@ impl Host {
             "host {name}: last {:?}",
             self.tcp.last_tuple
         );
+        invariant!(
+            self.sockets.multicast.len() <= self.sockets.slots.len() * MAX_MEMBERSHIPS
+                && self.sockets.multicast.values().all(|&n| n > 0),
+            "multicast memberships bounded by the sockets, none held by no socket",
+            "host {name}: {} memberships for {} socket slots",
+            self.sockets.multicast.len(),
+            self.sockets.slots.len()
+        );
         for (pid, p) in &self.processes {
             invariant!(
                 p.fds.len() <= p.max_descriptors

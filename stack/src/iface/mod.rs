@@ -61,7 +61,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 
 pub use api::{
     Errno, Fd, Interest, Pid, Proto, Readiness, Shutdown, SockOpt, SocketInfo, SocketState,
-    SocketType,
+    SocketType, MAX_MEMBERSHIPS,
 };
 pub use counters::{
     ArpCounters, Counters, DropReason, IcmpCounters, IpCounters, LinkCounters, TcpCounters,
@@ -505,7 +505,10 @@ impl Host {
             Err(_) => return self.drop_packet(DropReason::EthernetMalformed),
         };
         let (repr, view) = eth;
-        if repr.dst_addr != iface.mac && !repr.dst_addr.is_broadcast() {
+        if repr.dst_addr != iface.mac
+            && !repr.dst_addr.is_broadcast()
+            && !(repr.dst_addr.is_multicast() && self.multicast_mac_joined(nic, repr.dst_addr))
+        {
             return self.drop_packet(DropReason::EthernetNotForUs);
         }
         if repr.vlan.is_some() {
@@ -698,6 +701,13 @@ impl Host {
         if dst.is_broadcast() {
             return (!self.cfg.interfaces.is_empty()).then_some((0, dst));
         }
+        if dst.is_multicast() {
+            // The interface the group routes through (a default route's), else the first;
+            // the next hop is the group itself, whatever the route's gateway: its frames go
+            // to the group's Ethernet address on the link.
+            let nic = self.routes.lookup(dst).map_or(0, |r| r.nic);
+            return (nic < self.cfg.interfaces.len()).then_some((nic, dst));
+        }
         self.routes
             .lookup(dst)
             .map(|r| (r.nic, r.gateway.unwrap_or(dst)))
@@ -836,6 +846,9 @@ impl Host {
         if self.is_broadcast_addr(next_hop) {
             return self.push_ip_frame(nic, EthernetAddress::BROADCAST, packet);
         }
+        if next_hop.is_multicast() {
+            return self.push_ip_frame(nic, socket::multicast_mac(next_hop), packet);
+        }
         let limits = &self.cfg.limits;
         let (delay_ns, timeout) = (
             limits.arp_delay_first_probe_time_ns,
@@ -969,7 +982,19 @@ impl Host {
         {
             return self.drop_packet(DropReason::IpMartianSource);
         }
-        let (to_me, broadcast) = self.classify_addr(dst);
+        if dst.is_multicast() {
+            // A group the host joined is delivered as a broadcast is (to every socket on the
+            // port, no ICMP errors); any other is not ours, and is never forwarded (no
+            // multicast routing).
+            if !self.multicast_joined(nic, dst) {
+                return self.drop_packet(DropReason::IpNotForUs);
+            }
+        }
+        let (to_me, broadcast) = if dst.is_multicast() {
+            (false, true)
+        } else {
+            self.classify_addr(dst)
+        };
         if !to_me && !broadcast {
             if self.cfg.forwarding && !link_bcast {
                 if let Some(nic) = nic {

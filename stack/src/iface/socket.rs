@@ -17,6 +17,7 @@ use super::{SocketState, SocketType};
 use crate::frame::SharedFrame;
 use crate::tcp::{KeepAlive, State};
 use crate::time::{Duration, Instant};
+use crate::wire::EthernetAddress;
 
 /// Index of a socket in the host's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -24,8 +25,9 @@ pub(crate) struct SockId(pub usize);
 
 /// A socket's options as `setsockopt` set them ([`Host::socket_options`], `getsockopt(2)`):
 /// what the host applies, so that a caller needs no copy of its own. A buffer size of
-/// `None` is the host's default (`HostConfig::tcp`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// `None` is the host's default (`HostConfig::tcp`). The multicast memberships are
+/// [`Host::multicast_memberships`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SocketOptions {
     pub nodelay: bool,
@@ -41,6 +43,31 @@ pub struct SocketOptions {
     pub ttl: Option<u8>,
     /// `SO_BROADCAST`.
     pub broadcast: bool,
+    /// `IP_MULTICAST_LOOP` (on unless turned off).
+    pub multicast_loop: bool,
+    /// `IP_MULTICAST_TTL` (1 unless set).
+    pub multicast_ttl: u8,
+}
+
+impl Default for SocketOptions {
+    /// A new socket's options, Linux's defaults.
+    fn default() -> SocketOptions {
+        SocketOptions {
+            nodelay: false,
+            keep_alive: None,
+            send_buffer: None,
+            recv_buffer: None,
+            reuse_addr: false,
+            reuse_port: false,
+            linger: None,
+            user_timeout: None,
+            dont_fragment: false,
+            ttl: None,
+            broadcast: false,
+            multicast_loop: true,
+            multicast_ttl: 1,
+        }
+    }
 }
 
 /// A listening socket's queues (RFC 9293 leaves their shape to the host; this is the BSD
@@ -58,6 +85,8 @@ pub(super) struct Listener {
 pub(super) struct UdpSock {
     pub remote: Option<SocketAddrV4>,
     pub queue: VecDeque<(SocketAddrV4, Vec<u8>)>,
+    /// Multicast memberships, (group, NIC): at most `MAX_MEMBERSHIPS`.
+    pub groups: Vec<(Ipv4Addr, usize)>,
 }
 
 #[derive(Debug)]
@@ -133,6 +162,9 @@ pub(super) struct SocketTable {
     pub(super) starved_connects: Vec<SockId>,
     /// Bound UDP sockets per local port.
     pub(super) udp_binds: BTreeMap<u16, Vec<(Ipv4Addr, SockId)>>,
+    /// The host's multicast memberships, (NIC, group), with how many sockets hold each:
+    /// what the NICs' filters and IP input accept. Bounded by the sockets.
+    pub(super) multicast: BTreeMap<(usize, Ipv4Addr), u32>,
 }
 
 impl Host {
@@ -389,7 +421,12 @@ impl Host {
         };
         self.sockets.free.push(id.0);
         match sock.kind {
-            Kind::TcpIdle | Kind::Udp(_) => {}
+            Kind::TcpIdle => {}
+            Kind::Udp(u) => {
+                for (group, nic) in u.groups {
+                    self.multicast_release(nic, group);
+                }
+            }
             Kind::TcpListener(l) => self.tcp_release_listener(now, id, sock.local, l),
             Kind::TcpConn { id: conn, .. } => {
                 self.tcp_release_conn(now, conn, sock.opts.linger == Some(Duration::ZERO))
@@ -406,8 +443,24 @@ impl Host {
             opt,
             SockOpt::NoDelay(_) | SockOpt::KeepAlive(_) | SockOpt::UserTimeout(_)
         );
-        if tcp_only && ty != SocketType::Stream {
+        let udp_only = matches!(
+            opt,
+            SockOpt::JoinMulticast { .. }
+                | SockOpt::LeaveMulticast { .. }
+                | SockOpt::MulticastLoop(_)
+                | SockOpt::MulticastTtl(_)
+        );
+        if (tcp_only && ty != SocketType::Stream) || (udp_only && ty != SocketType::Datagram) {
             return Err(Errno::EOPNOTSUPP);
+        }
+        match opt {
+            SockOpt::JoinMulticast { group, interface } => {
+                return self.multicast_join(id, group, interface)
+            }
+            SockOpt::LeaveMulticast { group, interface } => {
+                return self.multicast_leave(id, group, interface)
+            }
+            _ => {}
         }
         let s = self.socket_mut(id);
         match opt {
@@ -430,6 +483,9 @@ impl Host {
             SockOpt::DontFragment(on) => s.opts.dont_fragment = on,
             SockOpt::Ttl(ttl) => s.opts.ttl = Some(ttl),
             SockOpt::Broadcast(on) => s.opts.broadcast = on,
+            SockOpt::MulticastLoop(on) => s.opts.multicast_loop = on,
+            SockOpt::MulticastTtl(ttl) => s.opts.multicast_ttl = ttl,
+            SockOpt::JoinMulticast { .. } | SockOpt::LeaveMulticast { .. } => {}
         }
         // Buffer sizes apply to connections made later; the rest also to this one.
         if let Kind::TcpConn { id: conn, .. } = s.kind {
@@ -445,6 +501,106 @@ impl Host {
             }
         }
         Ok(())
+    }
+
+    /// The multicast groups a UDP socket has joined, as (group, the interface's address),
+    /// in the order joined (empty for other sockets).
+    pub fn multicast_memberships(&self, fd: Fd) -> Result<Vec<(Ipv4Addr, Ipv4Addr)>, Errno> {
+        let id = self.sock(fd)?;
+        Ok(match &self.socket_ref(id).kind {
+            Kind::Udp(u) => u
+                .groups
+                .iter()
+                .map(|&(group, nic)| (group, self.cfg.interfaces[nic].addr))
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    /// The NIC a membership names: the interface with address `interface`, or when that
+    /// is unspecified the one `group` routes through (else the first).
+    fn membership_nic(&self, group: Ipv4Addr, interface: Ipv4Addr) -> Result<usize, Errno> {
+        if !group.is_multicast() {
+            return Err(Errno::EINVAL);
+        }
+        if interface.is_unspecified() {
+            return self.route(group).map(|(nic, _)| nic).ok_or(Errno::ENODEV);
+        }
+        self.cfg
+            .interfaces
+            .iter()
+            .position(|i| i.addr == interface)
+            .ok_or(Errno::ENODEV)
+    }
+
+    fn multicast_join(
+        &mut self,
+        id: SockId,
+        group: Ipv4Addr,
+        interface: Ipv4Addr,
+    ) -> Result<(), Errno> {
+        let nic = self.membership_nic(group, interface)?;
+        let Kind::Udp(u) = &mut self.socket_mut(id).kind else {
+            return Err(Errno::EOPNOTSUPP);
+        };
+        if u.groups.contains(&(group, nic)) {
+            return Err(Errno::EADDRINUSE);
+        }
+        if u.groups.len() >= crate::iface::MAX_MEMBERSHIPS {
+            return Err(Errno::ENOBUFS);
+        }
+        u.groups.push((group, nic));
+        *self.sockets.multicast.entry((nic, group)).or_insert(0) += 1;
+        Ok(())
+    }
+
+    fn multicast_leave(
+        &mut self,
+        id: SockId,
+        group: Ipv4Addr,
+        interface: Ipv4Addr,
+    ) -> Result<(), Errno> {
+        let nic = self.membership_nic(group, interface)?;
+        let Kind::Udp(u) = &mut self.socket_mut(id).kind else {
+            return Err(Errno::EOPNOTSUPP);
+        };
+        let at = u
+            .groups
+            .iter()
+            .position(|&m| m == (group, nic))
+            .ok_or(Errno::EADDRNOTAVAIL)?;
+        u.groups.remove(at);
+        self.multicast_release(nic, group);
+        Ok(())
+    }
+
+    /// One socket less holds `group` on `nic`.
+    fn multicast_release(&mut self, nic: usize, group: Ipv4Addr) {
+        if let Some(n) = self.sockets.multicast.get_mut(&(nic, group)) {
+            *n -= 1;
+            if *n == 0 {
+                self.sockets.multicast.remove(&(nic, group));
+            }
+        }
+    }
+
+    /// Whether the host has joined `group` on `nic` (`None`: on any NIC, for a datagram
+    /// the host looped back to itself).
+    pub(super) fn multicast_joined(&self, nic: Option<usize>, group: Ipv4Addr) -> bool {
+        let m = &self.sockets.multicast;
+        match nic {
+            Some(nic) => m.contains_key(&(nic, group)),
+            None => m.keys().any(|&(_, g)| g == group),
+        }
+    }
+
+    /// Whether `nic`'s filter takes frames to the Ethernet multicast address `mac`: the
+    /// address of a group joined on it (RFC 1112 section 6.4).
+    pub(super) fn multicast_mac_joined(&self, nic: usize, mac: EthernetAddress) -> bool {
+        self.sockets
+            .multicast
+            .range((nic, Ipv4Addr::UNSPECIFIED)..=(nic, Ipv4Addr::BROADCAST))
+            .any(|(&(_, group), _)| multicast_mac(group) == mac)
     }
 
     /// `getsockopt(2)` for every option [`setsockopt`](Self::setsockopt) sets: the
@@ -828,4 +984,11 @@ impl Host {
             peer: Some(e.conn.remote()),
         }
     }
+}
+
+/// The Ethernet address a datagram to multicast `group` goes to: 01:00:5e and the group's
+/// low 23 bits (RFC 1112 section 6.4).
+pub(super) fn multicast_mac(group: Ipv4Addr) -> EthernetAddress {
+    let [_, b, c, d] = group.octets();
+    EthernetAddress([0x01, 0x00, 0x5e, b & 0x7f, c, d])
 }

@@ -54,8 +54,14 @@ impl Host {
         };
         let dst = to.or(u.remote).ok_or(Errno::ENOTCONN)?;
         let dont_frag = s.opts.dont_fragment;
-        let ttl = s.opts.ttl.unwrap_or(default_ttl);
+        let multicast = to.or(u.remote).is_some_and(|d| d.ip().is_multicast());
+        let ttl = if multicast {
+            s.opts.multicast_ttl
+        } else {
+            s.opts.ttl.unwrap_or(default_ttl)
+        };
         let broadcast_ok = s.opts.broadcast;
+        let multicast_loop = s.opts.multicast_loop;
         if data.len() > MAX_PAYLOAD {
             return Err(Errno::EMSGSIZE);
         }
@@ -91,6 +97,20 @@ impl Host {
             len,
             |buf, s, d| repr.emit(&mut udp::Packet::new_unchecked(buf), s, d),
         );
+        // A datagram to a group the host joined on the way out comes back to the host's
+        // own sockets too, unless `IP_MULTICAST_LOOP` is off (as Linux loops it).
+        let looped = multicast
+            && multicast_loop
+            && self
+                .route(*dst.ip())
+                .is_some_and(|(nic, _)| self.multicast_joined(Some(nic), *dst.ip()));
+        if looped {
+            if self.loopback.len() < self.cfg.limits.loopback_queue_packets {
+                self.loopback.push_back(packet.clone());
+            } else {
+                self.drop_packet(DropReason::LoopbackQueueFull);
+            }
+        }
         self.ip_output(now, packet, Origin::Udp(sid))?;
         self.counters.udp.datagrams_out += 1;
         Ok(data.len())
