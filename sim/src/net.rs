@@ -41,8 +41,8 @@
 //!
 //! Departures from tokio: sansnet is IPv4 only (IPv6 addresses are an `InvalidInput`
 //! error); there are no `from_std`/`into_std`, `try_io`/`async_io` (they take an OS socket
-//! or a closure over one, and there is none behind these), no TCP_QUICKACK, TOS or
-//! `bind_device`. IPv4 multicast works on a link (the switches flood it; the hosts send no
+//! or a closure over one, and there is none behind these), no TOS or `bind_device`;
+//! `set_quickack` stays on until turned off (Linux's quick-ACK mode ends by itself). IPv4 multicast works on a link (the switches flood it; the hosts send no
 //! IGMP and routers forward none). `ready` reports a hang-up as both directions closed
 //! (the host's readiness has no half-closed bit).
 

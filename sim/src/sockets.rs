@@ -465,6 +465,18 @@ impl<B: Backend> TcpStream<B> {
         self.set_option(SockOpt::Linger(linger))
     }
 
+    /// `TCP_QUICKACK`: every ACK at once instead of delayed (an ACK held back goes now).
+    /// Linux leaves quick-ACK mode by itself after a while; here it stays until turned
+    /// off.
+    pub fn set_quickack(&self, quickack: bool) -> io::Result<()> {
+        self.set_option(SockOpt::QuickAck(quickack))
+    }
+
+    /// `TCP_QUICKACK` as set.
+    pub fn quickack(&self) -> io::Result<bool> {
+        self.shared.sock.options().map(|o| o.quickack)
+    }
+
     /// `SO_LINGER` of zero: dropping the stream resets the connection (tokio's replacement
     /// for `set_linger(Some(Duration::ZERO))`).
     pub fn set_zero_linger(&self) -> io::Result<()> {

@@ -825,6 +825,9 @@ fn ttl_is_set_read_back_and_inherited_by_accept() {
         stream.read_exact(&mut ttl).await.unwrap();
         stream.set_ttl(200).unwrap();
         let too_big = stream.set_ttl(256).unwrap_err().kind();
+        assert!(!stream.quickack().unwrap());
+        stream.set_quickack(true).unwrap();
+        assert!(stream.quickack().unwrap());
         (ttl[0], stream.ttl().unwrap(), too_big)
     });
     assert_eq!(

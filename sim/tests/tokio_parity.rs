@@ -83,6 +83,8 @@ macro_rules! service {
             stream.set_ttl(7)?;
             seen.push(format!("ttl {}", stream.ttl()?));
             seen.push(format!("ttl 256 {:?}", stream.set_ttl(256).map_err(|e| e.kind())));
+            stream.set_quickack(true)?;
+            seen.push(format!("quickack {}", stream.quickack()?));
             let (mut r, mut w) = stream.into_split();
             w.write_all(b"hello, world").await?;
             let mut peeked = [0u8; 5];
@@ -216,6 +218,7 @@ fn the_same_service_sees_the_same_on_the_kernel_and_on_sansnet() {
             "default ttl 64",
             "ttl 7",
             "ttl 256 Err(InvalidInput)",
+            "quickack true",
             "peek \"hello\"",
             "echo \"hello, world\"",
             "try_write 1",

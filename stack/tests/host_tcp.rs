@@ -1014,3 +1014,47 @@ fn peek_leaves_the_bytes_for_the_next_read_and_sends_nothing() {
     assert_eq!(net.h(1).peek(s, &mut buf), Ok(0), "the end of the stream");
     assert_eq!(net.h(1).peek(Fd(99), &mut buf), Err(Errno::EBADF));
 }
+
+#[test]
+fn quickack_acks_at_once_and_sends_an_ack_held_back() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 16);
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    let (s, _) = net.accept(1, l).expect("accepted");
+    let delay = net.h(1).config().tcp.delayed_ack_timeout;
+    net.run_for(SEC);
+    // When the server's next frame leaves after `c` sends one byte at `t0`, and
+    // `then(net)` runs half a delayed-ACK timeout later.
+    let ack_after = |net: &mut Net, then: &dyn Fn(&mut Net)| {
+        let (mark, t0) = (net.log.len(), net.now);
+        net.h(0).send(t0, c, b"x").unwrap();
+        net.run_for(delay / 2);
+        then(net);
+        net.run_for(SEC);
+        net.log[mark..]
+            .iter()
+            .find(|(_, h, _)| *h == 1)
+            .map(|(t, _, _)| *t - t0)
+            .expect("an ACK")
+    };
+    let held = ack_after(&mut net, &|_| {});
+    assert!(held >= delay, "a lone segment's ACK is delayed: {held:?}");
+    let set = |on: bool| {
+        move |net: &mut Net| {
+            let now = net.now;
+            net.h(1).setsockopt(now, s, SockOpt::QuickAck(on)).unwrap();
+        }
+    };
+    let sent_when_set = ack_after(&mut net, &set(true));
+    assert!(
+        sent_when_set >= delay / 2 && sent_when_set < delay,
+        "turned on, the held ACK goes at once: {sent_when_set:?}"
+    );
+    assert!(net.h(1).socket_options(s).unwrap().quickack);
+    let quick = ack_after(&mut net, &|_| {});
+    assert!(quick < delay / 2, "then every ACK at once: {quick:?}");
+    set(false)(&mut net);
+    let off = ack_after(&mut net, &|_| {});
+    assert!(off >= delay, "off again, delayed: {off:?}");
+}

@@ -451,6 +451,8 @@ pub enum OptPick {
     MulticastLoop(bool),
     /// `IP_MULTICAST_TTL`.
     MulticastTtl(u8),
+    /// `TCP_QUICKACK`.
+    QuickAck(bool),
 }
 
 /// A socket call. `fd` picks among the descriptors the harness holds (values from 0xf0 on
@@ -2007,6 +2009,7 @@ impl Harness {
                     }
                     OptPick::MulticastLoop(on) => SockOpt::MulticastLoop(on),
                     OptPick::MulticastTtl(ttl) => SockOpt::MulticastTtl(ttl),
+                    OptPick::QuickAck(on) => SockOpt::QuickAck(on),
                 };
                 let _ = node.host.setsockopt(now, fd, opt);
                 self.drain();

@@ -201,6 +201,10 @@ pub enum SockOpt {
     /// `IP_MTU_DISCOVER` = `IP_PMTUDISC_DO` for UDP: set DF, and fail with EMSGSIZE rather
     /// than fragment. TCP always sets DF.
     DontFragment(bool),
+    /// `TCP_QUICKACK`: every ACK at once instead of delayed (and one held back goes now).
+    /// Linux leaves quick-ACK mode by itself after a while; here it stays until turned
+    /// off, which puts delayed ACKs back as the host has them.
+    QuickAck(bool),
     /// `IP_TTL`: the time to live of the socket's packets, 1 to 255 (0 is EINVAL), for
     /// connections already made too. Unset, the host's default (`tcp::Config::ttl`).
     /// Connections accepted from a listener take the listener's.

@@ -39,6 +39,8 @@ pub struct SocketOptions {
     pub linger: Option<Duration>,
     pub user_timeout: Option<Duration>,
     pub dont_fragment: bool,
+    /// `TCP_QUICKACK`.
+    pub quickack: bool,
     /// `IP_TTL` as set; `None`, the host's default (`HostConfig::tcp`'s `ttl`).
     pub ttl: Option<u8>,
     /// `SO_BROADCAST`.
@@ -62,6 +64,7 @@ impl Default for SocketOptions {
             linger: None,
             user_timeout: None,
             dont_fragment: false,
+            quickack: false,
             ttl: None,
             broadcast: false,
             multicast_loop: true,
@@ -441,7 +444,10 @@ impl Host {
         let ty = self.socket_ref(id).ty;
         let tcp_only = matches!(
             opt,
-            SockOpt::NoDelay(_) | SockOpt::KeepAlive(_) | SockOpt::UserTimeout(_)
+            SockOpt::NoDelay(_)
+                | SockOpt::KeepAlive(_)
+                | SockOpt::UserTimeout(_)
+                | SockOpt::QuickAck(_)
         );
         let udp_only = matches!(
             opt,
@@ -482,6 +488,7 @@ impl Host {
             SockOpt::UserTimeout(t) => s.opts.user_timeout = t,
             SockOpt::DontFragment(on) => s.opts.dont_fragment = on,
             SockOpt::Ttl(ttl) => s.opts.ttl = Some(ttl),
+            SockOpt::QuickAck(on) => s.opts.quickack = on,
             SockOpt::Broadcast(on) => s.opts.broadcast = on,
             SockOpt::MulticastLoop(on) => s.opts.multicast_loop = on,
             SockOpt::MulticastTtl(ttl) => s.opts.multicast_ttl = ttl,
@@ -490,11 +497,13 @@ impl Host {
         // Buffer sizes apply to connections made later; the rest also to this one.
         if let Kind::TcpConn { id: conn, .. } = s.kind {
             self.share_option_config(conn, opt);
+            let delayed_ack = self.cfg.tcp.delayed_ack;
             if let Some(e) = self.conn_mut(conn) {
                 match opt {
                     SockOpt::NoDelay(on) => e.conn.set_nagle(!on),
                     SockOpt::KeepAlive(ka) => e.conn.set_keep_alive(now, ka),
                     SockOpt::UserTimeout(t) => e.conn.set_user_timeout(t),
+                    SockOpt::QuickAck(on) => e.conn.set_delayed_ack(delayed_ack && !on),
                     _ => {}
                 }
                 self.sync_conn(now, conn);

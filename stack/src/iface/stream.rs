@@ -948,7 +948,11 @@ impl Host {
         // Buffer sizes and the rest apply to connections made later.
         if !matches!(
             opt,
-            SockOpt::NoDelay(_) | SockOpt::KeepAlive(_) | SockOpt::UserTimeout(_) | SockOpt::Ttl(_)
+            SockOpt::NoDelay(_)
+                | SockOpt::KeepAlive(_)
+                | SockOpt::UserTimeout(_)
+                | SockOpt::Ttl(_)
+                | SockOpt::QuickAck(_)
         ) {
             return;
         }
@@ -961,6 +965,7 @@ impl Host {
             SockOpt::KeepAlive(ka) => wanted.keep_alive = ka,
             SockOpt::UserTimeout(t) => wanted.user_timeout = t,
             SockOpt::Ttl(ttl) => wanted.ttl = ttl,
+            SockOpt::QuickAck(on) => wanted.delayed_ack = self.cfg.tcp.delayed_ack && !on,
             _ => {}
         }
         if wanted == **current {
@@ -1010,6 +1015,7 @@ impl Host {
         if let Some(ttl) = opts.ttl {
             c.ttl = ttl;
         }
+        c.delayed_ack = c.delayed_ack && !opts.quickack;
         let mtu = self.mtu_for(now, remote);
         let limit = mtu.saturating_sub(40).clamp(88, usize::from(u16::MAX)) as u16;
         c.mss = c.mss.min(limit);

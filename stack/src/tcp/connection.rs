@@ -543,6 +543,7 @@ impl Connection {
                 same.keep_alive = self.cfg.keep_alive;
                 same.user_timeout = self.cfg.user_timeout;
                 same.ttl = self.cfg.ttl;
+                same.delayed_ack = self.cfg.delayed_ack;
                 same == *self.cfg
             },
             "only what socket options set may differ"
@@ -890,6 +891,19 @@ impl Connection {
     pub fn set_nagle(&mut self, on: bool) {
         if self.cfg.nagle != on {
             Arc::make_mut(&mut self.cfg).nagle = on;
+        }
+        self.end_of_call(None);
+    }
+
+    /// Delayed ACKs (MUST-40) on or off: off is Linux's `TCP_QUICKACK`, every ACK at once.
+    /// Turned off while an ACK is held back, that ACK is owed now, as Linux sends it.
+    pub fn set_delayed_ack(&mut self, on: bool) {
+        if self.cfg.delayed_ack != on {
+            Arc::make_mut(&mut self.cfg).delayed_ack = on;
+        }
+        if !on && self.ack.delayed {
+            self.timers.stop(Timer::DelayedAck);
+            self.ack.owe();
         }
         self.end_of_call(None);
     }
