@@ -41,7 +41,7 @@
 //!
 //! Departures from tokio: sansnet is IPv4 only (IPv6 addresses are an `InvalidInput`
 //! error); there are no `from_std`/`into_std`, `try_io`/`async_io` (they take an OS socket
-//! or a closure over one, and there is none behind these), no TOS or `bind_device`;
+//! or a closure over one, and there is none behind these), no `bind_device`;
 //! `set_quickack` stays on until turned off (Linux's quick-ACK mode ends by itself). IPv4 multicast works on a link (the switches flood it; the hosts send no
 //! IGMP and routers forward none). `ready` reports a hang-up as both directions closed
 //! (the host's readiness has no half-closed bit).
@@ -516,6 +516,28 @@ impl TcpSocket {
         self.set(SockOpt::NoDelay(nodelay))
     }
 
+    /// `IP_TOS`: the DSCP of the connection's packets (its two ECN bits are TCP's own).
+    pub fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
+        self.sock.set_tos(tos)
+    }
+
+    /// `IP_TOS` as set.
+    pub fn tos_v4(&self) -> io::Result<u32> {
+        self.sock.tos()
+    }
+
+    /// [`set_tos_v4`](Self::set_tos_v4), under tokio's older name.
+    #[deprecated(note = "use `set_tos_v4`, as tokio says")]
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        self.set_tos_v4(tos)
+    }
+
+    /// [`tos_v4`](Self::tos_v4), under tokio's older name.
+    #[deprecated(note = "use `tos_v4`, as tokio says")]
+    pub fn tos(&self) -> io::Result<u32> {
+        self.tos_v4()
+    }
+
     /// Whether `TCP_NODELAY` is on.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.sock.options().map(|o| o.nodelay)
@@ -595,7 +617,7 @@ pub mod tcp {
 /// A UDP socket on the current task's host, as `tokio::net::UdpSocket`: the async calls,
 /// their `poll_` forms and the `try_` calls with `readable`/`writable`, for code that
 /// drives a socket itself (a QUIC endpoint's I/O loop, say), peeks, `SO_BROADCAST`,
-/// `IP_TTL` and IPv4 multicast. Dropping it closes the socket. Not there: TOS,
+/// `IP_TTL`, `IP_TOS` and IPv4 multicast. Dropping it closes the socket. Not there:
 /// `bind_device`, and the raw-descriptor calls (`try_io`, `from_std`).
 #[derive(Debug)]
 pub struct UdpSocket {
@@ -859,6 +881,28 @@ impl UdpSocket {
     /// `IP_TTL`: the time to live of the socket's datagrams (1 to 255).
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.sock.set_ttl(ttl)
+    }
+
+    /// `IP_TOS`: the DSCP and ECN bits of the socket's datagrams.
+    pub fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
+        self.sock.set_tos(tos)
+    }
+
+    /// `IP_TOS` as set.
+    pub fn tos_v4(&self) -> io::Result<u32> {
+        self.sock.tos()
+    }
+
+    /// [`set_tos_v4`](Self::set_tos_v4), under tokio's older name.
+    #[deprecated(note = "use `set_tos_v4`, as tokio says")]
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        self.set_tos_v4(tos)
+    }
+
+    /// [`tos_v4`](Self::tos_v4), under tokio's older name.
+    #[deprecated(note = "use `tos_v4`, as tokio says")]
+    pub fn tos(&self) -> io::Result<u32> {
+        self.tos_v4()
     }
 
     /// `IP_TTL` as in force (the host's default, 64, unless set).

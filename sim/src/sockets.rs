@@ -134,6 +134,18 @@ pub trait Backend: fmt::Debug + Send + Sync + Sized + 'static {
             .map(u32::from)
     }
 
+    /// `IP_TOS`: the type-of-service byte of the socket's packets (0 to 255; TCP keeps
+    /// the two ECN bits its own).
+    fn set_tos(&self, tos: u32) -> io::Result<()> {
+        let tos = u8::try_from(tos).map_err(|_| to_io(Errno::EINVAL))?;
+        self.call(|h, now, fd| h.setsockopt(now, fd, SockOpt::Tos(tos)))
+    }
+
+    /// `IP_TOS` as set (0 unless set).
+    fn tos(&self) -> io::Result<u32> {
+        self.options().map(|o| u32::from(o.tos))
+    }
+
     /// `SO_ERROR`: the socket's pending error, cleared by reading it.
     fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.call(|h, _, fd| h.take_error(fd)).map(|e| e.map(to_io))

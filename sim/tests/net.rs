@@ -350,6 +350,13 @@ fn a_tcp_socket_takes_its_options_and_port_before_it_connects() {
         socket.set_reuseaddr(true).unwrap();
         socket.set_keepalive(true).unwrap();
         socket.set_nodelay(true).unwrap();
+        assert_eq!(socket.tos_v4().unwrap(), 0);
+        socket.set_tos_v4(0x28).unwrap();
+        assert_eq!(socket.tos_v4().unwrap(), 0x28);
+        assert_eq!(
+            socket.set_tos_v4(256).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
         socket.bind(addr(CLIENT_IP, 40_000)).unwrap();
         let set = (
             socket.send_buffer_size().unwrap(),

@@ -118,6 +118,8 @@ macro_rules! service {
             let client = net::UdpSocket::bind(client_at).await?;
             client.set_ttl(9)?;
             seen.push(format!("udp ttl {}", client.ttl()?));
+            client.set_tos_v4(0xb8)?;
+            seen.push(format!("udp tos {:#x}", client.tos_v4()?));
             seen.push(format!("broadcast {}", client.broadcast()?));
             client.send_to(b"datagram", to).await?;
             server.ready(Interest::READABLE).await?;
@@ -226,6 +228,7 @@ fn the_same_service_sees_the_same_on_the_kernel_and_on_sansnet() {
         ],
         vec![
             "udp ttl 9",
+            "udp tos 0xb8",
             "broadcast false",
             "sender is client true",
             "peek \"data\"",

@@ -1058,3 +1058,31 @@ fn quickack_acks_at_once_and_sends_an_ack_held_back() {
     let off = ack_after(&mut net, &|_| {});
     assert!(off >= delay, "off again, delayed: {off:?}");
 }
+
+#[test]
+fn ip_tos_sets_the_dscp_of_every_segment_but_not_the_ecn_bits() {
+    let mut net = Net::lan(&[1, 2]);
+    let l = net.tcp_listener(1, 80, 16);
+    let c = net.tcp_connect(0, addr(2, 80));
+    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
+    let (s, _) = net.accept(1, l).expect("accepted");
+    let mark = net.log.len();
+    let now = net.now;
+    // DSCP 46 (expedited forwarding) with both ECN bits: TCP keeps the ECN bits its own.
+    net.h(0)
+        .setsockopt(now, c, SockOpt::Tos(0xb8 | 0b11))
+        .unwrap();
+    assert_eq!(net.h(0).socket_options(c).unwrap().tos, 0xbb);
+    net.send_all(0, c, &[7; 5000]);
+    assert_eq!(net.recv_n(1, s, 5000).map(|v| v.len()), Ok(5000));
+    let marks: Vec<(u8, u8)> = net.log[mark..]
+        .iter()
+        .filter(|(_, h, _)| *h == 0)
+        .filter_map(|(_, _, f)| parse_ip(f))
+        .map(|(ip, _)| (ip.dscp, ip.ecn))
+        .collect();
+    assert!(
+        marks.len() >= 4 && marks.iter().all(|&m| m == (46, 0)),
+        "{marks:?}"
+    );
+}

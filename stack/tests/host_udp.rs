@@ -172,6 +172,28 @@ fn ip_ttl_is_the_datagrams_ttl() {
     assert_eq!(ttls, vec![64, 3]);
 }
 
+#[test]
+fn ip_tos_is_the_datagrams_dscp_and_ecn() {
+    let mut net = Net::lan(&[1, 2]);
+    let _server = udp_bound(&mut net, 1, 53);
+    let s = net.h(0).socket(SocketType::Datagram).unwrap();
+    let now = net.now;
+    net.h(0)
+        .setsockopt(now, s, SockOpt::Tos(0xb8 | 0b01))
+        .unwrap();
+    net.h(0).send_to(now, s, b"marked", addr(2, 53)).unwrap();
+    net.run_for(10 * MS);
+    let marks: Vec<(u8, u8)> = net
+        .log
+        .iter()
+        .filter(|(_, h, _)| *h == 0)
+        .filter_map(|(_, _, f)| parse_ip(f))
+        .filter(|(ip, _)| ip.protocol == IpProtocol::UDP)
+        .map(|(ip, _)| (ip.dscp, ip.ecn))
+        .collect();
+    assert_eq!(marks, vec![(46, 1)]);
+}
+
 const GROUP: Ipv4Addr = Ipv4Addr::new(239, 1, 2, 3);
 
 fn join(net: &mut Net, h: usize, fd: Fd, group: Ipv4Addr) -> Result<(), Errno> {

@@ -453,6 +453,8 @@ pub enum OptPick {
     MulticastTtl(u8),
     /// `TCP_QUICKACK`.
     QuickAck(bool),
+    /// `IP_TOS`.
+    Tos(u8),
 }
 
 /// A socket call. `fd` picks among the descriptors the harness holds (values from 0xf0 on
@@ -2010,6 +2012,7 @@ impl Harness {
                     OptPick::MulticastLoop(on) => SockOpt::MulticastLoop(on),
                     OptPick::MulticastTtl(ttl) => SockOpt::MulticastTtl(ttl),
                     OptPick::QuickAck(on) => SockOpt::QuickAck(on),
+                    OptPick::Tos(tos) => SockOpt::Tos(tos),
                 };
                 let _ = node.host.setsockopt(now, fd, opt);
                 self.drain();

@@ -205,6 +205,9 @@ pub enum SockOpt {
     /// Linux leaves quick-ACK mode by itself after a while; here it stays until turned
     /// off, which puts delayed ACKs back as the host has them.
     QuickAck(bool),
+    /// `IP_TOS`: the type-of-service byte of the socket's packets (DSCP and ECN; TCP keeps
+    /// the ECN bits its own, as Linux does), for connections already made too.
+    Tos(u8),
     /// `IP_TTL`: the time to live of the socket's packets, 1 to 255 (0 is EINVAL), for
     /// connections already made too. Unset, the host's default (`tcp::Config::ttl`).
     /// Connections accepted from a listener take the listener's.

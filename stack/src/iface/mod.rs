@@ -763,7 +763,7 @@ impl Host {
         src: Ipv4Addr,
         dst: Ipv4Addr,
         protocol: IpProtocol,
-        ttl: u8,
+        (ttl, tos): (u8, u8),
         dont_frag: bool,
         payload_len: usize,
         fill: impl FnOnce(&mut [u8], Ipv4Addr, Ipv4Addr),
@@ -774,8 +774,8 @@ impl Host {
             protocol,
             payload_len,
             ttl,
-            dscp: 0,
-            ecn: 0,
+            dscp: tos >> 2,
+            ecn: tos & 0b11,
             ident: self.next_ident(),
             dont_frag,
             more_frags: false,
@@ -1151,7 +1151,7 @@ impl Host {
                     ip.dst_addr,
                     ip.src_addr,
                     IpProtocol::ICMP,
-                    ttl,
+                    (ttl, 0),
                     false,
                     len,
                     |buf, _, _| reply.emit(&mut icmpv4::Packet::new_unchecked(buf)),
@@ -1303,9 +1303,15 @@ impl Host {
         };
         let len = repr.buffer_len();
         let ttl = self.cfg.tcp.ttl;
-        let packet = self.build_ip(me, src, IpProtocol::ICMP, ttl, false, len, |buf, _, _| {
-            repr.emit(&mut icmpv4::Packet::new_unchecked(buf))
-        });
+        let packet = self.build_ip(
+            me,
+            src,
+            IpProtocol::ICMP,
+            (ttl, 0),
+            false,
+            len,
+            |buf, _, _| repr.emit(&mut icmpv4::Packet::new_unchecked(buf)),
+        );
         self.counters.icmp.messages_out += 1;
         self.counters.icmp.errors_out += 1;
         let _ = self.ip_output(now, packet, Origin::None);

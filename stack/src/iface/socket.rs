@@ -41,6 +41,8 @@ pub struct SocketOptions {
     pub dont_fragment: bool,
     /// `TCP_QUICKACK`.
     pub quickack: bool,
+    /// `IP_TOS` (0 unless set).
+    pub tos: u8,
     /// `IP_TTL` as set; `None`, the host's default (`HostConfig::tcp`'s `ttl`).
     pub ttl: Option<u8>,
     /// `SO_BROADCAST`.
@@ -65,6 +67,7 @@ impl Default for SocketOptions {
             user_timeout: None,
             dont_fragment: false,
             quickack: false,
+            tos: 0,
             ttl: None,
             broadcast: false,
             multicast_loop: true,
@@ -489,6 +492,7 @@ impl Host {
             SockOpt::DontFragment(on) => s.opts.dont_fragment = on,
             SockOpt::Ttl(ttl) => s.opts.ttl = Some(ttl),
             SockOpt::QuickAck(on) => s.opts.quickack = on,
+            SockOpt::Tos(tos) => s.opts.tos = tos,
             SockOpt::Broadcast(on) => s.opts.broadcast = on,
             SockOpt::MulticastLoop(on) => s.opts.multicast_loop = on,
             SockOpt::MulticastTtl(ttl) => s.opts.multicast_ttl = ttl,

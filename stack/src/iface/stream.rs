@@ -142,7 +142,7 @@ fn conn_errno(e: &ConnEntry, err: ConnectionError) -> Errno {
 fn tcp_packet(
     mut packet: Vec<u8>,
     ident: u16,
-    ttl: u8,
+    (ttl, tos): (u8, u8),
     dont_frag: bool,
     key: ConnKey,
     seg: &wire_tcp::Repr<'_>,
@@ -154,7 +154,7 @@ fn tcp_packet(
         protocol: IpProtocol::TCP,
         payload_len: seg.buffer_len(),
         ttl,
-        dscp: 0,
+        dscp: tos >> 2,
         ecn: 0,
         ident,
         dont_frag,
@@ -615,7 +615,7 @@ impl Host {
         let Some(e) = self.tcp.conns.get_mut(id.0).and_then(Option::as_mut) else {
             return DirectTx::Done;
         };
-        let ttl = e.conn.config().ttl;
+        let (ttl, tos) = (e.conn.config().ttl, e.conn.config().tos);
         let at = ETH_IP_LEN + expected;
         let (head, tail) = buf.split_at_mut(at);
         // Bound by reference: moving the segment out of the `Option` copied it with wide
@@ -661,7 +661,7 @@ impl Host {
             protocol: IpProtocol::TCP,
             payload_len: tcp_len,
             ttl,
-            dscp: 0,
+            dscp: tos >> 2,
             ecn: 0,
             ident: self.ip_ident,
             dont_frag,
@@ -823,7 +823,7 @@ impl Host {
         // The engine never sends more than its effective MSS; the buffer grows to it once,
         // so that a host never used for bulk data does not carry 64 KiB it never touches.
         let need = e.conn.effective_mss().max(1);
-        let ttl = e.conn.config().ttl;
+        let (ttl, tos) = (e.conn.config().ttl, e.conn.config().tos);
         if self.tcp.scratch.len() < need {
             self.tcp.scratch.resize(need, 0);
         }
@@ -849,7 +849,7 @@ impl Host {
             let mtu = *mtu.get_or_insert_with(|| self.mtu_for(now, *key.remote.ip()));
             let df = seg.buffer_len() + ipv4::HEADER_LEN <= mtu;
             let buf = self.packet_pool.pop().unwrap_or_default();
-            let packet = tcp_packet(buf, self.ip_ident, ttl, df, key, &seg);
+            let packet = tcp_packet(buf, self.ip_ident, (ttl, tos), df, key, &seg);
             self.counters.tcp.segments_out += 1;
             let _ = self.ip_output(now, packet, Origin::Tcp(key));
         }
@@ -952,6 +952,7 @@ impl Host {
                 | SockOpt::KeepAlive(_)
                 | SockOpt::UserTimeout(_)
                 | SockOpt::Ttl(_)
+                | SockOpt::Tos(_)
                 | SockOpt::QuickAck(_)
         ) {
             return;
@@ -965,6 +966,7 @@ impl Host {
             SockOpt::KeepAlive(ka) => wanted.keep_alive = ka,
             SockOpt::UserTimeout(t) => wanted.user_timeout = t,
             SockOpt::Ttl(ttl) => wanted.ttl = ttl,
+            SockOpt::Tos(tos) => wanted.tos = tos,
             SockOpt::QuickAck(on) => wanted.delayed_ack = self.cfg.tcp.delayed_ack && !on,
             _ => {}
         }
@@ -1016,6 +1018,7 @@ impl Host {
             c.ttl = ttl;
         }
         c.delayed_ack = c.delayed_ack && !opts.quickack;
+        c.tos = opts.tos;
         let mtu = self.mtu_for(now, remote);
         let limit = mtu.saturating_sub(40).clamp(88, usize::from(u16::MAX)) as u16;
         c.mss = c.mss.min(limit);
@@ -1192,7 +1195,7 @@ impl Host {
             ..wire_tcp::Repr::default()
         };
         let ident = self.next_ident();
-        let packet = tcp_packet(Vec::new(), ident, self.cfg.tcp.ttl, true, key, &rst);
+        let packet = tcp_packet(Vec::new(), ident, (self.cfg.tcp.ttl, 0), true, key, &rst);
         self.counters.tcp.rsts_out += 1;
         self.counters.tcp.segments_out += 1;
         let _ = self.ip_output(now, packet, Origin::None);
@@ -1378,7 +1381,7 @@ impl Host {
         let packet = tcp_packet(
             Vec::new(),
             self.ip_ident,
-            conn.config().ttl,
+            (conn.config().ttl, conn.config().tos),
             true,
             key,
             &syn_ack,

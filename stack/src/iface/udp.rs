@@ -61,6 +61,7 @@ impl Host {
             s.opts.ttl.unwrap_or(default_ttl)
         };
         let broadcast_ok = s.opts.broadcast;
+        let tos = s.opts.tos;
         let multicast_loop = s.opts.multicast_loop;
         if data.len() > MAX_PAYLOAD {
             return Err(Errno::EMSGSIZE);
@@ -92,7 +93,7 @@ impl Host {
             src,
             *dst.ip(),
             IpProtocol::UDP,
-            ttl,
+            (ttl, tos),
             dont_frag,
             len,
             |buf, s, d| repr.emit(&mut udp::Packet::new_unchecked(buf), s, d),

@@ -192,6 +192,9 @@ pub struct Config {
     pub reassembly_ranges: usize,
     /// Time to live of outgoing IP datagrams (RFC 9293 MUST-49), for the host layer.
     pub ttl: u8,
+    /// `IP_TOS` of the connection's packets, for the host layer: its DSCP goes out; the
+    /// two ECN bits are TCP's own, as on Linux (sansnet marks none).
+    pub tos: u8,
     /// A deliberate bug to plant (tests of the exploration tools only).
     #[cfg(feature = "planted-bugs")]
     pub planted: Option<PlantedBug>,
@@ -234,6 +237,7 @@ impl Default for Config {
             sack_scoreboard_len: 64,
             reassembly_ranges: recv_buffer_bytes / 2920 + 4,
             ttl: 64,
+            tos: 0,
             #[cfg(feature = "planted-bugs")]
             planted: None,
         }

@@ -544,6 +544,7 @@ impl Connection {
                 same.user_timeout = self.cfg.user_timeout;
                 same.ttl = self.cfg.ttl;
                 same.delayed_ack = self.cfg.delayed_ack;
+                same.tos = self.cfg.tos;
                 same == *self.cfg
             },
             "only what socket options set may differ"
