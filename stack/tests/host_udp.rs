@@ -98,11 +98,13 @@ fn broadcast_reaches_every_host_on_the_segment() {
     let mut net = Net::lan(&[1, 2, 3]);
     let r2 = udp_bound(&mut net, 1, 67);
     let r3 = udp_bound(&mut net, 2, 67);
+    let own = udp_bound(&mut net, 0, 67);
     let s = net.h(0).socket(SocketType::Datagram).unwrap();
     let now = net.now;
-    // As on Linux: a broadcast needs SO_BROADCAST first.
+    // As on Linux: a broadcast needs SO_BROADCAST first, to send or to connect.
     for to in ["255.255.255.255:67".parse().unwrap(), addr(255, 67)] {
         assert_eq!(net.h(0).send_to(now, s, b"no", to), Err(Errno::EACCES));
+        assert_eq!(net.h(0).connect(now, s, to), Err(Errno::EACCES));
     }
     assert!(!net.h(0).socket_options(s).unwrap().broadcast);
     net.h(0)
@@ -114,9 +116,14 @@ fn broadcast_reaches_every_host_on_the_segment() {
         .unwrap();
     net.h(0).send_to(now, s, b"subnet", addr(255, 67)).unwrap();
     net.run_for(10 * MS);
-    for (h, fd) in [(1, r2), (2, r3)] {
+    // The sender's own host too: Linux loops a broadcast back.
+    for (h, fd) in [(1, r2), (2, r3), (0, own)] {
         let got: Vec<Vec<u8>> = recv_all(&mut net, h, fd).into_iter().map(|x| x.0).collect();
-        assert_eq!(got, vec![b"discover".to_vec(), b"subnet".to_vec()]);
+        assert_eq!(
+            got,
+            vec![b"discover".to_vec(), b"subnet".to_vec()],
+            "host {h}"
+        );
     }
     assert_eq!(
         net.h(0).counters().arp.requests_out,

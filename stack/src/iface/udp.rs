@@ -26,6 +26,10 @@ impl Host {
         if addr.port() == 0 {
             return Err(Errno::EINVAL);
         }
+        // As Linux: a broadcast peer needs SO_BROADCAST already (EACCES at connect).
+        if !self.socket_ref(sid).opts.broadcast && self.is_broadcast_addr(*addr.ip()) {
+            return Err(Errno::EACCES);
+        }
         self.source_for(*addr.ip()).ok_or(Errno::ENETUNREACH)?;
         self.autobind(sid, Ipv4Addr::UNSPECIFIED)?;
         if let Kind::Udp(u) = &mut self.socket_mut(sid).kind {
@@ -71,7 +75,8 @@ impl Host {
         }
         // As Linux: a broadcast needs SO_BROADCAST, so that no program floods a subnet by
         // a mistaken address.
-        if !broadcast_ok && (dst.ip().is_broadcast() || self.is_broadcast_addr(*dst.ip())) {
+        let broadcast = self.is_broadcast_addr(*dst.ip());
+        if broadcast && !broadcast_ok {
             return Err(Errno::EACCES);
         }
         let local = self.autobind(sid, Ipv4Addr::UNSPECIFIED)?;
@@ -98,13 +103,15 @@ impl Host {
             len,
             |buf, s, d| repr.emit(&mut udp::Packet::new_unchecked(buf), s, d),
         );
-        // A datagram to a group the host joined on the way out comes back to the host's
-        // own sockets too, unless `IP_MULTICAST_LOOP` is off (as Linux loops it).
-        let looped = multicast
-            && multicast_loop
-            && self
-                .route(*dst.ip())
-                .is_some_and(|(nic, _)| self.multicast_joined(Some(nic), *dst.ip()));
+        // A broadcast comes back to the host's own sockets too, and so does a datagram to a
+        // group the host joined on the way out unless `IP_MULTICAST_LOOP` is off: Linux
+        // loops both back (`ip_mc_output`).
+        let looped = broadcast
+            || multicast
+                && multicast_loop
+                && self
+                    .route(*dst.ip())
+                    .is_some_and(|(nic, _)| self.multicast_joined(Some(nic), *dst.ip()));
         if looped {
             if self.loopback.len() < self.cfg.limits.loopback_queue_packets {
                 self.loopback.push_back(packet.clone());
