@@ -982,15 +982,13 @@ impl Host {
         {
             return self.drop_packet(DropReason::IpMartianSource);
         }
-        if dst.is_multicast() {
+        let (to_me, broadcast) = if dst.is_multicast() {
             // A group the host joined is delivered as a broadcast is (to every socket on the
             // port, no ICMP errors); any other is not ours, and is never forwarded (no
             // multicast routing).
             if !self.multicast_joined(nic, dst) {
                 return self.drop_packet(DropReason::IpNotForUs);
             }
-        }
-        let (to_me, broadcast) = if dst.is_multicast() {
             (false, true)
         } else {
             self.classify_addr(dst)

@@ -615,7 +615,6 @@ impl Host {
         let Some(e) = self.tcp.conns.get_mut(id.0).and_then(Option::as_mut) else {
             return DirectTx::Done;
         };
-        let (ttl, tos) = (e.conn.config().ttl, e.conn.config().tos);
         let at = ETH_IP_LEN + expected;
         let (head, tail) = buf.split_at_mut(at);
         // Bound by reference: moving the segment out of the `Option` copied it with wide
@@ -628,6 +627,7 @@ impl Host {
         let header_len = seg.header_len();
         let tcp_len = header_len + seg.payload.len();
         e.tx_header_len = header_len as u8;
+        let (ttl, tos) = (e.conn.config().ttl, e.conn.config().tos);
         if header_len == expected {
             seg.emit_header(&mut head[ETH_IP_LEN..], src, dst);
         } else {
