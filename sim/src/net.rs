@@ -511,6 +511,11 @@ impl TcpSocket {
         self.sock.options().map(|o| o.linger)
     }
 
+    /// `SO_LINGER` of zero: the connection's close is a RST.
+    pub fn set_zero_linger(&self) -> io::Result<()> {
+        self.set(SockOpt::Linger(Some(Duration::ZERO)))
+    }
+
     /// `TCP_NODELAY`: Nagle's algorithm off.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.set(SockOpt::NoDelay(nodelay))
@@ -964,6 +969,16 @@ impl UdpSocket {
 
     /// IPv6 multicast: `InvalidInput`, as every IPv6 address is here.
     pub fn leave_multicast_v6(&self, _multiaddr: &Ipv6Addr, _interface: u32) -> io::Result<()> {
+        Err(ipv4_only())
+    }
+
+    /// An IPv6 option: `InvalidInput`, as every IPv6 call is here.
+    pub fn set_multicast_loop_v6(&self, _on: bool) -> io::Result<()> {
+        Err(ipv4_only())
+    }
+
+    /// An IPv6 option: `InvalidInput`, as every IPv6 call is here.
+    pub fn multicast_loop_v6(&self) -> io::Result<bool> {
         Err(ipv4_only())
     }
 

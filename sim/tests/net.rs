@@ -357,6 +357,9 @@ fn a_tcp_socket_takes_its_options_and_port_before_it_connects() {
             socket.set_tos_v4(256).unwrap_err().kind(),
             io::ErrorKind::InvalidInput
         );
+        socket.set_zero_linger().unwrap();
+        assert_eq!(socket.linger().unwrap(), Some(std::time::Duration::ZERO));
+        socket.set_linger(None).unwrap();
         socket.bind(addr(CLIENT_IP, 40_000)).unwrap();
         let set = (
             socket.send_buffer_size().unwrap(),
@@ -956,6 +959,7 @@ fn multicast_reaches_the_members_on_a_switch_and_not_the_others() {
             .join_multicast_v6(&Ipv6Addr::LOCALHOST, 0)
             .unwrap_err()
             .kind();
+        assert_eq!(socket.multicast_loop_v6().unwrap_err().kind(), v6);
         (
             defaults,
             socket.multicast_ttl_v4().unwrap(),
