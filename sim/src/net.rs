@@ -521,28 +521,6 @@ impl TcpSocket {
         self.set(SockOpt::NoDelay(nodelay))
     }
 
-    /// `IP_TOS`: the DSCP of the connection's packets (its two ECN bits are TCP's own).
-    pub fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
-        self.sock.set_tos(tos)
-    }
-
-    /// `IP_TOS` as set.
-    pub fn tos_v4(&self) -> io::Result<u32> {
-        self.sock.tos()
-    }
-
-    /// [`set_tos_v4`](Self::set_tos_v4), under tokio's older name.
-    #[deprecated(note = "use `set_tos_v4`, as tokio says")]
-    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
-        self.set_tos_v4(tos)
-    }
-
-    /// [`tos_v4`](Self::tos_v4), under tokio's older name.
-    #[deprecated(note = "use `tos_v4`, as tokio says")]
-    pub fn tos(&self) -> io::Result<u32> {
-        self.tos_v4()
-    }
-
     /// Whether `TCP_NODELAY` is on.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.sock.options().map(|o| o.nodelay)
@@ -616,6 +594,38 @@ pub mod tcp {
 
     impl std::error::Error for ReuniteError {}
 }
+
+/// tokio's `IP_TOS` calls on a socket type with a `sock: HostSocket` (for TCP the DSCP goes
+/// out and the two ECN bits stay TCP's own; for UDP both do).
+macro_rules! tos_calls {
+    ($($ty:ty),*) => {$(
+        impl $ty {
+            /// `IP_TOS`: the type-of-service byte of the socket's packets (0 to 255).
+            pub fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
+                self.sock.set_tos(tos)
+            }
+
+            /// `IP_TOS` as set (0 unless set).
+            pub fn tos_v4(&self) -> io::Result<u32> {
+                self.sock.tos()
+            }
+
+            /// [`set_tos_v4`](Self::set_tos_v4), under tokio's older name.
+            #[deprecated(note = "use `set_tos_v4`, as tokio says")]
+            pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+                self.set_tos_v4(tos)
+            }
+
+            /// [`tos_v4`](Self::tos_v4), under tokio's older name.
+            #[deprecated(note = "use `tos_v4`, as tokio says")]
+            pub fn tos(&self) -> io::Result<u32> {
+                self.tos_v4()
+            }
+        }
+    )*};
+}
+
+tos_calls!(TcpSocket, UdpSocket);
 
 // ----- UDP -----
 
@@ -886,28 +896,6 @@ impl UdpSocket {
     /// `IP_TTL`: the time to live of the socket's datagrams (1 to 255).
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.sock.set_ttl(ttl)
-    }
-
-    /// `IP_TOS`: the DSCP and ECN bits of the socket's datagrams.
-    pub fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
-        self.sock.set_tos(tos)
-    }
-
-    /// `IP_TOS` as set.
-    pub fn tos_v4(&self) -> io::Result<u32> {
-        self.sock.tos()
-    }
-
-    /// [`set_tos_v4`](Self::set_tos_v4), under tokio's older name.
-    #[deprecated(note = "use `set_tos_v4`, as tokio says")]
-    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
-        self.set_tos_v4(tos)
-    }
-
-    /// [`tos_v4`](Self::tos_v4), under tokio's older name.
-    #[deprecated(note = "use `tos_v4`, as tokio says")]
-    pub fn tos(&self) -> io::Result<u32> {
-        self.tos_v4()
     }
 
     /// `IP_TTL` as in force (the host's default, 64, unless set).

@@ -296,6 +296,27 @@ impl<B: Backend> TcpListener<B> {
 
 // ----- stream -----
 
+/// The bytes of a vectored call: `calls` makes one call per buffer, lazily, each answering
+/// (bytes done, the buffer's length); the next is made only when the one before filled its
+/// buffer. An error after some bytes ends the run with them; the first call's error is
+/// the call's.
+fn vectored(calls: impl Iterator<Item = Result<(usize, usize), Errno>>) -> Result<usize, Errno> {
+    let mut total = 0;
+    for call in calls {
+        match call {
+            Ok((n, len)) => {
+                total += n;
+                if n < len {
+                    break;
+                }
+            }
+            Err(_) if total > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
+}
+
 /// What a stream and its halves share: the descriptor, closed when the last of them goes.
 /// A peek is the host's (`MSG_PEEK`): no bytes wait here.
 #[derive(Debug)]
@@ -326,20 +347,10 @@ impl<B: Backend> Shared<B> {
     /// them; a connection's error stays, and the next read returns it.
     fn try_read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         self.sock.call(|h, now, fd| {
-            let mut total = 0;
-            for buf in bufs.iter_mut().filter(|b| !b.is_empty()) {
-                match h.recv(now, fd, buf) {
-                    Ok(n) => {
-                        total += n;
-                        if n < buf.len() {
-                            break;
-                        }
-                    }
-                    Err(_) if total > 0 => break,
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(total)
+            vectored(bufs.iter_mut().filter(|b| !b.is_empty()).map(|buf| {
+                let len = buf.len();
+                h.recv(now, fd, buf).map(|n| (n, len))
+            }))
         })
     }
 
@@ -383,20 +394,11 @@ impl<B: Backend> Shared<B> {
     /// (what [`try_read_vectored`](Self::try_read_vectored) is to reading).
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.sock.call(|h, now, fd| {
-            let mut total = 0;
-            for buf in bufs.iter().filter(|b| !b.is_empty()) {
-                match h.send(now, fd, buf) {
-                    Ok(n) => {
-                        total += n;
-                        if n < buf.len() {
-                            break;
-                        }
-                    }
-                    Err(_) if total > 0 => break,
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(total)
+            vectored(
+                bufs.iter()
+                    .filter(|b| !b.is_empty())
+                    .map(|buf| h.send(now, fd, buf).map(|n| (n, buf.len()))),
+            )
         })
     }
 
