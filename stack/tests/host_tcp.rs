@@ -11,13 +11,20 @@ use sansnet_stack::wire::tcp::TcpFlags;
 
 const SEC: Duration = Duration::from_secs(1);
 
-#[test]
-fn connect_accept_and_echo() {
+/// Two hosts and a connection between them: the client's descriptor, the server's
+/// accepted one, and the client's address as the server sees it.
+fn established() -> (Net, Fd, Fd, std::net::SocketAddrV4) {
     let mut net = Net::lan(&[1, 2]);
     let l = net.tcp_listener(1, 80, 16);
     let c = net.tcp_connect(0, addr(2, 80));
     assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
     let (s, peer) = net.accept(1, l).expect("accepted");
+    (net, c, s, peer)
+}
+
+#[test]
+fn connect_accept_and_echo() {
+    let (mut net, c, s, peer) = established();
     assert_eq!(peer, net.h(0).local_addr(c).unwrap());
     assert_eq!(net.h(1).peer_addr(s).unwrap(), peer);
     assert_eq!(*peer.ip(), std::net::Ipv4Addr::new(10, 0, 0, 1));
@@ -983,11 +990,7 @@ fn ip_ttl_is_every_segments_ttl_and_accept_inherits_it() {
 
 #[test]
 fn peek_leaves_the_bytes_for_the_next_read_and_sends_nothing() {
-    let mut net = Net::lan(&[1, 2]);
-    let l = net.tcp_listener(1, 80, 16);
-    let c = net.tcp_connect(0, addr(2, 80));
-    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
-    let (s, peer) = net.accept(1, l).expect("accepted");
+    let (mut net, c, s, peer) = established();
     let mut buf = [0u8; 32];
     assert_eq!(net.h(1).peek(s, &mut buf), Err(Errno::EAGAIN));
 
@@ -1017,11 +1020,7 @@ fn peek_leaves_the_bytes_for_the_next_read_and_sends_nothing() {
 
 #[test]
 fn quickack_acks_at_once_and_sends_an_ack_held_back() {
-    let mut net = Net::lan(&[1, 2]);
-    let l = net.tcp_listener(1, 80, 16);
-    let c = net.tcp_connect(0, addr(2, 80));
-    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
-    let (s, _) = net.accept(1, l).expect("accepted");
+    let (mut net, c, s, _) = established();
     let delay = net.h(1).config().tcp.delayed_ack_timeout;
     net.run_for(SEC);
     // When the server's next frame leaves after `c` sends one byte at `t0`, and
@@ -1061,11 +1060,7 @@ fn quickack_acks_at_once_and_sends_an_ack_held_back() {
 
 #[test]
 fn ip_tos_sets_the_dscp_of_every_segment_but_not_the_ecn_bits() {
-    let mut net = Net::lan(&[1, 2]);
-    let l = net.tcp_listener(1, 80, 16);
-    let c = net.tcp_connect(0, addr(2, 80));
-    assert_eq!(net.wait_connected(0, c, SEC), Ok(()));
-    let (s, _) = net.accept(1, l).expect("accepted");
+    let (mut net, c, s, _) = established();
     let mark = net.log.len();
     let now = net.now;
     // DSCP 46 (expedited forwarding) with both ECN bits: TCP keeps the ECN bits its own.
