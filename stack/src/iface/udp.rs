@@ -58,7 +58,7 @@ impl Host {
         };
         let dst = to.or(u.remote).ok_or(Errno::ENOTCONN)?;
         let dont_frag = s.opts.dont_fragment;
-        let multicast = to.or(u.remote).is_some_and(|d| d.ip().is_multicast());
+        let multicast = dst.ip().is_multicast();
         let ttl = if multicast {
             s.opts.multicast_ttl
         } else {
@@ -112,14 +112,15 @@ impl Host {
                 && self
                     .route(*dst.ip())
                     .is_some_and(|(nic, _)| self.multicast_joined(Some(nic), *dst.ip()));
-        if looped {
+        let copy = looped.then(|| packet.clone());
+        self.ip_output(now, packet, Origin::Udp(sid))?;
+        if let Some(copy) = copy {
             if self.loopback.len() < self.cfg.limits.loopback_queue_packets {
-                self.loopback.push_back(packet.clone());
+                self.loopback.push_back(copy);
             } else {
                 self.drop_packet(DropReason::LoopbackQueueFull);
             }
         }
-        self.ip_output(now, packet, Origin::Udp(sid))?;
         self.counters.udp.datagrams_out += 1;
         Ok(data.len())
     }
