@@ -451,3 +451,35 @@ fn a_router_of_forty_subnets_forwards_to_each_and_keeps_its_broadcasts() {
     assert_eq!(net.h(0).counters().ip.forwarded, 2);
     assert_eq!(net.h(0).counters().total_drops(), 0);
 }
+
+#[test]
+fn a_router_takes_a_group_it_joined_but_forwards_no_multicast() {
+    let mut net = routed(1500);
+    let group = Ipv4Addr::new(239, 1, 1, 1);
+    let join = |net: &mut Net, h: usize, fd| {
+        let now = net.now;
+        let opt = sansnet_stack::iface::SockOpt::JoinMulticast {
+            group,
+            interface: Ipv4Addr::UNSPECIFIED,
+        };
+        net.h(h).setsockopt(now, fd, opt).unwrap();
+    };
+    let on_router = udp_socket_on(&mut net, 1, 9);
+    let beyond = udp_socket_on(&mut net, 2, 9);
+    join(&mut net, 1, on_router);
+    join(&mut net, 2, beyond);
+    let from = net.h(0).socket(SocketType::Datagram).unwrap();
+    let now = net.now;
+    let ttl = sansnet_stack::iface::SockOpt::MulticastTtl(8);
+    net.h(0).setsockopt(now, from, ttl).unwrap();
+    net.h(0)
+        .send_to(now, from, b"group", SocketAddrV4::new(group, 9))
+        .unwrap();
+    net.run_for(Duration::from_millis(50));
+    assert_eq!(
+        datagrams_at(&mut net, 1, on_router),
+        vec![b"group".to_vec()]
+    );
+    assert_eq!(datagrams_at(&mut net, 2, beyond), Vec::<Vec<u8>>::new());
+    assert_eq!(net.h(1).counters().ip.forwarded, 0);
+}
